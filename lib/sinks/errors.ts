@@ -1,0 +1,29 @@
+/**
+ * A failure worth retrying (5xx, 429, timeout, connection error). The record handler
+ * makes the message visible again after `retryAfterSeconds` (or its own backoff) and
+ * dead-letters it once the queue's maxReceiveCount is reached.
+ */
+export class RetryableError extends Error {
+  readonly retryAfterSeconds?: number;
+  readonly statusCode?: number;
+  constructor(message: string, options: { retryAfterSeconds?: number; statusCode?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'RetryableError';
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.statusCode = options.statusCode;
+  }
+}
+
+/**
+ * A failure that retrying cannot fix (revoked token, unknown channel, 4xx). The record
+ * handler sends the message to the sink's DLQ at once, with this message as the reason.
+ * The message must never contain a secret.
+ */
+export class PermanentError extends Error {
+  readonly statusCode?: number;
+  constructor(message: string, options: { statusCode?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'PermanentError';
+    this.statusCode = options.statusCode;
+  }
+}
