@@ -1,0 +1,384 @@
+import { createHmac } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { DestinationConfig } from '../config/types.ts';
+import { PermanentError, RetryableError } from './errors.ts';
+import { parseRetryAfter } from './retry-after.ts';
+import type { Delivery, Sink } from './sink.ts';
+
+/**
+ * Generic webhook sink: POSTs the notification (this destination's alerts only) as JSON,
+ * signed per Standard Webhooks 1.0 (https://www.standardwebhooks.com/) when a signing
+ * secret is configured.
+ */
+export interface WebhookDestination extends DestinationConfig {
+  /** http(s) URL to POST to. Treated as a secret-bearing value: never logged or put in errors. */
+  url: string;
+  /** NAME of the secret holding the signing key (see decodeSigningSecret for the value format). */
+  signingSecret?: string;
+  /** Whole-request timeout (connect, headers and body). Default 10. */
+  timeoutSeconds?: number;
+  /** Extra static headers. The relay's own headers (content-type, user-agent, webhook-*) win. */
+  headers?: Record<string, string>;
+}
+
+export interface WebhookSinkOptions {
+  /** Defaults to the global fetch, looked up at call time. */
+  fetch?: typeof globalThis.fetch;
+  /** Clock for `webhook-timestamp`, in milliseconds. */
+  now?: () => number;
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+export const USER_AGENT = 'alertmanager-relay';
+/** Longest piece of a response body quoted in an error message. */
+export const BODY_SNIPPET_MAX_CHARS = 200;
+
+/** Headers the relay sets itself; static `headers` with these names are ignored. */
+export const RESERVED_HEADERS = [
+  'content-type',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+];
+
+// RFC 9110 token: what a header name may contain.
+const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+const WHSEC_PREFIX = 'whsec_';
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Read a little more than we quote, so stripping control characters still leaves enough.
+const BODY_READ_LIMIT_BYTES = 4096;
+// Path segments and query values shorter than this are words like "hooks", not tokens, and
+// redacting them would mangle the rest of the quoted body.
+const MIN_REDACT_LENGTH = 6;
+
+const configSchema = {
+  type: 'object',
+  properties: {
+    url: {
+      type: 'string',
+      // No user-info: credentials in a URL end up in logs and fetch refuses them anyway.
+      pattern: '^https?://[^\\s/?#@]+(?:[/?#]\\S*)?$',
+      description: 'http(s) URL the notification is POSTed to',
+    },
+    signingSecret: {
+      type: 'string',
+      minLength: 1,
+      description: 'NAME of the secret holding the Standard Webhooks signing key (whsec_<base64>)',
+    },
+    timeoutSeconds: { type: 'number', minimum: 1, maximum: 120, default: DEFAULT_TIMEOUT_SECONDS },
+    headers: {
+      type: 'object',
+      propertyNames: { type: 'string', pattern: HEADER_NAME },
+      additionalProperties: { type: 'string', pattern: '^[^\\r\\n\\u0000]*$' },
+    },
+  },
+  required: ['url'],
+  additionalProperties: false,
+} as const;
+
+/**
+ * Decodes a signing secret's value into HMAC keys.
+ *
+ * - `whsec_<base64>` (what Standard Webhooks libraries generate and verify): the key is the
+ *   base64-decoded remainder. Several such secrets separated by spaces are all used, so a
+ *   receiver can rotate: every request carries one `v1,` signature per key.
+ * - Anything else is a raw secret: the key is its UTF-8 bytes, as typed (a receiver verifies
+ *   with `new Webhook(secret, { format: 'raw' })`). We do not guess at base64 here, because
+ *   most passwords happen to be valid base64 and would silently become a different key.
+ *
+ * Surrounding whitespace is trimmed either way (secret files usually end in a newline).
+ * Throws an Error that never quotes the value.
+ */
+export function decodeSigningSecret(value: string): Buffer[] {
+  const trimmed = value.trim();
+  if (trimmed === '') throw new Error('the signing secret is empty');
+  if (!trimmed.startsWith(WHSEC_PREFIX)) return [Buffer.from(trimmed, 'utf8')];
+  return trimmed.split(/\s+/).map((part, index) => {
+    const encoded = part.startsWith(WHSEC_PREFIX) ? part.slice(WHSEC_PREFIX.length) : undefined;
+    if (encoded === undefined || encoded === '' || !STRICT_BASE64.test(encoded)) {
+      throw new Error(`signing secret ${index + 1} is not whsec_ followed by standard padded base64`);
+    }
+    return Buffer.from(encoded, 'base64');
+  });
+}
+
+/**
+ * The `webhook-signature` header value: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`
+ * for each key, space-separated.
+ */
+export function signStandardWebhook(
+  id: string,
+  timestampSeconds: number,
+  body: string,
+  keys: readonly Uint8Array[],
+): string {
+  const signed = `${id}.${timestampSeconds}.${body}`;
+  return keys
+    .map((key) => `v1,${createHmac('sha256', key).update(signed, 'utf8').digest('base64')}`)
+    .join(' ');
+}
+
+export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<WebhookDestination> {
+  const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const now = options.now ?? Date.now;
+
+  return {
+    name: 'webhook',
+    configSchema,
+
+    describe(destination) {
+      const notes: string[] = [];
+      if (!destination.signingSecret) {
+        notes.push('requests are not signed: the receiver cannot tell them from forged ones');
+      }
+      const ignored = Object.keys(destination.headers ?? {}).filter((name) =>
+        RESERVED_HEADERS.includes(name.toLowerCase()),
+      );
+      if (ignored.length > 0)
+        notes.push(`headers set by the relay itself are ignored: ${ignored.join(', ')}`);
+      return notes;
+    },
+
+    async deliver(delivery: Delivery<WebhookDestination>): Promise<void> {
+      const { destination, logger } = delivery;
+      const url = parseDestinationUrl(destination.url);
+      const host = url.host;
+      const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+
+      let keys: Buffer[] = [];
+      const secretValues: string[] = [];
+      if (destination.signingSecret) {
+        // A missing secret is a PermanentError from the reader; other failures stay retryable.
+        const value = await delivery.secrets.get(destination.signingSecret);
+        for (const part of [value.trim(), ...value.trim().split(/\s+/)]) {
+          secretValues.push(part, part.replace(/^whsec_/, ''));
+        }
+        try {
+          keys = decodeSigningSecret(value);
+        } catch (error) {
+          throw new PermanentError(
+            `webhook signing secret "${destination.signingSecret}": ${(error as Error).message}`,
+          );
+        }
+      }
+
+      const body = JSON.stringify(delivery.notification);
+      const timestamp = Math.floor(now() / 1000);
+      const headers = buildHeaders(destination.headers ?? {});
+      headers.set('content-type', 'application/json');
+      headers.set('user-agent', USER_AGENT);
+      // The id and timestamp go out unsigned too: receivers dedupe on webhook-id either way.
+      setHeader(headers, 'webhook-id', delivery.idempotencyKey);
+      headers.set('webhook-timestamp', String(timestamp));
+      if (keys.length > 0)
+        headers.set('webhook-signature', signStandardWebhook(delivery.idempotencyKey, timestamp, body, keys));
+
+      const started = performance.now();
+      let response: Response;
+      try {
+        response = await doFetch(url, {
+          method: 'POST',
+          headers,
+          body,
+          // A 3xx could send a signed alert payload to a host nobody configured.
+          redirect: 'manual',
+          signal: AbortSignal.timeout(timeoutSeconds * 1000),
+        });
+      } catch (error) {
+        throw transportError(error, host, timeoutSeconds);
+      }
+
+      const status = response.status;
+      if (status >= 200 && status < 300) {
+        await response.body?.cancel().catch(() => undefined);
+        logger.info('webhook delivered', {
+          host,
+          status,
+          attempt: delivery.attempt,
+          durationMs: Math.round(performance.now() - started),
+        });
+        return;
+      }
+
+      const redactions = [
+        ...urlSecrets(url),
+        ...secretValues,
+        ...Object.values(destination.headers ?? {}),
+        destination.url,
+      ];
+      const snippet = await readBodySnippet(response, redactions);
+      const quoted = snippet ? `: ${snippet}` : '';
+      const answered = `webhook ${host} answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+
+      if (isRetryableStatus(status)) {
+        const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now());
+        const wait = retryAfterSeconds === undefined ? '' : ` (retry after ${retryAfterSeconds} s)`;
+        throw new RetryableError(`${answered}${wait}${quoted}`, { statusCode: status, retryAfterSeconds });
+      }
+      if (status >= 300 && status < 400) {
+        throw new PermanentError(`${answered}: redirects are not followed, configure the final URL`, {
+          statusCode: status,
+        });
+      }
+      if (status === 410) {
+        throw new PermanentError(`${answered}: the receiver asked for no more deliveries${quoted}`, {
+          statusCode: status,
+        });
+      }
+      throw new PermanentError(`${answered}${quoted}`, { statusCode: status });
+    },
+  };
+}
+
+export const webhookSink: Sink<WebhookDestination> = createWebhookSink();
+
+/** 408, 425 and 429 say "not now"; every other 4xx means the request itself is wrong. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+function parseDestinationUrl(raw: unknown): URL {
+  let url: URL;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    throw new PermanentError('webhook url is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new PermanentError(`webhook url for ${url.host || 'its host'} must be http or https`);
+  }
+  if (url.username || url.password) {
+    throw new PermanentError(`webhook url for ${url.host} must not contain credentials`);
+  }
+  return url;
+}
+
+function buildHeaders(extra: Record<string, string>): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(extra)) {
+    if (RESERVED_HEADERS.includes(name.toLowerCase())) continue;
+    setHeader(headers, name, value);
+  }
+  return headers;
+}
+
+// Headers#set's own TypeError quotes the value, which may be a token.
+function setHeader(headers: Headers, name: string, value: string): void {
+  try {
+    headers.set(name, value);
+  } catch {
+    throw new PermanentError(
+      `webhook header ${JSON.stringify(name).slice(0, 80)} has an invalid name or value`,
+    );
+  }
+}
+
+/** Timeouts and connection failures: the receiver may be back by the next attempt. */
+function transportError(error: unknown, host: string, timeoutSeconds: number): RetryableError {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new RetryableError(`webhook ${host} did not answer within ${timeoutSeconds} s`);
+  }
+  const code = errorCode(error);
+  // Only the code: undici's messages and causes can quote the request URL.
+  return new RetryableError(`webhook ${host} could not be reached${code ? ` (${code})` : ''}`);
+}
+
+/** The first system/undici error code in a cause chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET...). */
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
+    current = cause ?? (Array.isArray(errors) ? errors[0] : undefined);
+  }
+  return undefined;
+}
+
+/** Parts of a URL that commonly carry tokens: path segments, query values, the fragment. */
+function urlSecrets(url: URL): string[] {
+  const found = [`${url.pathname}${url.search}`, url.pathname, url.search, url.hash];
+  for (const segment of url.pathname.split('/')) found.push(segment, safeDecode(segment));
+  for (const [key, value] of url.searchParams) found.push(key, value);
+  return found;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Up to BODY_SNIPPET_MAX_CHARS of the response body, fit for a log line or a DLQ reason:
+ * no control characters or terminal escapes, and nothing that looks like our URL's tokens
+ * or secrets (error pages often echo the request path).
+ */
+export async function readBodySnippet(response: Response, redactions: readonly string[]): Promise<string> {
+  let text = '';
+  try {
+    const read = await readAtMost(response, BODY_READ_LIMIT_BYTES);
+    text = read.cut ? redactCutTail(read.text, redactions) : read.text;
+  } catch {
+    // A body that breaks off (or the timeout firing while reading it) must not change how
+    // the status is classified; the status alone is enough.
+    return '';
+  }
+  return sanitizeSnippet(text, redactions);
+}
+
+export function sanitizeSnippet(text: string, redactions: readonly string[]): string {
+  let clean = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping terminal escapes is the point
+    .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, '')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+    .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const ordered = [...new Set(redactions)]
+    .filter((r) => r.length >= MIN_REDACT_LENGTH)
+    .sort((a, b) => b.length - a.length);
+  for (const secret of ordered) clean = clean.split(secret).join('[redacted]');
+  const chars = Array.from(clean);
+  return chars.length > BODY_SNIPPET_MAX_CHARS
+    ? `${chars.slice(0, BODY_SNIPPET_MAX_CHARS - 1).join('')}…`
+    : clean;
+}
+
+// A secret cut in half at the read limit would escape whole-string redaction: redact a tail
+// that is the start of one.
+function redactCutTail(text: string, redactions: readonly string[]): string {
+  for (const secret of redactions) {
+    if (secret.length < MIN_REDACT_LENGTH) continue;
+    for (let k = Math.min(secret.length - 1, text.length); k >= 4; k--) {
+      if (text.endsWith(secret.slice(0, k))) return `${text.slice(0, -k)}[redacted]`;
+    }
+  }
+  return text;
+}
+
+async function readAtMost(response: Response, limit: number): Promise<{ text: string; cut: boolean }> {
+  if (!response.body) return { text: '', cut: false };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    // Stop downloading a large error page once we have what we quote.
+    await reader.cancel().catch(() => undefined);
+  }
+  const bytes = Buffer.concat(chunks);
+  return {
+    text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, limit)),
+    cut: bytes.byteLength >= limit,
+  };
+}
