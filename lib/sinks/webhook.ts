@@ -207,19 +207,20 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
         ...Object.values(destination.headers ?? {}),
         destination.url,
       ];
-      const snippet = await readBodySnippet(response, redactions);
-      const quoted = snippet ? `: ${snippet}` : '';
       const answered = `webhook ${host} answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
 
+      if (status >= 300 && status < 400) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new PermanentError(`${answered}: redirects are not followed, configure the final URL`, {
+          statusCode: status,
+        });
+      }
+      const snippet = await readBodySnippet(response, redactions);
+      const quoted = snippet ? `: ${snippet}` : '';
       if (isRetryableStatus(status)) {
         const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now());
         const wait = retryAfterSeconds === undefined ? '' : ` (retry after ${retryAfterSeconds} s)`;
         throw new RetryableError(`${answered}${wait}${quoted}`, { statusCode: status, retryAfterSeconds });
-      }
-      if (status >= 300 && status < 400) {
-        throw new PermanentError(`${answered}: redirects are not followed, configure the final URL`, {
-          statusCode: status,
-        });
       }
       if (status === 410) {
         throw new PermanentError(`${answered}: the receiver asked for no more deliveries${quoted}`, {

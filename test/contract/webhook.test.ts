@@ -269,6 +269,22 @@ describe('Sink: webhook', () => {
       expect(hook.duplicates()).toEqual([]);
     });
 
+    it('should leave a duplicate post visible to the receiver under the same webhook-id', async () => {
+      // Prepare
+      const hook = await receiver();
+      const same = delivery({ url: hook.url, signingSecret: SECRET_NAME });
+
+      // Act
+      // What an Alertmanager HA pair or an SQS redelivery after a lost ack produces.
+      await Promise.all([webhookSink.deliver(same), webhookSink.deliver(same)]);
+
+      // Assess
+      const requests = await hook.waitFor((list) => list.filter((r) => r.verified).length === 2);
+      expect(requests.map((r) => r.webhookId)).toEqual(['idem-0d4c2a1f9b7e', 'idem-0d4c2a1f9b7e']);
+      expect(hook.duplicates()).toEqual(['idem-0d4c2a1f9b7e']);
+      expect(hook.deliveriesById().get('idem-0d4c2a1f9b7e')).toBe(2);
+    });
+
     it('should log a delivery by host only', async () => {
       // Prepare
       const hook = await receiver();

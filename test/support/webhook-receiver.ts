@@ -87,7 +87,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
-    void handle(req, res);
+    // A client that gives up mid-body (a sender's timeout) must not become an unhandled rejection.
+    handle(req, res).catch(() => res.destroy());
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
