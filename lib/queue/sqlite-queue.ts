@@ -199,7 +199,8 @@ export class SqliteQueue {
     | 'depth'
     | 'peek'
     | 'movable'
-    | 'purge',
+    | 'purge'
+    | 'releaseInFlight',
     StatementSync
   >;
 
@@ -282,6 +283,9 @@ export class SqliteQueue {
         'SELECT * FROM sq_messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?',
       ),
       purge: db.prepare('DELETE FROM sq_messages WHERE queue = ?'),
+      releaseInFlight: db.prepare(
+        'UPDATE sq_messages SET visible_at = $now WHERE queue = $queue AND visible_at > $now',
+      ),
     };
   }
 
@@ -471,6 +475,16 @@ export class SqliteQueue {
       }
       this.stmt.setVisibleAt.run(now + Math.round(seconds * 1000), row.seq);
     });
+  }
+
+  /**
+   * Makes every in-flight message of the queue visible now, keeping receive counts. Not an SQS
+   * operation: for a local runtime that holds the only lock on the file, whatever a killed
+   * predecessor left in flight is nobody's, so it need not wait out its visibility timeout.
+   */
+  releaseInFlight(queue: string): number {
+    this.requireQueue(queue);
+    return Number(this.stmt.releaseInFlight.run({ queue, now: this.now() }).changes);
   }
 
   /** Epoch ms when `receive` can next return something: now if it can already, undefined if the queue is empty. */

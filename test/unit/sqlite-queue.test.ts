@@ -522,6 +522,24 @@ describe('Class: SqliteQueue', () => {
     });
   });
 
+  describe('Method: releaseInFlight', () => {
+    it('should make in-flight messages receivable at once, keeping their receive count', () => {
+      // Prepare
+      queue.send('sink', [entry(1), entry(2, 'b')]);
+      queue.receive('sink');
+
+      // Act
+      const released = queue.releaseInFlight('sink');
+
+      // Assess
+      expect(released).toBe(2);
+      expect(queue.receive('sink').map((m) => [m.body, m.receiveCount])).toEqual([
+        ['body-1', 2],
+        ['body-2', 2],
+      ]);
+    });
+  });
+
   describe('Method: purge', () => {
     it('should delete every message of the queue only', () => {
       // Prepare

@@ -1,0 +1,270 @@
+/**
+ * Runs a sink's Lambda handler over the embedded queue the way the Lambda SQS event source
+ * mapping with ReportBatchItemFailures does: receive a batch, invoke, delete what succeeded.
+ */
+
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { ReceivedMessage, SqliteQueue } from '../queue/sqlite-queue.ts';
+import type { SinkLogger } from '../sinks/sink.ts';
+
+// biome-ignore lint/suspicious/noConfusingVoidType: an async handler that returns nothing is a Promise<void>
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+
+export interface QueueWorkerOptions {
+  queue: SqliteQueue;
+  queueName: string;
+  handler: SqsHandler;
+  /** 1..10, as an SQS FIFO event source mapping allows. */
+  batchSize?: number;
+  /** Overrides the queue's visibility timeout for each receive. */
+  visibilityTimeoutSeconds?: number;
+  logger?: SinkLogger;
+  /**
+   * Longest wait between polls when nothing wakes the worker. Bounds how late messages sent by
+   * another process (the redrive CLI) are noticed.
+   */
+  maxIdleMs?: number;
+}
+
+/** What one invocation did; emitted as `batch`. */
+export interface BatchReport {
+  queueName: string;
+  messageIds: string[];
+  /** Deleted after the handler returned. */
+  deleted: string[];
+  /** Left in flight: listed in batchItemFailures, or the whole batch when the handler threw. */
+  failed: string[];
+  /** Set when the handler threw or returned a response Lambda would reject. */
+  error?: unknown;
+}
+
+export interface QueueWorkerEvents {
+  batch: [BatchReport];
+  /** The worker found nothing to receive and is waiting. */
+  idle: [];
+}
+
+export const LOCAL_REGION = 'local';
+export const LOCAL_ACCOUNT_ID = '000000000000';
+
+export function localQueueArn(queueName: string): string {
+  return `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${queueName}.fifo`;
+}
+
+export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
+  readonly queueName: string;
+  private readonly queue: SqliteQueue;
+  private readonly handler: SqsHandler;
+  private readonly batchSize: number;
+  private readonly visibilityTimeoutSeconds?: number;
+  private readonly logger?: SinkLogger;
+  private readonly maxIdleMs: number;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private wakePending = false;
+  private wakeWaiter?: () => void;
+  private timer?: NodeJS.Timeout;
+
+  constructor(options: QueueWorkerOptions) {
+    super();
+    const batchSize = options.batchSize ?? 10;
+    if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 10)) {
+      throw new RangeError(`batchSize must be 1..10 for a FIFO queue: ${batchSize}`);
+    }
+    this.queue = options.queue;
+    this.queueName = options.queueName;
+    this.handler = options.handler;
+    this.batchSize = batchSize;
+    this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds;
+    this.logger = options.logger;
+    this.maxIdleMs = options.maxIdleMs ?? 1_000;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Polls at once instead of waiting for the timer (call it after sending to this queue). */
+  wake(): void {
+    this.wakePending = true;
+    this.wakeWaiter?.();
+  }
+
+  /** Stops polling and resolves once the batch being handled (if any) has been settled. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      this.wakePending = false;
+      let handled = 0;
+      let failed = false;
+      try {
+        const report = await this.pollOnce();
+        handled = report?.messageIds.length ?? 0;
+        failed = report?.error !== undefined;
+      } catch (error) {
+        // Only the queue itself can throw here (the handler's errors are caught per batch).
+        this.logger?.error('local queue worker could not poll', {
+          queue: this.queueName,
+          error: String(error),
+        });
+        failed = true;
+      }
+      if (!this.running) break;
+      // After a successful batch there may be more; after a failure the batch stays in flight,
+      // so wait for its visibility (or a wake) instead of spinning.
+      if (handled > 0 && !failed) continue;
+      await this.waitForWork();
+    }
+  }
+
+  private async waitForWork(): Promise<void> {
+    if (this.wakePending) return;
+    const now = this.queue.now();
+    const next = this.queue.nextVisibleAt(this.queueName);
+    const delay = next === undefined ? this.maxIdleMs : Math.min(Math.max(next - now, 0), this.maxIdleMs);
+    this.emit('idle');
+    if (this.wakePending || !this.running) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.wakeWaiter = undefined;
+        resolve();
+      };
+      this.wakeWaiter = done;
+      this.timer = setTimeout(done, delay);
+    });
+  }
+
+  private async pollOnce(): Promise<BatchReport | undefined> {
+    const messages = this.queue.receive(this.queueName, {
+      maxMessages: this.batchSize,
+      ...(this.visibilityTimeoutSeconds !== undefined
+        ? { visibilityTimeoutSeconds: this.visibilityTimeoutSeconds }
+        : {}),
+    });
+    if (messages.length === 0) return undefined;
+    const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, this.queueName)) };
+    const messageIds = messages.map((m) => m.messageId);
+    let failedIds: Set<string>;
+    let error: unknown;
+    try {
+      const response = await this.handler(event);
+      failedIds = failuresOf(response as SQSBatchResponse | undefined, new Set(messageIds));
+    } catch (thrown) {
+      error = thrown;
+      failedIds = new Set(messageIds);
+      this.logger?.error('handler failed; the whole batch stays in flight', {
+        queue: this.queueName,
+        messages: messageIds.length,
+        error: thrown instanceof Error ? thrown.message : String(thrown),
+      });
+    }
+    const toDelete = messages.filter((m) => !failedIds.has(m.messageId));
+    const results = this.queue.deleteMany(
+      this.queueName,
+      toDelete.map((m) => m.receiptHandle),
+    );
+    const deleted: string[] = [];
+    toDelete.forEach((m, i) => {
+      if (results[i]) deleted.push(m.messageId);
+      else {
+        // Its visibility ran out while the handler ran and it was received again.
+        this.logger?.warn('could not delete a handled message: its receipt handle is stale', {
+          queue: this.queueName,
+          messageId: m.messageId,
+        });
+      }
+    });
+    const report: BatchReport = {
+      queueName: this.queueName,
+      messageIds,
+      deleted,
+      failed: messageIds.filter((id) => failedIds.has(id)),
+      ...(error !== undefined ? { error } : {}),
+    };
+    this.emit('batch', report);
+    return report;
+  }
+}
+
+/**
+ * Lambda treats a response naming an unknown (or empty) itemIdentifier as a failure of the
+ * whole batch; mirror that so a handler bug shows up locally.
+ */
+function failuresOf(response: SQSBatchResponse | undefined, ids: Set<string>): Set<string> {
+  const failures = response?.batchItemFailures ?? [];
+  const failed = new Set<string>();
+  for (const failure of failures) {
+    if (!failure?.itemIdentifier || !ids.has(failure.itemIdentifier)) return new Set(ids);
+    failed.add(failure.itemIdentifier);
+  }
+  return failed;
+}
+
+export function toSqsRecord(message: ReceivedMessage, queueName: string): SQSRecord {
+  const messageAttributes: SQSMessageAttributes = {};
+  for (const [name, value] of Object.entries(message.attributes)) {
+    messageAttributes[name] = {
+      stringValue: value,
+      stringListValues: [],
+      binaryListValues: [],
+      dataType: 'String',
+    };
+  }
+  const record: SQSRecord = {
+    messageId: message.messageId,
+    receiptHandle: message.receiptHandle,
+    body: message.body,
+    attributes: {
+      ApproximateReceiveCount: String(message.receiveCount),
+      SentTimestamp: String(message.sentTimestamp),
+      SequenceNumber: message.sequenceNumber,
+      MessageGroupId: message.groupId,
+      SenderId: 'local',
+      MessageDeduplicationId: message.deduplicationId,
+      ApproximateFirstReceiveTimestamp: String(message.firstReceiveTimestamp),
+    },
+    messageAttributes,
+    md5OfBody: createHash('md5').update(message.body, 'utf8').digest('hex'),
+    eventSource: 'aws:sqs',
+    eventSourceARN: localQueueArn(queueName),
+    awsRegion: LOCAL_REGION,
+  };
+  if (Object.keys(message.attributes).length > 0) {
+    record.md5OfMessageAttributes = md5OfMessageAttributes(message.attributes);
+  }
+  return record;
+}
+
+/** The MD5 SQS computes over string message attributes (names sorted; length-prefixed fields). */
+export function md5OfMessageAttributes(attributes: Record<string, string>): string {
+  const hash = createHash('md5');
+  const field = (value: string) => {
+    const bytes = Buffer.from(value, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    hash.update(length);
+    hash.update(bytes);
+  };
+  for (const name of Object.keys(attributes).sort()) {
+    field(name);
+    field('String');
+    hash.update(Buffer.from([1]));
+    field(attributes[name]);
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type BatchReport, QueueWorker, type SqsHandler } from '../../lib/local/worker.ts';
+import { ensureSinkQueues, LocalEnqueuer, LocalRecordQueue } from '../../lib/queue/local.ts';
+import { SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
+import type { OutgoingMessage } from '../../lib/queue/types.ts';
+
+const START = Date.UTC(2026, 0, 1);
+/** Long enough that a test only passes if the worker was woken, never by its idle timer. */
+const NEVER_MS = 3_600_000;
+
+function entry(n: number, groupId = 'g1', attributes?: Record<string, string>): OutgoingMessage {
+  return {
+    id: `e${n}`,
+    body: `body-${n}`,
+    groupId,
+    deduplicationId: `dedup-${n}`,
+    ...(attributes && { attributes }),
+  };
+}
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+async function nextBatch(worker: QueueWorker): Promise<BatchReport> {
+  const [report] = await once(worker, 'batch');
+  return report as BatchReport;
+}
+
+describe('Class: QueueWorker', () => {
+  let clock: number;
+  let queue: SqliteQueue;
+  let worker: QueueWorker | undefined;
+  let enqueuer: LocalEnqueuer;
+
+  const startWorker = (handler: SqsHandler, options: { batchSize?: number } = {}) => {
+    worker = new QueueWorker({ queue, queueName: 'slack', handler, maxIdleMs: NEVER_MS, ...options });
+    enqueuer = new LocalEnqueuer(queue, { onSent: () => worker?.wake() });
+    worker.start();
+    return worker;
+  };
+
+  beforeEach(() => {
+    clock = START;
+    queue = new SqliteQueue({ path: ':memory:', now: () => clock });
+    ensureSinkQueues(queue, ['slack'], { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+  });
+
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+    queue.close();
+  });
+
+  describe('Method: start', () => {
+    it('should deliver a batch as a Lambda SQS event', async () => {
+      // Prepare
+      const handler = vi.fn<SqsHandler>(async () => ({ batchItemFailures: [] }));
+      const w = startWorker(handler);
+      const batch = nextBatch(w);
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1, 'g1', { reason: 'x' }), entry(2)]);
+      await batch;
+
+      // Assess
+      const event = handler.mock.calls[0][0] as SQSEvent;
+      expect(event.Records).toHaveLength(2);
+      const [record] = event.Records;
+      expect(record).toEqual({
+        messageId: expect.any(String),
+        receiptHandle: expect.any(String),
+        body: 'body-1',
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(START),
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: String(START),
+          SequenceNumber: expect.stringMatching(/^\d{20}$/),
+          MessageGroupId: 'g1',
+          MessageDeduplicationId: 'dedup-1',
+        },
+        messageAttributes: {
+          reason: { stringValue: 'x', stringListValues: [], binaryListValues: [], dataType: 'String' },
+        },
+        md5OfBody: createHash('md5').update('body-1').digest('hex'),
+        md5OfMessageAttributes: expect.stringMatching(/^[0-9a-f]{32}$/),
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:local:000000000000:slack.fifo',
+        awsRegion: 'local',
+      });
+      expect(event.Records[1].md5OfMessageAttributes).toBeUndefined();
+    });
+
+    it('should delete the records that succeeded and keep those in batchItemFailures', async () => {
+      // Prepare
+      const w = startWorker(
+        async (event): Promise<SQSBatchResponse> => ({
+          batchItemFailures: event.Records.slice(1).map((r) => ({ itemIdentifier: r.messageId })),
+        }),
+      );
+      const batch = nextBatch(w);
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1), entry(2), entry(3)]);
+      const report = await batch;
+
+      // Assess
+      expect(report.deleted).toHaveLength(1);
+      expect(report.failed).toHaveLength(2);
+      expect(queue.depth('slack')).toEqual({ visible: 0, inFlight: 2 });
+      expect(queue.peek('slack', 10).map((m) => m.body)).toEqual(['body-2', 'body-3']);
+    });
+
+    it('should leave the whole batch in flight when the handler throws', async () => {
+      // Prepare
+      const w = startWorker(async () => {
+        throw new Error('boom');
+      });
+      const batch = nextBatch(w);
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1), entry(2, 'g2')]);
+      const report = await batch;
+
+      // Assess
+      expect(report.error).toBeInstanceOf(Error);
+      expect(report.deleted).toEqual([]);
+      expect(queue.depth('slack')).toEqual({ visible: 0, inFlight: 2 });
+    });
+
+    it('should fail the whole batch when batchItemFailures names an unknown record, as Lambda does', async () => {
+      // Prepare
+      const w = startWorker(async () => ({ batchItemFailures: [{ itemIdentifier: 'not-in-the-batch' }] }));
+      const batch = nextBatch(w);
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1)]);
+      const report = await batch;
+
+      // Assess
+      expect(report.deleted).toEqual([]);
+      expect(queue.depth('slack').inFlight).toBe(1);
+    });
+
+    it('should deliver a failed record again once its visibility timeout has passed', async () => {
+      // Prepare
+      const counts: string[] = [];
+      const w = startWorker(async (event) => {
+        counts.push(...event.Records.map((r) => r.attributes.ApproximateReceiveCount));
+        return counts.length === 1
+          ? { batchItemFailures: [{ itemIdentifier: event.Records[0].messageId }] }
+          : {
+              batchItemFailures: [],
+            };
+      });
+      // Registered inside the batch listener so the idle that follows that batch cannot be missed.
+      const idleAfterFirstBatch = new Promise<void>((resolve) =>
+        w.once('batch', () => w.once('idle', () => resolve())),
+      );
+      await enqueuer.sendBatch('slack', [entry(1)]);
+      await idleAfterFirstBatch;
+
+      // Act
+      clock += 30_000;
+      const second = nextBatch(w);
+      w.wake();
+      const report = await second;
+
+      // Assess
+      expect(counts).toEqual(['1', '2']);
+      expect(report.deleted).toHaveLength(1);
+      expect(queue.depth('slack')).toEqual({ visible: 0, inFlight: 0 });
+    });
+
+    it('should honour a visibility change the handler made through LocalRecordQueue', async () => {
+      // Prepare
+      const records = new LocalRecordQueue(queue, 'slack');
+      const w = startWorker(async (event) => {
+        await records.changeVisibility(event.Records[0].receiptHandle, 120);
+        return { batchItemFailures: [{ itemIdentifier: event.Records[0].messageId }] };
+      });
+      const batch = nextBatch(w);
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1)]);
+      await batch;
+
+      // Assess
+      expect(queue.nextVisibleAt('slack')).toBe(START + 120_000);
+    });
+
+    it('should hand at most batchSize records to one invocation', async () => {
+      // Prepare
+      const sizes: number[] = [];
+      const w = startWorker(
+        async (event) => {
+          sizes.push(event.Records.length);
+        },
+        { batchSize: 2 },
+      );
+      const done = deferred();
+      w.on('batch', () => {
+        if (queue.depth('slack').visible === 0) done.resolve();
+      });
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1), entry(2), entry(3)]);
+      await done.promise;
+
+      // Assess
+      expect(sizes).toEqual([2, 1]);
+      expect(queue.depth('slack')).toEqual({ visible: 0, inFlight: 0 });
+    });
+  });
+
+  describe('Method: wake', () => {
+    it('should pick up a message sent while idle without waiting for the idle timer', async () => {
+      // Prepare
+      const handler = vi.fn<SqsHandler>(async () => undefined);
+      const idle = deferred();
+      worker = new QueueWorker({ queue, queueName: 'slack', handler, maxIdleMs: NEVER_MS });
+      worker.once('idle', () => idle.resolve());
+      const w = worker;
+      enqueuer = new LocalEnqueuer(queue, { onSent: () => w.wake() });
+      w.start();
+      await idle.promise;
+      const batch = nextBatch(w);
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1)]);
+      const report = await batch;
+
+      // Assess
+      expect(handler).toHaveBeenCalledTimes(1);
+      expect(report.deleted).toHaveLength(1);
+    });
+  });
+
+  describe('Method: stop', () => {
+    it('should wait for the batch in flight and still settle it', async () => {
+      // Prepare
+      const started = deferred();
+      const release = deferred();
+      const handler = vi.fn<SqsHandler>(async () => {
+        started.resolve();
+        await release.promise;
+      });
+      const w = startWorker(handler);
+      await enqueuer.sendBatch('slack', [entry(1)]);
+      await started.promise;
+
+      // Act
+      let stopped = false;
+      const stopping = w.stop().then(() => {
+        stopped = true;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      const stoppedBeforeRelease = stopped;
+      release.resolve();
+      await stopping;
+
+      // Assess
+      expect(stoppedBeforeRelease).toBe(false);
+      expect(w.isRunning).toBe(false);
+      expect(handler).toHaveBeenCalledTimes(1);
+      expect(queue.depth('slack')).toEqual({ visible: 0, inFlight: 0 });
+    });
+
+    it('should not receive anything after it resolved', async () => {
+      // Prepare
+      const handler = vi.fn<SqsHandler>(async () => undefined);
+      const w = startWorker(handler);
+      await w.stop();
+
+      // Act
+      await enqueuer.sendBatch('slack', [entry(1)]);
+
+      // Assess
+      expect(handler).not.toHaveBeenCalled();
+      expect(queue.depth('slack')).toEqual({ visible: 1, inFlight: 0 });
+    });
+  });
+});
+
+describe('Class: LocalRecordQueue', () => {
+  describe('Method: sendToDlq', () => {
+    it("should send to the sink's dead-letter queue with attributes", async () => {
+      // Prepare
+      const queue = new SqliteQueue({ path: ':memory:' });
+      ensureSinkQueues(queue, ['slack'], { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+      const sent: string[] = [];
+      const records = new LocalRecordQueue(queue, 'slack', { onSent: (name) => sent.push(name) });
+
+      // Act
+      await records.sendToDlq(entry(1, 'g1', { reason: 'channel_not_found' }));
+
+      // Assess
+      expect(queue.peek('slack-dlq', 10)).toEqual([
+        expect.objectContaining({ body: 'body-1', attributes: { reason: 'channel_not_found' } }),
+      ]);
+      expect(sent).toEqual(['slack-dlq']);
+      queue.close();
+    });
+  });
+});
+
+describe('Class: LocalEnqueuer', () => {
+  describe('Method: sendBatch', () => {
+    it('should report failed entries and not wake anyone for a duplicate only', async () => {
+      // Prepare
+      const queue = new SqliteQueue({ path: ':memory:' });
+      ensureSinkQueues(queue, ['slack'], { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+      const sent: string[] = [];
+      const enqueuer = new LocalEnqueuer(queue, { onSent: (name) => sent.push(name) });
+      await enqueuer.sendBatch('slack', [entry(1)]);
+
+      // Act
+      const duplicate = await enqueuer.sendBatch('slack', [entry(1)]);
+      const invalid = await enqueuer.sendBatch('slack', [{ ...entry(2), body: '' }]);
+
+      // Assess
+      expect(duplicate.failed).toEqual([]);
+      expect(invalid.failed).toEqual([{ id: 'e2', reason: expect.stringMatching(/empty body/) }]);
+      expect(sent).toEqual(['slack']);
+      queue.close();
+    });
+
+    it('should reject an unknown sink', async () => {
+      // Prepare
+      const queue = new SqliteQueue({ path: ':memory:' });
+      const enqueuer = new LocalEnqueuer(queue);
+
+      // Act & Assess
+      await expect(enqueuer.sendBatch('nope', [entry(1)])).rejects.toThrow(/does not exist/);
+      queue.close();
+    });
+  });
+});
