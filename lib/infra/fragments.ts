@@ -1,0 +1,75 @@
+import type { ServerlessFragment } from './cloudformation.ts';
+import { INFRA, type InfraConstants } from './constants.ts';
+import { ingestFunction, sinkFunction } from './functions.ts';
+import { functionNames, INGEST_FUNCTION, type SinkNames, sinkNames } from './names.ts';
+import { sinkQueues } from './queues.ts';
+
+/**
+ * One concern of the stack, generated from the whole sink list. A CloudWatch dashboard or
+ * per-sink alarms are one more generator in GENERATORS.
+ */
+export type FragmentGenerator = (
+  sinks: readonly SinkNames[],
+  constants: InfraConstants,
+) => ServerlessFragment;
+
+/** Per sink: its FIFO queue, FIFO DLQ, Lambda function (fed by the queue) and execution role. */
+export const sinkPipelines: FragmentGenerator = (sinks, constants) => {
+  const fragment: ServerlessFragment = { functions: {}, resources: {}, outputs: {} };
+  for (const names of sinks) {
+    const queues = sinkQueues(names, constants);
+    const { function: definition, role } = sinkFunction(names, constants);
+    Object.assign(fragment.resources, queues.resources, { [names.roleLogicalId]: role });
+    Object.assign(fragment.outputs, queues.outputs);
+    fragment.functions[names.key] = definition;
+  }
+  return fragment;
+};
+
+/** The ingest function, allowed to send to every sink's queue. */
+export const ingest: FragmentGenerator = (sinks, constants) => {
+  const names = functionNames(INGEST_FUNCTION);
+  const { function: definition, role } = ingestFunction(names, sinks, constants);
+  return { functions: { [names.key]: definition }, resources: { [names.roleLogicalId]: role }, outputs: {} };
+};
+
+export const GENERATORS: readonly FragmentGenerator[] = [sinkPipelines, ingest];
+
+/**
+ * Everything serverless.yml pulls in with `${file(./.build/serverless/<name>.json)}`, for
+ * the given sink names (lib/sinks/registry.ts). Throws on a bad sink name or when two
+ * generators claim the same key.
+ *
+ * @example generateFragments(sinks.map((sink) => sink.name))
+ */
+export function generateFragments(
+  sinkList: readonly string[],
+  constants: InfraConstants = INFRA,
+  generators: readonly FragmentGenerator[] = GENERATORS,
+): ServerlessFragment {
+  if (new Set(sinkList).size !== sinkList.length)
+    throw new Error(`duplicate sink names in ${sinkList.join(', ')}`);
+  const names = sinkList.map(sinkNames);
+  const merged: ServerlessFragment = { functions: {}, resources: {}, outputs: {} };
+  for (const generate of generators) {
+    const fragment = generate(names, constants);
+    for (const section of ['functions', 'resources', 'outputs'] as const) {
+      for (const key of Object.keys(fragment[section])) {
+        if (key in merged[section]) throw new Error(`two generators define ${section}.${key}`);
+      }
+      Object.assign(merged[section], fragment[section]);
+    }
+  }
+  return merged;
+}
+
+/**
+ * The files scripts/build.ts writes to .build/serverless/: `functions.json` is a map for
+ * `functions:`, `resources.json` a `{ Resources, Outputs }` object for `resources:`.
+ */
+export function fragmentFiles(fragment: ServerlessFragment): Record<string, unknown> {
+  return {
+    'functions.json': fragment.functions,
+    'resources.json': { Resources: fragment.resources, Outputs: fragment.outputs },
+  };
+}

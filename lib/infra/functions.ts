@@ -1,0 +1,127 @@
+import { dlqUrlVar, ENV, queueUrlVar } from '../runtime-env.ts';
+import {
+  type CfnResource,
+  type CfnValue,
+  getAtt,
+  lambdaRole,
+  type PolicyStatement,
+  ref,
+  type ServerlessFunction,
+} from './cloudformation.ts';
+import { INFRA, type InfraConstants } from './constants.ts';
+import { bundleDir, type FunctionNames, SHARED, type SinkNames } from './names.ts';
+
+// Stack traces point into the TypeScript sources: the bundles ship a linked source map.
+const SOURCE_MAPS = { NODE_OPTIONS: '--enable-source-maps' } as const;
+
+const SECRET_READ: PolicyStatement = {
+  Effect: 'Allow',
+  Action: ['secretsmanager:GetSecretValue'],
+  Resource: [ref(SHARED.relaySecret)],
+};
+
+function common(names: FunctionNames, constants: InfraConstants) {
+  return {
+    handler: names.handler,
+    runtime: constants.runtime,
+    architecture: constants.architecture,
+    logRetentionInDays: constants.logs.retentionDays,
+    role: names.roleLogicalId,
+    // Each zip holds its own bundle and source map, nothing else.
+    package: { patterns: [`${bundleDir(names.key)}/**`] },
+  };
+}
+
+/**
+ * A sink's Lambda function (fed by its FIFO queue) and its execution role: receive from
+ * and change visibility on its own queue, send to its own DLQ, the state table, the secret.
+ */
+export function sinkFunction(
+  names: SinkNames,
+  constants: InfraConstants = INFRA,
+): { function: ServerlessFunction; role: CfnResource } {
+  const queueArn = getAtt(names.queueLogicalId, 'Arn');
+  const deadLetterQueueArn = getAtt(names.deadLetterQueueLogicalId, 'Arn');
+  const environment: Record<string, CfnValue> = {
+    [ENV.sink]: names.sink,
+    [queueUrlVar(names.sink)]: ref(names.queueLogicalId),
+    [dlqUrlVar(names.sink)]: ref(names.deadLetterQueueLogicalId),
+    [ENV.maxReceiveCount]: String(constants.queue.maxReceiveCount),
+    [ENV.stateTable]: ref(SHARED.stateTable),
+    [ENV.secretId]: ref(SHARED.relaySecret),
+    ...SOURCE_MAPS,
+  };
+  const role = lambdaRole(names.logGroupLogicalId, [
+    {
+      Effect: 'Allow',
+      // osls grants only the first three for an sqs event; Retry-After needs the fourth.
+      Action: [
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ChangeMessageVisibility',
+      ],
+      Resource: [queueArn],
+    },
+    // A permanent error goes to the DLQ at once, with its reason.
+    { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [deadLetterQueueArn] },
+    {
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      Resource: [getAtt(SHARED.stateTable, 'Arn')],
+    },
+    SECRET_READ,
+  ]);
+  return {
+    function: {
+      ...common(names, constants),
+      description: `Delivers queued Alertmanager notifications to ${names.sink} destinations`,
+      timeout: constants.sink.timeoutSeconds,
+      memorySize: constants.sink.memoryMb,
+      environment,
+      events: [
+        {
+          sqs: {
+            arn: queueArn,
+            batchSize: constants.sink.batchSize,
+            functionResponseType: 'ReportBatchItemFailures',
+            maximumConcurrency: constants.sink.maximumConcurrency,
+          },
+        },
+      ],
+    },
+    role,
+  };
+}
+
+/**
+ * The ingest function and its role: send to every sink's queue, read the secret. Its
+ * `httpApi` event is declared in serverless.yml, where the route is easy to find.
+ */
+export function ingestFunction(
+  names: FunctionNames,
+  sinks: readonly SinkNames[],
+  constants: InfraConstants = INFRA,
+): { function: ServerlessFunction; role: CfnResource } {
+  const environment: Record<string, CfnValue> = { [ENV.secretId]: ref(SHARED.relaySecret), ...SOURCE_MAPS };
+  for (const sink of sinks) environment[queueUrlVar(sink.sink)] = ref(sink.queueLogicalId);
+  const role = lambdaRole(names.logGroupLogicalId, [
+    {
+      Effect: 'Allow',
+      // SendMessageBatch is authorised as sqs:SendMessage.
+      Action: ['sqs:SendMessage'],
+      Resource: sinks.map((sink) => getAtt(sink.queueLogicalId, 'Arn')),
+    },
+    SECRET_READ,
+  ]);
+  return {
+    function: {
+      ...common(names, constants),
+      description: 'Accepts Alertmanager webhooks and queues them for each sink',
+      timeout: constants.ingest.timeoutSeconds,
+      memorySize: constants.ingest.memoryMb,
+      environment,
+    },
+    role,
+  };
+}

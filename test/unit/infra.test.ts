@@ -1,0 +1,318 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: osls variables in generated names
+import { describe, expect, it } from 'vitest';
+import type { CfnResource, PolicyStatement } from '../../lib/infra/cloudformation.ts';
+import { INFRA } from '../../lib/infra/constants.ts';
+import {
+  type FragmentGenerator,
+  fragmentFiles,
+  GENERATORS,
+  generateFragments,
+} from '../../lib/infra/fragments.ts';
+import { sinkNames } from '../../lib/infra/names.ts';
+import { visibilityTimeoutSeconds } from '../../lib/infra/queues.ts';
+
+function statements(role: CfnResource): PolicyStatement[] {
+  const policies = role.Properties.Policies as { PolicyDocument: { Statement: PolicyStatement[] } }[];
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+function queueStatements(role: CfnResource): PolicyStatement[] {
+  return statements(role).filter((statement) => statement.Action.some((action) => action.startsWith('sqs:')));
+}
+
+describe('Function: visibilityTimeoutSeconds', () => {
+  it('should be six times the function timeout plus the batching window', () => {
+    // Act
+    const withoutWindow = visibilityTimeoutSeconds(30, 0);
+    const withWindow = visibilityTimeoutSeconds(30, 5);
+
+    // Assess
+    expect(withoutWindow).toBe(180);
+    expect(withWindow).toBe(185);
+  });
+
+  it('should take another factor when given one', () => {
+    // Act
+    const timeout = visibilityTimeoutSeconds(10, 2, 7);
+
+    // Assess
+    expect(timeout).toBe(72);
+  });
+});
+
+describe('Object: INFRA', () => {
+  it('should keep the numbers SQS and Lambda accept', () => {
+    // Assess
+    expect(INFRA.sink.batchSize).toBeLessThanOrEqual(10);
+    expect(INFRA.sink.maximumBatchingWindowSeconds).toBe(0);
+    expect(INFRA.sink.maximumConcurrency).toBeGreaterThanOrEqual(2);
+    expect(INFRA.sink.maximumConcurrency).toBeLessThanOrEqual(1000);
+    expect(INFRA.queue.maxReceiveCount).toBe(5);
+    expect(INFRA.deadLetterQueue.retentionSeconds).toBe(1_209_600);
+    expect(INFRA.deadLetterQueue.retentionSeconds).toBeGreaterThan(INFRA.queue.retentionSeconds);
+  });
+});
+
+describe('Function: sinkNames', () => {
+  it('should name the queue, DLQ, role and bundle after the sink', () => {
+    // Act
+    const names = sinkNames('pagerduty');
+
+    // Assess
+    expect(names).toMatchObject({
+      key: 'pagerduty',
+      functionLogicalId: 'PagerdutyLambdaFunction',
+      logGroupLogicalId: 'PagerdutyLogGroup',
+      roleLogicalId: 'PagerdutyRole',
+      queueLogicalId: 'PagerdutyQueue',
+      deadLetterQueueLogicalId: 'PagerdutyDeadLetterQueue',
+      queueName: '${self:service}-${sls:stage}-pagerduty.fifo',
+      deadLetterQueueName: '${self:service}-${sls:stage}-pagerduty-dlq.fifo',
+      handler: '.build/functions/pagerduty/index.handler',
+    });
+  });
+
+  it('should follow osls for a name with a dash', () => {
+    // Act
+    const names = sinkNames('google-chat');
+
+    // Assess
+    expect(names.functionLogicalId).toBe('GoogleDashchatLambdaFunction');
+    expect(names.logGroupLogicalId).toBe('GoogleDashchatLogGroup');
+  });
+
+  it('should reject a name that cannot name a queue or clashes with ingest', () => {
+    // Act & Assess
+    expect(() => sinkNames('Slack')).toThrow(/must match/);
+    expect(() => sinkNames('slack.v2')).toThrow(/must match/);
+    expect(() => sinkNames('ingest')).toThrow(/cannot be called "ingest"/);
+  });
+});
+
+describe('Function: generateFragments', () => {
+  const fragment = generateFragments(['console', 'webhook']);
+
+  it('should make a FIFO queue per sink whose visibility timeout comes from the formula', () => {
+    // Act
+    const queue = fragment.resources.WebhookQueue;
+
+    // Assess
+    expect(queue.Type).toBe('AWS::SQS::Queue');
+    expect(queue.Properties).toMatchObject({
+      QueueName: '${self:service}-${sls:stage}-webhook.fifo',
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      VisibilityTimeout: visibilityTimeoutSeconds(
+        INFRA.sink.timeoutSeconds,
+        INFRA.sink.maximumBatchingWindowSeconds,
+      ),
+      MessageRetentionPeriod: INFRA.queue.retentionSeconds,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'Arn'] },
+        maxReceiveCount: 5,
+      },
+    });
+  });
+
+  it('should make a FIFO DLQ per sink that keeps messages longer than its queue', () => {
+    // Act
+    const deadLetterQueue = fragment.resources.WebhookDeadLetterQueue;
+
+    // Assess
+    expect(deadLetterQueue.Properties).toMatchObject({
+      QueueName: '${self:service}-${sls:stage}-webhook-dlq.fifo',
+      FifoQueue: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    expect(deadLetterQueue.Properties.RedrivePolicy).toBeUndefined();
+  });
+
+  it('should feed each sink function from its own queue with partial batch responses', () => {
+    // Act
+    const definition = fragment.functions.webhook;
+
+    // Assess
+    expect(definition).toMatchObject({
+      handler: '.build/functions/webhook/index.handler',
+      runtime: 'nodejs24.x',
+      architecture: 'arm64',
+      timeout: INFRA.sink.timeoutSeconds,
+      memorySize: INFRA.sink.memoryMb,
+      role: 'WebhookRole',
+      package: { patterns: ['.build/functions/webhook/**'] },
+    });
+    expect(definition.events).toEqual([
+      {
+        sqs: {
+          arn: { 'Fn::GetAtt': ['WebhookQueue', 'Arn'] },
+          batchSize: 10,
+          functionResponseType: 'ReportBatchItemFailures',
+          maximumConcurrency: INFRA.sink.maximumConcurrency,
+        },
+      },
+    ]);
+  });
+
+  it('should give each sink function the environment lib/lambda.ts reads', () => {
+    // Act
+    const environment = fragment.functions.console.environment;
+
+    // Assess
+    expect(environment).toMatchObject({
+      RELAY_SINK: 'console',
+      QUEUE_URL_CONSOLE: { Ref: 'ConsoleQueue' },
+      DLQ_URL_CONSOLE: { Ref: 'ConsoleDeadLetterQueue' },
+      MAX_RECEIVE_COUNT: '5',
+      STATE_TABLE: { Ref: 'StateTable' },
+      RELAY_SECRET_ID: { Ref: 'RelaySecret' },
+    });
+    expect(environment).not.toHaveProperty('QUEUE_URL_WEBHOOK');
+  });
+
+  it('should let a sink role touch only its own queue and DLQ', () => {
+    // Act
+    const queueGrants = queueStatements(fragment.resources.ConsoleRole);
+
+    // Assess
+    expect(queueGrants).toEqual([
+      {
+        Effect: 'Allow',
+        Action: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:ChangeMessageVisibility',
+        ],
+        Resource: [{ 'Fn::GetAtt': ['ConsoleQueue', 'Arn'] }],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage'],
+        Resource: [{ 'Fn::GetAtt': ['ConsoleDeadLetterQueue', 'Arn'] }],
+      },
+    ]);
+  });
+
+  it('should let a sink role write only its own log group, the state table and the secret', () => {
+    // Act
+    const others = statements(fragment.resources.ConsoleRole).filter(
+      (statement) => !statement.Action.some((action) => action.startsWith('sqs:')),
+    );
+
+    // Assess
+    expect(others).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [{ 'Fn::GetAtt': ['ConsoleLogGroup', 'Arn'] }],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
+      },
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [{ Ref: 'RelaySecret' }] },
+    ]);
+  });
+
+  it('should let ingest send to every sink queue and to no DLQ', () => {
+    // Act
+    const queueGrants = queueStatements(fragment.resources.IngestRole);
+    const environment = fragment.functions.ingest.environment;
+
+    // Assess
+    expect(queueGrants).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage'],
+        Resource: [{ 'Fn::GetAtt': ['ConsoleQueue', 'Arn'] }, { 'Fn::GetAtt': ['WebhookQueue', 'Arn'] }],
+      },
+    ]);
+    expect(environment).toMatchObject({
+      QUEUE_URL_CONSOLE: { Ref: 'ConsoleQueue' },
+      QUEUE_URL_WEBHOOK: { Ref: 'WebhookQueue' },
+      RELAY_SECRET_ID: { Ref: 'RelaySecret' },
+    });
+    expect(fragment.functions.ingest).toMatchObject({
+      role: 'IngestRole',
+      timeout: INFRA.ingest.timeoutSeconds,
+    });
+  });
+
+  it('should output every queue and DLQ URL', () => {
+    // Assess
+    expect(Object.keys(fragment.outputs).sort()).toEqual([
+      'ConsoleDeadLetterQueueUrl',
+      'ConsoleQueueUrl',
+      'WebhookDeadLetterQueueUrl',
+      'WebhookQueueUrl',
+    ]);
+  });
+
+  it('should pass the whole sink list to an added generator', () => {
+    // Prepare
+    const dashboard: FragmentGenerator = (sinks) => ({
+      functions: {},
+      resources: {
+        Dashboard: {
+          Type: 'AWS::CloudWatch::Dashboard',
+          Properties: { sinks: sinks.map((names) => names.sink) },
+        },
+      },
+      outputs: {},
+    });
+
+    // Act
+    const withDashboard = generateFragments(['console', 'webhook'], INFRA, [...GENERATORS, dashboard]);
+
+    // Assess
+    expect(withDashboard.resources.Dashboard.Properties.sinks).toEqual(['console', 'webhook']);
+    expect(withDashboard.resources.WebhookQueue).toEqual(fragment.resources.WebhookQueue);
+  });
+
+  it('should refuse two generators that claim the same key', () => {
+    // Prepare
+    const clash: FragmentGenerator = () => ({
+      functions: {},
+      resources: { WebhookQueue: { Type: 'AWS::SQS::Queue', Properties: {} } },
+      outputs: {},
+    });
+
+    // Act & Assess
+    expect(() => generateFragments(['webhook'], INFRA, [...GENERATORS, clash])).toThrow(
+      'two generators define resources.WebhookQueue',
+    );
+  });
+
+  it('should refuse a sink listed twice', () => {
+    // Act & Assess
+    expect(() => generateFragments(['webhook', 'webhook'])).toThrow(/duplicate sink names/);
+  });
+
+  it('should follow other numbers when given other constants', () => {
+    // Prepare
+    const constants = { ...INFRA, sink: { ...INFRA.sink, timeoutSeconds: 60 } };
+
+    // Act
+    const slower = generateFragments(['webhook'], constants);
+
+    // Assess
+    expect(slower.functions.webhook.timeout).toBe(60);
+    expect(slower.resources.WebhookQueue.Properties.VisibilityTimeout).toBe(360);
+  });
+});
+
+describe('Function: fragmentFiles', () => {
+  it('should split the fragment into what serverless.yml includes', () => {
+    // Prepare
+    const fragment = generateFragments(['console']);
+
+    // Act
+    const files = fragmentFiles(fragment);
+
+    // Assess
+    expect(Object.keys(files)).toEqual(['functions.json', 'resources.json']);
+    expect(files['functions.json']).toBe(fragment.functions);
+    expect(files['resources.json']).toEqual({ Resources: fragment.resources, Outputs: fragment.outputs });
+  });
+});
