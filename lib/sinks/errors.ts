@@ -6,7 +6,10 @@
 export class RetryableError extends Error {
   readonly retryAfterSeconds?: number;
   readonly statusCode?: number;
-  constructor(message: string, options: { retryAfterSeconds?: number; statusCode?: number; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { retryAfterSeconds?: number; statusCode?: number; cause?: unknown } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'RetryableError';
     this.retryAfterSeconds = options.retryAfterSeconds;

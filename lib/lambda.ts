@@ -1,0 +1,77 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadConfig } from './config/load.ts';
+import { createRecordHandler, type RecordHandler } from './delivery/record-handler.ts';
+import { createIngestHandler, type IngestHandler } from './ingest.ts';
+import { SqsEnqueuer, SqsRecordQueue } from './queue/sqs.ts';
+import { dlqUrlVar, ENV, queueUrlVar } from './runtime-env.ts';
+import { SecretsManagerSecrets } from './secrets.ts';
+import { findSink, sinks } from './sinks/registry.ts';
+import { DynamoDbStateStore } from './state/dynamodb.ts';
+import { createLambdaTelemetry, type ErrorReporter, type Telemetry } from './telemetry.ts';
+
+/** The composition root on AWS: turns the environment serverless.yml sets into handlers. */
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set (it is set by serverless.yml)`);
+  return value;
+}
+
+/** Wires the ingest handler: SQS queues of every sink, the secret, the bundled config. */
+export function awsIngest(
+  env: NodeJS.ProcessEnv,
+  reporter?: ErrorReporter,
+): { handler: IngestHandler; telemetry: Telemetry } {
+  const { config } = loadConfig({ env });
+  const telemetry = createLambdaTelemetry({ serviceName: 'ingest', reporter });
+  const queueUrls = new Map<string, string>();
+  for (const sink of sinks) {
+    const url = env[queueUrlVar(sink.name)];
+    if (url) queueUrls.set(sink.name, url);
+  }
+  const handler = createIngestHandler({
+    config,
+    secrets: new SecretsManagerSecrets({
+      client: new SecretsManagerClient({}),
+      secretId: required(env, ENV.secretId),
+    }),
+    enqueuer: new SqsEnqueuer(new SQSClient({}), queueUrls),
+    telemetry,
+  });
+  return { handler, telemetry };
+}
+
+/** Wires one sink's record handler: its queue and DLQ, the state table, the secret. */
+export function awsSink(
+  sinkName: string,
+  env: NodeJS.ProcessEnv,
+  reporter?: ErrorReporter,
+): { handler: RecordHandler; telemetry: Telemetry } {
+  const sink = findSink(sinkName);
+  if (!sink) throw new Error(`unknown sink ${sinkName}`);
+  const { config } = loadConfig({ env });
+  const telemetry = createLambdaTelemetry({ serviceName: sinkName, reporter });
+  const sqs = new SQSClient({});
+  const handler = createRecordHandler({
+    sink,
+    config,
+    secrets: new SecretsManagerSecrets({
+      client: new SecretsManagerClient({}),
+      secretId: required(env, ENV.secretId),
+    }),
+    state: new DynamoDbStateStore(
+      DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      required(env, ENV.stateTable),
+    ),
+    queue: new SqsRecordQueue(sqs, {
+      queueUrl: required(env, queueUrlVar(sinkName)),
+      dlqUrl: required(env, dlqUrlVar(sinkName)),
+    }),
+    telemetry,
+    maxReceiveCount: Number(env[ENV.maxReceiveCount] ?? 5),
+  });
+  return { handler, telemetry };
+}

@@ -1,0 +1,83 @@
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { LocalSecrets } from '../secrets.ts';
+import { createLogger } from '../telemetry.ts';
+import { banner, checkListenAddress } from './banner.ts';
+import { startRelay } from './runtime.ts';
+
+// `npm start`: the relay on this machine (lib/local/runtime.ts), configured from the environment.
+async function main(): Promise<number> {
+  const env = process.env;
+  const host = env.HOST ?? '127.0.0.1';
+  const port = Number(env.PORT ?? 9099);
+  const dataDir = resolve(env.RELAY_DATA_DIR ?? '.relay');
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig({ env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 78;
+    }
+    throw error;
+  }
+  const { config, source } = loaded;
+  const refusal = checkListenAddress(config, host);
+  if (refusal) {
+    console.error(refusal);
+    return 78;
+  }
+  const secrets = new LocalSecrets({ env });
+  const warnings: string[] = [];
+  for (const name of [config.ingest.tokenSecret].filter((n): n is string => !!n)) {
+    try {
+      await secrets.get(name);
+    } catch (error) {
+      console.error(`ingest.tokenSecret: ${(error as Error).message}`);
+      return 78;
+    }
+  }
+  for (const destination of config.destinations) {
+    for (const [field, value] of Object.entries(destination)) {
+      if (!field.endsWith('Secret') || typeof value !== 'string') continue;
+      await secrets.get(value).catch((error: Error) => {
+        warnings.push(
+          `${destination.name}.${field}: ${error.message}; its deliveries will be dead-lettered until it is set`,
+        );
+      });
+    }
+  }
+  const relay = await startRelay({
+    config,
+    secrets,
+    dataDir,
+    host,
+    port,
+    // Locally the console sink is the output; relay logs stay at warnings unless asked.
+    logger: createLogger('alertmanager-relay', env.LOG_LEVEL ?? 'WARN'),
+  });
+  process.stdout.write(banner({ url: relay.url, source, config, dataDir, warnings }));
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`${signal}: finishing in-flight work...\n`);
+      relay.close().then(done, (error) => {
+        console.error(error);
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,40 @@
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { StateStore } from './store.ts';
+
+/**
+ * The state store on AWS: one on-demand DynamoDB table, partition key `pk`, value in
+ * `value`, TTL attribute `expiresAt` (epoch seconds). DynamoDB deletes expired items within
+ * a day or two, so reads check `expiresAt` themselves.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html
+ */
+export class DynamoDbStateStore implements StateStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #now: () => number;
+
+  constructor(client: DynamoDBDocumentClient, table: string, now: () => number = Date.now) {
+    this.#client = client;
+    this.#table = table;
+    this.#now = now;
+  }
+
+  async get<T extends object = Record<string, unknown>>(key: string): Promise<T | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: { pk: key }, ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    if (typeof Item.expiresAt === 'number' && Item.expiresAt * 1000 <= this.#now()) return undefined;
+    return Item.value as T;
+  }
+
+  async put(key: string, value: object, options: { ttlSeconds?: number } = {}): Promise<void> {
+    const item: Record<string, unknown> = { pk: key, value };
+    if (options.ttlSeconds !== undefined)
+      item.expiresAt = Math.floor(this.#now() / 1000) + options.ttlSeconds;
+    await this.#client.send(new PutCommand({ TableName: this.#table, Item: item }));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: key } }));
+  }
+}

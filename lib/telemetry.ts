@@ -1,0 +1,133 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { SinkLogger } from './sinks/sink.ts';
+
+/** CloudWatch namespace of the relay's EMF metrics (the dashboard reads these). */
+export const METRIC_NAMESPACE = 'AlertmanagerRelay';
+
+/** The relay's metrics; the words match ARCHITECTURE.md and the dashboard. */
+export type MetricName =
+  | 'NotificationsReceived'
+  | 'NotificationsRejected'
+  | 'NotificationsUnrouted'
+  | 'MessagesEnqueued'
+  | 'Delivered'
+  | 'Retried'
+  | 'DeadLettered'
+  | 'DuplicatesSkipped'
+  | 'DeliveryLatency';
+
+export interface MetricDimensions {
+  sink?: string;
+  destination?: string;
+}
+
+/** The minimal error reporter the relay needs from Sentry (@sentry/aws-serverless satisfies it). */
+export interface ErrorReporter {
+  captureException(error: unknown, hint?: { tags?: Record<string, string> }): unknown;
+}
+
+/** Logs, metrics and error reports: Powertools + EMF on AWS, in-memory counters locally. */
+export interface Telemetry {
+  readonly logger: Logger;
+  count(name: MetricName, dimensions: MetricDimensions, value?: number): void;
+  milliseconds(name: MetricName, dimensions: MetricDimensions, value: number): void;
+  /** The relay's own unexpected errors (not a vendor's 5xx): to the log and, when configured, Sentry. */
+  reportError(error: unknown, context: Record<string, string | number | undefined>): void;
+}
+
+export function createLogger(serviceName: string, logLevel?: string): Logger {
+  return new Logger({
+    serviceName,
+    logLevel: (
+      logLevel ??
+      process.env.LOG_LEVEL ??
+      process.env.POWERTOOLS_LOG_LEVEL ??
+      'INFO'
+    ).toUpperCase() as LogLevel,
+  });
+}
+
+function reportTo(logger: Logger, reporter: ErrorReporter | undefined) {
+  return (error: unknown, context: Record<string, string | number | undefined>) => {
+    logger.error('unexpected error', { ...context, error: error as Error });
+    if (!reporter) return;
+    const tags: Record<string, string> = {};
+    for (const [key, value] of Object.entries(context)) if (value !== undefined) tags[key] = String(value);
+    reporter.captureException(error, { tags });
+  };
+}
+
+/**
+ * Lambda telemetry: each metric is its own EMF record (Powertools singleMetric), because
+ * one batch carries records for several destinations, each its own dimension set.
+ */
+export function createLambdaTelemetry(options: {
+  serviceName: string;
+  reporter?: ErrorReporter;
+  logger?: Logger;
+}): Telemetry {
+  const logger = options.logger ?? createLogger(options.serviceName);
+  const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: options.serviceName });
+  const emit = (
+    name: MetricName,
+    dimensions: MetricDimensions,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number,
+  ) => {
+    const single = metrics.singleMetric();
+    for (const [key, dimension] of Object.entries(dimensions))
+      if (dimension) single.addDimension(key, dimension);
+    single.addMetric(name, unit, value);
+  };
+  return {
+    logger,
+    count: (name, dimensions, value = 1) => emit(name, dimensions, MetricUnit.Count, value),
+    milliseconds: (name, dimensions, value) => emit(name, dimensions, MetricUnit.Milliseconds, value),
+    reportError: reportTo(logger, options.reporter),
+  };
+}
+
+/** Local telemetry: counters kept in memory, shown by `GET /healthz` and read by tests. */
+export class CountingTelemetry implements Telemetry {
+  readonly logger: Logger;
+  readonly #counts = new Map<string, number>();
+  readonly #reportError: Telemetry['reportError'];
+
+  constructor(options: { logger: Logger; reporter?: ErrorReporter }) {
+    this.logger = options.logger;
+    this.#reportError = reportTo(options.logger, options.reporter);
+  }
+
+  count(name: MetricName, dimensions: MetricDimensions, value = 1): void {
+    const key = dimensions.destination ? `${name}.${dimensions.destination}` : name;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + value);
+    if (dimensions.destination) this.#counts.set(name, (this.#counts.get(name) ?? 0) + value);
+  }
+
+  milliseconds(): void {}
+
+  reportError(error: unknown, context: Record<string, string | number | undefined>): void {
+    this.#reportError(error, context);
+  }
+
+  /** `Delivered` (all destinations) and `Delivered.<destination>`, etc. */
+  get(name: MetricName, destination?: string): number {
+    return this.#counts.get(destination ? `${name}.${destination}` : name) ?? 0;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.#counts].sort(([a], [b]) => a.localeCompare(b)));
+  }
+}
+
+/** A Powertools logger seen through the small SinkLogger interface, with fixed context on every line. */
+export function contextLogger(logger: Logger, context: Record<string, unknown> = {}): SinkLogger {
+  return {
+    debug: (message, extra) => logger.debug(message, { ...context, ...extra }),
+    info: (message, extra) => logger.info(message, { ...context, ...extra }),
+    warn: (message, extra) => logger.warn(message, { ...context, ...extra }),
+    error: (message, extra) => logger.error(message, { ...context, ...extra }),
+  };
+}
