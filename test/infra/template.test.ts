@@ -1,0 +1,385 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dlqUrlVar, queueUrlVar } from '../../lib/runtime-env.ts';
+import { sinks } from '../../lib/sinks/registry.ts';
+
+/**
+ * Checks the CloudFormation that `npm run package -- --stage ci` produces, for every sink in
+ * the registry, by walking the template (Fn::GetAtt and Ref) rather than trusting lib/infra's
+ * names. Needs no AWS credentials.
+ */
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../..');
+
+// biome-ignore lint/suspicious/noExplicitAny: the template is JSON walked by hand; the assertions are the types
+type Json = Record<string, any>;
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+// Without credentials, telemetry or a developer's own relay config or Sentry DSN.
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+  };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('AWS_') || name.startsWith('RELAY_') || name === 'SENTRY_DSN') delete env[name];
+  }
+  return { ...env, ...extra };
+}
+
+let packageDir: string;
+let text: string;
+let template: Json;
+let resources: Record<string, Json>;
+
+beforeAll(async () => {
+  packageDir = await mkdtemp(join(tmpdir(), 'relay-package-'));
+  // --package: a temporary directory instead of .serverless, which a deploy from this checkout may be using.
+  await run('npm', ['run', 'package', '--', '--stage', 'ci', '--package', packageDir], {
+    cwd: root,
+    env: cleanEnv(),
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  text = await readFile(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8');
+  template = JSON.parse(text);
+  resources = template.Resources;
+}, 180_000);
+
+afterAll(async () => {
+  if (packageDir) await rm(packageDir, { recursive: true, force: true });
+});
+
+function actions(statement: Statement): string[] {
+  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+}
+
+function resourceList(statement: Statement): unknown[] {
+  return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+}
+
+/** `{ 'Fn::GetAtt': [id, 'Arn'] }` -> id; anything else (a literal ARN, '*') -> undefined. */
+function arnOf(value: unknown): string | undefined {
+  const getAtt = (value as Json | undefined)?.['Fn::GetAtt'];
+  return Array.isArray(getAtt) && getAtt[1] === 'Arn' ? getAtt[0] : undefined;
+}
+
+function refOf(value: unknown): string | undefined {
+  return (value as Json | undefined)?.Ref;
+}
+
+function ofType(type: string): [string, Json][] {
+  return Object.entries(resources).filter(([, resource]) => resource.Type === type);
+}
+
+function roleStatements(functionId: string): Statement[] {
+  const roleId = arnOf(resources[functionId].Properties.Role);
+  expect(roleId, `${functionId} has a role in this template`).toBeDefined();
+  const role = resources[roleId as string];
+  expect(role.Type).toBe('AWS::IAM::Role');
+  expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  return role.Properties.Policies.flatMap((policy: Json) => policy.PolicyDocument.Statement);
+}
+
+/** Every (action, resource logical id) pair of a role for one service prefix. */
+function grants(statements: Statement[], prefix: string): string[] {
+  return statements.flatMap((statement) =>
+    actions(statement)
+      .filter((action) => action.startsWith(prefix))
+      .flatMap((action) =>
+        resourceList(statement).map(
+          (resource) => `${action} ${arnOf(resource) ?? refOf(resource) ?? JSON.stringify(resource)}`,
+        ),
+      ),
+  );
+}
+
+/** The Lambda function that serves `sink`, found by the RELAY_SINK it is given. */
+function sinkFunction(sink: string): [string, Json] {
+  const matches = ofType('AWS::Lambda::Function').filter(
+    ([, fn]) => fn.Properties.Environment?.Variables?.RELAY_SINK === sink,
+  );
+  expect(matches, `one function with RELAY_SINK=${sink}`).toHaveLength(1);
+  return matches[0];
+}
+
+function eventSourceMapping(functionId: string): Json {
+  const matches = ofType('AWS::Lambda::EventSourceMapping').filter(
+    ([, mapping]) => arnOf(mapping.Properties.FunctionName) === functionId,
+  );
+  expect(matches, `one event source mapping for ${functionId}`).toHaveLength(1);
+  return matches[0][1];
+}
+
+function pipeline(sink: string) {
+  const [functionId, fn] = sinkFunction(sink);
+  const mapping = eventSourceMapping(functionId);
+  const queueId = arnOf(mapping.Properties.EventSourceArn) as string;
+  const queue = resources[queueId];
+  const deadLetterQueueId = arnOf(queue?.Properties.RedrivePolicy?.deadLetterTargetArn) as string;
+  return {
+    functionId,
+    fn,
+    mapping,
+    queueId,
+    queue,
+    deadLetterQueueId,
+    deadLetterQueue: resources[deadLetterQueueId],
+  };
+}
+
+function ingestFunction(): [string, Json] {
+  const integrations = ofType('AWS::ApiGatewayV2::Integration');
+  const routes = ofType('AWS::ApiGatewayV2::Route').filter(
+    ([, route]) => route.Properties.RouteKey === 'POST /alertmanager',
+  );
+  expect(routes).toHaveLength(1);
+  const target = JSON.stringify(routes[0][1].Properties.Target);
+  const integration = integrations.find(([id]) => target.includes(id));
+  expect(integration, 'the route has an integration').toBeDefined();
+  const functionId = arnOf((integration as [string, Json])[1].Properties.IntegrationUri) as string;
+  return [functionId, resources[functionId]];
+}
+
+const sinkNames = sinks.map((sink) => sink.name);
+
+describe('Template: every sink in the registry', () => {
+  it('should have one function per sink plus ingest', () => {
+    // Assess
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(sinkNames.length + 1);
+    expect(resources.IamRoleLambdaExecution, 'no shared role: each function has its own').toBeUndefined();
+  });
+
+  describe.each(sinkNames)('Template: sink %s', (sink) => {
+    it('should run on nodejs24.x on arm64', () => {
+      // Act
+      const { fn } = pipeline(sink);
+
+      // Assess
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Handler).toBe(`.build/functions/${sink}/index.handler`);
+    });
+
+    it('should consume its queue with partial batch responses and a concurrency cap', () => {
+      // Act
+      const { mapping } = pipeline(sink);
+
+      // Assess
+      expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(mapping.Properties.BatchSize).toBeLessThanOrEqual(10);
+      expect(mapping.Properties.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
+      expect(mapping.Properties.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(1000);
+    });
+
+    it('should read from a FIFO queue that redrives to its own FIFO DLQ after 5 receives', () => {
+      // Act
+      const { queue, queueId, deadLetterQueue, deadLetterQueueId } = pipeline(sink);
+
+      // Assess
+      expect(queue.Type).toBe('AWS::SQS::Queue');
+      expect(queue.Properties).toMatchObject({
+        QueueName: `alertmanager-relay-ci-${sink}.fifo`,
+        FifoQueue: true,
+        ContentBasedDeduplication: false,
+      });
+      expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBe(5);
+      expect(deadLetterQueueId).not.toBe(queueId);
+      expect(deadLetterQueue.Type).toBe('AWS::SQS::Queue');
+      expect(deadLetterQueue.Properties.FifoQueue).toBe(true);
+      expect(deadLetterQueue.Properties.QueueName).toMatch(/\.fifo$/);
+    });
+
+    it('should have a DLQ of its own, not shared with another sink', () => {
+      // Act
+      const { deadLetterQueueId } = pipeline(sink);
+      const others = sinkNames.filter((other) => other !== sink).map((other) => pipeline(other));
+
+      // Assess
+      for (const other of others) expect(other.deadLetterQueueId).not.toBe(deadLetterQueueId);
+    });
+
+    it('should keep DLQ messages 14 days, longer than the queue keeps them', () => {
+      // Act
+      const { queue, deadLetterQueue } = pipeline(sink);
+
+      // Assess
+      expect(deadLetterQueue.Properties.MessageRetentionPeriod).toBe(1_209_600);
+      expect(deadLetterQueue.Properties.MessageRetentionPeriod).toBeGreaterThan(
+        queue.Properties.MessageRetentionPeriod,
+      );
+    });
+
+    it('should hide a received batch for at least 6 x the function timeout', () => {
+      // Act
+      const { fn, mapping, queue } = pipeline(sink);
+      const window = mapping.Properties.MaximumBatchingWindowInSeconds ?? 0;
+
+      // Assess
+      expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout + window);
+    });
+
+    it('should be told its queue, DLQ, state table and secret', () => {
+      // Act
+      const { fn, queueId, deadLetterQueueId } = pipeline(sink);
+      const variables = fn.Properties.Environment.Variables;
+
+      // Assess
+      expect(refOf(variables[queueUrlVar(sink)])).toBe(queueId);
+      expect(refOf(variables[dlqUrlVar(sink)])).toBe(deadLetterQueueId);
+      expect(variables.MAX_RECEIVE_COUNT).toBe('5');
+      expect(refOf(variables.STATE_TABLE)).toBe('StateTable');
+      expect(refOf(variables.RELAY_SECRET_ID)).toBe('RelaySecret');
+    });
+
+    it('should only be granted queue actions on its own queue and DLQ', () => {
+      // Act
+      const { functionId, queueId, deadLetterQueueId } = pipeline(sink);
+      const sqs = grants(roleStatements(functionId), 'sqs:');
+
+      // Assess
+      expect(sqs.sort()).toEqual(
+        [
+          `sqs:ChangeMessageVisibility ${queueId}`,
+          `sqs:DeleteMessage ${queueId}`,
+          `sqs:GetQueueAttributes ${queueId}`,
+          `sqs:ReceiveMessage ${queueId}`,
+          `sqs:SendMessage ${deadLetterQueueId}`,
+        ].sort(),
+      );
+    });
+
+    it('should only write its own log group and use the state table and the secret', () => {
+      // Act
+      const { functionId } = pipeline(sink);
+      const statements = roleStatements(functionId);
+      const logGroupId = resources[functionId].DependsOn.find(
+        (id: string) => resources[id]?.Type === 'AWS::Logs::LogGroup',
+      );
+
+      // Assess
+      expect(grants(statements, 'logs:').sort()).toEqual([
+        `logs:CreateLogStream ${logGroupId}`,
+        `logs:PutLogEvents ${logGroupId}`,
+      ]);
+      expect(grants(statements, 'dynamodb:').every((grant) => grant.endsWith(' StateTable'))).toBe(true);
+      expect(grants(statements, 'secretsmanager:')).toEqual(['secretsmanager:GetSecretValue RelaySecret']);
+      const covered = ['sqs:', 'logs:', 'dynamodb:', 'secretsmanager:'];
+      expect(
+        statements.flatMap(actions).filter((action) => !covered.some((p) => action.startsWith(p))),
+      ).toEqual([]);
+    });
+  });
+});
+
+describe('Template: ingest', () => {
+  it('should serve POST /alertmanager on nodejs24.x arm64 with payload format 2.0', () => {
+    // Act
+    const [, fn] = ingestFunction();
+    const integration = ofType('AWS::ApiGatewayV2::Integration')[0][1];
+
+    // Assess
+    expect(fn.Properties.Runtime).toBe('nodejs24.x');
+    expect(fn.Properties.Architectures).toEqual(['arm64']);
+    expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
+  });
+
+  it('should only be allowed to send messages, and only to the sink queues', () => {
+    // Act
+    const [functionId] = ingestFunction();
+    const sqs = grants(roleStatements(functionId), 'sqs:');
+    const queueIds = sinkNames.map((sink) => pipeline(sink).queueId);
+
+    // Assess
+    expect(sqs.sort()).toEqual(queueIds.map((id) => `sqs:SendMessage ${id}`).sort());
+  });
+
+  it('should know the queue URL of every sink and the secret', () => {
+    // Act
+    const [, fn] = ingestFunction();
+    const variables = fn.Properties.Environment.Variables;
+
+    // Assess
+    for (const sink of sinkNames) expect(refOf(variables[queueUrlVar(sink)])).toBe(pipeline(sink).queueId);
+    expect(refOf(variables.RELAY_SECRET_ID)).toBe('RelaySecret');
+  });
+});
+
+describe('Template: shared resources', () => {
+  it('should keep state in an on-demand table keyed by pk with a TTL on expiresAt', () => {
+    // Act
+    const table = resources.StateTable;
+
+    // Assess
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  it('should contain no secret value', () => {
+    // Act
+    const secret = resources.RelaySecret;
+
+    // Assess
+    expect(secret.Type).toBe('AWS::SecretsManager::Secret');
+    expect(secret.Properties.Name).toBe('alertmanager-relay-ci');
+    expect(text).not.toMatch(/SecretString|SecretBinary|GenerateSecretString|\{\{resolve:/);
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      expect(fn.Properties.Environment.Variables.SENTRY_DSN).toBe('');
+    }
+  });
+
+  it('should output the webhook URL, the secret id and every queue URL', () => {
+    // Act
+    const outputs = template.Outputs;
+
+    // Assess
+    expect(outputs.WebhookUrl.Value).toEqual({
+      'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com/alertmanager',
+    });
+    expect(refOf(outputs.RelaySecretId.Value)).toBe('RelaySecret');
+    const urls = Object.values(outputs).map((output) => refOf((output as Json).Value));
+    for (const sink of sinkNames) {
+      const { queueId, deadLetterQueueId } = pipeline(sink);
+      expect(urls).toContain(queueId);
+      expect(urls).toContain(deadLetterQueueId);
+    }
+  });
+});
+
+describe('Template: build with a bad config', () => {
+  it('should exit 1 and name the path of the problem', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'relay-bad-config-'));
+    const config = join(dir, 'relay.yaml');
+    await writeFile(
+      config,
+      'destinations:\n  - name: ops\n    sink: console\n    matchers:\n      - "severity=~\\"(\\""\n',
+    );
+
+    // Act
+    const failure = await run(process.execPath, ['scripts/build.ts'], {
+      cwd: root,
+      env: cleanEnv({ RELAY_CONFIG: config }),
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    await rm(dir, { recursive: true, force: true });
+
+    // Assess
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain(config);
+    expect(failure?.stderr).toContain('destinations[0].matchers[0]');
+  });
+});
