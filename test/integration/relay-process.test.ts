@@ -1,0 +1,149 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../e2e/support/ports.ts';
+import { type ManagedProcess, spawnManaged } from '../e2e/support/process.ts';
+import { makeNotification, postNotification } from '../support/notifications.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+
+const repoRoot = new URL('../..', import.meta.url).pathname;
+const node = join(repoRoot, 'node_modules/.bin/node');
+// Run from a temp dir, so no relay.yaml of the developer's is picked up.
+const main = join(repoRoot, 'lib/local/main.ts');
+
+/** The relay as a user runs it (`npm start` runs lib/local/main.ts), killed and restarted for real. */
+describe('Relay process (npm start)', () => {
+  let dir: string;
+  let receiver: WebhookReceiver;
+  const processes: ManagedProcess[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relay-proc-'));
+    receiver = await startWebhookReceiver();
+  });
+
+  afterEach(async () => {
+    await Promise.all(processes.splice(0).map((p) => p.stop(2_000)));
+    await receiver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function writeConfig(text: string): Promise<string> {
+    const path = join(dir, 'relay.yaml');
+    await writeFile(path, text);
+    return path;
+  }
+
+  async function startRelay(port: number, config: string): Promise<{ proc: ManagedProcess; url: string }> {
+    const proc = spawnManaged({
+      name: 'relay',
+      command: node,
+      args: [main],
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        RELAY_DATA_DIR: join(dir, 'data'),
+        RELAY_CONFIG: config,
+        PORT: String(port),
+      },
+    });
+    processes.push(proc);
+    const [, url] = await proc.waitForLine(/listening on (http:\/\/\S+)/);
+    return { proc, url };
+  }
+
+  it('should deliver every accepted notification exactly once after kill -9 and a restart', async () => {
+    // Prepare
+    const config = await writeConfig(
+      `destinations:\n  - name: audit\n    sink: webhook\n    url: ${receiver.url}\n`,
+    );
+    const port = await freePort();
+    // The first delivery hangs, so the relay is killed with a delivery in flight and more queued behind it.
+    receiver.respondWith([{ hang: true }]);
+    const first = await startRelay(port, config);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await postNotification(
+        first.url,
+        makeNotification({ groupKey: `{}:{alertname="A${i}"}` }),
+      );
+      statuses.push(response.status);
+    }
+    await receiver.waitFor(1);
+
+    // Act
+    process.kill(first.proc.pid, 'SIGKILL');
+    await first.proc.stop();
+    const second = await startRelay(port, config);
+    await receiver.waitFor((all) => receiver.delivered().length === 5 && all.length >= 6);
+
+    // Assess
+    expect(statuses).toEqual([202, 202, 202, 202, 202]);
+    expect(first.proc.exitStatus()?.signal).toBe('SIGKILL');
+    expect([...receiver.deliveriesById().values()]).toEqual([1, 1, 1, 1, 1]);
+    expect(receiver.duplicates()).toEqual([]);
+    expect(second.proc.exitStatus()).toBeNull();
+  });
+
+  it('should finish in-flight work and exit 0 on SIGTERM', async () => {
+    // Prepare
+    const config = await writeConfig(
+      `destinations:\n  - name: audit\n    sink: webhook\n    url: ${receiver.url}\n`,
+    );
+    const { proc, url } = await startRelay(await freePort(), config);
+    await postNotification(url, makeNotification({}));
+    await receiver.waitFor(1);
+
+    // Act
+    await proc.stop();
+
+    // Assess
+    expect(proc.exitStatus()).toEqual({ code: 0, signal: null });
+    expect(proc.output()).toMatch(/SIGTERM: finishing in-flight work/);
+  });
+
+  it('should refuse to listen beyond loopback without an ingest token, and say why', async () => {
+    // Prepare
+    const env = { HOST: '0.0.0.0', PORT: String(await freePort()) };
+
+    // Act
+    const result = await runToExit(env);
+
+    // Assess
+    expect(result.code).toBe(78);
+    expect(result.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without an ingest token/);
+  });
+
+  it('should not start with an invalid config, naming the place and the problem', async () => {
+    // Prepare
+    const config = await writeConfig(
+      "destinations:\n  - name: a\n    sink: console\n  - name: b\n    sink: console\n    matchers: ['severity=\"crit']\n",
+    );
+
+    // Act
+    const result = await runToExit({ RELAY_CONFIG: config, PORT: String(await freePort()) });
+
+    // Assess
+    expect(result.code).toBe(78);
+    expect(result.stderr).toMatch(/destinations\[1\]\.matchers\[0\]: .*unterminated/);
+  });
+
+  /** Runs the relay expecting it to exit by itself (it refuses to start). */
+  function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        node,
+        [main],
+        {
+          cwd: dir,
+          env: { PATH: process.env.PATH, RELAY_DATA_DIR: join(dir, 'data'), ...env },
+          timeout: 20_000,
+        },
+        (error, _stdout, stderr) => resolve({ code: error ? (error.code as number | null) : 0, stderr }),
+      );
+    });
+  }
+});
