@@ -5,9 +5,9 @@
  * problem and its path.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { build, transform } from 'esbuild';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
 import { fragmentFiles, generateFragments } from '../lib/infra/fragments.ts';
 import { bundleDir, INGEST_FUNCTION } from '../lib/infra/names.ts';
@@ -33,17 +33,46 @@ async function main(): Promise<void> {
   if (missing.length > 0) throw new Error(`missing Lambda entry points: ${missing.join(', ')}`);
 
   await rm(join(root, '.build'), { recursive: true, force: true });
-  // One esbuild call for every function: it bundles the entry points in parallel and parses
-  // shared modules (AWS SDK, config, routing) once.
-  const bundles = build({
+  const [bundles, , configLiteral] = await Promise.all([
+    Promise.all(Object.entries(entries).map(([name, entry]) => bundle(name, entry, config))),
+    writeFragments(sinks.map((sink) => sink.name)),
+    printedLiteral(JSON.stringify(config)),
+  ]);
+
+  for (const { name, outputs } of bundles) {
+    const code = outputs.filter((output) => output.path.endsWith('.mjs'));
+    const entry = code.find((output) => output.path.endsWith('/index.mjs'));
+    const lazy = code.filter((output) => output !== entry);
+    const maps = outputs.filter((output) => output.path.endsWith('.map'));
+    // The define only replaces the literal expression `process.env.RELAY_BUNDLED_CONFIG`; read any
+    // other way, the Lambda would silently fall back to the built-in default config.
+    if (!code.some((output) => output.text.includes(configLiteral))) {
+      throw new Error(
+        `${bundleDir(name)} does not carry the config: read process.env.${ENV.bundledConfig} literally`,
+      );
+    }
+    console.log(
+      `${`${bundleDir(name)}/index.mjs`.padEnd(36)} ${kib(entry?.bytes ?? 0)}` +
+        ` + ${lazy.length} lazy chunks ${kib(sum(lazy))} (maps ${kib(sum(maps))})`,
+    );
+  }
+  console.log(`built ${bundles.length} functions in ${Math.round(performance.now() - started)} ms`);
+}
+
+/**
+ * One self-contained folder per function: its zip holds that folder only. `splitting` turns
+ * dynamic imports (Sentry when SENTRY_DSN is set, the AWS SDK's SSO/STS credential providers)
+ * into chunks that are read only when imported, which keeps them off the cold start.
+ */
+async function bundle(name: string, entry: string, config: unknown) {
+  const result = await build({
     absWorkingDir: root,
-    entryPoints: Object.entries(entries).map(([name, entry]) => ({
-      in: entry,
-      out: `${relative('.build', bundleDir(name))}/index`,
-    })),
-    outdir: '.build',
+    entryPoints: { index: entry },
+    outdir: bundleDir(name),
     outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
+    splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node24',
@@ -56,20 +85,27 @@ async function main(): Promise<void> {
     // The AWS SDK v3 in the nodejs24.x runtime is not external: the bundle pins the version
     // we tested instead of whatever the runtime ships that week.
     define: { [`process.env.${ENV.bundledConfig}`]: JSON.stringify(JSON.stringify(config)) },
-    metafile: true,
+    write: false,
     logLevel: 'warning',
   });
-  const [result] = await Promise.all([bundles, writeFragments(sinks.map((sink) => sink.name))]);
-
-  for (const name of Object.keys(entries)) {
-    const file = join(root, bundleDir(name), 'index.mjs');
-    const [code, map] = await Promise.all([stat(file), stat(`${file}.map`)]);
-    console.log(`${bundleDir(name)}/index.mjs  ${kib(code.size)}  (map ${kib(map.size)})`);
-  }
-  const inputs = Object.keys(result.metafile.inputs).length;
-  console.log(
-    `built ${Object.keys(entries).length} functions from ${inputs} modules in ${Math.round(performance.now() - started)} ms`,
+  await Promise.all(
+    result.outputFiles.map(async (output) => {
+      await mkdir(dirname(output.path), { recursive: true });
+      await writeFile(output.path, output.contents);
+    }),
   );
+  return {
+    name,
+    outputs: result.outputFiles.map((output) => ({
+      path: output.path,
+      bytes: output.contents.byteLength,
+      text: output.text,
+    })),
+  };
+}
+
+function sum(outputs: { bytes: number }[]): number {
+  return outputs.reduce((total, output) => total + output.bytes, 0);
 }
 
 async function writeFragments(sinkNames: string[]): Promise<void> {
@@ -81,6 +117,12 @@ async function writeFragments(sinkNames: string[]): Promise<void> {
       writeFile(join(dir, file), `${JSON.stringify(content, null, 2)}\n`),
     ),
   );
+}
+
+/** The string literal as esbuild prints it in a minified bundle. */
+async function printedLiteral(value: string): Promise<string> {
+  const { code } = await transform(`x(${JSON.stringify(value)})`, { minify: true });
+  return code.slice('x('.length, code.lastIndexOf(')'));
 }
 
 function kib(bytes: number): string {
