@@ -147,6 +147,27 @@ function ingestFunction(): [string, Json] {
   return [functionId, resources[functionId]];
 }
 
+/** File names in a zip, from its central directory (https://pkware.cachefly.net/webdocs/casestudies/APPNOTE.TXT, 4.3.12). */
+async function zipEntries(file: string): Promise<string[]> {
+  const zip = await readFile(file);
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  let offset = zip.readUInt32LE(end + 16);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const skip = zip.readUInt16LE(offset + 30) + zip.readUInt16LE(offset + 32);
+    names.push(zip.toString('utf8', offset + 46, offset + 46 + nameLength));
+    offset += 46 + nameLength + skip;
+  }
+  return names;
+}
+
+/** The zip osls built for a function: the last part of its Code.S3Key. */
+function zipOf(fn: Json): string {
+  return join(packageDir, String(fn.Properties.Code.S3Key).split('/').pop() as string);
+}
+
 const sinkNames = sinks.map((sink) => sink.name);
 
 describe('Template: every sink in the registry', () => {
@@ -165,6 +186,16 @@ describe('Template: every sink in the registry', () => {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.Handler).toBe(`.build/functions/${sink}/index.handler`);
+    });
+
+    it('should ship only its own bundle folder', async () => {
+      // Act
+      const { fn } = pipeline(sink);
+      const names = await zipEntries(zipOf(fn));
+
+      // Assess
+      expect(names).toContain(`.build/functions/${sink}/index.mjs`);
+      expect(names.filter((name) => !name.startsWith(`.build/functions/${sink}/`))).toEqual([]);
     });
 
     it('should consume its queue with partial batch responses and a concurrency cap', () => {
@@ -288,6 +319,16 @@ describe('Template: ingest', () => {
     expect(fn.Properties.Runtime).toBe('nodejs24.x');
     expect(fn.Properties.Architectures).toEqual(['arm64']);
     expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
+  });
+
+  it('should ship only its own bundle folder', async () => {
+    // Act
+    const [, fn] = ingestFunction();
+    const names = await zipEntries(zipOf(fn));
+
+    // Assess
+    expect(names).toContain('.build/functions/ingest/index.mjs');
+    expect(names.filter((name) => !name.startsWith('.build/functions/ingest/'))).toEqual([]);
   });
 
   it('should only be allowed to send messages, and only to the sink queues', () => {
