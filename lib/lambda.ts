@@ -32,6 +32,8 @@ export function awsIngest(
     const url = env[queueUrlVar(sink.name)];
     if (url) queueUrls.set(sink.name, url);
   }
+  // A configured sink without its queue would answer 503 to every notification routed to it.
+  for (const destination of config.destinations) required(env, queueUrlVar(destination.sink));
   const handler = createIngestHandler({
     config,
     secrets: new SecretsManagerSecrets({

@@ -189,7 +189,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     attempt: number,
     reason = describeError(error),
   ): Promise<boolean> {
-    const statusCode = (error as { statusCode?: number }).statusCode;
+    const statusCode = (error as { statusCode?: number } | null | undefined)?.statusCode;
     const firstReceive = Number(record.attributes.ApproximateFirstReceiveTimestamp) || now();
     const attributes: Record<string, string> = {
       [DLQ_ATTRIBUTES.reason]: reason.slice(0, 1000),
