@@ -81,7 +81,8 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
         });
       }
       const raw = event.body ?? '';
-      const size = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw);
+      // The decoded size: base64 padding ('=') is not part of it.
+      const size = Buffer.byteLength(raw, event.isBase64Encoded ? 'base64' : 'utf8');
       if (size > MAX_BODY_BYTES) {
         deps.telemetry.count('NotificationsRejected', {});
         return reply(413, {

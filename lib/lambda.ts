@@ -26,6 +26,10 @@ export function awsIngest(
   reporter?: ErrorReporter,
 ): { handler: IngestHandler; telemetry: Telemetry } {
   const { config } = loadConfig({ env });
+  if (!config.ingest.tokenSecret) {
+    // `npm run deploy` refuses such a config; this catches a bundle deployed another way.
+    throw new Error('ingest.tokenSecret is not configured: refusing to accept unauthenticated notifications');
+  }
   const telemetry = createLambdaTelemetry({ serviceName: 'ingest', reporter });
   const queueUrls = new Map<string, string>();
   for (const sink of sinks) {

@@ -9,6 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { build, transform } from 'esbuild';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
+import { deployRefusal } from '../lib/infra/deploy-checks.ts';
 import { fragmentFiles, generateFragments } from '../lib/infra/fragments.ts';
 import { bundleDir, INGEST_FUNCTION } from '../lib/infra/names.ts';
 import { ENV } from '../lib/runtime-env.ts';
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
   delete process.env[ENV.bundledConfig];
   const { config, source } = loadConfig({ cwd: root });
   console.log(`config: ${source} (${config.destinations.length} destinations)`);
+  const refusal = deployRefusal(config, process.argv.slice(2));
+  if (refusal) throw new ConfigError(source, [refusal]);
 
   const entries: Record<string, string> = { [INGEST_FUNCTION]: 'functions/ingest.ts' };
   for (const sink of sinks) entries[sink.name] = `functions/sinks/${sink.name}.ts`;

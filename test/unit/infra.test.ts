@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CfnResource, PolicyStatement } from '../../lib/infra/cloudformation.ts';
 import { INFRA } from '../../lib/infra/constants.ts';
+import { deployRefusal } from '../../lib/infra/deploy-checks.ts';
 import {
   type FragmentGenerator,
   fragmentFiles,
@@ -314,5 +315,43 @@ describe('Function: fragmentFiles', () => {
     expect(Object.keys(files)).toEqual(['functions.json', 'resources.json']);
     expect(files['functions.json']).toBe(fragment.functions);
     expect(files['resources.json']).toEqual({ Resources: fragment.resources, Outputs: fragment.outputs });
+  });
+});
+
+describe('Function: deployRefusal', () => {
+  it('should refuse to deploy a config without an ingest token', () => {
+    // Prepare
+    const config = { ingest: {}, destinations: [{ name: 'stdout', sink: 'console' }] };
+
+    // Act
+    const refusal = deployRefusal(config, ['--deploy']);
+
+    // Assess
+    expect(refusal).toMatch(/^ingest\.tokenSecret: is required to deploy/);
+  });
+
+  it('should let a build for `sls package` through without a token', () => {
+    // Prepare
+    const config = { ingest: {}, destinations: [{ name: 'stdout', sink: 'console' }] };
+
+    // Act
+    const refusal = deployRefusal(config, []);
+
+    // Assess
+    expect(refusal).toBeUndefined();
+  });
+
+  it('should let a config with a token deploy', () => {
+    // Prepare
+    const config = {
+      ingest: { tokenSecret: 'INGEST_TOKEN' },
+      destinations: [{ name: 'stdout', sink: 'console' }],
+    };
+
+    // Act
+    const refusal = deployRefusal(config, ['--deploy']);
+
+    // Assess
+    expect(refusal).toBeUndefined();
   });
 });
