@@ -20,6 +20,15 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`environment variable ${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 /** Wires the ingest handler: SQS queues of every sink, the secret, the bundled config. */
 export function awsIngest(
   env: NodeJS.ProcessEnv,
@@ -77,7 +86,7 @@ export function awsSink(
       dlqUrl: required(env, dlqUrlVar(sinkName)),
     }),
     telemetry,
-    maxReceiveCount: Number(env[ENV.maxReceiveCount] ?? 5),
+    maxReceiveCount: positiveInteger(env, ENV.maxReceiveCount, 5),
   });
   return { handler, telemetry };
 }

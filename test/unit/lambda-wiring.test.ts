@@ -323,6 +323,13 @@ describe('Module: lambda wiring', () => {
       },
     );
 
+    it('should refuse a MAX_RECEIVE_COUNT that is not a positive integer', () => {
+      // Act & Assess
+      expect(() => awsSink('webhook', { ...env, MAX_RECEIVE_COUNT: 'five' })).toThrow(
+        'environment variable MAX_RECEIVE_COUNT must be a positive integer, got "five"',
+      );
+    });
+
     it('should refuse a sink it does not know', () => {
       // Act & Assess
       expect(() => awsSink('slack', env)).toThrow('unknown sink slack');
