@@ -2,13 +2,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadConfig } from './config/load.ts';
+import { bundledConfig } from './config/bundled.ts';
+import type { DestinationConfig } from './config/types.ts';
 import { createRecordHandler, type RecordHandler } from './delivery/record-handler.ts';
 import { createIngestHandler, type IngestHandler } from './ingest.ts';
 import { SqsEnqueuer, SqsRecordQueue } from './queue/sqs.ts';
 import { dlqUrlVar, ENV, queueUrlVar } from './runtime-env.ts';
 import { SecretsManagerSecrets } from './secrets.ts';
-import { findSink, sinks } from './sinks/registry.ts';
+import type { Sink } from './sinks/sink.ts';
 import { DynamoDbStateStore } from './state/dynamodb.ts';
 import { createLambdaTelemetry, type ErrorReporter, type Telemetry } from './telemetry.ts';
 
@@ -34,19 +35,16 @@ export function awsIngest(
   env: NodeJS.ProcessEnv,
   reporter?: ErrorReporter,
 ): { handler: IngestHandler; telemetry: Telemetry } {
-  const { config } = loadConfig({ env });
+  const config = bundledConfig();
   if (!config.ingest.tokenSecret) {
     // `npm run deploy` refuses such a config; this catches a bundle deployed another way.
     throw new Error('ingest.tokenSecret is not configured: refusing to accept unauthenticated notifications');
   }
   const telemetry = createLambdaTelemetry({ serviceName: 'ingest', reporter });
+  // Only the sinks the config uses: a configured sink without its queue would answer 503 to
+  // every notification routed to it, so a missing URL fails the cold start instead.
   const queueUrls = new Map<string, string>();
-  for (const sink of sinks) {
-    const url = env[queueUrlVar(sink.name)];
-    if (url) queueUrls.set(sink.name, url);
-  }
-  // A configured sink without its queue would answer 503 to every notification routed to it.
-  for (const destination of config.destinations) required(env, queueUrlVar(destination.sink));
+  for (const { sink } of config.destinations) queueUrls.set(sink, required(env, queueUrlVar(sink)));
   const handler = createIngestHandler({
     config,
     secrets: new SecretsManagerSecrets({
@@ -60,18 +58,17 @@ export function awsIngest(
 }
 
 /** Wires one sink's record handler: its queue and DLQ, the state table, the secret. */
-export function awsSink(
-  sinkName: string,
+export function awsSink<C extends DestinationConfig>(
+  sink: Sink<C>,
   env: NodeJS.ProcessEnv,
   reporter?: ErrorReporter,
 ): { handler: RecordHandler; telemetry: Telemetry } {
-  const sink = findSink(sinkName);
-  if (!sink) throw new Error(`unknown sink ${sinkName}`);
-  const { config } = loadConfig({ env });
+  const sinkName = sink.name;
+  const config = bundledConfig();
   const telemetry = createLambdaTelemetry({ serviceName: sinkName, reporter });
   const sqs = new SQSClient({});
   const handler = createRecordHandler({
-    sink,
+    sink: sink as unknown as Sink,
     config,
     secrets: new SecretsManagerSecrets({
       client: new SecretsManagerClient({}),

@@ -4,20 +4,11 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { parseDocument } from 'yaml';
 import { MatcherParseError, parseMatcher } from '../alertmanager/matchers.ts';
 import { findSink, sinks } from '../sinks/registry.ts';
+import { ConfigError } from './config-error.ts';
 import { commonDestinationFields, relayConfigSchema, secretNameSchema } from './schema.ts';
 import type { RelayConfig } from './types.ts';
 
-/** A configuration that must not start the relay; `problems` name the place and the problem. */
-export class ConfigError extends Error {
-  readonly source: string;
-  readonly problems: string[];
-  constructor(source: string, problems: string[]) {
-    super(`invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.source = source;
-    this.problems = problems;
-  }
-}
+export { ConfigError };
 
 /** Used when neither RELAY_CONFIG nor ./relay.yaml exists: one console destination, no token. */
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -27,8 +18,8 @@ export const DEFAULT_CONFIG: RelayConfig = {
 
 /**
  * Loads the configuration: RELAY_CONFIG names a YAML file; else ./relay.yaml if it exists;
- * else the built-in default. Inside a Lambda bundle the build has already validated it and
- * injected it as RELAY_BUNDLED_CONFIG.
+ * else the built-in default. (A Lambda reads the config the build validated and bundled:
+ * lib/config/bundled.ts.)
  *
  * @example
  * const { config, source } = loadConfig(); // throws ConfigError listing every problem
@@ -39,8 +30,6 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; cwd?: string } = 
 } {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const bundled = process.env.RELAY_BUNDLED_CONFIG;
-  if (bundled) return { config: validateConfig(JSON.parse(bundled), 'bundled'), source: 'bundled' };
   const named = env.RELAY_CONFIG;
   if (named) {
     const path = resolve(cwd, named);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MatcherParseError, parseMatcher } from '../../lib/alertmanager/matchers.ts';
+import { bundledConfig } from '../../lib/config/bundled.ts';
 import {
   ConfigError,
   DEFAULT_CONFIG,
@@ -144,16 +145,43 @@ describe('Function: loadConfig', () => {
     expect(error.problems).toEqual([expect.stringMatching(/^destinations\[0\]\.sink: unknown sink "slak"/)]);
   });
 
-  it('should use the bundled config of a Lambda bundle', () => {
+  it('should ignore RELAY_BUNDLED_CONFIG: only a Lambda bundle reads it (lib/config/bundled.ts)', () => {
     // Prepare
     vi.stubEnv('RELAY_BUNDLED_CONFIG', JSON.stringify({ destinations: [{ name: 'b', sink: 'console' }] }));
 
     // Act
-    const { config, source } = loadConfig({ env: {}, cwd: dir });
+    const { source } = loadConfig({ env: {}, cwd: dir });
 
     // Assess
-    expect(source).toBe('bundled');
-    expect(config.destinations).toEqual([{ name: 'b', sink: 'console' }]);
+    expect(source).toBe('built-in default');
+  });
+});
+
+describe('Function: bundledConfig', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('should read the config the build injected', () => {
+    // Prepare
+    vi.stubEnv('RELAY_BUNDLED_CONFIG', JSON.stringify({ destinations: [{ name: 'b', sink: 'console' }] }));
+
+    // Act
+    const config = bundledConfig();
+
+    // Assess
+    expect(config).toEqual({ ingest: {}, destinations: [{ name: 'b', sink: 'console' }] });
+  });
+
+  it('should say how to build when the bundle carries no config', () => {
+    // Prepare
+    vi.stubEnv('RELAY_BUNDLED_CONFIG', '');
+
+    // Act
+    const error = configError(() => bundledConfig());
+
+    // Assess
+    expect(error.problems[0]).toMatch(/npm run build/);
   });
 });
 

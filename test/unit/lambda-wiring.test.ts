@@ -15,9 +15,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
-import { ConfigError } from '../../lib/config/load.ts';
+import { ConfigError, parseConfig } from '../../lib/config/load.ts';
 import { awsIngest, awsSink } from '../../lib/lambda.ts';
 import type { QueueMessage } from '../../lib/queue/message.ts';
+import { consoleSink } from '../../lib/sinks/console.ts';
+import { webhookSink } from '../../lib/sinks/webhook.ts';
 
 const ACCOUNT = 'https://sqs.eu-west-1.amazonaws.com/123456789012';
 const QUEUES = {
@@ -172,16 +174,13 @@ describe('Module: lambda wiring', () => {
     sqsMock.reset();
     secretsMock.reset();
     ddbMock.reset();
-    // Quiet logs and no EMF lines on stdout; a bundled config would win over RELAY_CONFIG.
+    // Quiet logs and no EMF lines on stdout; the config as the build bundles it.
     vi.stubEnv('LOG_LEVEL', 'SILENT');
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    vi.stubEnv('RELAY_BUNDLED_CONFIG', '');
+    vi.stubEnv('RELAY_BUNDLED_CONFIG', JSON.stringify(parseConfig(RELAY_YAML, 'test')));
     vi.stubEnv('AWS_REGION', 'eu-west-1');
     dir = await mkdtemp(join(tmpdir(), 'relay-lambda-'));
-    const configPath = join(dir, 'relay.yaml');
-    await writeFile(configPath, RELAY_YAML);
     env = {
-      RELAY_CONFIG: configPath,
       RELAY_SECRET_ID: SECRET_ID,
       STATE_TABLE: 'relay-ci-state',
       MAX_RECEIVE_COUNT: '5',
@@ -273,7 +272,7 @@ describe('Module: lambda wiring', () => {
           destinations: [{ name: 'only-console', sink: 'console' }],
         }),
       );
-      const { handler } = awsIngest({ ...env, RELAY_CONFIG: join(dir, 'missing.yaml') });
+      const { handler } = awsIngest(env);
 
       // Act
       const response = await handler(apiEvent(JSON.stringify(notification)));
@@ -300,13 +299,26 @@ describe('Module: lambda wiring', () => {
       expect(() => awsIngest(rest)).toThrow('environment variable QUEUE_URL_WEBHOOK is not set');
     });
 
-    it('should fail clearly when RELAY_CONFIG names a file that does not exist', () => {
+    it('should fail clearly when the bundle carries no config', () => {
       // Prepare
-      const missing = join(dir, 'nope.yaml');
+      vi.stubEnv('RELAY_BUNDLED_CONFIG', '');
 
       // Act & Assess
-      expect(() => awsIngest({ ...env, RELAY_CONFIG: missing })).toThrow(ConfigError);
-      expect(() => awsIngest({ ...env, RELAY_CONFIG: missing })).toThrow(missing);
+      expect(() => awsIngest(env)).toThrow(ConfigError);
+      expect(() => awsIngest(env)).toThrow(
+        /RELAY_BUNDLED_CONFIG is empty: build the functions with `npm run build`/,
+      );
+    });
+
+    it('should refuse to start without an ingest token', () => {
+      // Prepare
+      vi.stubEnv(
+        'RELAY_BUNDLED_CONFIG',
+        JSON.stringify({ ingest: {}, destinations: [{ name: 'a', sink: 'console' }] }),
+      );
+
+      // Act & Assess
+      expect(() => awsIngest(env)).toThrow('ingest.tokenSecret is not configured');
     });
   });
 
@@ -319,29 +331,23 @@ describe('Module: lambda wiring', () => {
         delete rest[name];
 
         // Act & Assess
-        expect(() => awsSink('webhook', rest)).toThrow(`environment variable ${name} is not set`);
+        expect(() => awsSink(webhookSink, rest)).toThrow(`environment variable ${name} is not set`);
       },
     );
 
     it('should refuse a MAX_RECEIVE_COUNT that is not a positive integer', () => {
       // Act & Assess
-      expect(() => awsSink('webhook', { ...env, MAX_RECEIVE_COUNT: 'five' })).toThrow(
+      expect(() => awsSink(webhookSink, { ...env, MAX_RECEIVE_COUNT: 'five' })).toThrow(
         'environment variable MAX_RECEIVE_COUNT must be a positive integer, got "five"',
       );
     });
 
-    it('should refuse a sink it does not know', () => {
-      // Act & Assess
-      expect(() => awsSink('slack', env)).toThrow('unknown sink slack');
-    });
-
-    it('should fail clearly on an invalid config', async () => {
+    it('should fail clearly when the bundled config is not JSON', () => {
       // Prepare
-      const bad = join(dir, 'bad.yaml');
-      await writeFile(bad, 'destinations:\n  - name: audit\n    sink: webhook\n');
+      vi.stubEnv('RELAY_BUNDLED_CONFIG', '{destinations:');
 
       // Act & Assess
-      expect(() => awsSink('webhook', { ...env, RELAY_CONFIG: bad })).toThrow(/url: is required/);
+      expect(() => awsSink(webhookSink, env)).toThrow(/RELAY_BUNDLED_CONFIG is not JSON/);
     });
 
     it('should dead-letter to the DLQ URL at MAX_RECEIVE_COUNT and change visibility on the queue URL before', async () => {
@@ -352,7 +358,7 @@ describe('Module: lambda wiring', () => {
       );
       await awsIngest(env).handler(apiEvent(JSON.stringify(notification)));
       const [entry] = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
-      const { handler } = awsSink('webhook', { ...env, MAX_RECEIVE_COUNT: '2' });
+      const { handler } = awsSink(webhookSink, { ...env, MAX_RECEIVE_COUNT: '2' });
 
       // Act
       const first = await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, 1)] });
@@ -396,7 +402,7 @@ describe('Module: lambda wiring', () => {
         }),
       );
       const ingest = awsIngest(env).handler;
-      const sink = awsSink('webhook', env).handler;
+      const sink = awsSink(webhookSink, env).handler;
       const accepted = await ingest(apiEvent(JSON.stringify(notification)));
       const entries = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
       const sqsEvent: SQSEvent = { Records: entries.map((e) => toRecord(e, QUEUES.QUEUE_URL_WEBHOOK)) };
@@ -436,7 +442,7 @@ describe('Module: lambda wiring', () => {
     it('should carry a notification from the ingest handler through SQS entries to the console sink handler', async () => {
       // Prepare
       const ingest = awsIngest(env).handler;
-      const sink = awsSink('console', env).handler;
+      const sink = awsSink(consoleSink, env).handler;
       const accepted = await ingest(apiEvent(JSON.stringify(notification)));
       const entries = sentEntries().get(QUEUES.QUEUE_URL_CONSOLE) ?? [];
       const sqsEvent: SQSEvent = { Records: entries.map((e) => toRecord(e, QUEUES.QUEUE_URL_CONSOLE)) };
@@ -466,7 +472,7 @@ describe('Module: lambda wiring', () => {
     it('should skip the second copy when an HA pair posts the same notification twice', async () => {
       // Prepare
       const ingest = awsIngest(env).handler;
-      const sink = awsSink('console', env).handler;
+      const sink = awsSink(consoleSink, env).handler;
       await ingest(apiEvent(JSON.stringify(notification)));
       await ingest(apiEvent(JSON.stringify(notification)));
       const entries = sentEntries().get(QUEUES.QUEUE_URL_CONSOLE) ?? [];
