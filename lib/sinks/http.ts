@@ -1,0 +1,131 @@
+import { RetryableError } from './errors.ts';
+
+/**
+ * What every sink needs to talk HTTP to a vendor safely: transport errors as RetryableError
+ * without the URL (undici's messages quote it), the retryable status classes, and response
+ * body snippets fit for a log line or a DLQ reason (no control characters, tokens redacted).
+ */
+
+// Path segments and query values shorter than this are words like "hooks", not tokens, and
+// redacting them would mangle the rest of the quoted body.
+const MIN_REDACT_LENGTH = 6;
+
+// Read a little more than we quote, so stripping control characters still leaves enough.
+const BODY_READ_LIMIT_BYTES = 4096;
+
+/** Longest piece of a response body quoted in an error message. */
+export const BODY_SNIPPET_MAX_CHARS = 200;
+
+/** 408, 425 and 429 say "not now"; every other 4xx means the request itself is wrong. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/** Timeouts and connection failures: the receiver may be back by the next attempt. */
+export function transportError(error: unknown, label: string, timeoutSeconds: number): RetryableError {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new RetryableError(`${label} did not answer within ${timeoutSeconds} s`);
+  }
+  const code = errorCode(error);
+  // Only the code: undici's messages and causes can quote the request URL.
+  return new RetryableError(`${label} could not be reached${code ? ` (${code})` : ''}`);
+}
+
+/** The first system/undici error code in a cause chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET...). */
+export function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
+    current = cause ?? (Array.isArray(errors) ? errors[0] : undefined);
+  }
+  return undefined;
+}
+
+/** Parts of a URL that commonly carry tokens: path segments, query values, the fragment. */
+export function urlSecrets(url: URL): string[] {
+  const found = [`${url.pathname}${url.search}`, url.pathname, url.search, url.hash];
+  for (const segment of url.pathname.split('/')) found.push(segment, safeDecode(segment));
+  for (const [key, value] of url.searchParams) found.push(key, value);
+  return found;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Up to BODY_SNIPPET_MAX_CHARS of the response body, fit for a log line or a DLQ reason:
+ * no control characters or terminal escapes, and nothing that looks like our URL's tokens
+ * or secrets (error pages often echo the request path).
+ */
+export async function readBodySnippet(response: Response, redactions: readonly string[]): Promise<string> {
+  let text = '';
+  try {
+    const read = await readAtMost(response, BODY_READ_LIMIT_BYTES);
+    text = read.cut ? redactCutTail(read.text, redactions) : read.text;
+  } catch {
+    // A body that breaks off (or the timeout firing while reading it) must not change how
+    // the status is classified; the status alone is enough.
+    return '';
+  }
+  return sanitizeSnippet(text, redactions);
+}
+
+export function sanitizeSnippet(text: string, redactions: readonly string[]): string {
+  let clean = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping terminal escapes is the point
+    .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, '')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+    .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const ordered = [...new Set(redactions)]
+    .filter((r) => r.length >= MIN_REDACT_LENGTH)
+    .sort((a, b) => b.length - a.length);
+  for (const secret of ordered) clean = clean.split(secret).join('[redacted]');
+  const chars = Array.from(clean);
+  return chars.length > BODY_SNIPPET_MAX_CHARS
+    ? `${chars.slice(0, BODY_SNIPPET_MAX_CHARS - 1).join('')}…`
+    : clean;
+}
+
+// A secret cut in half at the read limit would escape whole-string redaction: redact a tail
+// that is the start of one.
+function redactCutTail(text: string, redactions: readonly string[]): string {
+  for (const secret of redactions) {
+    if (secret.length < MIN_REDACT_LENGTH) continue;
+    for (let k = Math.min(secret.length - 1, text.length); k >= 4; k--) {
+      if (text.endsWith(secret.slice(0, k))) return `${text.slice(0, -k)}[redacted]`;
+    }
+  }
+  return text;
+}
+
+async function readAtMost(response: Response, limit: number): Promise<{ text: string; cut: boolean }> {
+  if (!response.body) return { text: '', cut: false };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    // Stop downloading a large error page once we have what we quote.
+    await reader.cancel().catch(() => undefined);
+  }
+  const bytes = Buffer.concat(chunks);
+  return {
+    text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, limit)),
+    cut: bytes.byteLength >= limit,
+  };
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { forEachAlertOnce } from '../../lib/sinks/alert-progress.ts';
+import { PermanentError, RetryableError } from '../../lib/sinks/errors.ts';
+import type { Delivery } from '../../lib/sinks/sink.ts';
+import type { StateStore } from '../../lib/state/store.ts';
+import { makeNotification } from '../support/notifications.ts';
+
+function memoryState(): StateStore & { keys(): string[] } {
+  const items = new Map<string, object>();
+  return {
+    get: async <T extends object>(key: string) => items.get(key) as T | undefined,
+    put: async (key, value) => {
+      items.set(key, value);
+    },
+    delete: async (key) => {
+      items.delete(key);
+    },
+    keys: () => [...items.keys()],
+  };
+}
+
+function delivery(state: StateStore, count: number): Delivery {
+  return {
+    destination: { name: 'errors', sink: 'sentry' },
+    notification: makeNotification({ count }),
+    idempotencyKey: 'k1',
+    part: { index: 1, count: 1 },
+    receivedAt: '2026-11-21T11:00:00.000Z',
+    attempt: 1,
+    secrets: { get: async () => 'x' },
+    state,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  };
+}
+
+describe('Function: forEachAlertOnce', () => {
+  it('should send every alert once, in order', async () => {
+    // Prepare
+    const state = memoryState();
+    const sent: string[] = [];
+
+    // Act
+    const result = await forEachAlertOnce(delivery(state, 3), async (alert) => {
+      sent.push(alert.fingerprint);
+    });
+
+    // Assess
+    expect(sent).toEqual(['f000000000000000', 'f000000000000001', 'f000000000000002']);
+    expect(result).toEqual({ sent: 3, skipped: 0 });
+  });
+
+  it('should resume after the alerts that were sent when a retry comes', async () => {
+    // Prepare
+    const state = memoryState();
+    const sent: string[] = [];
+    let failOn: string | undefined = 'f000000000000001';
+    const send = async (alert: { fingerprint: string }) => {
+      if (alert.fingerprint === failOn)
+        throw new RetryableError('vendor said 429', { retryAfterSeconds: 10 });
+      sent.push(alert.fingerprint);
+    };
+
+    // Act
+    const first = await forEachAlertOnce(delivery(state, 3), send).catch((error: unknown) => error);
+    failOn = undefined;
+    const second = await forEachAlertOnce(delivery(state, 3), send);
+
+    // Assess
+    expect(first).toBeInstanceOf(RetryableError);
+    expect(sent).toEqual(['f000000000000000', 'f000000000000001', 'f000000000000002']);
+    expect(second).toEqual({ sent: 2, skipped: 1 });
+  });
+
+  it('should stop at the first failure and not record the failed alert', async () => {
+    // Prepare
+    const state = memoryState();
+
+    // Act
+    const error = await forEachAlertOnce(delivery(state, 2), async () => {
+      throw new PermanentError('400');
+    }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(state.keys()).toEqual([]);
+  });
+});
