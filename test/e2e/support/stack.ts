@@ -96,7 +96,6 @@ export class E2EStack {
       `--web.external-url=${url}`,
       // An empty cluster address turns gossip off: no second port, no peers to wait for.
       '--cluster.listen-address=',
-      '--log.level=debug',
     ]);
     await waitForHttpReady(proc, `${url}/-/ready`);
     return { process: proc, url };
