@@ -45,8 +45,14 @@ export interface FakeServer {
   readonly requests: readonly FakeRequest[];
   /** Answers for the next requests that pass the contract checks (then `handle` answers again). */
   respondWith(answers: readonly FakeAnswer[]): void;
-  /** Resolves with all requests once `count` have arrived or `predicate` holds (checked after each). */
-  waitFor(condition: number | ((requests: readonly FakeRequest[]) => boolean)): Promise<FakeRequest[]>;
+  /**
+   * Resolves with all requests once `count` have arrived or `predicate` holds (checked after
+   * each). `timeoutMs` only turns a hang into a readable failure; it is not an assertion.
+   */
+  waitFor(
+    condition: number | ((requests: readonly FakeRequest[]) => boolean),
+    options?: { timeoutMs?: number },
+  ): Promise<FakeRequest[]>;
   /** Stops listening and drops open (hanging) connections. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -102,18 +108,32 @@ export async function startFakeServer(options: {
     respondWith: (answers) => {
       script.push(...answers);
     },
-    waitFor: (condition) => {
+    waitFor: (condition, waitOptions = {}) => {
       const satisfied =
         typeof condition === 'number'
           ? (list: readonly FakeRequest[]) => list.length >= condition
           : condition;
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
         const check = () => {
           if (!satisfied(requests)) return;
           waiters.delete(check);
+          if (timer) clearTimeout(timer);
           resolve([...requests]);
         };
         waiters.add(check);
+        if (waitOptions.timeoutMs !== undefined) {
+          timer = setTimeout(() => {
+            waiters.delete(check);
+            const seen =
+              requests.map((r) => `#${r.seq} ${r.method} ${r.path} ${r.outcome}`).join(', ') || 'none';
+            reject(
+              new Error(
+                `fake server: condition not met after ${waitOptions.timeoutMs} ms; requests: ${seen}`,
+              ),
+            );
+          }, waitOptions.timeoutMs);
+        }
         check();
       });
     },

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { type FakeAnswer, type FakeRequest, startFakeServer } from './fake-server.ts';
 
 /**
  * A local Standard Webhooks receiver for contract, integration and e2e tests: records every
@@ -9,13 +10,8 @@ import { Webhook } from 'standardwebhooks';
  * await "the Nth request arrived" without polling.
  */
 
-/** How to answer one request. */
-export type ScriptedResponse =
-  | { status: number; headers?: Record<string, string>; body?: string }
-  /** Read the request, then never answer (until close()). */
-  | { hang: true }
-  /** Read the request, then drop the connection with a TCP RST. */
-  | { reset: true };
+/** How to answer one request: a status (with headers and body), `{ hang: true }` or `{ reset: true }`. */
+export type ScriptedResponse = FakeAnswer;
 
 export interface ReceivedRequest {
   /** 1-based arrival order. */
@@ -81,74 +77,48 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     ? new Webhook(options.secret, options.secretFormat === 'raw' ? { format: 'raw' } : undefined)
     : undefined;
   const defaultResponse = options.defaultResponse ?? { status: 200, body: 'ok' };
-  const script: ScriptedResponse[] = [];
-  const requests: ReceivedRequest[] = [];
-  const waiters = new Set<() => void>();
-  const sockets = new Set<Socket>();
-
-  const server = createServer((req, res) => {
-    // A client that gives up mid-body (a sender's timeout) must not become an unhandled rejection.
-    handle(req, res).catch(() => res.destroy());
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const rawBody = Buffer.concat(chunks).toString('utf8');
-    const headers = flattenHeaders(req);
-
-    let verified: boolean | undefined;
-    let verifyError: string | undefined;
-    if (verifier) {
-      try {
-        verifier.verify(rawBody, headers);
-        verified = true;
-      } catch (error) {
-        verified = false;
-        verifyError = (error as Error).message;
-      }
-    }
-
+  const verdicts = new Map<number, { verified: boolean; verifyError?: string }>();
+  const server = await startFakeServer({
     // A bad signature is rejected before the script is consulted, as a real receiver would.
-    const answer: ScriptedResponse =
-      verified === false
-        ? { status: 401, body: `invalid signature: ${verifyError}` }
-        : (script.shift() ?? defaultResponse);
-
-    requests.push({
-      seq: requests.length + 1,
-      method: req.method ?? '',
-      url: req.url ?? '',
-      headers,
-      rawBody,
-      body: parseJson(rawBody),
-      webhookId: headers['webhook-id'],
-      verified,
-      verifyError,
-      outcome: 'hang' in answer ? 'hang' : 'reset' in answer ? 'reset' : answer.status,
-    });
-
-    if ('reset' in answer) {
-      req.socket.resetAndDestroy();
-    } else if (!('hang' in answer)) {
-      res.writeHead(answer.status, answer.headers);
-      res.end(answer.body ?? '');
+    handle: (request) => {
+      if (!verifier) return undefined;
+      try {
+        verifier.verify(request.text, request.headers);
+        verdicts.set(request.seq, { verified: true });
+        return undefined;
+      } catch (error) {
+        const verifyError = (error as Error).message;
+        verdicts.set(request.seq, { verified: false, verifyError });
+        return { status: 401, body: `invalid signature: ${verifyError}` };
+      }
+    },
+    fallback: () => defaultResponse,
+  });
+  // The view of a request this receiver's tests read, derived once per request.
+  const views = new Map<FakeRequest, ReceivedRequest>();
+  const view = (request: FakeRequest): ReceivedRequest => {
+    let seen = views.get(request);
+    if (!seen) {
+      const verdict = verdicts.get(request.seq);
+      seen = {
+        seq: request.seq,
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        rawBody: request.text,
+        body: request.body,
+        webhookId: request.headers['webhook-id'],
+        verified: verdict?.verified,
+        verifyError: verdict?.verifyError,
+        outcome: request.outcome,
+      };
+      views.set(request, seen);
     }
-    for (const wake of [...waiters]) wake();
-  }
-
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const path = options.path ?? '/hook';
-  let closed: Promise<void> | undefined;
-
+    return seen;
+  };
+  const all = () => server.requests.map(view);
   const delivered = () =>
-    requests.filter((r) => typeof r.outcome === 'number' && r.outcome >= 200 && r.outcome < 300);
+    all().filter((r) => typeof r.outcome === 'number' && r.outcome >= 200 && r.outcome < 300);
   const countById = (list: readonly ReceivedRequest[]) => {
     const counts = new Map<string, number>();
     for (const r of list)
@@ -157,50 +127,23 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   };
 
   return {
-    url: `http://127.0.0.1:${port}${path}`,
-    port,
-    requests,
-    respondWith(responses) {
-      script.push(...responses);
+    url: `${server.url}${options.path ?? '/hook'}`,
+    port: server.port,
+    get requests() {
+      return all();
     },
-    waitFor(condition, waitOptions = {}) {
+    respondWith: (responses) => server.respondWith(responses),
+    waitFor: async (condition, waitOptions) => {
       const satisfied: RequestPredicate =
         typeof condition === 'number' ? (list) => list.length >= condition : condition;
-      return new Promise((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        const check = () => {
-          if (!satisfied(requests)) return;
-          waiters.delete(check);
-          if (timer) clearTimeout(timer);
-          resolve([...requests]);
-        };
-        waiters.add(check);
-        if (waitOptions.timeoutMs !== undefined) {
-          timer = setTimeout(() => {
-            waiters.delete(check);
-            const seen = requests.map((r) => `#${r.seq} ${r.method} ${r.outcome}`).join(', ') || 'none';
-            reject(
-              new Error(
-                `webhook receiver: condition not met after ${waitOptions.timeoutMs} ms; requests: ${seen}`,
-              ),
-            );
-          }, waitOptions.timeoutMs);
-        }
-        check();
-      });
+      await server.waitFor(() => satisfied(all()), waitOptions);
+      return all();
     },
     delivered,
     deliveriesById: () => countById(delivered()),
-    attemptsById: () => countById(requests),
+    attemptsById: () => countById(all()),
     duplicates: () => [...countById(delivered())].filter(([, n]) => n > 1).map(([id]) => id),
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        server.closeAllConnections();
-      });
-      return closed;
-    },
+    close: () => server.close(),
   };
 }
 
@@ -212,20 +155,4 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-function flattenHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
