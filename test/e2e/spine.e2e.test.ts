@@ -8,7 +8,6 @@ import {
   type WebhookReceiver,
 } from '../support/webhook-receiver.ts';
 import { postAlerts, resolveAlerts } from './support/alerts.ts';
-import { type Capture, type CapturedPost, startCapture } from './support/capture.ts';
 import { type MetricTarget, startMetricTarget } from './support/metric-target.ts';
 import { E2EStack, type Started } from './support/stack.ts';
 
@@ -17,8 +16,8 @@ import { E2EStack, type Started } from './support/stack.ts';
  * the alert to Alertmanager 0.25, which posts its webhook (Bearer token) to the relay, which
  * queues it and delivers it, signed per Standard Webhooks, to a local receiver.
  *
- * Alertmanager's receiver has a second webhook, a plain capture server: it gets the same
- * notifications, so the test can compare what Alertmanager sent with what the receiver got,
+ * Alertmanager's receiver has a second webhook, an unsigned receiver that only records: it
+ * gets the same notifications, so the test can compare what Alertmanager sent with what the receiver got,
  * and `SAVE_FIXTURES=1 npm run test:e2e` writes them to events/alertmanager/.
  */
 
@@ -35,7 +34,8 @@ const API_ALERT = 'RelayE2EApiPosted';
 
 let stack: E2EStack;
 let receiver: WebhookReceiver;
-let capture: Capture;
+/** A second webhook of the same Alertmanager receiver: what Alertmanager sent, unsigned and raw. */
+let capture: WebhookReceiver;
 let metric: MetricTarget;
 let alertmanager: Started;
 
@@ -44,70 +44,81 @@ interface DeliveredNotification {
   status: string;
   groupKey: string;
   groupLabels: Record<string, string>;
-  alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
-}
-
-interface AlertIdentity {
-  fingerprint: string;
-  status: string;
-  startsAt: string;
-  endsAt: string;
+  alerts: {
+    status: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    fingerprint: string;
+    startsAt: string;
+    endsAt: string;
+  }[];
 }
 
 const notificationOf = (request: ReceivedRequest) => request.body as DeliveredNotification;
 const ofAlert = (alertname: string) => (request: ReceivedRequest) =>
   notificationOf(request)?.groupLabels?.alertname === alertname;
 
-/** Waits for the receiver's first request for `alertname` that matches; returns it. */
-async function delivery(
+/** The first request `server` got (or gets) that matches. */
+async function firstRequest(
+  server: WebhookReceiver,
+  match: (request: ReceivedRequest) => boolean,
+): Promise<ReceivedRequest> {
+  // The bound only turns a hang into a failure that lists what did arrive; a Prometheus alert
+  // takes about 6 s to arrive, an Alertmanager flush about 1 s.
+  const requests = await server.waitFor((all) => all.some(match), { timeoutMs: 60_000 });
+  return requests.find(match) as ReceivedRequest;
+}
+
+/** The receiver's first delivery for `alertname` that matches. */
+function delivery(
   alertname: string,
   match: (notification: DeliveredNotification, request: ReceivedRequest) => boolean,
 ): Promise<ReceivedRequest> {
-  const pick = (requests: readonly ReceivedRequest[]) =>
-    requests.find((request) => ofAlert(alertname)(request) && match(notificationOf(request), request));
-  // The bound only turns a hang into a failure that lists what did arrive; a Prometheus alert
-  // takes about 6 s, an Alertmanager flush about 1 s.
-  const requests = await receiver.waitFor((all) => pick(all) !== undefined, { timeoutMs: 60_000 });
-  return pick(requests) as ReceivedRequest;
+  return firstRequest(
+    receiver,
+    (request) => ofAlert(alertname)(request) && match(notificationOf(request), request),
+  );
 }
 
 /**
  * The same notification as Alertmanager posted it (to the capture webhook), found by what
  * identifies a notification: its group, status and each alert's fingerprint, status and times.
  */
-function sentByAlertmanager(request: ReceivedRequest): Promise<CapturedPost> {
-  const identity = (notification: { groupKey: string; status: string; alerts: unknown[] }) =>
-    JSON.stringify([
+function sentByAlertmanager(delivered: ReceivedRequest): Promise<ReceivedRequest> {
+  const identity = (request: ReceivedRequest) => {
+    const notification = notificationOf(request);
+    return JSON.stringify([
       notification.groupKey,
       notification.status,
-      ...(notification.alerts as AlertIdentity[]).map((a) => [a.fingerprint, a.status, a.startsAt, a.endsAt]),
+      ...notification.alerts.map((a) => [a.fingerprint, a.status, a.startsAt, a.endsAt]),
     ]);
-  const wanted = identity(notificationOf(request));
-  return capture.waitFor((post) => identity(post.json) === wanted);
+  };
+  const wanted = identity(delivered);
+  return firstRequest(capture, (sent) => identity(sent) === wanted);
 }
 
 /** A signed, accepted delivery whose body is the notification Alertmanager sent. */
-async function expectFaithfulDelivery(request: ReceivedRequest): Promise<CapturedPost> {
+async function expectFaithfulDelivery(request: ReceivedRequest): Promise<ReceivedRequest> {
   expect(request.verified, request.verifyError).toBe(true);
   expect(request.outcome).toBe(200);
   expect(request.webhookId).toBeTruthy();
   expect(request.headers['webhook-signature']).toMatch(/^v1,/);
   const sent = await sentByAlertmanager(request);
-  expect(request.body).toEqual(sent.json);
+  expect(request.body).toEqual(sent.body);
   return sent;
 }
 
-async function saveFixture(name: string, post: CapturedPost): Promise<void> {
+async function saveFixture(name: string, sent: ReceivedRequest): Promise<void> {
   if (!saveFixtures) return;
   await mkdir(fixturesDir, { recursive: true });
   // The raw body, byte for byte: Go's encoder escapes & as \u0026 and ends with a newline.
-  await writeFile(join(fixturesDir, name), post.body);
+  await writeFile(join(fixturesDir, name), sent.rawBody);
 }
 
 beforeAll(async () => {
   stack = await E2EStack.create('spine');
   receiver = await startWebhookReceiver({ secret: signingSecret });
-  capture = await startCapture();
+  capture = await startWebhookReceiver({ path: '/alertmanager' });
   metric = await startMetricTarget(SWITCH_METRIC, 1);
 
   const relay = await stack.startRelay({

@@ -1,5 +1,4 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startFakeServer } from '../../support/fake-server.ts';
 
 export interface MetricTarget {
   /** `127.0.0.1:<port>`, as a Prometheus static target. */
@@ -14,21 +13,18 @@ export interface MetricTarget {
  */
 export async function startMetricTarget(name: string, initial: number): Promise<MetricTarget> {
   let value = initial;
-  const server = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    response.end(`# TYPE ${name} gauge\n${name} ${value}\n`);
+  const server = await startFakeServer({
+    handle: () => ({
+      status: 200,
+      headers: { 'content-type': 'text/plain; version=0.0.4' },
+      body: `# TYPE ${name} gauge\n${name} ${value}\n`,
+    }),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    target: `127.0.0.1:${port}`,
+    target: `127.0.0.1:${server.port}`,
     set(next) {
       value = next;
     },
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }
