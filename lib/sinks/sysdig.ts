@@ -3,7 +3,7 @@ import type { Alert, Notification } from '../alertmanager/types.ts';
 import type { DestinationConfig } from '../config/types.ts';
 import { forEachAlertOnce } from './alert-progress.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { isRetryableStatus, readBodySnippet, transportError, urlSecrets } from './http.ts';
+import { isRetryableStatus, readBodySnippet, transportError } from './http.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import type { Delivery, Sink } from './sink.ts';
 import { buildScope, SCOPE_KEY_PATTERN, type ScopeMapping, type SkippedLabel } from './sysdig-scope.ts';
@@ -265,7 +265,8 @@ export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDe
       const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
       const token = (await delivery.secrets.get(destination.tokenSecret)).trim();
       if (token === '') throw new PermanentError(`sysdig token secret "${destination.tokenSecret}" is empty`);
-      const redactions = [token, ...urlSecrets(url)];
+      // baseUrl carries no credentials (the schema refuses a query and user-info): only the token.
+      const redactions = [token];
 
       const result = await forEachAlertOnce(delivery, async (alert) => {
         const { event, skipped } = buildSysdigEvent(alert, notification, destination);
