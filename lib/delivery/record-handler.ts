@@ -40,9 +40,11 @@ interface DeliveredRecord {
 export type RecordHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /**
- * Delivers a batch of a sink's FIFO queue, the FIFO way: records in order, and at the first
- * failure that record and every later one are reported in batchItemFailures (a later
- * record may be of the same group, and must not overtake it).
+ * Delivers a batch of a sink's FIFO queue, the FIFO way: records in order, and once a record
+ * fails, it and every later record of its message group are reported in batchItemFailures (they
+ * must not overtake it). Records of other groups go on: ordering is per group, and skipping them
+ * too would count a receive against each (ApproximateReceiveCount), so in a storm a message could
+ * reach maxReceiveCount, and the DLQ, without being tried that often.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
 export function createRecordHandler(deps: RecordHandlerDependencies): RecordHandler {
@@ -53,18 +55,19 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
 
   return async (event) => {
     const batchItemFailures: { itemIdentifier: string }[] = [];
-    let failed = false;
+    const failedGroups = new Set<string | undefined>();
     for (const record of event.Records) {
-      if (failed) {
+      const group = record.attributes.MessageGroupId;
+      if (failedGroups.has(group)) {
         batchItemFailures.push({ itemIdentifier: record.messageId });
-        // Back at once rather than after the visibility timeout: the group of the failed
-        // record stays blocked by it, other groups need not wait.
+        // Back at once rather than after the visibility timeout: the group stays blocked by
+        // its failed record anyway.
         await deps.queue.changeVisibility(record.receiptHandle, 0).catch(() => undefined);
         continue;
       }
       const ok = await handleRecord(record);
       if (!ok) {
-        failed = true;
+        failedGroups.add(group);
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }
     }

@@ -329,6 +329,28 @@ describe('Function: createRecordHandler', () => {
       expect(queue.visibility[0].seconds).toBeGreaterThan(0);
     });
 
+    it('should go on with records of other message groups after a failure, holding back only its own group', async () => {
+      // Prepare
+      const { handler, deliveries, queue } = setup({
+        outcome: failWith({ k1: new RetryableError('webhook hooks.example.com answered 503') }),
+      });
+      const records = [
+        sqsRecord('1', message('k1'), { groupId: 'audit:group-a' }),
+        sqsRecord('2', message('k2'), { groupId: 'audit:group-b' }),
+        sqsRecord('3', message('k3'), { groupId: 'audit:group-a' }),
+        sqsRecord('4', message('k4'), { groupId: 'audit:group-c' }),
+      ];
+
+      // Act
+      const result = await handler(event(...records));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-3' }]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k2', 'k4']);
+      expect(queue.visibility.map((v) => v.receiptHandle)).toEqual(['rh-1', 'rh-3']);
+      expect(queue.visibility[1]).toEqual({ receiptHandle: 'rh-3', seconds: 0 });
+    });
+
     it('should still report every later record when making them visible fails', async () => {
       // Prepare
       const { handler, queue } = setup({ outcome: failWith({ k1: new RetryableError('timeout') }) });
@@ -813,13 +835,14 @@ describe('Function: createRecordHandler', () => {
       const result = await handler(event(...records));
 
       // Assess
-      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-6' }, { itemIdentifier: 'msg-7' }]);
+      // msg-7 is of another group than the failed msg-6, so it is not held back.
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-6' }]);
       expect(telemetry.snapshot()).toEqual({
         DeadLettered: 2,
         'DeadLettered.audit': 1,
         'DeadLettered.ops': 1,
-        Delivered: 2,
-        'Delivered.audit': 1,
+        Delivered: 3,
+        'Delivered.audit': 2,
         'Delivered.ops': 1,
         DuplicatesSkipped: 1,
         'DuplicatesSkipped.audit': 1,
@@ -827,7 +850,7 @@ describe('Function: createRecordHandler', () => {
         'Retried.ops': 1,
       });
       const handled = ['Delivered', 'Retried', 'DeadLettered', 'DuplicatesSkipped'] as const;
-      expect(handled.reduce((sum, name) => sum + telemetry.get(name), 0)).toBe(records.length - 1);
+      expect(handled.reduce((sum, name) => sum + telemetry.get(name), 0)).toBe(records.length);
     });
   });
 
