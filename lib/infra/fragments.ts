@@ -1,5 +1,7 @@
+import { alarmIds, alarms } from './alarms.ts';
 import type { ServerlessFragment } from './cloudformation.ts';
 import { INFRA, type InfraConstants } from './constants.ts';
+import { dashboardGenerator } from './dashboard.ts';
 import { ingestFunction, sinkFunction } from './functions.ts';
 import { functionNames, INGEST_FUNCTION, type SinkNames, sinkNames } from './names.ts';
 import { sinkQueues } from './queues.ts';
@@ -33,7 +35,13 @@ export const ingest: FragmentGenerator = (sinks, constants) => {
   return { functions: { [names.key]: definition }, resources: { [names.roleLogicalId]: role }, outputs: {} };
 };
 
-export const GENERATORS: readonly FragmentGenerator[] = [sinkPipelines, ingest];
+/** Per-sink alarms and the stage's dashboard (which lists the alarms) come last. */
+export const GENERATORS: readonly FragmentGenerator[] = [
+  sinkPipelines,
+  ingest,
+  alarms,
+  dashboardGenerator(alarmIds),
+];
 
 /**
  * Everything serverless.yml pulls in with `${file(./.build/serverless/<name>.json)}`, for

@@ -424,3 +424,266 @@ describe('Template: build with a bad config', () => {
     expect(failure?.stderr).toContain('destinations[0].matchers[0]');
   });
 });
+
+/** A dashboard body with its Fn::Sub variables: the parsed JSON and every `${...}` it names. */
+function dashboard(): { body: Json; variables: string[]; widgets: Json[] } {
+  const dashboards = ofType('AWS::CloudWatch::Dashboard');
+  expect(dashboards).toHaveLength(1);
+  const sub: string = dashboards[0][1].Properties.DashboardBody['Fn::Sub'];
+  const variables = [...sub.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]);
+  const body = JSON.parse(sub.replace(/\$\{([^}]+)\}/g, (_, name) => `<${name}>`));
+  return { body, variables, widgets: body.widgets };
+}
+
+/** Every metric line of the dashboard's graphs, with the title of its widget. */
+function metricLines(widgets: Json[]): { title: string; line: unknown[] }[] {
+  return widgets
+    .filter((widget) => widget.type === 'metric')
+    .flatMap((widget) =>
+      widget.properties.metrics.map((line: unknown[]) => ({ title: widget.properties.title, line })),
+    );
+}
+
+function hasMetric(
+  widgets: Json[],
+  namespace: string,
+  metric: string,
+  dimension: string,
+  value: string,
+): boolean {
+  return metricLines(widgets).some(
+    ({ line }) => line[0] === namespace && line[1] === metric && line[2] === dimension && line[3] === value,
+  );
+}
+
+function searches(widgets: Json[]): string[] {
+  return metricLines(widgets)
+    .map(({ line }) => (line[0] as Json).expression)
+    .filter(
+      (expression): expression is string => typeof expression === 'string' && expression.startsWith('SEARCH'),
+    );
+}
+
+function alarmsOn(metric: string, dimensionValue: unknown): Json[] {
+  return ofType('AWS::CloudWatch::Alarm')
+    .map(([, alarm]) => alarm)
+    .filter(
+      (alarm) =>
+        alarm.Properties.MetricName === metric &&
+        JSON.stringify(alarm.Properties.Dimensions[0].Value) === JSON.stringify(dimensionValue),
+    );
+}
+
+describe('Template: dashboard', () => {
+  it('should be one dashboard per stage whose variables all name resources of this stack', () => {
+    // Act
+    const { variables } = dashboard();
+    const [, resource] = ofType('AWS::CloudWatch::Dashboard')[0];
+
+    // Assess
+    expect(resource.Properties.DashboardName).toBe('alertmanager-relay-ci');
+    expect(variables.length).toBeGreaterThan(0);
+    for (const variable of variables) {
+      if (variable.startsWith('AWS::')) continue;
+      const [id, attribute] = variable.split('.');
+      expect(resources[id], `${variable} names a resource`).toBeDefined();
+      if (attribute === 'QueueName') expect(resources[id].Type).toBe('AWS::SQS::Queue');
+      if (attribute === 'Arn') expect(resources[id].Type).toBe('AWS::CloudWatch::Alarm');
+    }
+  });
+
+  it('should show ingest requests by status class and p50/p99 latency from API Gateway', () => {
+    // Act
+    const { widgets } = dashboard();
+    const lines = metricLines(widgets).filter(({ line }) => line[0] === 'AWS/ApiGateway');
+
+    // Assess
+    for (const metric of ['Count', '4xx', '5xx'])
+      expect(hasMetric(widgets, 'AWS/ApiGateway', metric, 'ApiId', '<HttpApi>')).toBe(true);
+    const latencyStats = lines
+      .filter(({ line }) => line[1] === 'Latency')
+      .map(({ line }) => (line[4] as Json).stat);
+    expect(latencyStats.sort()).toEqual(['p50', 'p99']);
+    const expressions = metricLines(widgets).map(({ line }) => (line[0] as Json).expression);
+    expect(expressions).toContain('requests - clientErrors - serverErrors');
+  });
+
+  it('should put every alarm of the stack in its alarm widget', () => {
+    // Act
+    const { widgets } = dashboard();
+    const listed = widgets
+      .filter((widget) => widget.type === 'alarm')
+      .flatMap((widget) => widget.properties.alarms);
+
+    // Assess
+    expect(listed.sort()).toEqual(
+      ofType('AWS::CloudWatch::Alarm')
+        .map(([id]) => `<${id}.Arn>`)
+        .sort(),
+    );
+  });
+
+  describe.each(sinkNames)('Template: dashboard row of sink %s', (sink) => {
+    it('should graph its queue depth, oldest message age and DLQ depth by the real queue names', () => {
+      // Act
+      const { widgets } = dashboard();
+      const { queueId, deadLetterQueueId } = pipeline(sink);
+
+      // Assess
+      expect(
+        hasMetric(
+          widgets,
+          'AWS/SQS',
+          'ApproximateNumberOfMessagesVisible',
+          'QueueName',
+          `<${queueId}.QueueName>`,
+        ),
+      ).toBe(true);
+      expect(
+        hasMetric(widgets, 'AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName', `<${queueId}.QueueName>`),
+      ).toBe(true);
+      expect(
+        hasMetric(
+          widgets,
+          'AWS/SQS',
+          'ApproximateNumberOfMessagesVisible',
+          'QueueName',
+          `<${deadLetterQueueId}.QueueName>`,
+        ),
+      ).toBe(true);
+    });
+
+    it('should graph its function errors, throttles and duration', () => {
+      // Act
+      const { widgets } = dashboard();
+      const { functionId } = pipeline(sink);
+
+      // Assess
+      for (const metric of ['Errors', 'Throttles', 'Duration'])
+        expect(hasMetric(widgets, 'AWS/Lambda', metric, 'FunctionName', `<${functionId}>`)).toBe(true);
+    });
+
+    it('should graph delivered, retried, dead-lettered and latency per destination from the EMF dimension set', () => {
+      // Act
+      const { widgets } = dashboard();
+      const ofSink = searches(widgets).filter((search) => search.includes(`sink="${sink}"`));
+
+      // Assess
+      for (const metric of ['Delivered', 'Retried', 'DeadLettered', 'DeliveryLatency']) {
+        const found = ofSink.filter((search) => search.includes(`MetricName="${metric}"`));
+        expect(found.length, metric).toBeGreaterThan(0);
+        // Powertools emits [service, sink, destination]: SEARCH must name exactly that schema.
+        for (const search of found)
+          expect(search).toContain("SEARCH('{AlertmanagerRelay,destination,service,sink}");
+      }
+      expect(
+        ofSink.filter((search) => search.includes('DeliveryLatency')).map((s) => s.match(/', '(p\d+)'/)?.[1]),
+      ).toEqual(['p50', 'p99']);
+    });
+
+    it('should give the sink a row of its own with plain titles', () => {
+      // Act
+      const { widgets } = dashboard();
+      const row = widgets.filter(
+        (widget) => widget.type === 'metric' && widget.properties.title.startsWith(`${sink}: `),
+      );
+
+      // Assess
+      expect(row.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(row.map((widget) => widget.y)).size).toBe(1);
+      expect(row.reduce((width, widget) => width + widget.width, 0)).toBeLessThanOrEqual(24);
+    });
+  });
+});
+
+describe('Template: alarms', () => {
+  const topicAction = [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''] }];
+
+  describe.each(sinkNames)('Template: alarms of sink %s', (sink) => {
+    it('should alarm on any message in its DLQ, keeping the state when SQS stops reporting', () => {
+      // Act
+      const { deadLetterQueueId } = pipeline(sink);
+      const found = alarmsOn('ApproximateNumberOfMessagesVisible', {
+        'Fn::GetAtt': [deadLetterQueueId, 'QueueName'],
+      });
+
+      // Assess
+      expect(found).toHaveLength(1);
+      expect(found[0].Properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        Statistic: 'Maximum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'ignore',
+        AlarmActions: topicAction,
+      });
+      expect(found[0].Properties.AlarmDescription).toContain(`npm run dlq -- redrive --sink ${sink}`);
+    });
+
+    it('should alarm when the oldest message of its queue is older than the threshold', () => {
+      // Act
+      const { queueId } = pipeline(sink);
+      const found = alarmsOn('ApproximateAgeOfOldestMessage', { 'Fn::GetAtt': [queueId, 'QueueName'] });
+
+      // Assess
+      expect(found).toHaveLength(1);
+      expect(found[0].Properties.Threshold).toBe(600);
+      expect(found[0].Properties.TreatMissingData).toBe('notBreaching');
+      expect(found[0].Properties.AlarmActions).toEqual(topicAction);
+    });
+
+    it('should alarm on errors of its function', () => {
+      // Act
+      const { functionId } = pipeline(sink);
+      const found = alarmsOn('Errors', { Ref: functionId });
+
+      // Assess
+      expect(found).toHaveLength(1);
+      expect(found[0].Properties).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        TreatMissingData: 'notBreaching',
+      });
+    });
+  });
+
+  it('should alarm on ingest 5xx and ingest function errors', () => {
+    // Act
+    const [functionId] = ingestFunction();
+    const serverErrors = alarmsOn('5xx', { Ref: 'HttpApi' });
+    const functionErrors = alarmsOn('Errors', { Ref: functionId });
+
+    // Assess
+    expect(serverErrors).toHaveLength(1);
+    expect(serverErrors[0].Properties).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(functionErrors).toHaveLength(1);
+  });
+
+  it('should create the alarm topic only when no alarmTopicArn param is given', () => {
+    // Act
+    const topic = resources.AlarmTopic;
+
+    // Assess
+    expect(topic.Type).toBe('AWS::SNS::Topic');
+    expect(topic.Condition).toBe('CreateAlarmTopic');
+    expect(template.Conditions.CreateAlarmTopic).toEqual({ 'Fn::Equals': ['', ''] });
+    for (const [, alarm] of ofType('AWS::CloudWatch::Alarm'))
+      expect(alarm.Properties.OKActions).toEqual(topicAction);
+  });
+});
+
+describe('Template: operating outputs', () => {
+  it('should output the dashboard URL and the alarm topic', () => {
+    // Act
+    const outputs = template.Outputs;
+
+    // Assess
+    expect(outputs.DashboardUrl.Value['Fn::Sub']).toContain('#dashboards:name=${RelayDashboard}');
+    expect(resources.RelayDashboard.Type).toBe('AWS::CloudWatch::Dashboard');
+    expect(outputs.AlarmTopicArn.Value).toEqual({
+      'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''],
+    });
+  });
+});

@@ -1,0 +1,345 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub variables and osls variables
+import { METRIC_NAMESPACE, type MetricName } from '../telemetry.ts';
+import type { CfnResource, Sub } from './cloudformation.ts';
+import type { FragmentGenerator } from './fragments.ts';
+import { functionNames, INGEST_FUNCTION, SHARED, type SinkNames } from './names.ts';
+
+/**
+ * The stage's CloudWatch dashboard: the ingest row (API Gateway requests by status class and
+ * latency, notifications received/rejected/unrouted) and one row per sink (deliveries,
+ * latency, queue, DLQ, Lambda). Generated from the sink list, so a new sink gets its row.
+ *
+ * The body is one Fn::Sub string: `${WebhookQueue.QueueName}`, `${WebhookLambdaFunction}`
+ * and `${HttpApi}` are resolved by CloudFormation to the real names, so the dashboard can
+ * never point at a queue or function that is not in the stack.
+ */
+
+export const DASHBOARD_LOGICAL_ID = 'RelayDashboard';
+
+/** Every graph shows 5-minute points; alarms use their own periods (lib/infra/alarms.ts). */
+const PERIOD_SECONDS = 300;
+const ROW_HEIGHT = 6;
+const WIDGETS_PER_SINK_ROW = 6;
+const WIDTH = 24;
+
+/**
+ * The dimension sets the relay's EMF records carry (lib/telemetry.ts, Powertools
+ * singleMetric): Powertools adds `service` (the Lambda's service name: the sink's name, or
+ * `ingest`) to the dimensions the relay sets. A CloudWatch metric matches only its exact
+ * dimension set, so per-destination graphs use SEARCH over this schema.
+ */
+export const EMF_SCHEMA = {
+  sink: `{${METRIC_NAMESPACE},destination,service,sink}`,
+  ingest: { service: INGEST_FUNCTION },
+} as const;
+
+type MetricOptions = {
+  stat?: string;
+  label?: string;
+  id?: string;
+  visible?: boolean;
+  yAxis?: 'left' | 'right';
+};
+/** `[namespace, metric, dimName, dimValue, ..., options]` as dashboard bodies take it. */
+type MetricLine = (string | MetricOptions)[];
+type ExpressionLine = [{ expression: string; label: string; id: string; yAxis?: 'left' | 'right' }];
+
+export interface MetricWidget {
+  type: 'metric';
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: {
+    title: string;
+    region: string;
+    view: 'timeSeries';
+    stacked: false;
+    period: number;
+    stat: string;
+    metrics: (MetricLine | ExpressionLine)[];
+    yAxis: { left: { min: number; label?: string }; right?: { min: number; label?: string } };
+  };
+}
+
+export interface TextWidget {
+  type: 'text';
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: { markdown: string };
+}
+
+export interface AlarmWidget {
+  type: 'alarm';
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: { title: string; alarms: string[] };
+}
+
+export type Widget = MetricWidget | TextWidget | AlarmWidget;
+
+export interface DashboardBody {
+  start: string;
+  periodOverride: 'inherit';
+  widgets: Widget[];
+}
+
+function metricWidget(
+  title: string,
+  metrics: (MetricLine | ExpressionLine)[],
+  options: { stat?: string; leftLabel?: string; rightLabel?: string } = {},
+): Omit<MetricWidget, 'x' | 'y' | 'width' | 'height'> {
+  return {
+    type: 'metric',
+    properties: {
+      title,
+      region: '${AWS::Region}',
+      view: 'timeSeries',
+      stacked: false,
+      period: PERIOD_SECONDS,
+      stat: options.stat ?? 'Sum',
+      metrics,
+      yAxis: {
+        left: { min: 0, ...(options.leftLabel ? { label: options.leftLabel } : {}) },
+        ...(options.rightLabel ? { right: { min: 0, label: options.rightLabel } } : {}),
+      },
+    },
+  };
+}
+
+/** One series per destination of `sink` for an EMF metric. */
+function perDestination(
+  sink: string,
+  metric: MetricName,
+  stat: string,
+  label: string,
+  id: string,
+): ExpressionLine {
+  return [
+    {
+      expression: `SEARCH('${EMF_SCHEMA.sink} MetricName="${metric}" sink="${sink}"', '${stat}', ${PERIOD_SECONDS})`,
+      label,
+      id,
+    },
+  ];
+}
+
+function layoutRow<T extends Omit<Widget, 'x' | 'y' | 'width' | 'height'>>(
+  widgets: T[],
+  y: number,
+  height = ROW_HEIGHT,
+): (T & { x: number; y: number; width: number; height: number })[] {
+  const width = Math.floor(WIDTH / widgets.length);
+  return widgets.map((widget, i) => ({ ...widget, x: i * width, y, width, height }));
+}
+
+function ingestWidgets(): Omit<MetricWidget, 'x' | 'y' | 'width' | 'height'>[] {
+  const api = ['ApiId', `\${${SHARED.httpApi}}`];
+  const ingest = functionNames(INGEST_FUNCTION);
+  const emf = (metric: MetricName, label: string): MetricLine => [
+    METRIC_NAMESPACE,
+    metric,
+    'service',
+    EMF_SCHEMA.ingest.service,
+    { label },
+  ];
+  return [
+    metricWidget('Ingest: requests by status (2xx / 4xx / 5xx)', [
+      ['AWS/ApiGateway', 'Count', ...api, { id: 'requests', visible: false }],
+      [
+        'AWS/ApiGateway',
+        '4xx',
+        ...api,
+        { id: 'clientErrors', label: '4xx (bad token, bad body: Alertmanager drops these)' },
+      ],
+      ['AWS/ApiGateway', '5xx', ...api, { id: 'serverErrors', label: '5xx (Alertmanager retries these)' }],
+      [{ expression: 'requests - clientErrors - serverErrors', label: '2xx (accepted)', id: 'accepted' }],
+    ]),
+    metricWidget(
+      'Ingest: latency (ms)',
+      [
+        ['AWS/ApiGateway', 'Latency', ...api, { stat: 'p50', label: 'p50' }],
+        ['AWS/ApiGateway', 'Latency', ...api, { stat: 'p99', label: 'p99' }],
+      ],
+      { stat: 'p50', leftLabel: 'ms' },
+    ),
+    metricWidget('Ingest: notifications', [
+      emf('NotificationsReceived', 'received'),
+      emf('NotificationsRejected', 'rejected (4xx)'),
+      emf('NotificationsUnrouted', 'matched no destination'),
+    ]),
+    metricWidget('Ingest: Lambda errors and throttles', [
+      ['AWS/Lambda', 'Errors', 'FunctionName', `\${${ingest.functionLogicalId}}`, { label: 'errors' }],
+      ['AWS/Lambda', 'Throttles', 'FunctionName', `\${${ingest.functionLogicalId}}`, { label: 'throttles' }],
+    ]),
+  ];
+}
+
+function sinkWidgets(names: SinkNames): Omit<MetricWidget, 'x' | 'y' | 'width' | 'height'>[] {
+  const { sink } = names;
+  const queue = ['QueueName', `\${${names.queueLogicalId}.QueueName}`];
+  const dlq = ['QueueName', `\${${names.deadLetterQueueLogicalId}.QueueName}`];
+  const fn = ['FunctionName', `\${${names.functionLogicalId}}`];
+  return [
+    metricWidget(`${sink}: delivered, retried, dead-lettered (per destination)`, [
+      perDestination(sink, 'Delivered', 'Sum', 'delivered', 'delivered'),
+      perDestination(sink, 'Retried', 'Sum', 'retried', 'retried'),
+      perDestination(sink, 'DeadLettered', 'Sum', 'dead-lettered', 'deadLettered'),
+    ]),
+    metricWidget(
+      `${sink}: delivery latency, alert accepted to delivered (ms)`,
+      [
+        perDestination(sink, 'DeliveryLatency', 'p50', 'p50', 'latencyP50'),
+        perDestination(sink, 'DeliveryLatency', 'p99', 'p99', 'latencyP99'),
+      ],
+      { stat: 'p50', leftLabel: 'ms' },
+    ),
+    metricWidget(
+      `${sink}: queue, waiting and age of oldest`,
+      [
+        ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', ...queue, { label: 'waiting' }],
+        [
+          'AWS/SQS',
+          'ApproximateNumberOfMessagesNotVisible',
+          ...queue,
+          { label: 'in delivery or backing off' },
+        ],
+        ['AWS/SQS', 'ApproximateAgeOfOldestMessage', ...queue, { label: 'oldest (s)', yAxis: 'right' }],
+      ],
+      { stat: 'Maximum', leftLabel: 'messages', rightLabel: 'seconds' },
+    ),
+    metricWidget(
+      `${sink}: dead-letter queue (npm run dlq -- list --sink ${sink})`,
+      [['AWS/SQS', 'ApproximateNumberOfMessagesVisible', ...dlq, { label: 'messages in DLQ' }]],
+      { stat: 'Maximum', leftLabel: 'messages' },
+    ),
+    metricWidget(`${sink}: Lambda errors and throttles`, [
+      ['AWS/Lambda', 'Errors', ...fn, { label: 'errors' }],
+      ['AWS/Lambda', 'Throttles', ...fn, { label: 'throttles' }],
+    ]),
+    metricWidget(
+      `${sink}: Lambda duration (ms)`,
+      [
+        ['AWS/Lambda', 'Duration', ...fn, { stat: 'p50', label: 'p50' }],
+        ['AWS/Lambda', 'Duration', ...fn, { stat: 'p99', label: 'p99' }],
+        ['AWS/Lambda', 'Duration', ...fn, { stat: 'Maximum', label: 'max' }],
+      ],
+      { stat: 'p50', leftLabel: 'ms' },
+    ),
+  ];
+}
+
+function text(markdown: string): Omit<TextWidget, 'x' | 'y' | 'width' | 'height'> {
+  return { type: 'text', properties: { markdown } };
+}
+
+/**
+ * The dashboard body as an object (Fn::Sub variables still in it). `alarmLogicalIds` become
+ * an alarm status widget at the top.
+ */
+export function dashboardBody(
+  sinks: readonly SinkNames[],
+  alarmLogicalIds: readonly string[] = [],
+): DashboardBody {
+  const widgets: Widget[] = [];
+  let y = 0;
+  widgets.push(
+    ...layoutRow(
+      [
+        text(
+          '# alertmanager-relay ${AWS::StackName}\n' +
+            'Top: what Alertmanager sees. Then one row per sink: what reached each destination, what waits, what was dead-lettered. ' +
+            'A message in a DLQ needs a person: `npm run dlq -- list`, fix the cause, `npm run dlq -- redrive --sink <sink>`.',
+        ),
+      ],
+      y,
+      2,
+    ),
+  );
+  y += 2;
+  if (alarmLogicalIds.length > 0) {
+    widgets.push(
+      ...layoutRow(
+        [
+          {
+            type: 'alarm' as const,
+            properties: {
+              title: 'Alarms (red: see the runbook in the README)',
+              alarms: alarmLogicalIds.map((id) => `\${${id}.Arn}`),
+            },
+          },
+        ],
+        y,
+        3,
+      ),
+    );
+    y += 3;
+  }
+  widgets.push(...layoutRow([text('## Ingest: POST /alertmanager')], y, 1));
+  y += 1;
+  widgets.push(...layoutRow(ingestWidgets(), y));
+  y += ROW_HEIGHT;
+  for (const names of sinks) {
+    widgets.push(...layoutRow([text(`## Sink: ${names.sink}`)], y, 1));
+    y += 1;
+    const row = sinkWidgets(names);
+    if (row.length !== WIDGETS_PER_SINK_ROW) throw new Error('a sink row must fill the width');
+    widgets.push(...layoutRow(row, y));
+    y += ROW_HEIGHT;
+  }
+  return { start: '-PT6H', periodOverride: 'inherit', widgets };
+}
+
+export function dashboardResource(
+  sinks: readonly SinkNames[],
+  alarmLogicalIds: readonly string[],
+): CfnResource {
+  const body: Sub = { 'Fn::Sub': JSON.stringify(dashboardBody(sinks, alarmLogicalIds)) };
+  return {
+    Type: 'AWS::CloudWatch::Dashboard',
+    Properties: {
+      // Resolved by osls: one dashboard per stage, `alertmanager-relay-prod`.
+      DashboardName: '${self:service}-${sls:stage}',
+      DashboardBody: body,
+    },
+  };
+}
+
+/** A plain-words outline of the dashboard, row by row (the README's "reading the dashboard"). */
+export function describeDashboard(body: DashboardBody): string {
+  const rows = new Map<number, Widget[]>();
+  for (const widget of body.widgets) rows.set(widget.y, [...(rows.get(widget.y) ?? []), widget]);
+  const lines: string[] = [];
+  for (const [, widgets] of [...rows].sort(([a], [b]) => a - b)) {
+    for (const widget of widgets) {
+      if (widget.type === 'text') {
+        const heading = widget.properties.markdown.split('\n')[0];
+        if (heading.startsWith('## ')) lines.push('', heading.slice(3));
+        continue;
+      }
+      if (widget.type === 'alarm') {
+        lines.push(`  [${widget.properties.title}] ${widget.properties.alarms.length} alarms`);
+        continue;
+      }
+      const series = widget.properties.metrics.map((line) => {
+        const last = line[line.length - 1];
+        return typeof last === 'object' && last && 'label' in last ? last.label : '?';
+      });
+      lines.push(`  [${widget.properties.title}] ${series.filter((s) => s !== undefined).join(', ')}`);
+    }
+  }
+  return lines.join('\n').trimStart();
+}
+
+/** The dashboard (serverless.yml outputs its URL as DashboardUrl). Alarm ids come from lib/infra/alarms.ts. */
+export function dashboardGenerator(alarmIds: (sinks: readonly SinkNames[]) => string[]): FragmentGenerator {
+  return (sinks) => ({
+    functions: {},
+    resources: { [DASHBOARD_LOGICAL_ID]: dashboardResource(sinks, alarmIds(sinks)) },
+    outputs: {},
+  });
+}
