@@ -64,8 +64,8 @@ export async function startFakeSysdig(options: { token: string }): Promise<FakeS
       const stored: StoredSysdigEvent = {
         id: `evt-${events.length + 1}`,
         seq: request.seq,
-        tags: {},
         ...event,
+        tags: event.tags ?? {},
       };
       events.push(stored);
       // The server's `requests` list is updated after this answer is chosen: wake on the next tick.
