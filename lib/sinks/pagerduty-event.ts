@@ -150,7 +150,8 @@ export function groupEvent(
     return { routing_key: routingKey, event_action: 'resolve', dedup_key: dedupKey };
   }
   const resolved = notification.alerts.filter((a) => a.status !== 'firing');
-  const common = notification.commonLabels ?? {};
+  // Recomputed: after routing, Alertmanager's commonLabels may describe alerts this destination did not get.
+  const common = commonLabels(notification.alerts);
   const severity = firing
     .map((a) => severityOf(a.labels, destination))
     .reduce((a, b) => (SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a));
@@ -175,7 +176,7 @@ export function groupEvent(
     pushLink(links, href, 'Runbook');
   }
   const payload: PagerDutyPayload = {
-    summary: truncateChars(groupSummary(notification, firing.length, part), MAX_SUMMARY_CHARS),
+    summary: truncateChars(groupSummary(notification, common, firing.length, part), MAX_SUMMARY_CHARS),
     source: sourceOf(common, notification, destination, firing),
     severity,
     timestamp: earliest(firing.map((a) => a.startsAt)),
@@ -300,14 +301,19 @@ function notes(notification: Notification, part: PartInfo): Record<string, strin
   return out;
 }
 
-function groupSummary(notification: Notification, firingCount: number, part: PartInfo): string {
+function groupSummary(
+  notification: Notification,
+  common: Record<string, string>,
+  firingCount: number,
+  part: PartInfo,
+): string {
   const group = Object.keys(notification.groupLabels ?? {})
     .sort()
     .map((k) => notification.groupLabels[k]);
-  const extra = Object.keys(notification.commonLabels ?? {})
+  const extra = Object.keys(common)
     .filter((k) => !(k in (notification.groupLabels ?? {})))
     .sort()
-    .map((k) => notification.commonLabels[k]);
+    .map((k) => common[k]);
   const truncated = notification.truncatedAlerts ?? 0;
   const flags = [
     truncated > 0 ? `+${truncated} alert(s) cut by Alertmanager` : '',
@@ -380,6 +386,15 @@ function labelLine(labels: Record<string, string>): string {
     .sort()
     .map((k) => `${k}="${labels[k]}"`)
     .join(', ')}}`;
+}
+
+/** The labels every alert has with the same value. */
+export function commonLabels(alerts: readonly Alert[]): Record<string, string> {
+  if (alerts.length === 0) return {};
+  const [first, ...rest] = alerts;
+  return Object.fromEntries(
+    Object.entries(first.labels).filter(([name, value]) => rest.every((a) => a.labels[name] === value)),
+  );
 }
 
 /** ISO 8601 with milliseconds; Alertmanager sends up to 9 fractional digits. */
