@@ -148,7 +148,7 @@ describe('Module: sentry-envelope', () => {
       // Prepare
       const notification = makeNotification({
         count: 2,
-        labels: (i) => (i === 0 ? { severity: 'weird' } : {}),
+        labels: (i): Record<string, string> => (i === 0 ? { severity: 'weird' } : {}),
       });
       delete notification.alerts[1].labels.severity;
 
