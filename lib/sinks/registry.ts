@@ -3,6 +3,7 @@ import { ilertSink } from './ilert.ts';
 import { pagerdutySink } from './pagerduty.ts';
 import { sentrySink } from './sentry.ts';
 import type { Sink } from './sink.ts';
+import { slackSink } from './slack.ts';
 import { sysdigSink } from './sysdig.ts';
 import { webhookSink } from './webhook.ts';
 
@@ -15,6 +16,7 @@ export const sinks: readonly Sink[] = [
   ilertSink,
   pagerdutySink,
   sentrySink,
+  slackSink,
   sysdigSink,
   webhookSink,
 ] as Sink[];

@@ -1,0 +1,11 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { awsSink } from '../../lib/lambda.ts';
+import { loadSentry, sentryReporter, withSentry } from '../../lib/sentry.ts';
+import { slackSink } from '../../lib/sinks/slack.ts';
+
+// The slack sink's SQS FIFO queue -> lib/sinks/slack.ts, with partial batch responses.
+const sentry = await loadSentry(process.env);
+const { handler: deliver, telemetry } = awsSink(slackSink, process.env, sentryReporter(sentry));
+
+export const handler = withSentry(sentry, middy(deliver).use(injectLambdaContext(telemetry.logger)));

@@ -1,0 +1,80 @@
+import type { Notification } from '../../lib/alertmanager/types.ts';
+import { idempotencyKey } from '../../lib/idempotency.ts';
+import type { Delivery, SinkLogger } from '../../lib/sinks/sink.ts';
+import type { SlackDestination } from '../../lib/sinks/slack.ts';
+import type { StateStore } from '../../lib/state/store.ts';
+
+/** An in-memory state store that can be told to fail (a Lambda dying) at its Nth write. */
+export function memoryState(): StateStore & {
+  items: Map<string, object>;
+  writes: number;
+  failAtWrite?: number;
+} {
+  const items = new Map<string, object>();
+  const store = {
+    items,
+    writes: 0,
+    failAtWrite: undefined as number | undefined,
+    async get<T extends object>(key: string) {
+      const value = items.get(key);
+      return value === undefined ? undefined : (structuredClone(value) as T);
+    },
+    async put(key: string, value: object) {
+      store.writes++;
+      if (store.failAtWrite !== undefined && store.writes === store.failAtWrite) {
+        throw new Error(`state store unavailable (write ${store.writes})`);
+      }
+      items.set(key, structuredClone(value));
+    },
+    async delete(key: string) {
+      items.delete(key);
+    },
+  };
+  return store;
+}
+
+export interface CapturedLogger extends SinkLogger {
+  lines: { level: string; message: string; extra?: Record<string, unknown> }[];
+}
+
+export function captureLogger(): CapturedLogger {
+  const lines: CapturedLogger['lines'] = [];
+  const log = (level: string) => (message: string, extra?: Record<string, unknown>) => {
+    lines.push({ level, message, extra });
+  };
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+/** One delivery of `notification` to a Slack destination, as the record handler makes it. */
+export function slackDelivery(
+  destination: SlackDestination,
+  notification: Notification,
+  options: {
+    state: StateStore;
+    secrets?: Record<string, string>;
+    receivedAt?: string;
+    attempt?: number;
+    logger?: SinkLogger;
+    part?: { index: number; count: number };
+  },
+): Delivery<SlackDestination> {
+  const secrets = options.secrets ?? {};
+  const part = options.part ?? { index: 1, count: 1 };
+  return {
+    destination,
+    notification,
+    idempotencyKey: idempotencyKey(destination.name, notification, part),
+    part,
+    receivedAt: options.receivedAt ?? '2026-11-21T12:00:00.000Z',
+    attempt: options.attempt ?? 1,
+    secrets: {
+      async get(name) {
+        const value = secrets[name];
+        if (value === undefined) throw new Error(`secret ${name} missing`);
+        return value;
+      },
+    },
+    state: options.state,
+    logger: options.logger ?? captureLogger(),
+  };
+}
