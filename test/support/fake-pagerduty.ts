@@ -39,6 +39,11 @@ export interface FakePagerDuty extends FakeServer {
   incident(dedupKey: string): FakeIncident | undefined;
   /** Accepted events (answered 202), as sent. */
   accepted(): Record<string, unknown>[];
+  /**
+   * PagerDuty's throttle (about 120 events/minute per routing key): once `after` more valid
+   * events have been accepted, answer the next `times` valid events with 429 (not ingested).
+   */
+  rateLimit(options: { after: number; times: number }): void;
 }
 
 export async function startFakePagerDuty(options: {
@@ -49,8 +54,21 @@ export async function startFakePagerDuty(options: {
   const newest = (routingKey: string, dedupKey: string) =>
     incidents.findLast((i) => i.routingKey === routingKey && i.dedupKey === dedupKey);
 
+  let throttle: { after: number; times: number } | undefined;
   const server = await startFakeServer({
-    handle: (request) => validate(request, known),
+    handle: (request) => {
+      const invalidAnswer = validate(request, known);
+      if (invalidAnswer || !throttle) return invalidAnswer;
+      if (throttle.after > 0) {
+        throttle.after--;
+        return undefined;
+      }
+      if (--throttle.times <= 0) throttle = undefined;
+      return {
+        status: 429,
+        body: { status: 'throttle event', message: 'Requests for this service are arriving too quickly' },
+      };
+    },
     fallback: (request) => apply(request),
   });
 
@@ -95,6 +113,9 @@ export async function startFakePagerDuty(options: {
   return Object.assign(server, {
     incidents,
     incident: (dedupKey: string) => incidents.findLast((i) => i.dedupKey === dedupKey),
+    rateLimit: (options: { after: number; times: number }) => {
+      throttle = { ...options };
+    },
     accepted: () =>
       server.requests.filter((r) => r.outcome === 202).map((r) => r.body as Record<string, unknown>),
   });
