@@ -11,6 +11,9 @@ import type { Telemetry } from './telemetry.ts';
 /** Largest body ingest accepts (API Gateway HTTP APIs allow 10 MB; Alertmanager bodies are far smaller). */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
+/** Deepest nesting of objects and arrays ingest accepts (an Alertmanager body is 4 deep). */
+export const MAX_JSON_DEPTH = 64;
+
 export interface IngestDependencies {
   config: RelayConfig;
   secrets: SecretReader;
@@ -97,6 +100,15 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       } catch (error) {
         deps.telemetry.count('NotificationsRejected', {});
         return reply(400, { error: 'malformed JSON', details: [(error as Error).message.slice(0, 300)] });
+      }
+      if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+        // Unknown extra fields are passed on, and serialising a value nested thousands deep
+        // overflows the stack: that would be a 500, which Alertmanager retries forever.
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(400, {
+          error: 'malformed JSON',
+          details: [`the body is nested deeper than ${MAX_JSON_DEPTH} levels`],
+        });
       }
       const result = validateNotification(parsed);
       if (!result.ok) {
@@ -221,6 +233,20 @@ async function enqueueAll(
     ),
   );
   return failures;
+}
+
+/** Whether `value` nests objects/arrays deeper than `limit`; iterative, so depth cannot overflow the stack. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function summarize(groupKey: string, entries: FanoutEntry[]): IngestAccepted {
