@@ -10,7 +10,8 @@ const PROGRESS_TTL_SECONDS = 7 * 24 * 3600;
  * state store which alerts are done. When alert 3 of 5 fails, the retry of this message
  * starts at alert 3: alerts 1 and 2 are not sent twice (a vendor without a dedup key, such
  * as Sysdig's events, would show them twice). Alerts are sent in order; the first failure
- * stops the loop and is thrown.
+ * stops the loop and is thrown. A repeat of the same notification accepted later (a
+ * repeat_interval reminder) is sent again.
  *
  * @example
  * await forEachAlertOnce(delivery, async (alert) => postEvent(toEvent(alert)));
@@ -19,7 +20,10 @@ export async function forEachAlertOnce<C extends Delivery['destination']>(
   delivery: Delivery<C>,
   send: (alert: Alert, index: number) => Promise<void>,
 ): Promise<{ sent: number; skipped: number }> {
-  const prefix = `alert#${delivery.destination.name}#${delivery.idempotencyKey}#`;
+  // Scoped to this accepted message: its receivedAt survives SQS redelivery and DLQ redrive,
+  // while Alertmanager's repeat_interval reminder (same content, accepted later) is a new
+  // message whose alerts are sent again, as the record handler intends.
+  const prefix = `alert#${delivery.destination.name}#${delivery.idempotencyKey}#${delivery.receivedAt}#`;
   let sent = 0;
   let skipped = 0;
   for (const [index, alert] of delivery.notification.alerts.entries()) {

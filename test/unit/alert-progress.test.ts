@@ -19,13 +19,13 @@ function memoryState(): StateStore & { keys(): string[] } {
   };
 }
 
-function delivery(state: StateStore, count: number): Delivery {
+function delivery(state: StateStore, count: number, receivedAt = '2026-11-21T11:00:00.000Z'): Delivery {
   return {
     destination: { name: 'errors', sink: 'sentry' },
     notification: makeNotification({ count }),
     idempotencyKey: 'k1',
     part: { index: 1, count: 1 },
-    receivedAt: '2026-11-21T11:00:00.000Z',
+    receivedAt,
     attempt: 1,
     secrets: { get: async () => 'x' },
     state,
@@ -83,5 +83,22 @@ describe('Function: forEachAlertOnce', () => {
     // Assess
     expect(error).toBeInstanceOf(PermanentError);
     expect(state.keys()).toEqual([]);
+  });
+
+  it('should send a repeat of the same notification accepted later (repeat_interval) again', async () => {
+    // Prepare
+    const state = memoryState();
+    const sent: string[] = [];
+    const send = async (alert: { fingerprint: string }) => {
+      sent.push(alert.fingerprint);
+    };
+    await forEachAlertOnce(delivery(state, 1), send);
+
+    // Act
+    const repeat = await forEachAlertOnce(delivery(state, 1, '2026-11-21T15:00:00.000Z'), send);
+
+    // Assess
+    expect(repeat).toEqual({ sent: 1, skipped: 0 });
+    expect(sent).toEqual(['f000000000000000', 'f000000000000000']);
   });
 });
