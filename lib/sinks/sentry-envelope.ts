@@ -102,12 +102,17 @@ export function parseDsn(raw: string): Dsn {
  * self-hosted, where the API lives on the DSN's own host.
  */
 export function defaultApiUrl(dsn: Dsn): string {
-  const saas = /^o\d+\.ingest\.(?:([a-z0-9-]+)\.)?sentry\.io$/.exec(dsn.host);
-  if (saas) return saas[1] ? `https://${saas[1]}.sentry.io` : 'https://sentry.io';
+  // Both forms exist: o1.ingest.de.sentry.io and o1.us.ingest.sentry.io
+  // (https://docs.sentry.io/security-legal-pii/security/ip-ranges/).
+  const saas = /^o\d+\.(?:([a-z0-9-]+)\.)?ingest\.(?:([a-z0-9-]+)\.)?sentry\.io$/.exec(dsn.host);
+  if (saas) {
+    const region = saas[2] ?? saas[1];
+    return region ? `https://${region}.sentry.io` : 'https://sentry.io';
+  }
   return dsn.origin;
 }
 
-/** `X-Sentry-Auth` (https://develop.sentry.dev/sdk/overview/#authentication). */
+/** `X-Sentry-Auth` (https://develop.sentry.dev/sdk/foundations/transport/authentication/). */
 export function sentryAuthHeader(dsn: Dsn, client: string): string {
   const parts = [`sentry_version=7`, `sentry_client=${client}`, `sentry_key=${dsn.publicKey}`];
   if (dsn.secretKey) parts.push(`sentry_secret=${dsn.secretKey}`);

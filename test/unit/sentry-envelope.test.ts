@@ -81,6 +81,7 @@ describe('Module: sentry-envelope', () => {
     it.each([
       ['https://k@o1.ingest.de.sentry.io/2', 'https://de.sentry.io'],
       ['https://k@o1.ingest.us.sentry.io/2', 'https://us.sentry.io'],
+      ['https://k@o1.us.ingest.sentry.io/2', 'https://us.sentry.io'],
       ['https://k@o1.ingest.sentry.io/2', 'https://sentry.io'],
       ['https://k@sentry.example.com/prefix/2', 'https://sentry.example.com/prefix'],
     ])('should map %s to %s', (raw, api) => {
