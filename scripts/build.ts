@@ -7,8 +7,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { build, transform } from 'esbuild';
+import { build, type Metafile, transform } from 'esbuild';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
+import { bundleNeedsGraphAssets, copyGraphAssets, GRAPH_ASSETS_DIR } from '../lib/graph/assets.ts';
 import { deployRefusal } from '../lib/infra/deploy-checks.ts';
 import { fragmentFiles, generateFragments } from '../lib/infra/fragments.ts';
 import { bundleDir, INGEST_FUNCTION } from '../lib/infra/names.ts';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     printedLiteral(JSON.stringify(config)),
   ]);
 
-  for (const { name, outputs } of bundles) {
+  for (const { name, outputs, assetBytes } of bundles) {
     const code = outputs.filter((output) => output.path.endsWith('.mjs'));
     const entry = code.find((output) => output.path.endsWith('/index.mjs'));
     const lazy = code.filter((output) => output !== entry);
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
     }
     console.log(
       `${`${bundleDir(name)}/index.mjs`.padEnd(36)} ${kib(entry?.bytes ?? 0)}` +
-        ` + ${lazy.length} lazy chunks ${kib(sum(lazy))} (maps ${kib(sum(maps))})`,
+        ` + ${lazy.length} lazy chunks ${kib(sum(lazy))} (maps ${kib(sum(maps))})` +
+        (assetBytes > 0 ? ` + ${GRAPH_ASSETS_DIR}/ ${kib(assetBytes)}` : ''),
     );
   }
   console.log(`built ${bundles.length} functions in ${Math.round(performance.now() - started)} ms`);
@@ -89,6 +91,7 @@ async function bundle(name: string, entry: string, config: unknown) {
     // we tested instead of whatever the runtime ships that week.
     define: { [`process.env.${ENV.bundledConfig}`]: JSON.stringify(JSON.stringify(config)) },
     write: false,
+    metafile: true,
     logLevel: 'warning',
   });
   await Promise.all(
@@ -97,14 +100,24 @@ async function bundle(name: string, entry: string, config: unknown) {
       await writeFile(output.path, output.contents);
     }),
   );
+  const assetBytes = await copyGraphAssetsFor(name, result.metafile);
   return {
     name,
+    assetBytes,
     outputs: result.outputFiles.map((output) => ({
       path: output.path,
       bytes: output.contents.byteLength,
       text: output.text,
     })),
   };
+}
+
+// Node cannot import .wasm/.ttf files as bytes from source, so lib/graph/assets.ts reads them
+// with fs: from node_modules when run from source, from the folder beside the bundle in a
+// Lambda. Copied only into bundles that include that module; the zip holds the whole folder.
+async function copyGraphAssetsFor(name: string, metafile: Metafile): Promise<number> {
+  if (!bundleNeedsGraphAssets(Object.keys(metafile.inputs))) return 0;
+  return copyGraphAssets(join(root, bundleDir(name)));
 }
 
 function sum(outputs: { bytes: number }[]): number {

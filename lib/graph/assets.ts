@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -52,4 +53,24 @@ export async function readGraphAsset(
   throw new Error(
     `graph asset ${GRAPH_ASSET_FILES[name].file} not found (looked in ${candidates.join(', ')})`,
   );
+}
+
+/** Whether a bundle built from these inputs (esbuild metafile keys) needs the assets beside it. */
+export function bundleNeedsGraphAssets(inputs: Iterable<string>): boolean {
+  for (const input of inputs) if (input.replace(/\\/g, '/').endsWith('lib/graph/assets.ts')) return true;
+  return false;
+}
+
+/** Copies the assets from node_modules into `<bundleDir>/GRAPH_ASSETS_DIR`; returns the bytes copied. */
+export async function copyGraphAssets(bundleDir: string): Promise<number> {
+  const dir = join(bundleDir, GRAPH_ASSETS_DIR);
+  await mkdir(dir, { recursive: true });
+  const require = createRequire(import.meta.url);
+  let bytes = 0;
+  for (const { file, module } of Object.values(GRAPH_ASSET_FILES)) {
+    const target = join(dir, file);
+    await copyFile(require.resolve(module), target);
+    bytes += (await stat(target)).size;
+  }
+  return bytes;
 }

@@ -161,22 +161,32 @@ export function chartSvg(input: ChartInput): string {
   }
 
   const labels = legendLabels(input.series);
-  shown.forEach((series, i) => {
-    const ly = LEGEND.top + i * LEGEND.row;
+  const textWidth = CHART_WIDTH - LEGEND.left - 34;
+  // A lone series has room for one label per row instead of one cut-off line.
+  const rows = shown.map((series) => {
+    const label = labels.get(series) ?? '';
+    return shown.length === 1 ? legendRows(series, label) : [label];
+  });
+  let row = 0;
+  shown.forEach((_, i) => {
+    const ly = LEGEND.top + row * LEGEND.row;
     const color = SERIES_COLORS[i % SERIES_COLORS.length];
     out.push(
       `<line x1="${LEGEND.left}" y1="${ly + 6}" x2="${LEGEND.left + 16}" y2="${ly + 6}" stroke="${color}" stroke-width="3" stroke-linecap="round"/>`,
-      text(
-        LEGEND.left + 24,
-        ly + 10,
-        clip(labels.get(series) ?? '', CHART_WIDTH - LEGEND.left - 34, LEGEND.fontSize),
-        { size: LEGEND.fontSize, fill: '#333333' },
-      ),
     );
+    for (const line of rows[i] ?? []) {
+      out.push(
+        text(LEGEND.left + 24, LEGEND.top + row * LEGEND.row + 10, clip(line, textWidth, LEGEND.fontSize), {
+          size: LEGEND.fontSize,
+          fill: '#333333',
+        }),
+      );
+      row++;
+    }
   });
   if (hidden > 0) {
     out.push(
-      text(LEGEND.left + 24, LEGEND.top + shown.length * LEGEND.row + 10, `and ${hidden} more`, {
+      text(LEGEND.left + 24, LEGEND.top + row * LEGEND.row + 10, `and ${hidden} more`, {
         size: LEGEND.fontSize,
         fill: '#777777',
       }),
@@ -184,6 +194,22 @@ export function chartSvg(input: ChartInput): string {
   }
   out.push('</svg>');
   return out.join('\n');
+}
+
+// Rows that fit between the legend's top and the time axis.
+const MAX_LEGEND_ROWS = Math.floor((PLOT.bottom - LEGEND.top) / LEGEND.row);
+
+function legendRows(series: ChartSeries, label: string): string[] {
+  const name = series.labels.__name__;
+  const pairs = Object.keys(series.labels)
+    .filter((key) => key !== '__name__')
+    .sort()
+    .map((key) => `${key}=${series.labels[key]}`);
+  const rows = name ? [name, ...pairs] : pairs;
+  if (rows.length <= 1) return [label];
+  return rows.length > MAX_LEGEND_ROWS
+    ? [...rows.slice(0, MAX_LEGEND_ROWS - 1), `and ${rows.length - MAX_LEGEND_ROWS + 1} more labels`]
+    : rows;
 }
 
 /**
@@ -367,7 +393,7 @@ export function formatValue(value: number, unit: ValueUnit = 'none'): string {
 
 // Tick spacings a person reads easily, in seconds.
 const TIME_STEPS = [
-  60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 1209600,
+  10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 1209600,
 ];
 const MAX_TIME_TICKS = 8;
 
@@ -382,7 +408,13 @@ export function timeTicks(start: number, end: number, timeZone = 'UTC'): { t: nu
   for (let local = Math.ceil((start + offset) / step) * step; local - offset <= end; local += step) {
     const t = local - offset;
     const midnight = local % 86400 === 0;
-    ticks.push({ t, label: step >= 86400 || midnight ? formatDay(t, zone) : formatClock(t, zone) });
+    const label =
+      step >= 86400 || midnight
+        ? formatDay(t, zone)
+        : step < 60
+          ? formatClock(t, zone, true)
+          : formatClock(t, zone);
+    ticks.push({ t, label });
   }
   return ticks;
 }
@@ -401,16 +433,18 @@ const clockFormats = new Map<string, Intl.DateTimeFormat>();
 const dayFormats = new Map<string, Intl.DateTimeFormat>();
 const partFormats = new Map<string, Intl.DateTimeFormat>();
 
-function formatClock(t: number, zone: string): string {
-  let format = clockFormats.get(zone);
+function formatClock(t: number, zone: string, seconds = false): string {
+  const key = `${zone}${seconds ? ' s' : ''}`;
+  let format = clockFormats.get(key);
   if (!format) {
     format = new Intl.DateTimeFormat('en-GB', {
       timeZone: zone,
       hour: '2-digit',
       minute: '2-digit',
+      ...(seconds ? { second: '2-digit' } : {}),
       hourCycle: 'h23',
     });
-    clockFormats.set(zone, format);
+    clockFormats.set(key, format);
   }
   return format.format(new Date(t * 1000));
 }

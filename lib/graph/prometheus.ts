@@ -121,8 +121,9 @@ export async function queryRange(input: {
     start: String(input.window.start),
     end: String(input.window.end),
     step: String(input.window.step),
-    // Prometheus stops evaluating when we stop waiting.
-    timeout: `${timeoutSeconds}s`,
+    // Prometheus stops evaluating when we stop waiting. A bare number is seconds; a duration
+    // string with a fraction ("0.5s") is refused.
+    timeout: String(timeoutSeconds),
   });
   const signal = AbortSignal.timeout(timeoutSeconds * 1000);
   let response: Response;

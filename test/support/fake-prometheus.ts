@@ -1,6 +1,8 @@
 import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } from './fake-server.ts';
 
 /**
+ * Error texts checked against a real Prometheus 2.42 (Debian's /usr/bin/prometheus).
+ *
  * A fake Prometheus that answers `/api/v1/query_range` the way Prometheus 2.x/3.x does
  * (https://prometheus.io/docs/prometheus/latest/querying/api/#range-queries): GET query or
  * POST form body; start/end as unix seconds or RFC 3339; step as seconds or a duration;
