@@ -24,13 +24,20 @@ export interface LocalServerOptions {
 export function createLocalServer(options: LocalServerOptions): Server {
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const timeouts = options.timeouts ?? SERVER_TIMEOUTS;
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      // The ingest handler catches its own errors; this is the transport failing.
-      if (!res.headersSent) send(res, 500, { error: 'internal error', details: [(error as Error).message] });
-      else res.destroy();
-    });
-  });
+  // Node checks headersTimeout and requestTimeout only every connectionsCheckingInterval (30 s
+  // by default), which let a slow client hold a connection for up to 40 s instead of 10 s.
+  // https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener
+  const server = createServer(
+    { connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs) },
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        // The ingest handler catches its own errors; this is the transport failing.
+        if (!res.headersSent)
+          send(res, 500, { error: 'internal error', details: [(error as Error).message] });
+        else res.destroy();
+      });
+    },
+  );
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;
