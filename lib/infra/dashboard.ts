@@ -325,11 +325,12 @@ export function describeDashboard(body: DashboardBody): string {
         lines.push(`  [${widget.properties.title}] ${widget.properties.alarms.length} alarms`);
         continue;
       }
-      const series = widget.properties.metrics.map((line) => {
+      const series = widget.properties.metrics.flatMap((line) => {
         const last = line[line.length - 1];
-        return typeof last === 'object' && last && 'label' in last ? last.label : '?';
+        if (typeof last !== 'object' || ('visible' in last && last.visible === false)) return [];
+        return last.label ? [last.label] : [];
       });
-      lines.push(`  [${widget.properties.title}] ${series.filter((s) => s !== undefined).join(', ')}`);
+      lines.push(`  [${widget.properties.title}] ${series.join(', ')}`);
     }
   }
   return lines.join('\n').trimStart();
