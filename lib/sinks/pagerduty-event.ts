@@ -146,13 +146,15 @@ export function groupEvent(
 ): PagerDutyEvent {
   const dedupKey = groupDedupKey(notification.groupKey);
   const firing = notification.alerts.filter((a) => a.status === 'firing');
-  if (notification.status === 'resolved' || firing.length === 0) {
+  // A part of a split notification can hold only resolved alerts while others still fire:
+  // only the notification's status (the whole group's) may resolve the incident.
+  if (notification.status === 'resolved' || (firing.length === 0 && part.count === 1)) {
     return { routing_key: routingKey, event_action: 'resolve', dedup_key: dedupKey };
   }
   const resolved = notification.alerts.filter((a) => a.status !== 'firing');
   // Recomputed: after routing, Alertmanager's commonLabels may describe alerts this destination did not get.
   const common = commonLabels(notification.alerts);
-  const severity = firing
+  const severity = (firing.length > 0 ? firing : notification.alerts)
     .map((a) => severityOf(a.labels, destination))
     .reduce((a, b) => (SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a));
   const details: Record<string, unknown> = {

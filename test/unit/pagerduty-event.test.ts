@@ -109,6 +109,19 @@ describe('PagerDuty events', () => {
       expect(String(event.payload?.custom_details?.notification_part)).toMatch(/^2 of 3/);
     });
 
+    it('should not resolve on a part of a split notification that holds only resolved alerts', () => {
+      // Prepare: the group still fires (notification status), this part has only resolved alerts
+      const notification = makeNotification({ count: 2, status: 'resolved' });
+      notification.status = 'firing';
+
+      // Act
+      const event = groupEvent(notification, DEST, KEY, { index: 2, count: 2 });
+
+      // Assess
+      expect(event.event_action).toBe('trigger');
+      expect(event.payload?.custom_details).toMatchObject({ num_firing: 0, num_resolved: 2 });
+    });
+
     it('should cut the summary to 1024 characters', () => {
       // Prepare
       const notification = makeNotification({});
