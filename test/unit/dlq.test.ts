@@ -57,23 +57,19 @@ function recordingIo(answer = false): CommandIo & { lines: string[]; questions: 
   };
 }
 
+function queueAttributes(input: { QueueUrl: string; AttributeNames: string[] }) {
+  if (input.AttributeNames.includes('QueueArn'))
+    return { Attributes: { QueueArn: arn(input.QueueUrl.split('/').pop() as string) } };
+  const visible = input.QueueUrl.endsWith(DLQ) ? '2' : '0';
+  return { Attributes: { ApproximateNumberOfMessages: visible, ApproximateNumberOfMessagesNotVisible: '0' } };
+}
+
 beforeEach(() => {
   sqs.reset();
   sqs
     .on(GetQueueUrlCommand)
     .callsFake((input: { QueueName: string }) => ({ QueueUrl: url(input.QueueName) }));
-  sqs
-    .on(GetQueueAttributesCommand)
-    .callsFake((input: { QueueUrl: string; AttributeNames: string[] }) =>
-      input.AttributeNames.includes('QueueArn')
-        ? { Attributes: { QueueArn: arn(input.QueueUrl.split('/').pop() as string) } }
-        : {
-            Attributes: {
-              ApproximateNumberOfMessages: input.QueueUrl.endsWith(DLQ) ? '2' : '0',
-              ApproximateNumberOfMessagesNotVisible: '0',
-            },
-          },
-    );
+  sqs.on(GetQueueAttributesCommand).callsFake(queueAttributes);
 });
 
 describe('Class: AwsDeadLetterQueues', () => {
