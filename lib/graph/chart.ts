@@ -343,7 +343,8 @@ export function niceRange(
   const rough = span / count;
   const magnitude = 10 ** Math.floor(Math.log10(rough));
   const residual = rough / magnitude;
-  const nice = residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10;
+  // Rounded to the nearest of 1, 2, 5, 10 (geometric midpoints), so the count stays near `count`.
+  const nice = residual < 1.5 ? 1 : residual < 3 ? 2 : residual < 7 ? 5 : 10;
   const step = round(nice * magnitude);
   return {
     min: round(Math.floor(low / step + 1e-9) * step),
