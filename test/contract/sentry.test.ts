@@ -336,6 +336,27 @@ describe('Sink: sentry', () => {
       );
     });
 
+    it('should not wait for an index once the firing event is older than the grace period', async () => {
+      // Prepare
+      const sentry = await fake();
+      sentry.indexLag = 100;
+      let clock = Date.parse('2026-11-21T12:00:00.000Z');
+      const sink = createSentrySink({ now: () => clock });
+      const state = memoryState();
+      const { logger, lines } = capturingLogger();
+      await sink.deliver(delivery(sentry, firing(1), { state }));
+      clock += 11 * 60 * 1000;
+
+      // Act
+      await sink.deliver(delivery(sentry, resolved(1), { state, logger }));
+
+      // Assess
+      expect(sentry.requests.map((r) => r.outcome)).toEqual([200, 204]);
+      expect(lines.find((l) => l.startsWith('warn sentry resolve matched no issue'))).toContain(
+        '"firedSecondsAgo":660',
+      );
+    });
+
     it('should finish a resolve that matches nothing when it never sent a firing event', async () => {
       // Prepare
       const sentry = await fake();
@@ -365,6 +386,24 @@ describe('Sink: sentry', () => {
       expect(lines.filter((l) => l.startsWith('warn sentry resolves are off'))).toHaveLength(1);
       expect(sink.describe?.({ name: 'errors', sink: 'sentry', dsnSecret: DSN_SECRET })).toEqual([
         expect.stringMatching(/^resolves are off/),
+      ]);
+    });
+
+    it('should say at start where resolves go when an auth token is configured', () => {
+      // Act
+      const notes = sentrySink.describe?.({
+        name: 'errors',
+        sink: 'sentry',
+        dsnSecret: DSN_SECRET,
+        authTokenSecret: TOKEN_SECRET,
+        org: 'acme',
+        project: 'alerts',
+        apiUrl: 'https://de.sentry.io',
+      });
+
+      // Assess
+      expect(notes).toEqual([
+        'resolved alerts resolve their Sentry issues in acme/alerts through https://de.sentry.io',
       ]);
     });
 
