@@ -270,8 +270,11 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
         const apiUrl = (destination.apiUrl ?? defaultApiUrl(dsn)).replace(/\/+$/, '');
         const host = new URL(apiUrl).host;
         const label = `Sentry API ${host}`;
-        // Documented org-level bulk mutate: `project` takes numeric ids, and the DSN's is the
-        // project the events went to. https://docs.sentry.io/api/events/bulk-mutate-an-organizations-issues/
+        // The org-level bulk mutate is public and documented with `query`; its PUT searches
+        // without a date window, so an alert that fired weeks ago is still found. `project`
+        // takes numeric ids, and the DSN's is the project the events went to. (The project
+        // endpoint takes a slug, but its PUT is experimental and `query` is undocumented there.)
+        // https://docs.sentry.io/api/events/bulk-mutate-an-organizations-issues/
         const query = new URLSearchParams({
           project: dsn.projectId,
           query: fingerprintQuery(alert.fingerprint),
