@@ -113,10 +113,6 @@ export function chartSvg(input: ChartInput): string {
     const ty = r(y(input.threshold.value));
     out.push(
       `<line x1="${PLOT.left}" y1="${ty}" x2="${PLOT.right}" y2="${ty}" stroke="${ALERT_COLOR}" stroke-width="1.2" stroke-dasharray="6 4"/>`,
-      text(PLOT.left + 6, y(input.threshold.value) - 5, input.threshold.label, {
-        size: 10.5,
-        fill: ALERT_COLOR,
-      }),
     );
   }
 
@@ -134,6 +130,16 @@ export function chartSvg(input: ChartInput): string {
   });
   out.push('</g>');
 
+  // Labels inside the plot come after the lines, outlined, so a line never hides them.
+  if (input.threshold && Number.isFinite(input.threshold.value)) {
+    out.push(
+      text(PLOT.left + 6, y(input.threshold.value) - 5, input.threshold.label, {
+        size: 10.5,
+        fill: ALERT_COLOR,
+        halo: true,
+      }),
+    );
+  }
   if (marker !== undefined && marker >= input.start && marker <= input.end) {
     const mx = x(marker);
     const label = `firing since ${formatClock(marker, zone)}`;
@@ -144,6 +150,7 @@ export function chartSvg(input: ChartInput): string {
         size: 10.5,
         fill: ALERT_COLOR,
         anchor: nearRight ? 'end' : 'start',
+        halo: true,
       }),
     );
   } else if (marker !== undefined && marker < input.start) {
@@ -152,10 +159,7 @@ export function chartSvg(input: ChartInput): string {
         PLOT.left + 6,
         PLOT.top + 12,
         `firing since ${formatDay(marker, zone)} ${formatClock(marker, zone)}`,
-        {
-          size: 10.5,
-          fill: ALERT_COLOR,
-        },
+        { size: 10.5, fill: ALERT_COLOR, halo: true },
       ),
     );
   }
@@ -541,10 +545,14 @@ function text(
   x: number,
   y: number,
   value: string,
-  style: { size: number; fill: string; anchor?: 'start' | 'middle' | 'end' },
+  style: { size: number; fill: string; anchor?: 'start' | 'middle' | 'end'; halo?: boolean },
 ): string {
   const anchor = style.anchor && style.anchor !== 'start' ? ` text-anchor="${style.anchor}"` : '';
-  return `<text x="${r(x)}" y="${r(y)}" font-size="${style.size}" fill="${style.fill}"${anchor}>${escapeXml(value)}</text>`;
+  // A white outline under the glyphs keeps labels inside the plot readable across lines.
+  const halo = style.halo
+    ? ' stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
+    : '';
+  return `<text x="${r(x)}" y="${r(y)}" font-size="${style.size}" fill="${style.fill}"${anchor}${halo}>${escapeXml(value)}</text>`;
 }
 
 function formatFixed(value: number, decimals: number): string {
