@@ -81,8 +81,11 @@ export function chartSvg(input: ChartInput): string {
 
   // The firing period, shaded, under everything else in the plot.
   const marker = input.startsAt;
-  if (marker !== undefined && marker <= input.end) {
-    const from = Math.max(PLOT.left, x(marker));
+  // A start after the window's end is clock skew between Prometheus and us (or a fraction of
+  // a second): mark it at the right edge rather than not at all.
+  const markerAt = marker === undefined ? undefined : Math.min(marker, input.end);
+  if (marker !== undefined && markerAt !== undefined) {
+    const from = Math.max(PLOT.left, x(markerAt));
     out.push(
       `<rect x="${r(from)}" y="${PLOT.top}" width="${r(PLOT.right - from)}" height="${PLOT.bottom - PLOT.top}" fill="${ALERT_COLOR}" fill-opacity="0.06"/>`,
     );
@@ -140,8 +143,8 @@ export function chartSvg(input: ChartInput): string {
       }),
     );
   }
-  if (marker !== undefined && marker >= input.start && marker <= input.end) {
-    const mx = x(marker);
+  if (marker !== undefined && markerAt !== undefined && markerAt >= input.start) {
+    const mx = x(markerAt);
     const label = `firing since ${formatClock(marker, zone)}`;
     const nearRight = mx > PLOT.right - label.length * 10.5 * CHAR_WIDTH_EM - 8;
     out.push(

@@ -256,6 +256,24 @@ describe('Graph chart: series and legend', () => {
     expect(svg).toContain('>&gt; 3.5</text>');
   });
 
+  it('should mark a start slightly after the window end (clock skew) at the right edge', () => {
+    // Act
+    const svg = chartSvg({
+      title: 'Skew',
+      series: [flat({}, 1)],
+      start: START,
+      end: END,
+      step: 60,
+      startsAt: END + 0.4,
+    });
+
+    // Assess
+    expect(svg).toContain('>firing since 12:00</text>');
+    expect(svg).toMatch(
+      /<line x1="(\d+(\.\d)?)" y1="54" x2="\1" y2="320" stroke="#d62728" stroke-width="1.5" stroke-dasharray="4 3"\/>/,
+    );
+  });
+
   it('should say when the alert started before the window instead of drawing the marker outside it', () => {
     // Act
     const svg = chartSvg({
