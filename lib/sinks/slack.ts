@@ -172,7 +172,9 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
       const runKey = `slackrun#${destination.name}#${delivery.idempotencyKey}`;
       const paceKey = `slackpace#${destination.channel}`;
 
-      const group = await state.get<GroupRecord>(groupKey);
+      const stored = await state.get<GroupRecord>(groupKey);
+      // A message in a channel the destination no longer posts to is not the group's message any more.
+      const group = stored?.channel === destination.channel ? stored : undefined;
       let run = await state.get<RunRecord>(runKey);
       // A run older than the duplicate window is Alertmanager's repeat_interval reminder: a new run.
       if (

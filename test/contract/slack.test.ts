@@ -261,6 +261,30 @@ describe('Sink: slack (contract with the fake Slack Web API)', () => {
       expect(fake.replies(CHANNEL, main.ts).map((m) => m.text)).toEqual([':repeat: Still firing: 1 alert.']);
     });
 
+    it('should start a new message in the new channel when the destination moved', async () => {
+      // Prepare
+      const s = sink();
+      const other = 'C0OTHERCHN1';
+      const moved = await startFakeSlack({ token: TOKEN, channels: [CHANNEL, other], now: () => clock });
+      const send = (channel: string, n: Notification, at: string) =>
+        s.deliver(
+          slackDelivery(destination({ channel, baseUrl: moved.apiUrl }), n, {
+            state,
+            secrets: { SLACK_TOKEN: TOKEN },
+            receivedAt: at,
+          }),
+        );
+
+      // Act
+      await send(CHANNEL, group(['firing']), '2026-11-21T12:00:00Z');
+      await send(other, group(['resolved']), '2026-11-21T12:00:10Z');
+      await moved.close();
+
+      // Assess
+      expect(moved.topLevel(CHANNEL).map((m) => m.edits.length)).toEqual([0]);
+      expect(moved.topLevel(other).map((m) => m.text?.slice(0, 10))).toEqual(['[RESOLVED]']);
+    });
+
     it('should post a new message when someone deleted the group message', async () => {
       // Prepare
       const s = sink();
