@@ -184,9 +184,13 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
     try {
       ({ QueueUrl: url } = await this.#client.send(new GetQueueUrlCommand({ QueueName: name })));
     } catch (error) {
-      throw new DeadLetterQueueError(
-        `queue ${name} not found (${(error as Error).name}): is stage ${this.#stage.stage} deployed in this region?`,
-      );
+      const { name: code, message } = error as Error;
+      if (code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue') {
+        throw new DeadLetterQueueError(
+          `queue ${name} not found (${code}): is stage ${this.#stage.stage} deployed in this region?`,
+        );
+      }
+      throw new DeadLetterQueueError(`could not look up queue ${name}: ${code}: ${message}`);
     }
     const { Attributes } = await this.#client.send(
       new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),

@@ -237,6 +237,20 @@ describe('Class: AwsDeadLetterQueues', () => {
       'queue alertmanager-relay-prod-webhook-dlq.fifo not found (QueueDoesNotExist): is stage prod deployed in this region?',
     );
   });
+  it('should pass on why a queue could not be looked up (credentials, permissions)', async () => {
+    // Prepare
+    sqs
+      .on(GetQueueUrlCommand)
+      .rejects(Object.assign(new Error('Could not load credentials'), { name: 'CredentialsProviderError' }));
+
+    // Act
+    const failure = queues().depth('webhook');
+
+    // Assess
+    await expect(failure).rejects.toThrow(
+      'could not look up queue alertmanager-relay-prod-webhook-dlq.fifo: CredentialsProviderError: Could not load credentials',
+    );
+  });
 });
 
 describe('Command: list', () => {
