@@ -211,28 +211,42 @@ interface PaceRecord {
 }
 
 /**
- * Takes one slot of the channel's posting budget (a GCRA token bucket kept in the state
- * store, so every Lambda shares it), or throws RetryableError with retryAfterSeconds so the
- * queue brings the message back when a slot is free: a Lambda never sleeps waiting for Slack.
- * The store has no compare-and-set, so two concurrent deliveries can both take the last
- * slot; Slack's own 429 with Retry-After covers that rare case the same way.
+ * Reserves `count` messages of the channel's posting budget (a GCRA token bucket kept in the
+ * state store, so every Lambda shares it) and returns when they may go out (epoch ms): now,
+ * or later when the channel is busy. The caller keeps that time with its delivery and, if it
+ * is in the future, hands the message back to the queue until then (RetryableError with
+ * retryAfterSeconds): a Lambda never sleeps waiting for Slack, and a delivery waits once for
+ * its turn instead of racing the others every second. The store has no compare-and-set, so
+ * two concurrent deliveries can take the same slot; Slack's own 429 with Retry-After covers
+ * that rare case the same way.
  * https://docs.slack.dev/apis/web-api/rate-limits
+ *
+ * @example
+ * const readyAt = await reserveChannelSlots(state, 'slackpace#C0123456789', Date.now(), 2);
  */
-export async function takeChannelSlot(
+export async function reserveChannelSlots(
   state: StateStore,
   key: string,
   now: number,
+  count: number,
   pace: ChannelPace = DEFAULT_CHANNEL_PACE,
-): Promise<void> {
+): Promise<number> {
   const intervalMs = pace.intervalSeconds * 1000;
   const record = await state.get<PaceRecord>(key);
   const tat = Math.max(record?.tat ?? 0, now);
-  const earlyMs = tat - now - (pace.burst - 1) * intervalMs;
-  if (earlyMs > 0) {
-    const waitSeconds = Math.max(1, Math.ceil(earlyMs / 1000));
-    throw new RetryableError(`Slack channel pacing: next message allowed in ${waitSeconds} s`, {
+  // The whole reservation must fit in the burst once it starts.
+  const readyAt = Math.max(now, tat + (Math.max(count, 1) - pace.burst) * intervalMs);
+  await state.put(key, { tat: tat + count * intervalMs } satisfies PaceRecord, { ttlSeconds: 3600 });
+  return readyAt;
+}
+
+/** The RetryableError that hands a delivery back to the queue until its reserved time. */
+export function pacingError(readyAt: number, now: number): RetryableError {
+  const waitSeconds = Math.max(1, Math.ceil((readyAt - now) / 1000));
+  return new RetryableError(
+    `Slack channel pacing: this notification's messages may go out in ${waitSeconds} s`,
+    {
       retryAfterSeconds: waitSeconds,
-    });
-  }
-  await state.put(key, { tat: tat + intervalMs } satisfies PaceRecord, { ttlSeconds: 3600 });
+    },
+  );
 }

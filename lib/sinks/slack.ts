@@ -12,9 +12,10 @@ import {
   DEFAULT_CHANNEL_PACE,
   DEFAULT_SLACK_BASE_URL,
   DEFAULT_SLACK_TIMEOUT_SECONDS,
+  pacingError,
+  reserveChannelSlots,
   SlackApi,
   slackErrorCode,
-  takeChannelSlot,
 } from './slack-api.ts';
 import { type AlertLinks, buildGroupMessage, type SlackMessage, threadReply, title } from './slack-blocks.ts';
 import {
@@ -131,6 +132,8 @@ interface RunRecord {
   id: string;
   receivedAt: string;
   plan: LifecyclePlan;
+  /** When this delivery's reserved messages may go out (epoch ms). */
+  readyAt?: number;
   /** The group's message once known (posted or found). */
   message?: { channel: string; ts: string };
   steps: Record<string, StepRecord>;
@@ -214,6 +217,20 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
         maxBlocks: options.maxBlocks,
       });
 
+      // 0. Wait for this notification's turn in the channel, reserved once per delivery.
+      const plan0 = current.plan;
+      const posts =
+        (plan0.message === 'new' ? 1 : 0) +
+        (delivery.part.index > 1 && plan0.message === 'none' ? 1 : 0) +
+        built.continuations.length +
+        (plan0.reply ? 1 : 0) +
+        (plan0.graph ? 1 : 0);
+      if (posts > 0 && current.readyAt === undefined) {
+        current.readyAt = await reserveChannelSlots(state, paceKey, now(), posts, pace);
+        await save();
+      }
+      if (current.readyAt !== undefined && current.readyAt > now()) throw pacingError(current.readyAt, now());
+
       async function findPosted(
         step: string,
         channel: string,
@@ -263,7 +280,6 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
             return { channel, ts };
           }
         }
-        await takeChannelSlot(state, paceKey, now(), pace);
         current.steps[step] = { at: now() };
         await save();
         const answer = await api.call('chat.postMessage', {
@@ -367,7 +383,6 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
           return;
         }
         try {
-          await takeChannelSlot(state, paceKey, now(), pace);
           const filename = `${(graph.title || title(notification)).replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 80) || 'graph'}.png`;
           const upload = await api.call(
             'files.getUploadURLExternal',

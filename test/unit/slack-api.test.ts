@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../lib/sinks/errors.ts';
-import { classifySlackError, SlackApi, slackErrorCode, takeChannelSlot } from '../../lib/sinks/slack-api.ts';
+import {
+  classifySlackError,
+  pacingError,
+  reserveChannelSlots,
+  SlackApi,
+  slackErrorCode,
+} from '../../lib/sinks/slack-api.ts';
 import { memoryState } from '../support/slack-delivery.ts';
 
 const TOKEN = 'xoxb-unit-test-token-123';
@@ -134,22 +140,44 @@ describe('Class: SlackApi', () => {
   });
 });
 
-describe('Function: takeChannelSlot', () => {
-  it('should allow a burst, then one per interval, telling how long to wait', async () => {
+describe('Function: reserveChannelSlots', () => {
+  it('should let a burst go at once, then give each later delivery its own turn', async () => {
     // Prepare
     const state = memoryState();
     const pace = { burst: 3, intervalSeconds: 1 };
     const t0 = 1_000_000;
 
     // Act
-    for (let i = 0; i < 3; i++) await takeChannelSlot(state, 'p', t0, pace);
-    const fourth = await takeChannelSlot(state, 'p', t0, pace).catch((e: unknown) => e);
-    await takeChannelSlot(state, 'p', t0 + 1000, pace);
-    const sixth = await takeChannelSlot(state, 'p', t0 + 1000, pace).catch((e: unknown) => e);
+    const first = await reserveChannelSlots(state, 'p', t0, 2, pace);
+    const second = await reserveChannelSlots(state, 'p', t0, 1, pace);
+    const third = await reserveChannelSlots(state, 'p', t0, 1, pace);
+    const fourth = await reserveChannelSlots(state, 'p', t0, 2, pace);
 
     // Assess
-    expect(fourth).toBeInstanceOf(RetryableError);
-    expect((fourth as RetryableError).retryAfterSeconds).toBe(1);
-    expect(sixth).toBeInstanceOf(RetryableError);
+    expect([first, second, third, fourth].map((t) => t - t0)).toEqual([0, 0, 1000, 3000]);
+  });
+
+  it('should be free again once the channel was quiet', async () => {
+    // Prepare
+    const state = memoryState();
+    await reserveChannelSlots(state, 'p', 0, 3);
+
+    // Act
+    const later = await reserveChannelSlots(state, 'p', 60_000, 3);
+
+    // Assess
+    expect(later).toBe(60_000);
+  });
+});
+
+describe('Function: pacingError', () => {
+  it('should ask the queue to wait at least a second, rounded up', () => {
+    // Act
+    const error = pacingError(2_500, 1_000);
+
+    // Assess
+    expect(error).toBeInstanceOf(RetryableError);
+    expect(error.retryAfterSeconds).toBe(2);
+    expect(pacingError(1_000, 1_000).retryAfterSeconds).toBe(1);
   });
 });
