@@ -110,6 +110,21 @@ describe('Sink: slack through the local runtime', () => {
     expect(slack.topLevel(CHANNEL)).toHaveLength(1);
   });
 
+  it('should not post twice when Slack posted the message but its answer was lost', async () => {
+    // Prepare
+    const r = await start();
+    slack.breakAfter('chat.postMessage');
+
+    // Act
+    await postNotification(r.url, makeNotification({ count: 1 }), { token: TOKEN });
+    await r.until(() => r.telemetry.get('Delivered', 'team-slack') === 1);
+
+    // Assess
+    expect(r.telemetry.get('Retried', 'team-slack')).toBe(1);
+    expect(slack.topLevel(CHANNEL)).toHaveLength(1);
+    expect(slack.requests.filter((q) => q.path === '/api/conversations.history')).toHaveLength(1);
+  });
+
   it('should come back after Slack answers 429 with Retry-After, and post once', async () => {
     // Prepare
     const r = await start();
