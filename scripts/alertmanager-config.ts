@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
 import { renderAlertmanagerConfig } from '../lib/wiring/alertmanager-config.ts';
-import { readStackOutputs, serviceName, stackName } from '../lib/wiring/stack.ts';
+import { defaultRegion, readStackOutputs, serviceName, stackName } from '../lib/wiring/stack.ts';
 
 const USAGE = `usage: npm run alertmanager-config -- [--stage S] [--region R] [--local] [--url URL]
        [--receiver NAME] [--credentials-file PATH]`;
@@ -47,7 +47,7 @@ async function main(): Promise<number> {
     const stage = {
       service: serviceName(resolve(root, 'serverless.yml')),
       stage: values.stage ?? 'dev',
-      region: values.region ?? process.env.AWS_REGION,
+      region: values.region ?? defaultRegion(resolve(root, 'serverless.yml')),
     };
     const outputs = await readStackOutputs(stage);
     if (!outputs.WebhookUrl) throw new Error(`stack ${stackName(stage)} has no WebhookUrl output`);

@@ -12,7 +12,7 @@ import { type CommandIo, listCommand, purgeCommand, redriveCommand } from '../li
 import { DeadLetterQueueError, type DeadLetterQueues } from '../lib/dlq/dead-letters.ts';
 import { LocalDeadLetterQueues } from '../lib/dlq/local.ts';
 import { sinks } from '../lib/sinks/registry.ts';
-import { serviceName } from '../lib/wiring/stack.ts';
+import { defaultRegion, serviceName } from '../lib/wiring/stack.ts';
 
 const USAGE = `usage: npm run dlq -- <command> [options]
 
@@ -23,7 +23,7 @@ commands:
 
 where:
   --local [--data-dir DIR]   the local runtime's queue (DIR/relay.db; default $RELAY_DATA_DIR or .relay)
-  --stage S [--region R]     a deployed stage (default dev; AWS credentials from the usual chain)`;
+  --stage S [--region R]     a deployed stage (default dev, region as deployed: eu-west-1 unless given)`;
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -66,7 +66,7 @@ async function main(): Promise<number> {
       dataDir: resolve(values['data-dir'] ?? process.env.RELAY_DATA_DIR ?? '.relay'),
     });
   } else {
-    const region = values.region ?? process.env.AWS_REGION;
+    const region = values.region ?? defaultRegion(resolve(root, 'serverless.yml'));
     queues = new AwsDeadLetterQueues({
       client: new SQSClient(region ? { region } : {}),
       stage: { service: serviceName(resolve(root, 'serverless.yml')), stage: values.stage ?? 'dev', region },

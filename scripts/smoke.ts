@@ -15,7 +15,7 @@ import { sinks } from '../lib/sinks/registry.ts';
 import { DynamoDbStateStore } from '../lib/state/dynamodb.ts';
 import { SqliteStateStore } from '../lib/state/sqlite.ts';
 import { type DeliveryObserver, formatSmokeReport, recordsObserver, runSmoke } from '../lib/wiring/smoke.ts';
-import { readStackOutputs, serviceName } from '../lib/wiring/stack.ts';
+import { defaultRegion, readStackOutputs, serviceName } from '../lib/wiring/stack.ts';
 
 const USAGE = `usage: npm run smoke -- [--url URL] [--token-file F] [--label name=value ...] [--timeout SECONDS]
        --local [--data-dir DIR]                  outcomes from the local runtime (default URL http://127.0.0.1:9099/alertmanager)
@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     );
     observer = recordsObserver({ state, deadLetters, description: `the local runtime in ${dataDir}` });
   } else {
-    const region = values.region ?? process.env.AWS_REGION;
+    const region = values.region ?? defaultRegion(resolve(root, 'serverless.yml'));
     const stage = {
       service: serviceName(resolve(root, 'serverless.yml')),
       stage: values.stage ?? 'dev',

@@ -22,6 +22,14 @@ export function serviceName(serverlessYml: string): string {
   return match[1];
 }
 
+/**
+ * The region a deploy without `--region` goes to: serverless.yml's `${opt:region, 'eu-west-1'}`
+ * default. The operating commands use it too (not AWS_REGION, which the deploy ignores).
+ */
+export function defaultRegion(serverlessYml: string): string | undefined {
+  return readFileSync(serverlessYml, 'utf8').match(/^\s+region:\s*\$\{opt:region,\s*'([a-z0-9-]+)'\}/m)?.[1];
+}
+
 /** osls names the CloudFormation stack `<service>-<stage>`. */
 export function stackName(stage: Stage): string {
   return `${stage.service}-${stage.stage}`;
@@ -53,7 +61,10 @@ export async function readStackOutputs(stage: Stage, run: CommandRunner = runCom
     stdout = await run('aws', args);
   } catch (error) {
     const detail = (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
-    throw new Error(`could not read the outputs of stack ${stackName(stage)} with the AWS CLI: ${detail}`);
+    throw new Error(
+      `could not read the outputs of stack ${stackName(stage)} with the AWS CLI: ${detail} ` +
+        '(needs the AWS CLI v2 and credentials; or pass --url with the WebhookUrl output)',
+    );
   }
   return parseStackOutputs(stdout);
 }

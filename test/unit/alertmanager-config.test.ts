@@ -1,7 +1,15 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_CREDENTIALS_FILE, renderAlertmanagerConfig } from '../../lib/wiring/alertmanager-config.ts';
-import { parseStackOutputs, readStackOutputs, resolveName, stackName } from '../../lib/wiring/stack.ts';
+import {
+  defaultRegion,
+  parseStackOutputs,
+  readStackOutputs,
+  resolveName,
+  serviceName,
+  stackName,
+} from '../../lib/wiring/stack.ts';
 
 const URL = 'https://abc123.execute-api.eu-west-1.amazonaws.com/alertmanager';
 
@@ -136,5 +144,20 @@ describe('Function: resolveName', () => {
     expect(name).toBe('alertmanager-relay-prod-webhook-dlq.fifo');
     expect(stackName({ service: 'alertmanager-relay', stage: 'prod' })).toBe('alertmanager-relay-prod');
     expect(parseStackOutputs('{"Stacks":[{}]}')).toEqual({});
+  });
+});
+
+describe('Function: serviceName and defaultRegion', () => {
+  it('should read the service and the default deploy region from serverless.yml', () => {
+    // Prepare
+    const serverlessYml = join(import.meta.dirname, '../../serverless.yml');
+
+    // Act
+    const service = serviceName(serverlessYml);
+    const region = defaultRegion(serverlessYml);
+
+    // Assess
+    expect(service).toBe('alertmanager-relay');
+    expect(region).toBe('eu-west-1');
   });
 });
