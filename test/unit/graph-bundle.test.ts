@@ -56,7 +56,7 @@ export async function render(...args) {
 const RUNNER = `
 const [bundle, prometheusUrl, notification, now] = process.argv.slice(2);
 const { render } = await import(bundle);
-const graph = await render({ notification: JSON.parse(notification), now: new Date(now) }, { prometheusUrl }, { get: async () => { throw new Error('none'); } });
+const graph = await render({ notification: JSON.parse(notification), now: new Date(now) }, { prometheusUrl, timeoutSeconds: 60 }, { get: async () => { throw new Error('none'); } });
 process.stdout.write(JSON.stringify('png' in graph ? { png: Buffer.from(graph.png).toString('base64'), series: graph.series } : graph));
 `;
 

@@ -122,7 +122,7 @@ describe('Graph render: golden PNG checks', () => {
     // Act
     const graph = await renderAlertGraph(
       { notification: latencyNotification(), now: LATENCY_NOW },
-      { prometheusUrl: prometheus.url },
+      { prometheusUrl: prometheus.url, timeoutSeconds: 60 },
       noSecrets,
     );
 
@@ -181,7 +181,7 @@ describe('Graph render: golden PNG checks', () => {
     // Act
     const graph = await renderAlertGraph(
       { notification: latencyNotification(), now: LATENCY_NOW },
-      { prometheusUrl: prometheus.url },
+      { prometheusUrl: prometheus.url, timeoutSeconds: 60 },
       noSecrets,
     );
 
