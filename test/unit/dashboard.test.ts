@@ -1,13 +1,15 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub and osls variables
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { alarmIds } from '../../lib/infra/alarms.ts';
 import {
   dashboardBody,
   dashboardResource,
   describeDashboard,
+  EMF_SCHEMA,
   type MetricWidget,
 } from '../../lib/infra/dashboard.ts';
 import { sinkNames } from '../../lib/infra/names.ts';
+import { createLambdaTelemetry } from '../../lib/telemetry.ts';
 
 const sinks = ['console', 'webhook'].map(sinkNames);
 
@@ -117,5 +119,44 @@ describe('Function: describeDashboard', () => {
       '[webhook: delivered, retried, dead-lettered (per destination)] delivered, retried, dead-lettered',
     );
     expect(outline).toContain('[Alarms (red: see the runbook in the README)] 8 alarms');
+  });
+});
+
+describe('Dashboard and telemetry', () => {
+  it('should query the dimension sets lib/telemetry.ts really emits', () => {
+    // Prepare
+    const written: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const logger = {
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+    };
+
+    // Act
+    try {
+      createLambdaTelemetry({ serviceName: 'webhook', logger: logger as never }).count('Delivered', {
+        sink: 'webhook',
+        destination: 'audit',
+      });
+      createLambdaTelemetry({ serviceName: 'ingest', logger: logger as never }).count(
+        'NotificationsReceived',
+        {},
+      );
+    } finally {
+      write.mockRestore();
+    }
+    const dimensionSets = written
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line)._aws.CloudWatchMetrics[0].Dimensions[0].slice().sort().join(','));
+
+    // Assess
+    expect(dimensionSets).toEqual(['destination,service,sink', 'service']);
+    expect(EMF_SCHEMA.sink).toBe('{AlertmanagerRelay,destination,service,sink}');
+    expect(EMF_SCHEMA.ingest).toEqual({ service: 'ingest' });
   });
 });
