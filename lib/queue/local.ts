@@ -33,9 +33,23 @@ export function ensureSinkQueues(
   }
 }
 
+interface PendingSend {
+  name: string;
+  entries: OutgoingMessage[];
+  resolve: (result: SendBatchResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * SendMessageBatch over the embedded queue, with group commit: the sends of every request that
+ * arrived in the same turn of the event loop are written in one transaction (a commit costs
+ * about five sends), and each caller is answered only after that commit. Each send keeps its
+ * own savepoint, so one that throws (an unknown queue) fails alone.
+ */
 export class LocalEnqueuer implements Enqueuer {
   private readonly queue: SqliteQueue;
   private readonly onSent?: OnSent;
+  private pending: PendingSend[] = [];
 
   constructor(queue: SqliteQueue, options: { onSent?: OnSent } = {}) {
     this.queue = queue;
@@ -43,11 +57,49 @@ export class LocalEnqueuer implements Enqueuer {
   }
 
   /** Like SendMessageBatch: throws on more than 10 entries, over 1 MiB or an unknown sink queue. */
-  async sendBatch(sink: string, entries: OutgoingMessage[]): Promise<SendBatchResult> {
-    const name = sinkQueueName(sink);
-    const result = this.queue.send(name, entries);
-    if (result.successful.some((s) => !s.duplicate)) this.onSent?.(name);
-    return { failed: result.failed };
+  sendBatch(sink: string, entries: OutgoingMessage[]): Promise<SendBatchResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ name: sinkQueueName(sink), entries, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const outcomes: ({ result: SendBatchResult; woke: boolean } | { error: unknown })[] = [];
+    try {
+      this.queue.atomically(() => {
+        const db = this.queue.database;
+        for (const send of batch) {
+          db.exec('SAVEPOINT local_send');
+          try {
+            const result = this.queue.send(send.name, send.entries);
+            db.exec('RELEASE local_send');
+            outcomes.push({
+              result: { failed: result.failed },
+              woke: result.successful.some((s) => !s.duplicate),
+            });
+          } catch (error) {
+            db.exec('ROLLBACK TO local_send');
+            db.exec('RELEASE local_send');
+            outcomes.push({ error });
+          }
+        }
+      });
+    } catch (error) {
+      // The commit itself failed: nothing of the group was written.
+      for (const send of batch) send.reject(error);
+      return;
+    }
+    const woken = new Set<string>();
+    batch.forEach((send, i) => {
+      const outcome = outcomes[i];
+      if ('error' in outcome) return send.reject(outcome.error);
+      if (outcome.woke) woken.add(send.name);
+      send.resolve(outcome.result);
+    });
+    for (const name of woken) this.onSent?.(name);
   }
 }
 

@@ -333,6 +333,31 @@ describe('Class: LocalEnqueuer', () => {
       queue.close();
     });
 
+    it('should commit concurrent sends together, failing only the one that throws', async () => {
+      // Prepare
+      const queue = new SqliteQueue({ path: ':memory:' });
+      ensureSinkQueues(queue, ['slack'], { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+      const sent: string[] = [];
+      const enqueuer = new LocalEnqueuer(queue, { onSent: (name) => sent.push(name) });
+      const commits = vi.spyOn(queue, 'atomically');
+
+      // Act
+      const [first, unknown, second] = await Promise.allSettled([
+        enqueuer.sendBatch('slack', [entry(1, 'g1')]),
+        enqueuer.sendBatch('nope', [entry(2, 'g2')]),
+        enqueuer.sendBatch('slack', [entry(3, 'g3')]),
+      ]);
+
+      // Assess
+      expect(first).toEqual({ status: 'fulfilled', value: { failed: [] } });
+      expect(second).toEqual({ status: 'fulfilled', value: { failed: [] } });
+      expect(unknown.status).toBe('rejected');
+      expect(commits).toHaveBeenCalledTimes(1);
+      expect(queue.peek('slack', 10).map((m) => m.body)).toEqual(['body-1', 'body-3']);
+      expect(sent).toEqual(['slack']);
+      queue.close();
+    });
+
     it('should reject an unknown sink', async () => {
       // Prepare
       const queue = new SqliteQueue({ path: ':memory:' });
