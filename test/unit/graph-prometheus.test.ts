@@ -1,5 +1,7 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AlertGraph, renderAlertGraph } from '../../lib/graph/alert-graph.ts';
+import { graphConfigSchema } from '../../lib/graph/config.ts';
 import { authorization, queryRange, queryRangeUrl, rangeWindow } from '../../lib/graph/prometheus.ts';
 import { PermanentError } from '../../lib/sinks/errors.ts';
 import type { SecretReader } from '../../lib/sinks/sink.ts';
@@ -50,6 +52,60 @@ function skipped(graph: AlertGraph): { skipped: string; reason: string } {
   if (!('skipped' in graph)) throw new Error('expected the graph to be skipped');
   return graph;
 }
+
+describe('Graph: config schema', () => {
+  // The same ajv settings as lib/config/load.ts: strict mode refuses sloppy schemas at compile.
+  const validate = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+    graphConfigSchema,
+  );
+
+  it('should accept the documented block', () => {
+    // Prepare
+    const blocks = [
+      { prometheusUrl: 'https://prometheus.internal:9090' },
+      {
+        prometheusUrl: 'https://prometheus-prod-01.grafana.net/api/prom',
+        windowSeconds: 3600,
+        points: 120,
+        timeoutSeconds: 2.5,
+        basicAuthUserSecret: 'PROM_USER',
+        basicAuthPasswordSecret: 'PROM_PASSWORD',
+        timeZone: 'America/Argentina/Buenos_Aires',
+      },
+    ];
+
+    // Act
+    const results = blocks.map((block) => validate(block));
+
+    // Assess
+    expect(results).toEqual([true, true]);
+  });
+
+  it('should refuse credentials in the URL, unknown fields, half a basic auth, both auth kinds and secret values', () => {
+    // Prepare
+    const blocks = [
+      {},
+      { prometheusUrl: 'https://user:pass@prom:9090' },
+      { prometheusUrl: 'prom:9090' },
+      { prometheusUrl: 'http://p', step: 30 },
+      { prometheusUrl: 'http://p', points: 100000 },
+      { prometheusUrl: 'http://p', basicAuthUserSecret: 'U' },
+      {
+        prometheusUrl: 'http://p',
+        bearerTokenSecret: 'T',
+        basicAuthUserSecret: 'U',
+        basicAuthPasswordSecret: 'P',
+      },
+      { prometheusUrl: 'http://p', bearerTokenSecret: 'glc_eyJvIjoiMTIzNCJ9==' },
+    ];
+
+    // Act
+    const results = blocks.map((block) => validate(block));
+
+    // Assess
+    expect(results).toEqual(blocks.map(() => false));
+  });
+});
 
 describe('Graph: range window', () => {
   it('should start an hour before the first startsAt and aim for about 120 points', () => {
