@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { jsonPath, validateNotification } from '../../lib/alertmanager/schema.ts';
+import { jsonPath, notificationSchema, validateNotification } from '../../lib/alertmanager/schema.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests change parsed JSON in ways the Notification type forbids
 type Json = Record<string, any>;
@@ -232,5 +233,19 @@ describe('Function: jsonPath', () => {
 
     // Assess
     expect(path).toBe(expected);
+  });
+});
+
+describe('Constant: notificationSchema', () => {
+  it('should be a valid JSON Schema 2020-12 (the validator skips this check at start-up)', () => {
+    // Prepare
+    const ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
+
+    // Act
+    const valid = ajv.validateSchema(notificationSchema);
+
+    // Assess
+    expect(ajv.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
   });
 });
