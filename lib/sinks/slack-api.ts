@@ -210,19 +210,28 @@ interface PaceRecord {
   tat: number;
 }
 
+/** Slots of a channel's posting budget held by one delivery. */
+export interface ChannelReservation {
+  /** When the reservation was made (epoch ms). */
+  at: number;
+  /** When slot 0 is due if the channel were busy (epoch ms; slot i is due `i` intervals later). */
+  base: number;
+  count: number;
+}
+
 /**
  * Reserves `count` messages of the channel's posting budget (a GCRA token bucket kept in the
- * state store, so every Lambda shares it) and returns when they may go out (epoch ms): now,
- * or later when the channel is busy. The caller keeps that time with its delivery and, if it
- * is in the future, hands the message back to the queue until then (RetryableError with
- * retryAfterSeconds): a Lambda never sleeps waiting for Slack, and a delivery waits once for
- * its turn instead of racing the others every second. The store has no compare-and-set, so
- * two concurrent deliveries can take the same slot; Slack's own 429 with Retry-After covers
- * that rare case the same way.
+ * state store, so every Lambda shares it). The caller keeps the reservation with its delivery
+ * and, when a post's slot is not due yet, hands the message back to the queue until it is
+ * (RetryableError with retryAfterSeconds): a Lambda never sleeps waiting for Slack, and a
+ * delivery waits for its own turn instead of racing the others every second. The store has
+ * no compare-and-set, so two concurrent deliveries can take the same slot; Slack's own 429
+ * with Retry-After covers that rare case the same way.
  * https://docs.slack.dev/apis/web-api/rate-limits
  *
  * @example
- * const readyAt = await reserveChannelSlots(state, 'slackpace#C0123456789', Date.now(), 2);
+ * const reservation = await reserveChannelSlots(state, 'slackpace#C0123456789', Date.now(), 2);
+ * if (slotTime(reservation, 0) > Date.now()) throw pacingError(slotTime(reservation, 0), Date.now());
  */
 export async function reserveChannelSlots(
   state: StateStore,
@@ -230,14 +239,21 @@ export async function reserveChannelSlots(
   now: number,
   count: number,
   pace: ChannelPace = DEFAULT_CHANNEL_PACE,
-): Promise<number> {
+): Promise<ChannelReservation> {
   const intervalMs = pace.intervalSeconds * 1000;
   const record = await state.get<PaceRecord>(key);
   const tat = Math.max(record?.tat ?? 0, now);
-  // The whole reservation must fit in the burst once it starts.
-  const readyAt = Math.max(now, tat + (Math.max(count, 1) - pace.burst) * intervalMs);
   await state.put(key, { tat: tat + count * intervalMs } satisfies PaceRecord, { ttlSeconds: 3600 });
-  return readyAt;
+  return { at: now, base: tat - (pace.burst - 1) * intervalMs, count };
+}
+
+/** When slot `index` of a reservation is due (epoch ms). */
+export function slotTime(
+  reservation: ChannelReservation,
+  index: number,
+  pace: ChannelPace = DEFAULT_CHANNEL_PACE,
+): number {
+  return Math.max(reservation.at, reservation.base + index * pace.intervalSeconds * 1000);
 }
 
 /** The RetryableError that hands a delivery back to the queue until its reserved time. */

@@ -19,7 +19,31 @@ export const BLOCK_LIMITS = {
   url: 3000,
   /** chat.postMessage truncates `text` past 40,000; notifications show far less. */
   fallbackText: 3000,
+  /**
+   * All the text of a message's blocks together. Undocumented: Slack answers
+   * msg_blocks_too_long from about 13,200 characters
+   * (https://github.com/slackapi/bolt-js/issues/2509), so we stay well below.
+   */
+  messageTextChars: 12000,
 } as const;
+
+// "N more alerts continue in the thread" and a continuation's own heading.
+const CONTINUE_NOTICE_CHARS = 200;
+
+/** The characters of text in blocks (header, section text and fields, context, button labels), as Slack counts them for msg_blocks_too_long. */
+export function blockTextLength(blocks: readonly Block[]): number {
+  let total = 0;
+  const visit = (value: unknown, key?: string): void => {
+    if (typeof value === 'string') {
+      if (key === 'text') total += value.length;
+      return;
+    }
+    if (Array.isArray(value)) for (const item of value) visit(item);
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, k);
+  };
+  visit(blocks);
+  return total;
+}
 
 export type Block = Record<string, unknown>;
 
@@ -51,6 +75,8 @@ export interface BlockOptions {
   part?: { index: number; count: number };
   /** Blocks per message, for tests of the splitting; never above Slack's 50. */
   maxBlocks?: number;
+  /** Text characters per message, for tests of the splitting; never above messageTextChars. */
+  maxChars?: number;
 }
 
 export const DEFAULT_CONTEXT_LABELS = ['cluster', 'namespace', 'instance'] as const;
@@ -147,14 +173,21 @@ function isLinkable(url: string | undefined): url is string {
   }
 }
 
+/** Past this many alerts a group is listed compactly: who and since when, no summary or links. */
+export const COMPACT_AFTER_ALERTS = 20;
+
 function alertLine(alert: Alert, notification: Notification, links: AlertLinks): string {
   const emoji = alert.status === 'firing' ? FIRING_EMOJI : RESOLVED_EMOJI;
-  const parts = [`${emoji} *${escapeMrkdwn(truncate(alertIdentity(alert, notification), 300))}*`];
+  const compact = notification.alerts.length > COMPACT_AFTER_ALERTS;
+  const parts = [
+    `${emoji} *${escapeMrkdwn(truncate(alertIdentity(alert, notification), compact ? 150 : 300))}*`,
+  ];
   const summary = alert.annotations.summary ?? alert.annotations.description;
-  if (summary && notification.alerts.length > 1) parts.push(escapeMrkdwn(truncate(summary, 500)));
+  if (summary && notification.alerts.length > 1 && !compact) parts.push(escapeMrkdwn(truncate(summary, 500)));
   const when =
     alert.status === 'firing' ? `since ${slackDate(alert.startsAt)}` : `resolved ${slackDate(alert.endsAt)}`;
   parts.push(when);
+  if (compact) return parts.join(' · ').replace(/\s*\n\s*/g, ' ');
   const urls: string[] = [];
   if (isLinkable(alert.generatorURL)) urls.push(`<${alert.generatorURL}|graph>`);
   const runbook = links.runbookUrl(alert);
@@ -219,6 +252,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     options.maxBlocks ?? BLOCK_LIMITS.blocksPerMessage,
     BLOCK_LIMITS.blocksPerMessage,
   );
+  const maxChars = Math.min(options.maxChars ?? BLOCK_LIMITS.messageTextChars, BLOCK_LIMITS.messageTextChars);
   const { firing, resolved } = counts(notification);
   const emoji = notification.status === 'firing' ? ':fire:' : ':white_check_mark:';
   const head = title(notification);
@@ -241,9 +275,10 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     .slice(0, BLOCK_LIMITS.fields)
     .map((name) => ({
       type: 'mrkdwn',
+      // Well under the 2000 a field may hold: the whole message shares one text budget.
       text: truncate(
-        `*${escapeMrkdwn(name)}*\n${escapeMrkdwn(notification.commonLabels[name])}`,
-        BLOCK_LIMITS.fieldText,
+        `*${escapeMrkdwn(name)}*\n${escapeMrkdwn(truncate(notification.commonLabels[name], 300))}`,
+        400,
       ),
     }));
   if (fields.length > 0) top.push({ type: 'section', fields });
@@ -289,11 +324,24 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
       : [];
   const sections = packLines(lines);
 
-  // One block is kept for "continued in the thread" when the sections do not all fit.
+  // Sections go into a message while both its block count and its text budget allow; one
+  // block and a little text are kept for "continued in the thread" when they do not all fit.
+  const fixedChars = blockTextLength([...top, ...noticeBlocks, ...bottom]);
+  const take = (from: number, blocksLeft: number, charsLeft: number): number => {
+    let n = 0;
+    let chars = 0;
+    while (from + n < sections.length && n < blocksLeft && chars + sections[from + n].length <= charsLeft) {
+      chars += sections[from + n].length;
+      n++;
+    }
+    return n;
+  };
   const room = maxBlocks - top.length - bottom.length - noticeBlocks.length;
-  const fitsAll = sections.length <= room;
-  const inMain = fitsAll ? sections : sections.slice(0, Math.max(0, room - 1));
-  const rest = sections.slice(inMain.length);
+  const budget = maxChars - fixedChars;
+  let inMainCount = take(0, room, budget);
+  if (inMainCount < sections.length) inMainCount = take(0, room - 1, budget - CONTINUE_NOTICE_CHARS);
+  const inMain = sections.slice(0, inMainCount);
+  const rest = sections.slice(inMainCount);
   const shownAlerts = inMain.reduce((n, s) => n + s.split('\n').length, 0);
   const blocks = [...top, ...inMain.map(section)];
   if (rest.length > 0) {
@@ -310,10 +358,12 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
 
   const continuations: SlackMessage[] = [];
   let from = shownAlerts;
-  const perReply = maxBlocks - 1;
-  for (let i = 0; i < rest.length; i += perReply) {
-    const chunk = rest.slice(i, i + perReply);
-    const count = chunk.reduce((n, s) => n + s.split('\n').length, 0);
+  for (let i = 0; i < rest.length; ) {
+    // At least one section per reply: a section alone is within every limit.
+    const n = Math.max(1, take(inMainCount + i, maxBlocks - 1, maxChars - CONTINUE_NOTICE_CHARS));
+    const chunk = rest.slice(i, i + n);
+    i += n;
+    const count = chunk.reduce((k, s) => k + s.split('\n').length, 0);
     const label = `${alertnameOf(notification)}: alerts ${from + 1}-${from + count} of ${lines.length} (continued)`;
     continuations.push({
       text: truncate(label, BLOCK_LIMITS.fallbackText),

@@ -9,6 +9,7 @@ import { PermanentError } from './errors.ts';
 import type { Delivery, SecretReader, Sink } from './sink.ts';
 import {
   type ChannelPace,
+  type ChannelReservation,
   DEFAULT_CHANNEL_PACE,
   DEFAULT_SLACK_BASE_URL,
   DEFAULT_SLACK_TIMEOUT_SECONDS,
@@ -16,6 +17,7 @@ import {
   reserveChannelSlots,
   SlackApi,
   slackErrorCode,
+  slotTime,
 } from './slack-api.ts';
 import { type AlertLinks, buildGroupMessage, type SlackMessage, threadReply, title } from './slack-blocks.ts';
 import {
@@ -123,6 +125,8 @@ interface StepRecord {
   /** When the intent was stored (epoch ms). */
   at?: number;
   ts?: string;
+  /** Its slot in the run's reservation. */
+  slot?: number;
   fileId?: string;
   done?: boolean;
 }
@@ -132,8 +136,10 @@ interface RunRecord {
   id: string;
   receivedAt: string;
   plan: LifecyclePlan;
-  /** When this delivery's reserved messages may go out (epoch ms). */
-  readyAt?: number;
+  /** This delivery's slots in the channel's posting budget. */
+  pace?: ChannelReservation;
+  /** The next slot to hand to a post. */
+  nextSlot?: number;
   /** The group's message once known (posted or found). */
   message?: { channel: string; ts: string };
   steps: Record<string, StepRecord>;
@@ -225,11 +231,30 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
         built.continuations.length +
         (plan0.reply ? 1 : 0) +
         (plan0.graph ? 1 : 0);
-      if (posts > 0 && current.readyAt === undefined) {
-        current.readyAt = await reserveChannelSlots(state, paceKey, now(), posts, pace);
+      if (posts > 0 && current.pace === undefined) {
+        current.pace = await reserveChannelSlots(state, paceKey, now(), posts, pace);
         await save();
       }
-      if (current.readyAt !== undefined && current.readyAt > now()) throw pacingError(current.readyAt, now());
+
+      /** Throws (back to the queue) until this post's slot is due; then a burst of them goes at once. */
+      async function awaitSlot(step: string): Promise<void> {
+        if (!current.pace) return;
+        let slot = current.steps[step]?.slot;
+        if (slot === undefined) {
+          slot = current.nextSlot ?? 0;
+          current.nextSlot = slot + 1;
+          current.steps[step] = { ...current.steps[step], slot };
+          await save();
+        }
+        const due = slotTime(current.pace, slot, pace);
+        if (due <= now()) return;
+        const burstDue = slotTime(
+          current.pace,
+          Math.min(slot + pace.burst - 1, current.pace.count - 1),
+          pace,
+        );
+        throw pacingError(Math.max(due, burstDue), now());
+      }
 
       async function findPosted(
         step: string,
@@ -280,7 +305,8 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
             return { channel, ts };
           }
         }
-        current.steps[step] = { at: now() };
+        await awaitSlot(step);
+        current.steps[step] = { ...current.steps[step], at: now() };
         await save();
         const answer = await api.call('chat.postMessage', {
           channel,
@@ -370,6 +396,7 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
             return;
           }
         }
+        await awaitSlot('graph');
         const graph = await render({ notification, now: new Date(now()) }, config, delivery.secrets);
         if ('skipped' in graph) {
           logger.warn('slack graph skipped', {
@@ -390,7 +417,7 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
             { form: true },
           );
           const fileId = String(upload.file_id);
-          current.steps.graph = { at: now(), fileId };
+          current.steps.graph = { ...current.steps.graph, at: now(), fileId };
           await save();
           await api.uploadBytes(String(upload.upload_url), graph.png, filename);
           await api.call('files.completeUploadExternal', {

@@ -85,6 +85,28 @@ const LIMITS = {
   url: 3000,
 };
 
+/**
+ * Slack's undocumented limit on all the text of a message's blocks: msg_blocks_too_long from
+ * about 13,200 characters (https://github.com/slackapi/bolt-js/issues/2509). The fake is a
+ * little stricter than what was observed.
+ */
+export const MESSAGE_BLOCKS_TEXT_LIMIT = 13_000;
+
+export function blocksTextLength(blocks: unknown): number {
+  let total = 0;
+  const visit = (value: unknown, key?: string): void => {
+    if (typeof value === 'string') {
+      if (key === 'text') total += value.length;
+    } else if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) visit(v, k);
+    }
+  };
+  visit(blocks);
+  return total;
+}
+
 /** Why Slack would answer invalid_blocks, or undefined. */
 export function blockKitViolation(blocks: unknown): string | undefined {
   if (!Array.isArray(blocks)) return 'blocks is not an array';
@@ -227,6 +249,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       if (a.blocks !== undefined) {
         const violation = blockKitViolation(a.blocks);
         if (violation) return err('invalid_blocks', { errors: [violation] });
+        if (blocksTextLength(a.blocks) > MESSAGE_BLOCKS_TEXT_LIMIT) return err('msg_blocks_too_long');
       }
       if (!a.text && !a.blocks) return err('no_text');
       if (typeof a.text === 'string' && a.text.length > 40_000) return err('msg_too_long');
@@ -266,6 +289,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       if (a.blocks !== undefined) {
         const violation = blockKitViolation(a.blocks);
         if (violation) return err('invalid_blocks', { errors: [violation] });
+        if (blocksTextLength(a.blocks) > MESSAGE_BLOCKS_TEXT_LIMIT) return err('msg_blocks_too_long');
       }
       if (!a.text && !a.blocks) return err('no_text');
       message.edits.push({ text: message.text, blocks: message.blocks });

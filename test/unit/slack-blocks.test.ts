@@ -3,6 +3,7 @@ import { runbookUrl, silenceUrl } from '../../lib/alertmanager/links.ts';
 import {
   BLOCK_LIMITS,
   type Block,
+  blockTextLength,
   buildGroupMessage,
   escapeMrkdwn,
   packLines,
@@ -95,6 +96,7 @@ describe('Function: buildGroupMessage', () => {
     const all = [main, ...continuations];
     for (const message of all) {
       expect(message.blocks.length).toBeLessThanOrEqual(BLOCK_LIMITS.blocksPerMessage);
+      expect(blockTextLength(message.blocks)).toBeLessThanOrEqual(BLOCK_LIMITS.messageTextChars);
       expect(blockKitViolation(message.blocks)).toBeUndefined();
     }
     const lines = all.flatMap((m) =>
@@ -106,19 +108,40 @@ describe('Function: buildGroupMessage', () => {
     expect(continuations[0].text).toMatch(/^HighLatency: alerts \d+-\d+ of 600 \(continued\)$/);
   });
 
-  it('should split at a smaller block budget too, counting the alerts of each part', () => {
+  it('should split at a smaller block and text budget too, counting the alerts of each part', () => {
     // Prepare
-    const notification = makeNotification({ count: 40 });
+    const notification = makeNotification({ count: 20 });
     for (const alert of notification.alerts) alert.annotations.summary = 'z'.repeat(1400);
 
     // Act
     const { main, continuations } = buildGroupMessage(notification, { links, maxBlocks: 8 });
 
     // Assess
-    expect(main.blocks.length).toBeLessThanOrEqual(8);
-    expect(continuations.every((c) => c.blocks.length <= 8)).toBe(true);
-    const ranges = continuations.map((c) => /alerts (\d+)-(\d+) of 40/.exec(c.text)?.slice(1).map(Number));
-    expect(ranges.at(-1)?.[1]).toBe(40);
+    for (const message of [main, ...continuations]) {
+      expect(message.blocks.length).toBeLessThanOrEqual(8);
+      expect(blockTextLength(message.blocks)).toBeLessThanOrEqual(BLOCK_LIMITS.messageTextChars);
+    }
+    const ranges = continuations.map((c) => /alerts (\d+)-(\d+) of 20/.exec(c.text)?.slice(1).map(Number));
+    expect(ranges.length).toBeGreaterThan(0);
+    expect(ranges.at(-1)?.[1]).toBe(20);
+    const lines = [main, ...continuations].flatMap((m) =>
+      m.blocks
+        .filter((b) => b.type === 'section' && JSON.stringify(b).includes('instance='))
+        .flatMap((b) => (b as { text: { text: string } }).text.text.split('\n')),
+    );
+    expect(lines).toHaveLength(20);
+  });
+
+  it('should list a group of more than 20 alerts compactly, without summaries', () => {
+    // Prepare
+    const notification = makeNotification({ count: 21 });
+
+    // Act
+    const { main } = buildGroupMessage(notification, { links });
+
+    // Assess
+    expect(textOf(main.blocks)).toContain('instance=web-20:9100');
+    expect(textOf(main.blocks)).not.toContain('Latency high on web-20');
   });
 
   it('should escape label values and annotations so they cannot inject links or mentions', () => {
