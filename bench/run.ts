@@ -1,0 +1,79 @@
+/**
+ * `npm run bench`: every figure of BENCHMARKS.md, each against a baseline measured in the same
+ * run, written to bench/results.json and printed as a table. Never part of `npm test`.
+ * `npm run bench -- ingest storm` runs only the named figures (and still writes the file).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { benchAlertmanager } from './alertmanager.ts';
+import { benchColdStart } from './cold-start.ts';
+import { benchIngest } from './ingest.ts';
+import { type BenchResult, repoRoot } from './measure.ts';
+import { benchStorm } from './storm.ts';
+import { benchThroughput } from './throughput.ts';
+
+const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
+  ingest: benchIngest,
+  throughput: benchThroughput,
+  'cold-start': benchColdStart,
+  alertmanager: benchAlertmanager,
+  storm: benchStorm,
+};
+
+function format(value: number | null): string {
+  if (value === null) return '-';
+  return Math.abs(value) >= 100 ? value.toFixed(0) : String(value);
+}
+
+/** The table BENCHMARKS.md shows (GitHub Markdown). */
+export function table(results: BenchResult[]): string {
+  const rows = results.map((r) => [
+    r.name,
+    `${format(r.value)} ${r.unit}`,
+    r.baseline === null ? '-' : `${format(r.baseline)} ${r.unit}`,
+    r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.target ?? '-',
+    r.met === null ? '-' : r.met ? 'yes' : '**no**',
+  ]);
+  const header = ['figure', 'value', 'baseline', 'ratio', 'target', 'met'];
+  return [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+}
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2);
+  const results: BenchResult[] = [];
+  let failed = 0;
+  for (const [name, run] of Object.entries(FIGURES)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    const started = performance.now();
+    process.stdout.write(`bench: ${name}... `);
+    try {
+      const outcome = await run();
+      if (typeof outcome === 'string') {
+        process.stdout.write(`skipped: ${outcome}\n`);
+        continue;
+      }
+      results.push(...outcome);
+      process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    } catch (error) {
+      failed++;
+      process.stdout.write(`FAILED\n${(error as Error).stack ?? error}\n`);
+    }
+  }
+  const file = join(repoRoot, 'bench/results.json');
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\n${table(results)}\n\nwrote ${file}\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+if (import.meta.main) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
