@@ -95,7 +95,10 @@ export class LocalEnqueuer implements Enqueuer {
     const woken = new Set<string>();
     batch.forEach((send, i) => {
       const outcome = outcomes[i];
-      if ('error' in outcome) return send.reject(outcome.error);
+      if ('error' in outcome) {
+        send.reject(outcome.error);
+        return;
+      }
       if (outcome.woke) woken.add(send.name);
       send.resolve(outcome.result);
     });
