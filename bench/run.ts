@@ -3,7 +3,8 @@
  * run, written to bench/results.json and printed as a table. Never part of `npm test`.
  * `npm run bench -- ingest storm` runs only the named figures (and still writes the file).
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchAlertmanager } from './alertmanager.ts';
 import { benchColdStart } from './cold-start.ts';
@@ -39,8 +40,25 @@ export function table(results: BenchResult[]): string {
   return [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }
 
+const TABLE_START = '<!-- bench:table -->';
+const TABLE_END = '<!-- /bench:table -->';
+
+/** A full run puts its table into BENCHMARKS.md, between the markers, with the date and machine. */
+async function updateBenchmarksMd(results: BenchResult[], load: number[]): Promise<void> {
+  const path = join(repoRoot, 'BENCHMARKS.md');
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (!text?.includes(TABLE_START) || !text.includes(TABLE_END)) return;
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, load average ${load.map((l) => l.toFixed(1)).join(' ')} at the start, Node ${process.version}`;
+  const block = `${TABLE_START}\nLatest full run: ${new Date().toISOString().slice(0, 16)}Z on ${machine}.\n\n${table(results)}\n${TABLE_END}`;
+  const start = text.indexOf(TABLE_START);
+  const end = text.indexOf(TABLE_END) + TABLE_END.length;
+  await writeFile(path, `${text.slice(0, start)}${block}${text.slice(end)}`);
+  process.stdout.write(`updated ${path}\n`);
+}
+
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
+  const load = loadavg();
   const results: BenchResult[] = [];
   let failed = 0;
   for (const [name, run] of Object.entries(FIGURES)) {
@@ -63,6 +81,7 @@ async function main(): Promise<number> {
   const file = join(repoRoot, 'bench/results.json');
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\n${table(results)}\n\nwrote ${file}\n`);
+  if (only.length === 0) await updateBenchmarksMd(results, load);
   return failed > 0 ? 1 : 0;
 }
 
