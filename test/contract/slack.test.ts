@@ -286,6 +286,34 @@ describe('Sink: slack (contract with the fake Slack Web API)', () => {
       expect(moved.topLevel(other).map((m) => m.text?.slice(0, 10))).toEqual(['[RESOLVED]']);
     });
 
+    it('should put the later parts of a notification the relay split into the thread of the group message', async () => {
+      // Prepare: ingest split one notification of 4 alerts into 2 queue messages.
+      const s = sink();
+      const whole = group(['firing', 'firing', 'firing', 'firing']);
+      const part = (index: number) =>
+        slackDelivery(
+          destination(),
+          { ...whole, alerts: whole.alerts.slice((index - 1) * 2, index * 2) },
+          {
+            state,
+            secrets: { SLACK_TOKEN: TOKEN },
+            part: { index, count: 2 },
+          },
+        );
+
+      // Act
+      await s.deliver(part(1));
+      await s.deliver(part(2));
+
+      // Assess
+      const top = fake.topLevel(CHANNEL);
+      expect(top).toHaveLength(1);
+      expect(JSON.stringify(top[0].blocks)).toContain('Part 1 of 2');
+      const [reply] = fake.replies(CHANNEL, top[0].ts);
+      expect(JSON.stringify(reply.blocks)).toContain('instance=web-2:9100');
+      expect(JSON.stringify(reply.blocks)).toContain('instance=web-3:9100');
+    });
+
     it('should post a new message when someone deleted the group message', async () => {
       // Prepare
       const s = sink();
