@@ -128,6 +128,8 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
         secrets: deps.secrets,
         state: deps.state,
         logger: contextLogger(logger, context),
+        count: (name, value) =>
+          deps.telemetry.count(name, { sink: deps.sink.name, destination: message.destination }, value),
       });
     } catch (error) {
       return failure(record, message, error, attempt, context);

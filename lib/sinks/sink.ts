@@ -32,7 +32,12 @@ export interface Delivery<C extends DestinationConfig = DestinationConfig> {
   secrets: SecretReader;
   state: StateStore;
   logger: SinkLogger;
+  /** Counts a sink's own event as a metric with this destination's dimensions (e.g. a graph skipped). */
+  count?(name: SinkMetricName, value?: number): void;
 }
+
+/** Metrics a sink may count itself; the record handler counts deliveries, retries and dead letters. */
+export type SinkMetricName = 'GraphsSkipped';
 
 /**
  * A kind of destination. One file per sink in lib/sinks/, registered in lib/sinks/registry.ts.

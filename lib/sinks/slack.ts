@@ -399,8 +399,9 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
         await awaitSlot('graph');
         const graph = await render({ notification, now: new Date(now()) }, config, delivery.secrets);
         if ('skipped' in graph) {
+          delivery.count?.('GraphsSkipped');
           logger.warn('slack graph skipped', {
-            metric: 'SlackGraphSkipped',
+            metric: 'GraphsSkipped',
             reason: graph.reason ?? 'skipped',
             detail: graph.skipped,
             groupKey: notification.groupKey,
@@ -430,8 +431,9 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
         } catch (error) {
           if (!(error instanceof PermanentError)) throw error;
           // uploads disabled, files:write missing...: the alert is out, the graph is not worth a DLQ entry.
+          delivery.count?.('GraphsSkipped');
           logger.warn('slack graph skipped', {
-            metric: 'SlackGraphSkipped',
+            metric: 'GraphsSkipped',
             reason: 'upload-refused',
             detail: error.message,
             groupKey: notification.groupKey,

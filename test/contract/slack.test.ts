@@ -473,9 +473,13 @@ describe('Sink: slack (contract with the fake Slack Web API)', () => {
     it('should send the message and log a skipped graph when the graph has no data', async () => {
       // Prepare
       const logger = captureLogger();
+      const counted: string[] = [];
       const d = {
         ...delivery(group(['firing']), { graph: { prometheusUrl: 'http://prometheus:9090' } }),
         logger,
+        count: (name: string) => {
+          counted.push(name);
+        },
       };
 
       // Act
@@ -486,11 +490,12 @@ describe('Sink: slack (contract with the fake Slack Web API)', () => {
       // Assess
       expect(fake.topLevel(CHANNEL)).toHaveLength(1);
       expect(fake.files.size).toBe(0);
+      expect(counted).toEqual(['GraphsSkipped']);
       expect(logger.lines).toContainEqual(
         expect.objectContaining({
           level: 'warn',
           message: 'slack graph skipped',
-          extra: expect.objectContaining({ reason: 'no-data', metric: 'SlackGraphSkipped' }),
+          extra: expect.objectContaining({ reason: 'no-data', metric: 'GraphsSkipped' }),
         }),
       );
     });

@@ -854,6 +854,23 @@ describe('Function: createRecordHandler', () => {
     });
   });
 
+  describe('Returned handler: sink metrics', () => {
+    it('should count what a sink counts itself under its destination', async () => {
+      // Prepare
+      const { handler, telemetry } = setup({
+        outcome: (delivery) => {
+          delivery.count?.('GraphsSkipped');
+        },
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(telemetry.get('GraphsSkipped', 'audit')).toBe(1);
+    });
+  });
+
   describe('Returned handler: secrets', () => {
     const SECRET = 'whsec_U0VDUkVULURPLU5PVC1MRUFLLTdmM2E5';
     let output: string[] = [];
