@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,6 +11,7 @@ import {
   parseConfig,
   validateConfig,
 } from '../../lib/config/load.ts';
+import { sinks } from '../../lib/sinks/registry.ts';
 
 /** The ConfigError a call throws (fails the test when it does not throw one). */
 function configError(run: () => unknown): ConfigError {
@@ -409,5 +410,19 @@ describe('Function: validateConfig', () => {
 
     // Assess
     expect(error.problems).toEqual([expect.stringMatching(/^destinations\[0\]\.matchers: must be array/)]);
+  });
+});
+
+describe('File: relay.example.yaml', () => {
+  it('should be a valid config that shows every sink the relay knows', () => {
+    // Prepare
+    const text = readFileSync(new URL('../../relay.example.yaml', import.meta.url), 'utf8');
+
+    // Act
+    const config = parseConfig(text, 'relay.example.yaml');
+
+    // Assess
+    expect(new Set(config.destinations.map((d) => d.sink))).toEqual(new Set(sinks.map((s) => s.name)));
+    expect(config.ingest.tokenSecret).toBe('INGEST_TOKEN');
   });
 });
