@@ -44,7 +44,7 @@ export interface SysdigSinkOptions {
 /**
  * Sysdig SaaS regions -> Monitor URL. us2 and eu1 are from Sysdig's REST API conventions page
  * (https://docs.sysdig.com/en/docs/developer-tools/sysdig-rest-api-conventions/), us1 is the
- * SDK's default; the others are as Sysdig's region list names them (docs/sysdig.md says which
+ * SDK's default; the others are as Sysdig's region list names them (the README's sysdig section says which
  * were confirmed). For anything else, set `baseUrl`.
  */
 export const SYSDIG_REGIONS = {
