@@ -59,6 +59,8 @@ export interface Child {
   pid: number;
   /** Peak resident set size so far (VmHWM), in MiB. */
   peakRssMiB(): number;
+  /** Why it exited (with the end of its stderr), or undefined while it runs. */
+  exitReason(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,10 @@ export async function startChild(
     child: {
       process: proc,
       pid,
+      exitReason: () =>
+        proc.exitCode === null && proc.signalCode === null
+          ? undefined
+          : `exited with ${proc.exitCode ?? proc.signalCode}: ${stderr}`,
       peakRssMiB: () => {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');
         const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);

@@ -43,15 +43,23 @@ async function load(url: string): Promise<Run> {
 }
 
 /** Waits (bounded) until the relay's queue is empty, so its deliveries do not eat into the next run. */
-async function drained(url: string): Promise<void> {
+async function drained(url: string, relay: Child): Promise<void> {
+  let lastError: unknown;
   for (let i = 0; i < 600; i++) {
-    const health = (await (await fetch(`${url}/healthz`)).json()) as {
-      queues: Record<string, { visible: number; inFlight: number }>;
-    };
-    if (Object.values(health.queues).every((q) => q.visible === 0 && q.inFlight === 0)) return;
+    const exited = relay.exitReason();
+    if (exited) throw new Error(`the relay ${exited}`);
+    try {
+      const health = (await (await fetch(`${url}/healthz`)).json()) as {
+        queues: Record<string, { visible: number; inFlight: number }>;
+      };
+      if (Object.values(health.queues).every((q) => q.visible === 0 && q.inFlight === 0)) return;
+    } catch (error) {
+      // A kept-alive connection the server closed just then; the next poll opens a new one.
+      lastError = error;
+    }
     await delay(100);
   }
-  throw new Error('the relay did not drain its queue within a minute');
+  throw new Error(`the relay did not drain its queue within a minute (${String(lastError)})`);
 }
 
 /**
@@ -80,13 +88,13 @@ export async function benchThroughput(): Promise<BenchResult[]> {
     const relayUrl = relay.match[1].replace(/\/$/, '');
     await load(bareUrl);
     await load(relayUrl);
-    await drained(relayUrl);
+    await drained(relayUrl, relay.child);
     const bareRuns: Run[] = [];
     const relayRuns: Run[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       bareRuns.push(await load(bareUrl));
       relayRuns.push(await load(relayUrl));
-      await drained(relayUrl);
+      await drained(relayUrl, relay.child);
     }
     const failed = relayRuns.reduce((sum, r) => sum + r.non2xx + r.errors, 0);
     if (failed > 0) throw new Error(`the relay answered ${failed} requests with an error`);
