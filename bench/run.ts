@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every figure of BENCHMARKS.md, each against a baseline measured in the same
  * run, written to bench/results.json and printed as a table. Never part of `npm test`.
- * `npm run bench -- ingest storm` runs only the named figures (and still writes the file).
+ * `npm run bench -- ingest storm` runs only the named figures and prints them (no file written).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -78,10 +78,14 @@ async function main(): Promise<number> {
       process.stdout.write(`FAILED\n${(error as Error).stack ?? error}\n`);
     }
   }
-  const file = join(repoRoot, 'bench/results.json');
-  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`\n${table(results)}\n\nwrote ${file}\n`);
-  if (only.length === 0) await updateBenchmarksMd(results, load);
+  process.stdout.write(`\n${table(results)}\n\n`);
+  // Only a full run replaces the committed results: a partial one would drop the other figures.
+  if (only.length === 0) {
+    const file = join(repoRoot, 'bench/results.json');
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`wrote ${file}\n`);
+    await updateBenchmarksMd(results, load);
+  }
   return failed > 0 ? 1 : 0;
 }
 
