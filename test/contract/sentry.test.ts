@@ -8,47 +8,10 @@ import type { Delivery, SinkLogger } from '../../lib/sinks/sink.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 import { type FakeSentry, startFakeSentry } from '../support/fake-sentry.ts';
 import { makeNotification } from '../support/notifications.ts';
+import { capturingLogger, failure, memoryState } from '../support/vendor-delivery.ts';
 
 const DSN_SECRET = 'SENTRY_ALERTS_DSN';
 const TOKEN_SECRET = 'SENTRY_AUTH_TOKEN';
-
-function memoryState(): StateStore {
-  const items = new Map<string, object>();
-  return {
-    async get<T extends object>(key: string) {
-      return items.get(key) as T | undefined;
-    },
-    async put(key, value) {
-      items.set(key, value);
-    },
-    async delete(key) {
-      items.delete(key);
-    },
-  };
-}
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const log = (level: string) => (message: string, extra?: Record<string, unknown>) =>
-    void lines.push(`${level} ${message} ${JSON.stringify(extra ?? {})}`);
-  const logger: SinkLogger = {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-  };
-  return { logger, lines };
-}
-
-/** The rejection of a promise that must reject. */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the delivery to fail, it succeeded');
-}
 
 describe('Sink: sentry', () => {
   const fakes: FakeSentry[] = [];

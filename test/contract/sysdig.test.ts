@@ -1,42 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import { PermanentError, RetryableError } from '../../lib/sinks/errors.ts';
-import type { Delivery, SinkLogger } from '../../lib/sinks/sink.ts';
+import type { Delivery } from '../../lib/sinks/sink.ts';
 import { type SysdigDestination, sysdigSink } from '../../lib/sinks/sysdig.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 import { type FakeSysdig, parseScope, startFakeSysdig } from '../support/fake-sysdig.ts';
 import { makeNotification } from '../support/notifications.ts';
+import { capturingLogger, memoryState } from '../support/vendor-delivery.ts';
 
 const TOKEN = 'sysdig-token-5c1e9a7b-0d2f';
 const TOKEN_NAME = 'SYSDIG_TOKEN';
-
-function memoryState(): StateStore {
-  const items = new Map<string, object>();
-  return {
-    async get<T extends object>(key: string) {
-      return items.get(key) as T | undefined;
-    },
-    async put(key, value) {
-      items.set(key, value);
-    },
-    async delete(key) {
-      items.delete(key);
-    },
-  };
-}
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const log = (level: string) => (message: string, extra?: Record<string, unknown>) =>
-    void lines.push(`${level} ${message} ${JSON.stringify(extra ?? {})}`);
-  const logger: SinkLogger = {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-  };
-  return { logger, lines };
-}
 
 describe('Sink: sysdig (contract with the fake Sysdig events API)', () => {
   let fake: FakeSysdig;

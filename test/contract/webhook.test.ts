@@ -12,7 +12,7 @@ import {
   type WebhookDestination,
   webhookSink,
 } from '../../lib/sinks/webhook.ts';
-import type { StateStore } from '../../lib/state/store.ts';
+import { capturingLogger, failure, memoryState } from '../support/vendor-delivery.ts';
 import {
   closedPort,
   type ScriptedResponse,
@@ -29,34 +29,6 @@ const TOKEN_PATH = `/hooks/${PATH_TOKEN}?token=${QUERY_TOKEN}`;
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const SECRET_NAME = 'WEBHOOK_SIGNING_KEY';
-
-function memoryState(): StateStore {
-  const items = new Map<string, object>();
-  return {
-    async get<T extends object>(key: string) {
-      return items.get(key) as T | undefined;
-    },
-    async put(key, value) {
-      items.set(key, value);
-    },
-    async delete(key) {
-      items.delete(key);
-    },
-  };
-}
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const log = (level: string) => (message: string, extra?: Record<string, unknown>) =>
-    void lines.push(`${level} ${message} ${JSON.stringify(extra ?? {})}`);
-  const logger: SinkLogger = {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-  };
-  return { logger, lines };
-}
 
 function alert(fingerprint: string): Alert {
   return {
@@ -106,16 +78,6 @@ function delivery(
     state: memoryState(),
     logger: options.logger ?? capturingLogger().logger,
   };
-}
-
-/** The rejection of a promise that must reject. */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the delivery to fail, it succeeded');
 }
 
 function expectNoLeak(text: string): void {

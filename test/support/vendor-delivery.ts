@@ -4,7 +4,7 @@ import { PermanentError } from '../../lib/sinks/errors.ts';
 import type { Delivery, SinkLogger } from '../../lib/sinks/sink.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 
-/** A Delivery for calling a vendor sink directly in contract tests (ilert, PagerDuty). */
+/** Deliveries, an in-memory state store and a capturing logger for calling a sink directly in tests. */
 
 export function memoryState(): StateStore & { keys(): string[] } {
   const items = new Map<string, object>();

@@ -4,20 +4,7 @@ import { PermanentError, RetryableError } from '../../lib/sinks/errors.ts';
 import type { Delivery } from '../../lib/sinks/sink.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 import { makeNotification } from '../support/notifications.ts';
-
-function memoryState(): StateStore & { keys(): string[] } {
-  const items = new Map<string, object>();
-  return {
-    get: async <T extends object>(key: string) => items.get(key) as T | undefined,
-    put: async (key, value) => {
-      items.set(key, value);
-    },
-    delete: async (key) => {
-      items.delete(key);
-    },
-    keys: () => [...items.keys()],
-  };
-}
+import { memoryState } from '../support/vendor-delivery.ts';
 
 function delivery(state: StateStore, count: number, receivedAt = '2026-11-21T11:00:00.000Z'): Delivery {
   return {

@@ -6,7 +6,7 @@ import type { Alert, Notification } from '../../lib/alertmanager/types.ts';
 import { type ConsoleDestination, type ConsoleRecord, createConsoleSink } from '../../lib/sinks/console.ts';
 import { PermanentError, RetryableError } from '../../lib/sinks/errors.ts';
 import type { Delivery, SinkLogger } from '../../lib/sinks/sink.ts';
-import type { StateStore } from '../../lib/state/store.ts';
+import { memoryState } from '../support/vendor-delivery.ts';
 
 // Captured from Alertmanager 0.25 (shared/reference/payloads/am-0.25-prom-group-firing-3alerts.json).
 const GENERATOR_URL =
@@ -80,21 +80,6 @@ const firing3: Notification = {
 };
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
-
-function memoryState(): StateStore {
-  const items = new Map<string, object>();
-  return {
-    async get<T extends object>(key: string) {
-      return items.get(key) as T | undefined;
-    },
-    async put(key, value) {
-      items.set(key, value);
-    },
-    async delete(key) {
-      items.delete(key);
-    },
-  };
-}
 
 const silentLogger: SinkLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
