@@ -1,9 +1,12 @@
+import { STATUS_CODES } from 'node:http';
 import { RetryableError } from './errors.ts';
 
 /**
- * What every sink needs to talk HTTP to a vendor safely: transport errors as RetryableError
- * without the URL (undici's messages quote it), the retryable status classes, and response
- * body snippets fit for a log line or a DLQ reason (no control characters, tokens redacted).
+ * What every sink needs to talk HTTP to a vendor safely, in one place: the request itself
+ * (vendorFetch, postJson: no redirects, a timeout, transport errors as RetryableError without
+ * the URL), the retryable status classes, "answered 429 Too Many Requests" wording, base URL
+ * handling, and response body snippets fit for a log line or a DLQ reason (no control
+ * characters, tokens redacted).
  */
 
 // Path segments and query values shorter than this are words like "hooks", not tokens, and
@@ -128,4 +131,97 @@ async function readAtMost(response: Response, limit: number): Promise<{ text: st
     text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, limit)),
     cut: bytes.byteLength >= limit,
   };
+}
+
+/**
+ * fetch as every sink calls a vendor: redirects are not followed (a 3xx would carry a token,
+ * a key in the path or a signed payload to a host nobody configured), the whole request is cut
+ * off after `timeoutSeconds`, and a transport failure becomes a RetryableError that names only
+ * `label` (undici's errors can quote the URL). Resolves with the response whatever its status.
+ */
+export async function vendorFetch(
+  url: string | URL,
+  init: RequestInit,
+  options: { label: string; timeoutSeconds: number; fetch?: typeof globalThis.fetch },
+): Promise<Response> {
+  const doFetch = options.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
+  try {
+    return await doFetch(url, {
+      ...init,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(options.timeoutSeconds * 1000),
+    });
+  } catch (error) {
+    throw transportError(error, options.label, options.timeoutSeconds);
+  }
+}
+
+/** What a vendor sink needs to POST JSON and say what came back, without leaking the URL. */
+export interface JsonPostOptions {
+  /** `pagerduty events.pagerduty.com`: names the vendor and host in every error, never the path. */
+  label: string;
+  timeoutSeconds: number;
+  fetch?: typeof globalThis.fetch;
+  headers?: Record<string, string>;
+}
+
+export const RELAY_USER_AGENT = 'alertmanager-relay';
+
+/**
+ * POSTs `body` (already serialised) as JSON through vendorFetch. Resolves with the response
+ * whatever its status; throws a RetryableError (timeout, connection refused...) that never
+ * quotes the URL (ilert's URLs carry the alert source key).
+ */
+export async function postJson(url: URL, body: string, options: JsonPostOptions): Promise<Response> {
+  return vendorFetch(
+    url,
+    {
+      method: 'POST',
+      headers: {
+        ...options.headers,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': RELAY_USER_AGENT,
+      },
+      body,
+    },
+    options,
+  );
+}
+
+/** `pagerduty events.pagerduty.com answered 429 Too Many Requests` */
+export function answered(label: string, status: number): string {
+  return `${label} answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+}
+
+/** Reads the body off a successful response so the connection is reused, ignoring failures. */
+export async function drain(response: Response): Promise<string> {
+  try {
+    return await response.text();
+  } catch {
+    return '';
+  }
+}
+
+/** The base URL from config (or the vendor default), checked: http(s), no credentials, no query. */
+export function parseBaseUrl(raw: string, sink: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${sink} baseUrl is not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`${sink} baseUrl for ${url.host || 'its host'} must be http or https`);
+  }
+  return url;
+}
+
+/** `base` + `path`, keeping any path prefix of the base (a proxy or test server mount point). */
+export function joinUrl(base: URL, path: string): URL {
+  const joined = new URL(base.href);
+  joined.pathname = `${base.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+  joined.search = '';
+  joined.hash = '';
+  return joined;
 }

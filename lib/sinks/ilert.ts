@@ -1,8 +1,16 @@
 import { forEachAlertOnce } from './alert-progress.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { isRetryableStatus, readBodySnippet, urlSecrets } from './http.ts';
+import {
+  answered,
+  drain,
+  isRetryableStatus,
+  joinUrl,
+  parseBaseUrl,
+  postJson,
+  readBodySnippet,
+  urlSecrets,
+} from './http.ts';
 import { type IlertDestination, ilertEvent, prometheusBody } from './ilert-event.ts';
-import { answered, drain, joinUrl, parseBaseUrl, postJson } from './json-post.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import type { Delivery, Sink } from './sink.ts';
 

@@ -1,7 +1,14 @@
 import { forEachAlertOnce } from './alert-progress.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { isRetryableStatus, readBodySnippet } from './http.ts';
-import { answered, drain, joinUrl, parseBaseUrl, postJson } from './json-post.ts';
+import {
+  answered,
+  drain,
+  isRetryableStatus,
+  joinUrl,
+  parseBaseUrl,
+  postJson,
+  readBodySnippet,
+} from './http.ts';
 import {
   alertEvent,
   eventBytes,

@@ -1,9 +1,8 @@
-import { STATUS_CODES } from 'node:http';
 import type { Alert } from '../alertmanager/types.ts';
 import type { DestinationConfig } from '../config/types.ts';
 import { forEachAlertOnce } from './alert-progress.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { isRetryableStatus, readBodySnippet, transportError } from './http.ts';
+import { answered as answeredStatus, isRetryableStatus, readBodySnippet, vendorFetch } from './http.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import {
   buildEnvelope,
@@ -161,17 +160,8 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
         });
       }
 
-      const request = async (url: string, init: RequestInit, label: string): Promise<Response> => {
-        try {
-          return await doFetch(url, {
-            ...init,
-            redirect: 'manual',
-            signal: AbortSignal.timeout(timeoutSeconds * 1000),
-          });
-        } catch (error) {
-          throw transportError(error, label, timeoutSeconds);
-        }
-      };
+      const request = (url: string, init: RequestInit, label: string): Promise<Response> =>
+        vendorFetch(url, init, { label, timeoutSeconds, fetch: doFetch });
 
       const sendEvent = async (alert: Alert): Promise<void> => {
         const label = `Sentry ingest ${dsn.host}`;
@@ -231,7 +221,7 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
           });
           return;
         }
-        const answered = `${label} answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+        const answered = answeredStatus(label, status);
         const snippet = await readBodySnippet(response, redactions);
         const quoted = snippet ? `: ${snippet}` : '';
         if (status === 429) {
@@ -306,7 +296,7 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
           return;
         }
         if (status === 204) return noIssueMatched(alert, label);
-        const answered = `${label} answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+        const answered = answeredStatus(label, status);
         const snippet = await readBodySnippet(response, [...redactions, url]);
         const quoted = snippet ? `: ${snippet}` : '';
         if (status === 429) {

@@ -1,6 +1,6 @@
 import type { StateStore } from '../state/store.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { isRetryableStatus, readBodySnippet, transportError } from './http.ts';
+import { isRetryableStatus, readBodySnippet, vendorFetch } from './http.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
 /**
@@ -150,16 +150,8 @@ export class SlackApi {
     throw new PermanentError(message, { statusCode: response.status });
   }
 
-  async #send(url: string | URL, init: RequestInit, label: string): Promise<Response> {
-    try {
-      return await this.#fetch(url, {
-        ...init,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.#timeoutSeconds * 1000),
-      });
-    } catch (error) {
-      throw transportError(error, label, this.#timeoutSeconds);
-    }
+  #send(url: string | URL, init: RequestInit, label: string): Promise<Response> {
+    return vendorFetch(url, init, { label, timeoutSeconds: this.#timeoutSeconds, fetch: this.#fetch });
   }
 
   async #read(method: string, response: Response): Promise<SlackResponse> {

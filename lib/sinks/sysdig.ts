@@ -1,9 +1,8 @@
-import { STATUS_CODES } from 'node:http';
 import type { Alert, Notification } from '../alertmanager/types.ts';
 import type { DestinationConfig } from '../config/types.ts';
 import { forEachAlertOnce } from './alert-progress.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { isRetryableStatus, readBodySnippet, transportError } from './http.ts';
+import { answered as answeredStatus, isRetryableStatus, postJson, readBodySnippet } from './http.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import type { Delivery, Sink } from './sink.ts';
 import { buildScope, SCOPE_KEY_PATTERN, type ScopeMapping, type SkippedLabel } from './sysdig-scope.ts';
@@ -274,24 +273,12 @@ export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDe
           logger.debug('labels left out of the sysdig scope', { fingerprint: alert.fingerprint, skipped });
         }
         const started = performance.now();
-        let response: Response;
-        try {
-          response = await doFetch(url, {
-            method: 'POST',
-            headers: {
-              authorization: `Bearer ${token}`,
-              'content-type': 'application/json',
-              accept: 'application/json',
-              'user-agent': 'alertmanager-relay',
-            },
-            body: JSON.stringify({ event }),
-            // A redirect would carry the token to a host nobody configured.
-            redirect: 'manual',
-            signal: AbortSignal.timeout(timeoutSeconds * 1000),
-          });
-        } catch (error) {
-          throw transportError(error, `sysdig ${host}`, timeoutSeconds);
-        }
+        const response = await postJson(url, JSON.stringify({ event }), {
+          label: `sysdig ${host}`,
+          timeoutSeconds,
+          fetch: doFetch,
+          headers: { authorization: `Bearer ${token}` },
+        });
         const status = response.status;
         if (status >= 200 && status < 300) {
           const eventId = await readEventId(response);
@@ -338,7 +325,7 @@ async function failure(
   now: () => number,
 ): Promise<RetryableError | PermanentError> {
   const status = response.status;
-  const answered = `sysdig ${host} answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+  const answered = answeredStatus(`sysdig ${host}`, status);
   if (status >= 300 && status < 400) {
     await response.body?.cancel().catch(() => undefined);
     return new PermanentError(`${answered}: redirects are not followed, check region/baseUrl`, {

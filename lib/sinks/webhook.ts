@@ -1,8 +1,13 @@
 import { createHmac } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import type { DestinationConfig } from '../config/types.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { isRetryableStatus, readBodySnippet, transportError, urlSecrets } from './http.ts';
+import {
+  answered as answeredStatus,
+  isRetryableStatus,
+  readBodySnippet,
+  urlSecrets,
+  vendorFetch,
+} from './http.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import type { Delivery, Sink } from './sink.ts';
 
@@ -169,19 +174,11 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
         headers.set('webhook-signature', signStandardWebhook(delivery.idempotencyKey, timestamp, body, keys));
 
       const started = performance.now();
-      let response: Response;
-      try {
-        response = await doFetch(url, {
-          method: 'POST',
-          headers,
-          body,
-          // A 3xx could send a signed alert payload to a host nobody configured.
-          redirect: 'manual',
-          signal: AbortSignal.timeout(timeoutSeconds * 1000),
-        });
-      } catch (error) {
-        throw transportError(error, `webhook ${host}`, timeoutSeconds);
-      }
+      const response = await vendorFetch(
+        url,
+        { method: 'POST', headers, body },
+        { label: `webhook ${host}`, timeoutSeconds, fetch: doFetch },
+      );
 
       const status = response.status;
       if (status >= 200 && status < 300) {
@@ -201,7 +198,7 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
         ...Object.values(destination.headers ?? {}),
         destination.url,
       ];
-      const answered = `webhook ${host} answered ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+      const answered = answeredStatus(`webhook ${host}`, status);
 
       if (status >= 300 && status < 400) {
         await response.body?.cancel().catch(() => undefined);

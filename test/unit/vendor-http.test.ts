@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../../lib/sinks/errors.ts';
-import { answered, joinUrl, parseBaseUrl, postJson } from '../../lib/sinks/json-post.ts';
+import { answered, joinUrl, parseBaseUrl, postJson } from '../../lib/sinks/http.ts';
 
 describe('JSON POST for vendor sinks', () => {
   describe('Method: joinUrl', () => {
