@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { RetryableError } from './errors.ts';
+import { PermanentError, RetryableError } from './errors.ts';
+import { parseRetryAfter } from './retry-after.ts';
 
 /**
  * What every sink needs to talk HTTP to a vendor safely, in one place: the request itself
@@ -224,4 +225,62 @@ export function joinUrl(base: URL, path: string): URL {
   joined.search = '';
   joined.hash = '';
   return joined;
+}
+
+/** How a sink words and times the error for a vendor's non-2xx answer (see statusError). */
+export interface StatusErrorOptions {
+  /** `webhook 127.0.0.1:8080`: the vendor and host, never the path. */
+  label: string;
+  /** Values that must not appear in the quoted response body (tokens, keys, URL parts). */
+  redactions: readonly string[];
+  /** Epoch ms, for an HTTP-date Retry-After. */
+  now: number;
+  /** What to do about a 3xx (redirects are never followed): `configure the final URL`. */
+  redirectHint: string;
+  /**
+   * Vendors that ask for a pause on 429 (ilert 10-30 s, PagerDuty 30 s): the wait is the
+   * Retry-After but at least `minSeconds`, `defaultSeconds` without the header.
+   */
+  rateLimit?: { minSeconds: number; defaultSeconds: number };
+  /** Words added after the status of a permanent failure: `: the receiver asked for no more deliveries`. */
+  permanentHint?: (status: number) => string | undefined;
+}
+
+/**
+ * The error for a vendor's non-2xx answer, classified the same way for every sink: a 3xx is
+ * permanent (redirects are not followed), 408/425/429/5xx retryable with the vendor's
+ * Retry-After, every other status permanent; the message quotes a redacted snippet of the body.
+ */
+export async function statusError(
+  response: Response,
+  options: StatusErrorOptions,
+): Promise<RetryableError | PermanentError> {
+  const status = response.status;
+  const said = answered(options.label, status);
+  if (status >= 300 && status < 400) {
+    await drain(response);
+    return new PermanentError(`${said}: redirects are not followed, ${options.redirectHint}`, {
+      statusCode: status,
+    });
+  }
+  const snippet = await readBodySnippet(response, options.redactions);
+  const quoted = snippet ? `: ${snippet}` : '';
+  const header = parseRetryAfter(response.headers.get('retry-after'), options.now);
+  if (status === 429 && options.rateLimit) {
+    const retryAfterSeconds = Math.max(
+      header ?? options.rateLimit.defaultSeconds,
+      options.rateLimit.minSeconds,
+    );
+    return new RetryableError(`${said} (rate limited; retry after ${retryAfterSeconds} s)${quoted}`, {
+      statusCode: status,
+      retryAfterSeconds,
+    });
+  }
+  if (isRetryableStatus(status)) {
+    const wait = header === undefined ? '' : ` (retry after ${header} s)`;
+    return new RetryableError(`${said}${wait}${quoted}`, { statusCode: status, retryAfterSeconds: header });
+  }
+  return new PermanentError(`${said}${options.permanentHint?.(status) ?? ''}${quoted}`, {
+    statusCode: status,
+  });
 }

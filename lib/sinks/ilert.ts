@@ -1,17 +1,7 @@
 import { forEachAlertOnce } from './alert-progress.ts';
-import { PermanentError, RetryableError } from './errors.ts';
-import {
-  answered,
-  drain,
-  isRetryableStatus,
-  joinUrl,
-  parseBaseUrl,
-  postJson,
-  readBodySnippet,
-  urlSecrets,
-} from './http.ts';
+import { PermanentError } from './errors.ts';
+import { drain, joinUrl, parseBaseUrl, postJson, statusError, urlSecrets } from './http.ts';
 import { type IlertDestination, ilertEvent, prometheusBody } from './ilert-event.ts';
-import { parseRetryAfter } from './retry-after.ts';
 import type { Delivery, Sink } from './sink.ts';
 
 export type { IlertDestination } from './ilert-event.ts';
@@ -134,37 +124,15 @@ async function post(
     });
     return;
   }
-  const said = answered(label, status);
-  if (status >= 300 && status < 400) {
-    await drain(response);
-    throw new PermanentError(`${said}: redirects are not followed, check baseUrl`, { statusCode: status });
-  }
-  // The key is in the URL path in mode alertmanager, and ilert's error pages may echo it.
-  const snippet = await readBodySnippet(response, [key, encodeURIComponent(key), ...urlSecrets(url)]);
-  const quoted = snippet ? `: ${snippet}` : '';
-  if (status === 429) {
-    const header = parseRetryAfter(response.headers.get('retry-after'), context.now());
-    const retryAfterSeconds = Math.max(
-      header ?? DEFAULT_RATE_LIMIT_WAIT_SECONDS,
-      MIN_RATE_LIMIT_WAIT_SECONDS,
-    );
-    throw new RetryableError(`${said} (rate limited; retry after ${retryAfterSeconds} s)${quoted}`, {
-      statusCode: status,
-      retryAfterSeconds,
-    });
-  }
-  if (isRetryableStatus(status)) {
-    const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), context.now());
-    throw new RetryableError(`${said}${quoted}`, { statusCode: status, retryAfterSeconds });
-  }
-  if (status === 404) {
+  throw await statusError(response, {
+    label,
+    // The key is in the URL path in mode alertmanager, and ilert's error pages may echo it.
+    redactions: [key, encodeURIComponent(key), ...urlSecrets(url)],
+    now: context.now(),
+    redirectHint: 'check baseUrl',
+    rateLimit: { minSeconds: MIN_RATE_LIMIT_WAIT_SECONDS, defaultSeconds: DEFAULT_RATE_LIMIT_WAIT_SECONDS },
     // ilert's own agent treats 404 as "bad URL, potentially due to bad api key value".
-    throw new PermanentError(
-      `${said}: unknown alert source key? (secret "${delivery.destination.keySecret}")${quoted}`,
-      {
-        statusCode: status,
-      },
-    );
-  }
-  throw new PermanentError(`${said}${quoted}`, { statusCode: status });
+    permanentHint: (code) =>
+      code === 404 ? `: unknown alert source key? (secret "${delivery.destination.keySecret}")` : undefined,
+  });
 }

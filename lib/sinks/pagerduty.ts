@@ -1,14 +1,6 @@
 import { forEachAlertOnce } from './alert-progress.ts';
-import { PermanentError, RetryableError } from './errors.ts';
-import {
-  answered,
-  drain,
-  isRetryableStatus,
-  joinUrl,
-  parseBaseUrl,
-  postJson,
-  readBodySnippet,
-} from './http.ts';
+import { PermanentError } from './errors.ts';
+import { drain, joinUrl, parseBaseUrl, postJson, statusError } from './http.ts';
 import {
   alertEvent,
   eventBytes,
@@ -18,7 +10,6 @@ import {
   type PagerDutyDestination,
   type PagerDutyEvent,
 } from './pagerduty-event.ts';
-import { parseRetryAfter } from './retry-after.ts';
 import type { Delivery, Sink } from './sink.ts';
 
 export type { PagerDutyDestination } from './pagerduty-event.ts';
@@ -153,25 +144,13 @@ async function sendEvent(
     });
     return;
   }
-  const said = answered(label, status);
-  if (status >= 300 && status < 400) {
-    await drain(response);
-    throw new PermanentError(`${said}: redirects are not followed, check baseUrl`, { statusCode: status });
-  }
-  const snippet = await readBodySnippet(response, [routingKey]);
-  const quoted = snippet ? `: ${snippet}` : '';
-  if (status === 429) {
-    const header = parseRetryAfter(response.headers.get('retry-after'), now());
-    const retryAfterSeconds = Math.max(header ?? 0, RATE_LIMIT_WAIT_SECONDS);
-    throw new RetryableError(`${said} (rate limited; retry after ${retryAfterSeconds} s)${quoted}`, {
-      statusCode: status,
-      retryAfterSeconds,
-    });
-  }
-  if (isRetryableStatus(status)) {
-    const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now());
-    throw new RetryableError(`${said}${quoted}`, { statusCode: status, retryAfterSeconds });
-  }
   // 400 "invalid event": PagerDuty lists what is wrong in `errors`; retrying cannot fix it.
-  throw new PermanentError(`${said}${quoted}`, { statusCode: status });
+  throw await statusError(response, {
+    label,
+    redactions: [routingKey],
+    now: now(),
+    redirectHint: 'check baseUrl',
+    // PagerDuty suggests retries 30 s apart: a shorter Retry-After still waits 30 s.
+    rateLimit: { minSeconds: RATE_LIMIT_WAIT_SECONDS, defaultSeconds: 0 },
+  });
 }

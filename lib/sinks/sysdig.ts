@@ -1,9 +1,8 @@
 import type { Alert, Notification } from '../alertmanager/types.ts';
 import type { DestinationConfig } from '../config/types.ts';
 import { forEachAlertOnce } from './alert-progress.ts';
-import { PermanentError, RetryableError } from './errors.ts';
-import { answered as answeredStatus, isRetryableStatus, postJson, readBodySnippet } from './http.ts';
-import { parseRetryAfter } from './retry-after.ts';
+import { PermanentError } from './errors.ts';
+import { postJson, statusError } from './http.ts';
 import type { Delivery, Sink } from './sink.ts';
 import { buildScope, SCOPE_KEY_PATTERN, type ScopeMapping, type SkippedLabel } from './sysdig-scope.ts';
 
@@ -293,7 +292,18 @@ export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDe
           });
           return;
         }
-        throw await failure(response, host, redactions, now);
+        throw await statusError(response, {
+          label: `sysdig ${host}`,
+          redactions,
+          now: now(),
+          redirectHint: 'check region/baseUrl',
+          permanentHint: (code) =>
+            code === 401 || code === 403
+              ? ' (check the API token and that its team may create events)'
+              : code === 404
+                ? ' (check region/baseUrl)'
+                : undefined,
+        });
       });
       logger.info('sysdig delivered', {
         host,
@@ -316,34 +326,4 @@ async function readEventId(response: Response): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function failure(
-  response: Response,
-  host: string,
-  redactions: string[],
-  now: () => number,
-): Promise<RetryableError | PermanentError> {
-  const status = response.status;
-  const answered = answeredStatus(`sysdig ${host}`, status);
-  if (status >= 300 && status < 400) {
-    await response.body?.cancel().catch(() => undefined);
-    return new PermanentError(`${answered}: redirects are not followed, check region/baseUrl`, {
-      statusCode: status,
-    });
-  }
-  const snippet = await readBodySnippet(response, redactions);
-  const quoted = snippet ? `: ${snippet}` : '';
-  if (isRetryableStatus(status)) {
-    const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now());
-    const wait = retryAfterSeconds === undefined ? '' : ` (retry after ${retryAfterSeconds} s)`;
-    return new RetryableError(`${answered}${wait}${quoted}`, { statusCode: status, retryAfterSeconds });
-  }
-  const hint =
-    status === 401 || status === 403
-      ? ' (check the API token and that its team may create events)'
-      : status === 404
-        ? ' (check region/baseUrl)'
-        : '';
-  return new PermanentError(`${answered}${hint}${quoted}`, { statusCode: status });
 }

@@ -1,14 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DestinationConfig } from '../config/types.ts';
-import { PermanentError, RetryableError } from './errors.ts';
-import {
-  answered as answeredStatus,
-  isRetryableStatus,
-  readBodySnippet,
-  urlSecrets,
-  vendorFetch,
-} from './http.ts';
-import { parseRetryAfter } from './retry-after.ts';
+import { PermanentError } from './errors.ts';
+import { statusError, urlSecrets, vendorFetch } from './http.ts';
 import type { Delivery, Sink } from './sink.ts';
 
 /**
@@ -198,27 +191,13 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
         ...Object.values(destination.headers ?? {}),
         destination.url,
       ];
-      const answered = answeredStatus(`webhook ${host}`, status);
-
-      if (status >= 300 && status < 400) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new PermanentError(`${answered}: redirects are not followed, configure the final URL`, {
-          statusCode: status,
-        });
-      }
-      const snippet = await readBodySnippet(response, redactions);
-      const quoted = snippet ? `: ${snippet}` : '';
-      if (isRetryableStatus(status)) {
-        const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now());
-        const wait = retryAfterSeconds === undefined ? '' : ` (retry after ${retryAfterSeconds} s)`;
-        throw new RetryableError(`${answered}${wait}${quoted}`, { statusCode: status, retryAfterSeconds });
-      }
-      if (status === 410) {
-        throw new PermanentError(`${answered}: the receiver asked for no more deliveries${quoted}`, {
-          statusCode: status,
-        });
-      }
-      throw new PermanentError(`${answered}${quoted}`, { statusCode: status });
+      throw await statusError(response, {
+        label: `webhook ${host}`,
+        redactions,
+        now: now(),
+        redirectHint: 'configure the final URL',
+        permanentHint: (code) => (code === 410 ? ': the receiver asked for no more deliveries' : undefined),
+      });
     },
   };
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { RetryableError } from '../../lib/sinks/errors.ts';
-import { answered, joinUrl, parseBaseUrl, postJson } from '../../lib/sinks/http.ts';
+import { PermanentError, RetryableError } from '../../lib/sinks/errors.ts';
+import { answered, joinUrl, parseBaseUrl, postJson, statusError } from '../../lib/sinks/http.ts';
 
-describe('JSON POST for vendor sinks', () => {
+describe('Module: vendor HTTP (lib/sinks/http.ts)', () => {
   describe('Method: joinUrl', () => {
     it('should keep a base path prefix (a proxy mount point) and drop any query', () => {
       // Assess
@@ -69,5 +69,75 @@ describe('JSON POST for vendor sinks', () => {
       });
       expect(answered('pagerduty x', 429)).toBe('pagerduty x answered 429 Too Many Requests');
     });
+  });
+});
+
+describe('Function: statusError', () => {
+  const NOW = Date.parse('2026-11-21T12:00:00Z');
+  const options = {
+    label: 'vendor api.example.com',
+    redactions: ['tok-secret-123'],
+    now: NOW,
+    redirectHint: 'check baseUrl',
+  };
+
+  it('should make a 3xx permanent and say redirects are not followed', async () => {
+    // Act
+    const error = await statusError(new Response(null, { status: 301 }), options);
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error.message).toBe(
+      'vendor api.example.com answered 301 Moved Permanently: redirects are not followed, check baseUrl',
+    );
+  });
+
+  it('should make a 503 retryable with the vendor Retry-After, quoting the redacted body', async () => {
+    // Act
+    const error = await statusError(
+      new Response('down for tok-secret-123', { status: 503, headers: { 'retry-after': '7' } }),
+      options,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as RetryableError).retryAfterSeconds).toBe(7);
+    expect(error.message).toBe(
+      'vendor api.example.com answered 503 Service Unavailable (retry after 7 s): down for [redacted]',
+    );
+  });
+
+  it('should wait at least the rate limit minimum on a 429, and the default without Retry-After', async () => {
+    // Prepare
+    const rateLimit = { minSeconds: 10, defaultSeconds: 20 };
+
+    // Act
+    const short = await statusError(new Response('', { status: 429, headers: { 'retry-after': '2' } }), {
+      ...options,
+      rateLimit,
+    });
+    const none = await statusError(new Response('', { status: 429 }), { ...options, rateLimit });
+
+    // Assess
+    expect((short as RetryableError).retryAfterSeconds).toBe(10);
+    expect((none as RetryableError).retryAfterSeconds).toBe(20);
+    expect(none.message).toBe(
+      'vendor api.example.com answered 429 Too Many Requests (rate limited; retry after 20 s)',
+    );
+  });
+
+  it('should make another 4xx permanent with the sink hint for that status', async () => {
+    // Act
+    const error = await statusError(new Response('gone', { status: 410 }), {
+      ...options,
+      permanentHint: (status) => (status === 410 ? ': the receiver asked for no more deliveries' : undefined),
+    });
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as PermanentError).statusCode).toBe(410);
+    expect(error.message).toBe(
+      'vendor api.example.com answered 410 Gone: the receiver asked for no more deliveries: gone',
+    );
   });
 });
