@@ -1,13 +1,11 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
+// Unit, contract, integration (local runtime) and infra tests: everything under test/ that
+// mirrors lib/. The e2e and reliability suites have configs of their own.
 export default defineConfig({
   test: {
-    include: [
-      'test/unit/**/*.test.ts',
-      'test/integration/**/*.test.ts',
-      'test/contract/**/*.test.ts',
-      'test/infra/**/*.test.ts',
-    ],
+    include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, 'test/e2e/**', 'test/reliability/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

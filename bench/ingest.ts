@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RelayConfig } from '../lib/config/types.ts';
-import { createIngestHandler } from '../lib/ingest.ts';
+import { createIngestHandler } from '../lib/ingest/ingest.ts';
 import type { Enqueuer } from '../lib/queue/types.ts';
 import { LocalSecrets } from '../lib/secrets.ts';
 import { CountingTelemetry, createLogger } from '../lib/telemetry.ts';

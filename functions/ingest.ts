@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import { awsIngest } from '../lib/lambda.ts';
 import { loadSentry, sentryReporter, withSentry } from '../lib/sentry.ts';
 
-// POST /alertmanager: authenticate, validate, route, enqueue (lib/ingest.ts).
+// POST /alertmanager: authenticate, validate, route, enqueue (lib/ingest/ingest.ts).
 const sentry = await loadSentry(process.env);
 const { handler: ingest, telemetry } = awsIngest(process.env, sentryReporter(sentry));
 

@@ -5,11 +5,11 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bundledConfig } from './config/bundled.ts';
 import type { DestinationConfig } from './config/types.ts';
 import { createRecordHandler, type RecordHandler } from './delivery/record-handler.ts';
-import { createIngestHandler, type IngestHandler } from './ingest.ts';
+import type { Sink } from './delivery/sink.ts';
+import { createIngestHandler, type IngestHandler } from './ingest/ingest.ts';
 import { SqsEnqueuer, SqsRecordQueue } from './queue/sqs.ts';
 import { dlqUrlVar, ENV, queueUrlVar } from './runtime-env.ts';
 import { SecretsManagerSecrets } from './secrets.ts';
-import type { Sink } from './sinks/sink.ts';
 import { DynamoDbStateStore } from './state/dynamodb.ts';
 import { createLambdaTelemetry, type ErrorReporter, type Telemetry } from './telemetry.ts';
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PermanentError, RetryableError } from './sinks/errors.ts';
-import type { SecretReader } from './sinks/sink.ts';
+import { PermanentError, RetryableError } from './delivery/errors.ts';
+import type { SecretReader } from './delivery/sink.ts';
 
 /** How long a fetched secret is reused: a rotated value is picked up within this time. */
 export const SECRET_CACHE_SECONDS = 300;

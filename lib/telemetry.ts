@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { SinkLogger, SinkMetricName } from './sinks/sink.ts';
+import type { SinkLogger, SinkMetricName } from './delivery/sink.ts';
 
 /** CloudWatch namespace of the relay's EMF metrics (the dashboard reads these). */
 export const METRIC_NAMESPACE = 'AlertmanagerRelay';

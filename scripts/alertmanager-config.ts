@@ -1,13 +1,13 @@
 /**
  * `npm run alertmanager-config [-- --stage S | --local | --url URL]`: prints the Alertmanager
- * receiver that sends to the relay (lib/wiring/alertmanager-config.ts). The stage's URL and
+ * receiver that sends to the relay (lib/ops/alertmanager-config.ts). The stage's URL and
  * secret id come from the stack outputs (AWS CLI); --local prints the `npm start` URL.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
-import { renderAlertmanagerConfig } from '../lib/wiring/alertmanager-config.ts';
-import { defaultRegion, readStackOutputs, serviceName, stackName } from '../lib/wiring/stack.ts';
+import { renderAlertmanagerConfig } from '../lib/ops/alertmanager-config.ts';
+import { defaultRegion, readStackOutputs, serviceName, stackName } from '../lib/ops/stack.ts';
 
 const USAGE = `usage: npm run alertmanager-config -- [--stage S] [--region R] [--local] [--url URL]
        [--receiver NAME] [--credentials-file PATH]`;

@@ -9,12 +9,16 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { build, type Metafile, transform } from 'esbuild';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
-import { bundleNeedsGraphAssets, copyGraphAssets, GRAPH_ASSETS_DIR } from '../lib/graph/assets.ts';
 import { deployRefusal } from '../lib/infra/deploy-checks.ts';
 import { fragmentFiles, generateFragments } from '../lib/infra/fragments.ts';
 import { bundleDir, INGEST_FUNCTION } from '../lib/infra/names.ts';
 import { ENV } from '../lib/runtime-env.ts';
 import { sinks } from '../lib/sinks/registry.ts';
+import {
+  bundleNeedsGraphAssets,
+  copyGraphAssets,
+  GRAPH_ASSETS_DIR,
+} from '../lib/sinks/slack/graph/assets.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -112,7 +116,7 @@ async function bundle(name: string, entry: string, config: unknown) {
   };
 }
 
-// Node cannot import .wasm/.ttf files as bytes from source, so lib/graph/assets.ts reads them
+// Node cannot import .wasm/.ttf files as bytes from source, so lib/sinks/slack/graph/assets.ts reads them
 // with fs: from node_modules when run from source, from the folder beside the bundle in a
 // Lambda. Copied only into bundles that include that module; the zip holds the whole folder.
 async function copyGraphAssetsFor(name: string, metafile: Metafile): Promise<number> {

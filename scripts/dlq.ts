@@ -1,18 +1,18 @@
 /**
  * `npm run dlq -- <list|redrive|purge> [options]`: inspect, replay or empty the sinks'
  * dead-letter queues, on AWS (a deployed stage) or in the local runtime's queue (--local).
- * The commands live in lib/dlq/commands.ts.
+ * The commands live in lib/ops/dlq/commands.ts.
  */
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { AwsDeadLetterQueues } from '../lib/dlq/aws.ts';
-import { type CommandIo, listCommand, purgeCommand, redriveCommand } from '../lib/dlq/commands.ts';
-import { DeadLetterQueueError, type DeadLetterQueues } from '../lib/dlq/dead-letters.ts';
-import { LocalDeadLetterQueues } from '../lib/dlq/local.ts';
+import { AwsDeadLetterQueues } from '../lib/ops/dlq/aws.ts';
+import { type CommandIo, listCommand, purgeCommand, redriveCommand } from '../lib/ops/dlq/commands.ts';
+import { DeadLetterQueueError, type DeadLetterQueues } from '../lib/ops/dlq/dead-letters.ts';
+import { LocalDeadLetterQueues } from '../lib/ops/dlq/local.ts';
+import { defaultRegion, serviceName } from '../lib/ops/stack.ts';
 import { sinks } from '../lib/sinks/registry.ts';
-import { defaultRegion, serviceName } from '../lib/wiring/stack.ts';
 
 const USAGE = `usage: npm run dlq -- <command> [options]
 

@@ -1,6 +1,6 @@
 /**
  * `npm run smoke -- --url URL --token-file F [--local | --stage S]`: sends a synthetic firing
- * then resolved notification and reports what each destination did (lib/wiring/smoke.ts).
+ * then resolved notification and reports what each destination did (lib/ops/smoke.ts).
  * --local reads the local runtime's records; otherwise the stage's DynamoDB table and DLQs.
  */
 import { readFileSync } from 'node:fs';
@@ -9,13 +9,13 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AwsDeadLetterQueues } from '../lib/dlq/aws.ts';
-import { LocalDeadLetterQueues } from '../lib/dlq/local.ts';
+import { AwsDeadLetterQueues } from '../lib/ops/dlq/aws.ts';
+import { LocalDeadLetterQueues } from '../lib/ops/dlq/local.ts';
+import { type DeliveryObserver, formatSmokeReport, recordsObserver, runSmoke } from '../lib/ops/smoke.ts';
+import { defaultRegion, readStackOutputs, serviceName } from '../lib/ops/stack.ts';
 import { sinks } from '../lib/sinks/registry.ts';
 import { DynamoDbStateStore } from '../lib/state/dynamodb.ts';
 import { SqliteStateStore } from '../lib/state/sqlite.ts';
-import { type DeliveryObserver, formatSmokeReport, recordsObserver, runSmoke } from '../lib/wiring/smoke.ts';
-import { defaultRegion, readStackOutputs, serviceName } from '../lib/wiring/stack.ts';
 
 const USAGE = `usage: npm run smoke -- [--url URL] [--token-file F] [--label name=value ...] [--timeout SECONDS]
        --local [--data-dir DIR]                  outcomes from the local runtime (default URL http://127.0.0.1:9099/alertmanager)

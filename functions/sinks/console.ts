@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { awsSink } from '../../lib/lambda.ts';
 import { loadSentry, sentryReporter, withSentry } from '../../lib/sentry.ts';
-import { consoleSink } from '../../lib/sinks/console.ts';
+import { consoleSink } from '../../lib/sinks/console/console.ts';
 
-// The console sink's SQS FIFO queue -> lib/sinks/console.ts, with partial batch responses.
+// The console sink's SQS FIFO queue -> lib/sinks/console/console.ts, with partial batch responses.
 const sentry = await loadSentry(process.env);
 const { handler: deliver, telemetry } = awsSink(consoleSink, process.env, sentryReporter(sentry));
 

@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { awsSink } from '../../lib/lambda.ts';
 import { loadSentry, sentryReporter, withSentry } from '../../lib/sentry.ts';
-import { ilertSink } from '../../lib/sinks/ilert.ts';
+import { ilertSink } from '../../lib/sinks/ilert/ilert.ts';
 
-// The ilert sink's SQS FIFO queue -> lib/sinks/ilert.ts, with partial batch responses.
+// The ilert sink's SQS FIFO queue -> lib/sinks/ilert/ilert.ts, with partial batch responses.
 const sentry = await loadSentry(process.env);
 const { handler: deliver, telemetry } = awsSink(ilertSink, process.env, sentryReporter(sentry));
 

@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { awsSink } from '../../lib/lambda.ts';
 import { loadSentry, sentryReporter, withSentry } from '../../lib/sentry.ts';
-import { pagerdutySink } from '../../lib/sinks/pagerduty.ts';
+import { pagerdutySink } from '../../lib/sinks/pagerduty/pagerduty.ts';
 
-// The pagerduty sink's SQS FIFO queue -> lib/sinks/pagerduty.ts, with partial batch responses.
+// The pagerduty sink's SQS FIFO queue -> lib/sinks/pagerduty/pagerduty.ts, with partial batch responses.
 const sentry = await loadSentry(process.env);
 const { handler: deliver, telemetry } = awsSink(pagerdutySink, process.env, sentryReporter(sentry));
 

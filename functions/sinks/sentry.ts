@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { awsSink } from '../../lib/lambda.ts';
 import { loadSentry, sentryReporter, withSentry } from '../../lib/sentry.ts';
-import { sentrySink } from '../../lib/sinks/sentry.ts';
+import { sentrySink } from '../../lib/sinks/sentry/sentry.ts';
 
-// The Sentry sink's SQS FIFO queue -> lib/sinks/sentry.ts, with partial batch responses.
+// The Sentry sink's SQS FIFO queue -> lib/sinks/sentry/sentry.ts, with partial batch responses.
 const sentry = await loadSentry(process.env);
 const { handler: deliver, telemetry } = awsSink(sentrySink, process.env, sentryReporter(sentry));
 

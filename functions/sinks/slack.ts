@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { awsSink } from '../../lib/lambda.ts';
 import { loadSentry, sentryReporter, withSentry } from '../../lib/sentry.ts';
-import { slackSink } from '../../lib/sinks/slack.ts';
+import { slackSink } from '../../lib/sinks/slack/slack.ts';
 
-// The slack sink's SQS FIFO queue -> lib/sinks/slack.ts, with partial batch responses.
+// The slack sink's SQS FIFO queue -> lib/sinks/slack/slack.ts, with partial batch responses.
 const sentry = await loadSentry(process.env);
 const { handler: deliver, telemetry } = awsSink(slackSink, process.env, sentryReporter(sentry));
 

@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { awsSink } from '../../lib/lambda.ts';
 import { loadSentry, sentryReporter, withSentry } from '../../lib/sentry.ts';
-import { sysdigSink } from '../../lib/sinks/sysdig.ts';
+import { sysdigSink } from '../../lib/sinks/sysdig/sysdig.ts';
 
-// The sysdig sink's SQS FIFO queue -> lib/sinks/sysdig.ts, with partial batch responses.
+// The sysdig sink's SQS FIFO queue -> lib/sinks/sysdig/sysdig.ts, with partial batch responses.
 const sentry = await loadSentry(process.env);
 const { handler: deliver, telemetry } = awsSink(sysdigSink, process.env, sentryReporter(sentry));
 

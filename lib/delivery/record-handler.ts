@@ -2,11 +2,11 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { RelayConfig } from '../config/types.ts';
 import { DLQ_ATTRIBUTES, type QueueMessage } from '../queue/message.ts';
 import type { RecordQueue } from '../queue/types.ts';
-import { PermanentError, RetryableError } from '../sinks/errors.ts';
-import type { SecretReader, Sink } from '../sinks/sink.ts';
 import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
-import { type BackoffPolicy, backoffSeconds, DEFAULT_BACKOFF, retryAfterVisibility } from './backoff.ts';
+import { PermanentError, RetryableError } from './errors.ts';
+import { type BackoffPolicy, backoffSeconds, DEFAULT_BACKOFF, retryAfterVisibility } from './policy.ts';
+import type { SecretReader, Sink } from './sink.ts';
 
 /** How long "this was delivered" is remembered, so a redelivery or redrive is not delivered twice. */
 export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;

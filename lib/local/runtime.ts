@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RelayConfig } from '../config/types.ts';
-import type { BackoffPolicy } from '../delivery/backoff.ts';
+import type { BackoffPolicy } from '../delivery/policy.ts';
 import { createRecordHandler } from '../delivery/record-handler.ts';
-import { createIngestHandler } from '../ingest.ts';
+import type { SecretReader } from '../delivery/sink.ts';
+import { createIngestHandler } from '../ingest/ingest.ts';
 import {
   deadLetterQueueName,
   ensureSinkQueues,
@@ -15,7 +16,6 @@ import {
 } from '../queue/local.ts';
 import { SqliteQueue } from '../queue/sqlite-queue.ts';
 import { findSink, sinks } from '../sinks/registry.ts';
-import type { SecretReader } from '../sinks/sink.ts';
 import { SqliteStateStore } from '../state/sqlite.ts';
 import { CountingTelemetry, contextLogger, createLogger } from '../telemetry.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { type IngestHandler, MAX_BODY_BYTES } from '../ingest.ts';
+import { type IngestHandler, MAX_BODY_BYTES } from '../ingest/ingest.ts';
 
 /**
  * Timeouts that keep a slow or stuck client from holding the server: headers must arrive

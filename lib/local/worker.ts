@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { SinkLogger } from '../delivery/sink.ts';
 import type { ReceivedMessage, SqliteQueue } from '../queue/sqlite-queue.ts';
-import type { SinkLogger } from '../sinks/sink.ts';
 
 // biome-ignore lint/suspicious/noConfusingVoidType: an async handler that returns nothing is a Promise<void>
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;

@@ -1,6 +1,6 @@
 import type { Alert, Notification } from '../alertmanager/types.ts';
-import { idempotencyKey, messageGroupId } from '../idempotency.ts';
-import type { RoutedNotification } from '../routing.ts';
+import type { RoutedNotification } from '../ingest/routing.ts';
+import { idempotencyKey, messageGroupId } from './idempotency.ts';
 import type { QueueMessage } from './message.ts';
 import type { OutgoingMessage } from './types.ts';
 

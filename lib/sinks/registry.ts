@@ -1,11 +1,11 @@
-import { consoleSink } from './console.ts';
-import { ilertSink } from './ilert.ts';
-import { pagerdutySink } from './pagerduty.ts';
-import { sentrySink } from './sentry.ts';
-import type { Sink } from './sink.ts';
-import { slackSink } from './slack.ts';
-import { sysdigSink } from './sysdig.ts';
-import { webhookSink } from './webhook.ts';
+import type { Sink } from '../delivery/sink.ts';
+import { consoleSink } from './console/console.ts';
+import { ilertSink } from './ilert/ilert.ts';
+import { pagerdutySink } from './pagerduty/pagerduty.ts';
+import { sentrySink } from './sentry/sentry.ts';
+import { slackSink } from './slack/slack.ts';
+import { sysdigSink } from './sysdig/sysdig.ts';
+import { webhookSink } from './webhook/webhook.ts';
 
 /**
  * Every sink the relay knows: one line each. Ingest routes to these, the build makes one

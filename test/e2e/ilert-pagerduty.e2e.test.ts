@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { groupDedupKey } from '../../lib/sinks/pagerduty-event.ts';
+import { groupDedupKey } from '../../lib/sinks/pagerduty/event.ts';
 import { type FakeIlert, startFakeIlert } from '../support/fake-ilert.ts';
 import { type FakePagerDuty, startFakePagerDuty } from '../support/fake-pagerduty.ts';
 import { postAlerts, resolveAlerts } from './support/alerts.ts';

@@ -31,7 +31,7 @@ export interface FakeSysdig extends FakeServer {
 
 export const FAKE_SYSDIG_PATH = '/api/v2/events/';
 
-/** Mirrors lib/sinks/sysdig.ts's caps: the fake refuses what the sink should never send. */
+/** Mirrors lib/sinks/sysdig/sysdig.ts's caps: the fake refuses what the sink should never send. */
 export const FAKE_LIMITS = { name: 255, description: 4000, tagValue: 255, tagKey: 255 };
 
 const EVENT_FIELDS = new Set(['name', 'description', 'severity', 'scope', 'tags']);

@@ -57,7 +57,7 @@ export function latencyNotification(): Notification {
 
 if (import.meta.main) {
   const { startFakePrometheus } = await import('./fake-prometheus.ts');
-  const { renderAlertGraph } = await import('../../lib/graph/alert-graph.ts');
+  const { renderAlertGraph } = await import('../../lib/sinks/slack/graph/alert-graph.ts');
   const prometheus = await startFakePrometheus({ series: { [LATENCY_QUERY]: LATENCY_SERIES } });
   try {
     const graph = await renderAlertGraph(

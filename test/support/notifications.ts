@@ -1,11 +1,21 @@
 import { readFileSync } from 'node:fs';
 import type { Alert, Notification } from '../../lib/alertmanager/types.ts';
 
-/** A real body captured from Alertmanager 0.25 (shared/reference/payloads/). */
+/**
+ * Real bodies captured from Alertmanager 0.25 (webhook notifications from a Prometheus 2.42
+ * rule group, and ones made through Alertmanager's API), kept in the repo under
+ * events/alertmanager/ for tests, `npm start` examples and `sls invoke local`.
+ */
+export const PAYLOADS_DIR = new URL('../../events/alertmanager/', import.meta.url);
+
+/** A captured body as text, byte for byte what Alertmanager sent. */
+export function payloadText(name: string): string {
+  return readFileSync(new URL(name, PAYLOADS_DIR), 'utf8');
+}
+
+/** A captured body, parsed. */
 export function referencePayload(name: string): Notification {
-  return JSON.parse(
-    readFileSync(new URL(`../../../shared/reference/payloads/${name}`, import.meta.url), 'utf8'),
-  ) as Notification;
+  return JSON.parse(payloadText(name)) as Notification;
 }
 
 /** A valid notification of `count` alerts, with labels from `labels(i)`. */

@@ -1,7 +1,7 @@
 import type { Notification } from '../../lib/alertmanager/types.ts';
-import { idempotencyKey } from '../../lib/idempotency.ts';
-import type { Delivery, SinkLogger } from '../../lib/sinks/sink.ts';
-import type { SlackDestination } from '../../lib/sinks/slack.ts';
+import type { Delivery, SinkLogger } from '../../lib/delivery/sink.ts';
+import { idempotencyKey } from '../../lib/queue/idempotency.ts';
+import type { SlackDestination } from '../../lib/sinks/slack/slack.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 
 /** An in-memory state store that can be told to fail (a Lambda dying) at its Nth write. */

@@ -1,7 +1,7 @@
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { DestinationConfig } from '../../lib/config/types.ts';
-import { PermanentError } from '../../lib/sinks/errors.ts';
-import type { Delivery, SinkLogger } from '../../lib/sinks/sink.ts';
+import { PermanentError } from '../../lib/delivery/errors.ts';
+import type { Delivery, SinkLogger } from '../../lib/delivery/sink.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 
 /** Deliveries, an in-memory state store and a capturing logger for calling a sink directly in tests. */

@@ -1,0 +1,59 @@
+import type { Notification } from '../alertmanager/types.ts';
+import type { DestinationConfig } from '../config/types.ts';
+import type { StateStore } from '../state/store.ts';
+
+/** Reads a secret by NAME (a config field ending in `Secret` holds that name). */
+export interface SecretReader {
+  /** Throws PermanentError when the secret does not exist. */
+  get(name: string): Promise<string>;
+}
+
+/** What a sink may log. Never pass a secret. */
+export interface SinkLogger {
+  debug(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+/** Everything a sink gets for one delivery. */
+export interface Delivery<C extends DestinationConfig = DestinationConfig> {
+  destination: C;
+  /** The notification with only this destination's alerts (one part of it, if it was split). */
+  notification: Notification;
+  /** Stable across SQS redelivery, DLQ redrive and duplicate posts: use it as the vendor's idempotency key. */
+  idempotencyKey: string;
+  /** Which part of a notification that was split to fit a queue message (1 of 1 when not split). */
+  part: { index: number; count: number };
+  /** When ingest accepted the notification (ISO 8601). */
+  receivedAt: string;
+  /** 1 on the first attempt. */
+  attempt: number;
+  secrets: SecretReader;
+  state: StateStore;
+  logger: SinkLogger;
+  /** Counts a sink's own event as a metric with this destination's dimensions (e.g. a graph skipped). */
+  count?(name: SinkMetricName, value?: number): void;
+}
+
+/** Metrics a sink may count itself; the record handler counts deliveries, retries and dead letters. */
+export type SinkMetricName = 'GraphsSkipped';
+
+/**
+ * A kind of destination. One folder per sink in lib/sinks/<name>/, registered in lib/sinks/registry.ts.
+ * `deliver` resolves when the vendor acknowledged, or throws RetryableError / PermanentError
+ * (anything else thrown counts as retryable).
+ */
+export interface Sink<C extends DestinationConfig = DestinationConfig> {
+  /** The `sink:` value in the config, and the name of its queue, Lambda and DLQ. */
+  readonly name: string;
+  /**
+   * JSON schema (draft 2020-12 subset that ajv understands) for the destination's own
+   * fields; `name`, `sink` and `matchers` are checked by the common schema. Use
+   * `additionalProperties: false` so a typo fails at start.
+   */
+  readonly configSchema: Record<string, unknown>;
+  deliver(delivery: Delivery<C>): Promise<void>;
+  /** Optional: things to say once at start about a destination (e.g. "resolves are off"). */
+  describe?(destination: C): string[];
+}

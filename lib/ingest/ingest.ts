@@ -1,0 +1,282 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { type SchemaProblem, validateNotification } from '../alertmanager/schema.ts';
+import type { RelayConfig } from '../config/types.ts';
+import type { SecretReader } from '../delivery/sink.ts';
+import { buildFanout, type FanoutEntry, MessageTooLargeError, packBatches } from '../queue/fanout.ts';
+import type { Enqueuer, OutgoingMessage } from '../queue/types.ts';
+import type { Telemetry } from '../telemetry.ts';
+import { compileRoutes, routeNotification } from './routing.ts';
+
+/** Largest body ingest accepts (API Gateway HTTP APIs allow 10 MB; Alertmanager bodies are far smaller). */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+/** Deepest nesting of objects and arrays ingest accepts (an Alertmanager body is 4 deep). */
+export const MAX_JSON_DEPTH = 64;
+
+export interface IngestDependencies {
+  config: RelayConfig;
+  secrets: SecretReader;
+  enqueuer: Enqueuer;
+  telemetry: Telemetry;
+  now?: () => Date;
+}
+
+export type IngestHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The answer ingest gives Alertmanager once every queue accepted its messages. */
+export interface IngestAccepted {
+  notification: string;
+  destinations: { name: string; alerts: number; parts?: number }[];
+}
+
+/**
+ * The ingest handler: authenticate, parse, validate, route, enqueue. 202 only after every
+ * queue accepted every message; 503 for anything transient, so Alertmanager retries (it
+ * drops a notification on any 4xx, 429 included: never answer 429); 4xx with a JSON
+ * `{error, details}` for a bad request, so a person reading Alertmanager's log sees why.
+ */
+export function createIngestHandler(deps: IngestDependencies): IngestHandler {
+  const routes = compileRoutes(deps.config);
+  const now = deps.now ?? (() => new Date());
+  const { logger } = deps.telemetry;
+  const authenticate = createAuthenticator(deps.config, deps.secrets);
+
+  return async (event) => {
+    try {
+      const method = event.requestContext?.http?.method ?? 'POST';
+      if (method !== 'POST') {
+        return reply(
+          405,
+          { error: 'method not allowed', details: ['use POST /alertmanager'] },
+          { allow: 'POST' },
+        );
+      }
+      const headers = lowerCaseHeaders(event.headers);
+      let auth: AuthResult;
+      try {
+        auth = await authenticate(headers.authorization);
+      } catch (error) {
+        // The token secret could not be read: answering 401 would make Alertmanager drop the
+        // notification, so 503 keeps it retrying while the secret is fixed.
+        deps.telemetry.reportError(error, { stage: 'ingest-auth' });
+        return reply(503, {
+          error: 'cannot verify the token right now',
+          details: [(error as Error).message],
+        });
+      }
+      if (auth !== 'ok') {
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(
+          401,
+          { error: 'unauthorized', details: [auth] },
+          { 'www-authenticate': 'Bearer realm="alertmanager-relay"' },
+        );
+      }
+      const contentType = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (contentType !== 'application/json') {
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(415, {
+          error: 'unsupported media type',
+          details: [
+            `Content-Type must be application/json, got ${contentType ? JSON.stringify(contentType.slice(0, 100)) : 'none'}`,
+          ],
+        });
+      }
+      const raw = event.body ?? '';
+      // The decoded size: base64 padding ('=') is not part of it.
+      const size = Buffer.byteLength(raw, event.isBase64Encoded ? 'base64' : 'utf8');
+      if (size > MAX_BODY_BYTES) {
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(413, {
+          error: 'payload too large',
+          details: [`the body is over ${MAX_BODY_BYTES} bytes`],
+        });
+      }
+      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(400, { error: 'malformed JSON', details: [(error as Error).message.slice(0, 300)] });
+      }
+      if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+        // Unknown extra fields are passed on, and serialising a value nested thousands deep
+        // overflows the stack: that would be a 500, which Alertmanager retries forever.
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(400, {
+          error: 'malformed JSON',
+          details: [`the body is nested deeper than ${MAX_JSON_DEPTH} levels`],
+        });
+      }
+      const result = validateNotification(parsed);
+      if (!result.ok) {
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(400, {
+          error: 'invalid notification',
+          details: result.problems satisfies SchemaProblem[],
+        });
+      }
+      const notification = result.notification;
+      deps.telemetry.count('NotificationsReceived', {});
+      const routed = routeNotification(notification, routes);
+      if (routed.length === 0) {
+        deps.telemetry.count('NotificationsUnrouted', {});
+        logger.info('notification matched no destination', {
+          groupKey: notification.groupKey,
+          alerts: notification.alerts.length,
+        });
+        return reply(202, { notification: notification.groupKey, destinations: [] } satisfies IngestAccepted);
+      }
+      let entries: FanoutEntry[];
+      try {
+        entries = buildFanout(routed, now().toISOString());
+      } catch (error) {
+        if (!(error instanceof MessageTooLargeError)) throw error;
+        deps.telemetry.count('NotificationsRejected', {});
+        return reply(413, { error: 'payload too large', details: [error.message] });
+      }
+      const failures = await enqueueAll(deps.enqueuer, entries);
+      if (failures.length > 0) {
+        logger.warn('queue did not accept every message; answering 503 so Alertmanager retries', {
+          groupKey: notification.groupKey,
+          failures,
+        });
+        return reply(503, { error: 'queue unavailable', details: failures }, { 'retry-after': '1' });
+      }
+      const accepted = summarize(notification.groupKey, entries);
+      for (const entry of entries)
+        deps.telemetry.count('MessagesEnqueued', { sink: entry.sink, destination: entry.destination });
+      logger.info('notification accepted', {
+        groupKey: notification.groupKey,
+        status: notification.status,
+        alerts: notification.alerts.length,
+        destinations: accepted.destinations,
+      });
+      return reply(202, accepted);
+    } catch (error) {
+      // Not the client's fault: a 5xx makes Alertmanager retry, and the error is reported.
+      deps.telemetry.reportError(error, { stage: 'ingest' });
+      return reply(500, {
+        error: 'internal error',
+        details: ['the relay failed unexpectedly; it has been reported'],
+      });
+    }
+  };
+}
+
+type AuthResult = 'ok' | string;
+
+/**
+ * Bearer token check against the current and the previous token (rotation), in constant
+ * time: both sides are hashed to equal-length digests before timingSafeEqual, so neither the
+ * content nor the length of the token leaks through timing.
+ */
+export function createAuthenticator(config: RelayConfig, secrets: SecretReader) {
+  const names = [config.ingest.tokenSecret, config.ingest.previousTokenSecret].filter(
+    (n): n is string => !!n,
+  );
+  return async (header: string | undefined): Promise<AuthResult> => {
+    if (names.length === 0) return 'ok';
+    const match = /^Bearer ([^\s]+)$/i.exec(header ?? '');
+    if (!match) return header ? 'expected "Authorization: Bearer <token>"' : 'missing Authorization header';
+    const presented = digest(match[1]);
+    let ok = false;
+    for (const name of names) {
+      let token: string;
+      try {
+        token = await secrets.get(name);
+      } catch (error) {
+        // The previous token is optional during normal operation.
+        if (name === config.ingest.previousTokenSecret) continue;
+        throw error;
+      }
+      // Evaluate every candidate (no early exit), so timing doesn't tell which one matched.
+      ok = safeEqual(presented, digest(token)) || ok;
+    }
+    return ok ? 'ok' : 'invalid token';
+  };
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** The timing-safe comparison used for tokens (exported so a test can pin it). */
+export function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function enqueueAll(
+  enqueuer: Enqueuer,
+  entries: FanoutEntry[],
+): Promise<{ sink: string; reason: string }[]> {
+  const bySink = new Map<string, OutgoingMessage[]>();
+  for (const entry of entries) bySink.set(entry.sink, [...(bySink.get(entry.sink) ?? []), entry.message]);
+  const failures: { sink: string; reason: string }[] = [];
+  await Promise.all(
+    [...bySink].flatMap(([sink, messages]) =>
+      packBatches(messages).map(async (batch) => {
+        let pending = batch;
+        // One retry for the entries SQS reported in `Failed` (SendMessageBatch can answer 200
+        // with some entries failed); duplicates are absorbed by the deduplication id.
+        for (let attempt = 1; attempt <= 2 && pending.length > 0; attempt++) {
+          try {
+            const { failed } = await enqueuer.sendBatch(sink, pending);
+            const failedIds = new Set(failed.map((f) => f.id));
+            pending = pending.filter((m) => failedIds.has(m.id));
+            if (attempt === 2) for (const f of failed) failures.push({ sink, reason: f.reason });
+          } catch (error) {
+            if (attempt === 2) failures.push({ sink, reason: (error as Error).name || 'send failed' });
+          }
+        }
+      }),
+    ),
+  );
+  return failures;
+}
+
+/** Whether `value` nests objects/arrays deeper than `limit`; iterative, so depth cannot overflow the stack. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+function summarize(groupKey: string, entries: FanoutEntry[]): IngestAccepted {
+  const byDestination = new Map<string, { name: string; alerts: number; parts?: number }>();
+  for (const entry of entries) {
+    const current = byDestination.get(entry.destination);
+    if (current) {
+      current.alerts += entry.alerts;
+      current.parts = (current.parts ?? 1) + 1;
+    } else byDestination.set(entry.destination, { name: entry.destination, alerts: entry.alerts });
+  }
+  return { notification: groupKey, destinations: [...byDestination.values()] };
+}
+
+function lowerCaseHeaders(
+  headers: APIGatewayProxyEventV2['headers'] | undefined,
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) out[key.toLowerCase()] = value;
+  return out;
+}
+
+function reply(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}

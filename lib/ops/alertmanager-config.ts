@@ -1,0 +1,86 @@
+import { INFRA } from '../infra/constants.ts';
+import { MAX_BODY_BYTES } from '../ingest/ingest.ts';
+
+/** What the printed receiver block is made of. */
+export interface ReceiverOptions {
+  /** The relay's webhook URL, ending in /alertmanager. */
+  url: string;
+  /** Where the stage's URL came from, for the header comment. */
+  source: string;
+  /** Alertmanager receiver name. */
+  receiver?: string;
+  /** Path of the file holding the bearer token on the Alertmanager host. */
+  credentialsFile?: string;
+  /** NAME of the ingest token secret (config `ingest.tokenSecret`); none: no authorization block. */
+  tokenSecret?: string;
+  /** Where the token's value is kept: `Secrets Manager secret <id>` or `the environment / RELAY_SECRETS_FILE`. */
+  tokenLocation?: string;
+}
+
+export const DEFAULT_CREDENTIALS_FILE = '/etc/alertmanager/secrets/alertmanager-relay-token';
+
+/**
+ * The Alertmanager config that sends to the relay: a `receivers:` entry plus a route that
+ * uses it, valid YAML that `amtool check-config` accepts as a whole file, with the advice
+ * as comments. Alertmanager facts: webhook `max_alerts` exists since 0.21, `timeout` since
+ * 0.28 (so it is only advised), `url_file` since 0.26; 5xx and transport errors are retried,
+ * every 4xx is dropped (Alertmanager's notify/webhook: only 5xx and transport errors are retried).
+ *
+ * @example renderAlertmanagerConfig({ url: 'https://abc.execute-api.eu-west-1.amazonaws.com/alertmanager', source: 'stack alertmanager-relay-prod', tokenSecret: 'INGEST_TOKEN' })
+ */
+export function renderAlertmanagerConfig(options: ReceiverOptions): string {
+  const receiver = options.receiver ?? 'alertmanager-relay';
+  const credentialsFile = options.credentialsFile ?? DEFAULT_CREDENTIALS_FILE;
+  const ingestSeconds = INFRA.ingest.timeoutSeconds;
+  const lines = [
+    `# Alertmanager -> alertmanager-relay (${options.source})`,
+    '# Merge into alertmanager.yml: add the receiver under `receivers:`, and either make it the',
+    '# default (`route.receiver`, as below) or add a child route, e.g.',
+    '#   route:',
+    '#     routes:',
+    `#       - receiver: ${receiver}`,
+    '#         matchers: [\'severity=~"critical|warning"\']',
+    '#         continue: true   # keep delivering to your other receivers too',
+    '# Check it with `amtool check-config alertmanager.yml`, then reload: `curl -X POST http://<alertmanager>:9093/-/reload`.',
+  ];
+  if (options.tokenSecret) {
+    lines.push(
+      '#',
+      `# The bearer token: the value of the secret ${options.tokenSecret}${options.tokenLocation ? ` (${options.tokenLocation})` : ''}.`,
+      `# Put it, alone on one line, in ${credentialsFile} on every Alertmanager host`,
+      '# (owned by the alertmanager user, mode 0400). In Kubernetes, mount a Secret there.',
+      `# Rotating: store the new value as ${options.tokenSecret} and the old one under the name in`,
+      '# ingest.previousTokenSecret (both are accepted),',
+      '# update this file on every host and reload, then remove the previous token.',
+    );
+  }
+  lines.push(
+    'route:',
+    `  receiver: ${receiver}`,
+    'receivers:',
+    `  - name: ${receiver}`,
+    '    webhook_configs:',
+    `      - url: ${options.url}`,
+    '        # The relay edits or resolves what it posted when the alert group resolves.',
+    '        send_resolved: true',
+    '        # 0 = all alerts. The relay splits a large group itself (no alert is dropped) and accepts',
+    `        # bodies up to ${MAX_BODY_BYTES / 1024 / 1024} MiB; set a cap only to bound a storm, and the relay then says how many were left out.`,
+    '        max_alerts: 0',
+    `        # Alertmanager >= 0.28: wait a little longer than the relay's own ${ingestSeconds} s limit (it only queues).`,
+    `        # timeout: ${ingestSeconds + 5}s`,
+  );
+  if (options.tokenSecret) {
+    lines.push(
+      '        http_config:',
+      '          authorization:',
+      '            type: Bearer',
+      `            credentials_file: ${credentialsFile}`,
+    );
+  } else {
+    lines.push(
+      '        # No ingest token is configured: fine for a relay on 127.0.0.1 only. A deployed relay',
+      '        # always has one (npm run deploy refuses without it).',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

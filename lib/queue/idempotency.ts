@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import type { Notification } from '../alertmanager/types.ts';
+
+/**
+ * The idempotency key of one queue message: derived from the payload only (destination,
+ * groupKey, status, and each alert's fingerprint, status, startsAt, endsAt, plus the part),
+ * never from a message id, so Alertmanager HA duplicates, Alertmanager retries and DLQ
+ * redrives (which get new message ids) all map to the same key. 64 hex chars: fits SQS's
+ * MessageDeduplicationId (128) and the Standard Webhooks webhook-id.
+ */
+export function idempotencyKey(
+  destination: string,
+  notification: Pick<Notification, 'groupKey' | 'status' | 'alerts'>,
+  part: { index: number; count: number } = { index: 1, count: 1 },
+): string {
+  const alerts = notification.alerts
+    .map((a) => [a.fingerprint, a.status, a.startsAt, a.endsAt].join('\u0000'))
+    .sort();
+  const material = [
+    destination,
+    notification.groupKey,
+    notification.status,
+    `${part.index}/${part.count}`,
+    ...alerts,
+  ];
+  return createHash('sha256').update(material.join('\u0001')).digest('hex');
+}
+
+/**
+ * SQS MessageGroupId for a destination's alert group: orders a group's notifications (a
+ * resolve never overtakes its firing) while groups run in parallel. groupKey can be long and
+ * hold any character, so it is hashed; the destination stays readable in the console.
+ */
+export function messageGroupId(destination: string, groupKey: string): string {
+  return `${destination}:${createHash('sha256').update(groupKey).digest('hex').slice(0, 40)}`;
+}

@@ -1,0 +1,156 @@
+import { PermanentError } from '../../delivery/errors.ts';
+import { drain, joinUrl, parseBaseUrl, postJson, statusError } from '../../delivery/http.ts';
+import { forEachAlertOnce } from '../../delivery/journal.ts';
+import type { Delivery, Sink } from '../../delivery/sink.ts';
+import {
+  alertEvent,
+  eventBytes,
+  groupEvent,
+  MAX_EVENT_BYTES,
+  PAGERDUTY_SEVERITIES,
+  type PagerDutyDestination,
+  type PagerDutyEvent,
+} from './event.ts';
+
+export type { PagerDutyDestination } from './event.ts';
+
+/**
+ * PagerDuty sink (Events API v2, https://developer.pagerduty.com/docs/events-api-v2/overview/):
+ * `mode: group` sends one event per notification with Alertmanager's own dedup_key (SHA-256
+ * of the groupKey); `mode: alert` one event per alert, each sent once across retries.
+ */
+
+export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com';
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+/**
+ * About 120 events per minute per routing key; PagerDuty suggests retrying a 429 "3 times with
+ * each request being 30 seconds apart" (developer docs, Events API rate limits). A shorter
+ * Retry-After from a proxy is not trusted below this.
+ */
+export const RATE_LIMIT_WAIT_SECONDS = 30;
+
+export interface PagerDutySinkOptions {
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+}
+
+const severity = { type: 'string', enum: PAGERDUTY_SEVERITIES };
+const labelName = { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' };
+
+const configSchema = {
+  type: 'object',
+  properties: {
+    routingKeySecret: {
+      type: 'string',
+      minLength: 1,
+      description: 'NAME of the secret holding the Events API v2 integration (routing) key',
+    },
+    mode: { type: 'string', enum: ['group', 'alert'], default: 'group' },
+    baseUrl: {
+      type: 'string',
+      pattern: '^https?://[^\\s/?#@]+(?:/[^\\s?#]*)?$',
+      description: 'Events API base URL, e.g. https://events.eu.pagerduty.com',
+    },
+    severityLabel: labelName,
+    severityMap: { type: 'object', additionalProperties: severity },
+    defaultSeverity: severity,
+    sourceLabel: labelName,
+    componentLabel: labelName,
+    groupLabel: labelName,
+    classLabel: labelName,
+    timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_TIMEOUT_SECONDS },
+  },
+  required: ['routingKeySecret'],
+  additionalProperties: false,
+} as const;
+
+export function createPagerDutySink(options: PagerDutySinkOptions = {}): Sink<PagerDutyDestination> {
+  const now = options.now ?? Date.now;
+
+  return {
+    name: 'pagerduty',
+    configSchema,
+
+    describe(destination) {
+      const notes = [
+        destination.mode === 'alert'
+          ? 'mode alert: one PagerDuty alert per Alertmanager alert (dedup_key = destination/fingerprint)'
+          : "mode group: one PagerDuty alert per Alertmanager group, with Alertmanager's own dedup_key (incidents carry over from pagerduty_configs)",
+      ];
+      if (!destination.baseUrl)
+        notes.push(`events go to ${DEFAULT_PAGERDUTY_URL} (set baseUrl for EU accounts)`);
+      return notes;
+    },
+
+    async deliver(delivery: Delivery<PagerDutyDestination>): Promise<void> {
+      const { destination, notification } = delivery;
+      let base: URL;
+      try {
+        base = parseBaseUrl(destination.baseUrl ?? DEFAULT_PAGERDUTY_URL, 'pagerduty');
+      } catch (error) {
+        throw new PermanentError((error as Error).message);
+      }
+      const url = joinUrl(base, '/v2/enqueue');
+      const routingKey = (await delivery.secrets.get(destination.routingKeySecret)).trim();
+      if (routingKey === '') {
+        throw new PermanentError(`pagerduty routing key secret "${destination.routingKeySecret}" is empty`);
+      }
+      const send = (event: PagerDutyEvent) => sendEvent(url, event, routingKey, delivery, options.fetch, now);
+
+      if (destination.mode === 'alert') {
+        const { sent, skipped } = await forEachAlertOnce(delivery, (alert) =>
+          send(alertEvent(notification, alert, destination, routingKey)),
+        );
+        delivery.logger.info('pagerduty alerts sent', { sent, skipped });
+        return;
+      }
+      await send(groupEvent(notification, destination, routingKey, delivery.part));
+    },
+  };
+}
+
+export const pagerdutySink: Sink<PagerDutyDestination> = createPagerDutySink();
+
+async function sendEvent(
+  url: URL,
+  event: PagerDutyEvent,
+  routingKey: string,
+  delivery: Delivery<PagerDutyDestination>,
+  fetchImpl: typeof globalThis.fetch | undefined,
+  now: () => number,
+): Promise<void> {
+  const label = `pagerduty ${url.host}`;
+  const body = JSON.stringify(event);
+  if (Buffer.byteLength(body) > MAX_EVENT_BYTES) {
+    // fitEvent keeps details under the limit; only a summary/labels this large gets here.
+    throw new PermanentError(
+      `pagerduty event is ${eventBytes(event)} bytes, over the ${MAX_EVENT_BYTES}-byte limit`,
+    );
+  }
+  const timeoutSeconds = delivery.destination.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const started = performance.now();
+  const response = await postJson(url, body, { label, timeoutSeconds, fetch: fetchImpl });
+  const status = response.status;
+  if (status >= 200 && status < 300) {
+    await drain(response);
+    delivery.logger.info('pagerduty event accepted', {
+      host: url.host,
+      status,
+      eventAction: event.event_action,
+      dedupKey: event.dedup_key,
+      bytes: Buffer.byteLength(body),
+      attempt: delivery.attempt,
+      durationMs: Math.round(performance.now() - started),
+    });
+    return;
+  }
+  // 400 "invalid event": PagerDuty lists what is wrong in `errors`; retrying cannot fix it.
+  throw await statusError(response, {
+    label,
+    redactions: [routingKey],
+    now: now(),
+    redirectHint: 'check baseUrl',
+    // PagerDuty suggests retries 30 s apart: a shorter Retry-After still waits 30 s.
+    rateLimit: { minSeconds: RATE_LIMIT_WAIT_SECONDS, defaultSeconds: 0 },
+  });
+}

@@ -1,0 +1,381 @@
+import type { Alert, Notification } from '../../alertmanager/types.ts';
+
+/**
+ * Block Kit for one alert group: what the Slack message of a group looks like. Pure: the
+ * same notification always gives the same blocks, so an edit after a retry is the same edit.
+ * Limits from https://docs.slack.dev/reference/block-kit/blocks (header, section, context,
+ * actions) and https://docs.slack.dev/reference/methods/chat.postMessage (50 blocks).
+ */
+
+export const BLOCK_LIMITS = {
+  blocksPerMessage: 50,
+  headerText: 150,
+  sectionText: 3000,
+  fields: 10,
+  fieldText: 2000,
+  contextElements: 10,
+  actionsElements: 25,
+  buttonText: 75,
+  url: 3000,
+  /** chat.postMessage truncates `text` past 40,000; notifications show far less. */
+  fallbackText: 3000,
+  /**
+   * All the text of a message's blocks together. Undocumented: Slack answers
+   * msg_blocks_too_long from about 13,200 characters
+   * (https://github.com/slackapi/bolt-js/issues/2509), so we stay well below.
+   */
+  messageTextChars: 12000,
+} as const;
+
+// "N more alerts continue in the thread" and a continuation's own heading.
+const CONTINUE_NOTICE_CHARS = 200;
+
+/** The characters of text in blocks (header, section text and fields, context, button labels), as Slack counts them for msg_blocks_too_long. */
+export function blockTextLength(blocks: readonly Block[]): number {
+  let total = 0;
+  const visit = (value: unknown, key?: string): void => {
+    if (typeof value === 'string') {
+      if (key === 'text') total += value.length;
+      return;
+    }
+    if (Array.isArray(value)) for (const item of value) visit(item);
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, k);
+  };
+  visit(blocks);
+  return total;
+}
+
+export type Block = Record<string, unknown>;
+
+export interface SlackMessage {
+  /** The notification fallback (what a phone's lock screen shows). */
+  text: string;
+  blocks: Block[];
+}
+
+export interface GroupMessage {
+  /** The group's message (posted, then edited). */
+  main: SlackMessage;
+  /** Alerts that did not fit in the main message, as thread replies, in order. */
+  continuations: SlackMessage[];
+}
+
+export interface AlertLinks {
+  silenceUrl(notification: Notification, alert: Alert): string | undefined;
+  runbookUrl(alert: Alert): string | undefined;
+}
+
+export interface BlockOptions {
+  /** Labels shown in the context line (default cluster, namespace, instance). */
+  contextLabels?: readonly string[];
+  /** Labels shown as fields when every alert of the group has them (default severity, cluster, namespace, job, service). */
+  fieldLabels?: readonly string[];
+  links: AlertLinks;
+  /** Set when ingest split the notification to fit a queue message. */
+  part?: { index: number; count: number };
+  /** Blocks per message, for tests of the splitting; never above Slack's 50. */
+  maxBlocks?: number;
+  /** Text characters per message, for tests of the splitting; never above messageTextChars. */
+  maxChars?: number;
+}
+
+export const DEFAULT_CONTEXT_LABELS = ['cluster', 'namespace', 'instance'] as const;
+export const DEFAULT_FIELD_LABELS = ['severity', 'cluster', 'namespace', 'job', 'service'] as const;
+
+const FIRING_EMOJI = ':red_circle:';
+const RESOLVED_EMOJI = ':large_green_circle:';
+
+/** `&`, `<` and `>` are Slack's control characters in mrkdwn. https://docs.slack.dev/messaging/formatting-message-text#escaping */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Cuts to `max` characters (code points), marking the cut with an ellipsis. */
+export function truncate(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+function alertnameOf(notification: Notification): string {
+  return (
+    notification.groupLabels.alertname ??
+    notification.commonLabels.alertname ??
+    notification.alerts[0]?.labels.alertname ??
+    'alert'
+  );
+}
+
+function counts(notification: Notification): { firing: number; resolved: number } {
+  const firing = notification.alerts.filter((a) => a.status === 'firing').length;
+  return { firing, resolved: notification.alerts.length - firing };
+}
+
+/** `[FIRING:2] HighLatency`, Alertmanager's own default title. */
+export function title(notification: Notification): string {
+  const { firing } = counts(notification);
+  const status = notification.status === 'firing' ? `FIRING:${firing}` : 'RESOLVED';
+  return `[${status}] ${alertnameOf(notification)}`;
+}
+
+function isZeroTime(value: string): boolean {
+  return !value || value.startsWith('0001-01-01');
+}
+
+/** Slack renders `<!date^epoch^format|fallback>` in the reader's own time zone. */
+export function slackDate(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return escapeMrkdwn(iso);
+  const fallback = `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time}|${fallback}>`;
+}
+
+/** When the group started firing: the earliest startsAt. */
+export function startedAt(notification: Notification): string | undefined {
+  const times = notification.alerts
+    .map((a) => a.startsAt)
+    .filter((t) => !isZeroTime(t) && !Number.isNaN(Date.parse(t)));
+  return times.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+}
+
+/** When the group resolved: the latest endsAt, for a resolved group. */
+export function resolvedAt(notification: Notification): string | undefined {
+  if (notification.status !== 'resolved') return undefined;
+  const times = notification.alerts
+    .map((a) => a.endsAt)
+    .filter((t) => !isZeroTime(t) && !Number.isNaN(Date.parse(t)));
+  return times.sort((a, b) => Date.parse(b) - Date.parse(a))[0];
+}
+
+/** The labels that tell the alerts of a group apart (those not common to all of them). */
+export function alertIdentity(alert: Alert, notification: Notification): string {
+  const own = Object.entries(alert.labels)
+    .filter(([name, value]) => notification.commonLabels[name] !== value)
+    .map(([name, value]) => `${name}=${value}`);
+  return own.length > 0 ? own.join(', ') : (alert.labels.alertname ?? alertnameOf(notification));
+}
+
+function summaryOf(notification: Notification): { summary?: string; description?: string } {
+  const first = notification.alerts[0]?.annotations ?? {};
+  const single = notification.alerts.length === 1;
+  return {
+    summary: notification.commonAnnotations.summary ?? (single ? first.summary : undefined),
+    description: notification.commonAnnotations.description ?? (single ? first.description : undefined),
+  };
+}
+
+function isLinkable(url: string | undefined): url is string {
+  if (!url || url.length > BLOCK_LIMITS.url) return false;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** Past this many alerts a group is listed compactly: who and since when, no summary or links. */
+export const COMPACT_AFTER_ALERTS = 20;
+
+function alertLine(alert: Alert, notification: Notification, links: AlertLinks): string {
+  const emoji = alert.status === 'firing' ? FIRING_EMOJI : RESOLVED_EMOJI;
+  const compact = notification.alerts.length > COMPACT_AFTER_ALERTS;
+  const parts = [
+    `${emoji} *${escapeMrkdwn(truncate(alertIdentity(alert, notification), compact ? 150 : 300))}*`,
+  ];
+  const summary = alert.annotations.summary ?? alert.annotations.description;
+  if (summary && notification.alerts.length > 1 && !compact) parts.push(escapeMrkdwn(truncate(summary, 500)));
+  const when =
+    alert.status === 'firing' ? `since ${slackDate(alert.startsAt)}` : `resolved ${slackDate(alert.endsAt)}`;
+  parts.push(when);
+  if (compact) return parts.join(' · ').replace(/\s*\n\s*/g, ' ');
+  const urls: string[] = [];
+  if (isLinkable(alert.generatorURL)) urls.push(`<${alert.generatorURL}|graph>`);
+  const runbook = links.runbookUrl(alert);
+  if (isLinkable(runbook) && runbook !== notification.commonAnnotations.runbook_url)
+    urls.push(`<${runbook}|runbook>`);
+  if (alert.status === 'firing') {
+    const silence = links.silenceUrl(notification, alert);
+    if (isLinkable(silence)) urls.push(`<${silence}|silence>`);
+  }
+  if (urls.length > 0) parts.push(urls.join(' · '));
+  // One alert, one line: the section packing counts alerts by lines.
+  return parts.join(' · ').replace(/\s*\n\s*/g, ' ');
+}
+
+/** Packs lines into mrkdwn sections of at most 3000 characters each (one line never spans two). */
+export function packLines(lines: readonly string[], max: number = BLOCK_LIMITS.sectionText): string[] {
+  const sections: string[] = [];
+  let current = '';
+  for (const raw of lines) {
+    const line = truncate(raw, max);
+    if (current && current.length + 1 + line.length > max) {
+      sections.push(current);
+      current = '';
+    }
+    current = current ? `${current}\n${line}` : line;
+  }
+  if (current) sections.push(current);
+  return sections;
+}
+
+const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
+const context = (texts: readonly string[]): Block => ({
+  type: 'context',
+  elements: texts.slice(0, BLOCK_LIMITS.contextElements).map((text) => ({ type: 'mrkdwn', text })),
+});
+
+function actions(notification: Notification, links: AlertLinks): Block | undefined {
+  const first = notification.alerts.find((a) => a.status === 'firing') ?? notification.alerts[0];
+  if (!first) return undefined;
+  const buttons: Block[] = [];
+  const button = (text: string, url: string | undefined, actionId: string) => {
+    if (isLinkable(url))
+      buttons.push({ type: 'button', text: { type: 'plain_text', text }, url, action_id: actionId });
+  };
+  button('Graph', first.generatorURL, 'graph');
+  button('Runbook', notification.commonAnnotations.runbook_url ?? links.runbookUrl(first), 'runbook');
+  if (notification.status === 'firing') {
+    // The labels every alert shares select the whole group; a single alert's own labels select just it.
+    const target = notification.alerts.length === 1 ? first : { ...first, labels: notification.commonLabels };
+    button('Silence', links.silenceUrl(notification, target), 'silence');
+  }
+  return buttons.length > 0 ? { type: 'actions', elements: buttons } : undefined;
+}
+
+/**
+ * The group's message: header, summary, key labels as fields, the alerts (one line each),
+ * a truncation notice, a context line, and buttons (graph, runbook, silence). Alerts that
+ * would push it past 50 blocks continue in `continuations`, never dropped.
+ */
+export function buildGroupMessage(notification: Notification, options: BlockOptions): GroupMessage {
+  const maxBlocks = Math.min(
+    options.maxBlocks ?? BLOCK_LIMITS.blocksPerMessage,
+    BLOCK_LIMITS.blocksPerMessage,
+  );
+  const maxChars = Math.min(options.maxChars ?? BLOCK_LIMITS.messageTextChars, BLOCK_LIMITS.messageTextChars);
+  const { firing, resolved } = counts(notification);
+  const emoji = notification.status === 'firing' ? ':fire:' : ':white_check_mark:';
+  const head = title(notification);
+  const { summary, description } = summaryOf(notification);
+
+  const top: Block[] = [
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: truncate(`${emoji} ${head}`, BLOCK_LIMITS.headerText), emoji: true },
+    },
+  ];
+  const about = [summary && `*${escapeMrkdwn(summary)}*`, description && escapeMrkdwn(description)].filter(
+    Boolean,
+  );
+  if (about.length > 0) top.push(section(truncate(about.join('\n'), BLOCK_LIMITS.sectionText)));
+
+  const fieldLabels = options.fieldLabels ?? DEFAULT_FIELD_LABELS;
+  const fields = fieldLabels
+    .filter((name) => notification.commonLabels[name] !== undefined)
+    .slice(0, BLOCK_LIMITS.fields)
+    .map((name) => ({
+      type: 'mrkdwn',
+      // Well under the 2000 a field may hold: the whole message shares one text budget.
+      text: truncate(
+        `*${escapeMrkdwn(name)}*\n${escapeMrkdwn(truncate(notification.commonLabels[name], 300))}`,
+        400,
+      ),
+    }));
+  if (fields.length > 0) top.push({ type: 'section', fields });
+
+  const bottom: Block[] = [];
+  const notices: string[] = [];
+  const truncated = notification.truncatedAlerts ?? 0;
+  if (truncated > 0) {
+    notices.push(
+      `:warning: Alertmanager left out ${truncated} more alert${truncated === 1 ? '' : 's'} of this group (max_alerts): see ${escapeMrkdwn(notification.externalURL)}`,
+    );
+  }
+  if (options.part && options.part.count > 1) {
+    notices.push(
+      `Part ${options.part.index} of ${options.part.count}: the relay split this large notification; the other parts follow in the thread.`,
+    );
+  }
+  const contextLabels = options.contextLabels ?? DEFAULT_CONTEXT_LABELS;
+  const where = contextLabels
+    .filter((name) => notification.commonLabels[name] !== undefined)
+    .map(
+      (name) => `${escapeMrkdwn(name)}: *${escapeMrkdwn(truncate(notification.commonLabels[name], 200))}*`,
+    );
+  const started = startedAt(notification);
+  const ended = resolvedAt(notification);
+  const when = [started && `Started ${slackDate(started)}`, ended && `Resolved ${slackDate(ended)}`].filter(
+    (t): t is string => Boolean(t),
+  );
+  const tally = notification.alerts.length > 1 ? [`${firing} firing, ${resolved} resolved`] : [];
+  const contextTexts = [...where, ...tally, ...when];
+  if (contextTexts.length > 0) bottom.push(context(contextTexts));
+  const buttons = actions(notification, options.links);
+  if (buttons) bottom.push(buttons);
+  const noticeBlocks = notices.map((text) => context([truncate(text, BLOCK_LIMITS.sectionText)]));
+
+  // Firing first: what needs a person now.
+  const ordered = [...notification.alerts].sort((a, b) =>
+    a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1,
+  );
+  const lines =
+    notification.alerts.length > 1 || !summary
+      ? ordered.map((a) => alertLine(a, notification, options.links))
+      : [];
+  const sections = packLines(lines);
+
+  // Sections go into a message while both its block count and its text budget allow; one
+  // block and a little text are kept for "continued in the thread" when they do not all fit.
+  const fixedChars = blockTextLength([...top, ...noticeBlocks, ...bottom]);
+  const take = (from: number, blocksLeft: number, charsLeft: number): number => {
+    let n = 0;
+    let chars = 0;
+    while (from + n < sections.length && n < blocksLeft && chars + sections[from + n].length <= charsLeft) {
+      chars += sections[from + n].length;
+      n++;
+    }
+    return n;
+  };
+  const room = maxBlocks - top.length - bottom.length - noticeBlocks.length;
+  const budget = maxChars - fixedChars;
+  let inMainCount = take(0, room, budget);
+  if (inMainCount < sections.length) inMainCount = take(0, room - 1, budget - CONTINUE_NOTICE_CHARS);
+  const inMain = sections.slice(0, inMainCount);
+  const rest = sections.slice(inMainCount);
+  const shownAlerts = inMain.reduce((n, s) => n + s.split('\n').length, 0);
+  const blocks = [...top, ...inMain.map(section)];
+  if (rest.length > 0) {
+    blocks.push(
+      context([
+        `${lines.length - shownAlerts} more alert${lines.length - shownAlerts === 1 ? '' : 's'} continue in the thread :thread:`,
+      ]),
+    );
+  }
+  blocks.push(...noticeBlocks, ...bottom);
+
+  const fallback = [head, summary].filter(Boolean).join(': ');
+  const main = { text: truncate(fallback, BLOCK_LIMITS.fallbackText), blocks };
+
+  const continuations: SlackMessage[] = [];
+  let from = shownAlerts;
+  for (let i = 0; i < rest.length; ) {
+    // At least one section per reply: a section alone is within every limit.
+    const n = Math.max(1, take(inMainCount + i, maxBlocks - 1, maxChars - CONTINUE_NOTICE_CHARS));
+    const chunk = rest.slice(i, i + n);
+    i += n;
+    const count = chunk.reduce((k, s) => k + s.split('\n').length, 0);
+    const label = `${alertnameOf(notification)}: alerts ${from + 1}-${from + count} of ${lines.length} (continued)`;
+    continuations.push({
+      text: truncate(label, BLOCK_LIMITS.fallbackText),
+      blocks: [context([escapeMrkdwn(label)]), ...chunk.map(section)],
+    });
+    from += count;
+  }
+  return { main, continuations };
+}
+
+/** A plain thread reply: one line of mrkdwn, with the same text as its notification fallback. */
+export function threadReply(text: string): SlackMessage {
+  const clipped = truncate(text, BLOCK_LIMITS.sectionText);
+  return { text: clipped, blocks: [section(clipped)] };
+}

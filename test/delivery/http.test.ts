@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import { answered, joinUrl, parseBaseUrl, postJson, statusError } from '../../lib/delivery/http.ts';
+
+describe('Module: vendor HTTP (lib/delivery/http.ts)', () => {
+  describe('Method: joinUrl', () => {
+    it('should keep a base path prefix (a proxy mount point) and drop any query', () => {
+      // Assess
+      expect(joinUrl(new URL('https://events.eu.pagerduty.com'), '/v2/enqueue').href).toBe(
+        'https://events.eu.pagerduty.com/v2/enqueue',
+      );
+      expect(joinUrl(new URL('http://proxy:8080/pd/?x=1'), '/v2/enqueue').href).toBe(
+        'http://proxy:8080/pd/v2/enqueue',
+      );
+    });
+  });
+
+  describe('Method: parseBaseUrl', () => {
+    it('should refuse what is not an http(s) URL', () => {
+      // Assess
+      expect(() => parseBaseUrl('ftp://x', 'pagerduty')).toThrow(/must be http or https/);
+      expect(() => parseBaseUrl('not a url', 'ilert')).toThrow(/not a valid URL/);
+      expect(parseBaseUrl('https://api.ilert.com', 'ilert').host).toBe('api.ilert.com');
+    });
+  });
+
+  describe('Method: postJson', () => {
+    it('should turn a fetch failure into a RetryableError that names the label, not the URL', async () => {
+      // Prepare
+      const failing: typeof fetch = async () => {
+        throw Object.assign(new TypeError('fetch failed https://x/api/v1/events/prometheus/SECRETKEY'), {
+          cause: { code: 'ECONNREFUSED' },
+        });
+      };
+
+      // Act
+      const error = await postJson(new URL('https://x/api/v1/events/prometheus/SECRETKEY'), '{}', {
+        label: 'ilert x',
+        timeoutSeconds: 1,
+        fetch: failing,
+      }).catch((e: unknown) => e as Error);
+
+      // Assess
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as Error).message).toBe('ilert x could not be reached (ECONNREFUSED)');
+    });
+
+    it('should send JSON with the relay user agent and without following redirects', async () => {
+      // Prepare
+      let seen: RequestInit | undefined;
+      const capture: typeof fetch = async (_input, init) => {
+        seen = init;
+        return new Response(null, { status: 202 });
+      };
+
+      // Act
+      const response = await postJson(new URL('https://x/v2/enqueue'), '{"a":1}', {
+        label: 'pagerduty x',
+        timeoutSeconds: 1,
+        fetch: capture,
+      });
+
+      // Assess
+      expect(response.status).toBe(202);
+      expect(seen?.redirect).toBe('manual');
+      expect(seen?.headers).toMatchObject({
+        'content-type': 'application/json',
+        'user-agent': 'alertmanager-relay',
+      });
+      expect(answered('pagerduty x', 429)).toBe('pagerduty x answered 429 Too Many Requests');
+    });
+  });
+});
+
+describe('Function: statusError', () => {
+  const NOW = Date.parse('2026-11-21T12:00:00Z');
+  const options = {
+    label: 'vendor api.example.com',
+    redactions: ['tok-secret-123'],
+    now: NOW,
+    redirectHint: 'check baseUrl',
+  };
+
+  it('should make a 3xx permanent and say redirects are not followed', async () => {
+    // Act
+    const error = await statusError(new Response(null, { status: 301 }), options);
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error.message).toBe(
+      'vendor api.example.com answered 301 Moved Permanently: redirects are not followed, check baseUrl',
+    );
+  });
+
+  it('should make a 503 retryable with the vendor Retry-After, quoting the redacted body', async () => {
+    // Act
+    const error = await statusError(
+      new Response('down for tok-secret-123', { status: 503, headers: { 'retry-after': '7' } }),
+      options,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as RetryableError).retryAfterSeconds).toBe(7);
+    expect(error.message).toBe(
+      'vendor api.example.com answered 503 Service Unavailable (retry after 7 s): down for [redacted]',
+    );
+  });
+
+  it('should wait at least the rate limit minimum on a 429, and the default without Retry-After', async () => {
+    // Prepare
+    const rateLimit = { minSeconds: 10, defaultSeconds: 20 };
+
+    // Act
+    const short = await statusError(new Response('', { status: 429, headers: { 'retry-after': '2' } }), {
+      ...options,
+      rateLimit,
+    });
+    const none = await statusError(new Response('', { status: 429 }), { ...options, rateLimit });
+
+    // Assess
+    expect((short as RetryableError).retryAfterSeconds).toBe(10);
+    expect((none as RetryableError).retryAfterSeconds).toBe(20);
+    expect(none.message).toBe(
+      'vendor api.example.com answered 429 Too Many Requests (rate limited; retry after 20 s)',
+    );
+  });
+
+  it('should make another 4xx permanent with the sink hint for that status', async () => {
+    // Act
+    const error = await statusError(new Response('gone', { status: 410 }), {
+      ...options,
+      permanentHint: (status) => (status === 410 ? ': the receiver asked for no more deliveries' : undefined),
+    });
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as PermanentError).statusCode).toBe(410);
+    expect(error.message).toBe(
+      'vendor api.example.com answered 410 Gone: the receiver asked for no more deliveries: gone',
+    );
+  });
+});

@@ -1,0 +1,1001 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Notification } from '../../lib/alertmanager/types.ts';
+import type { RelayConfig } from '../../lib/config/types.ts';
+import { PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import type { BackoffPolicy } from '../../lib/delivery/policy.ts';
+import {
+  createRecordHandler,
+  DUPLICATE_WINDOW_MS,
+  IDEMPOTENCY_TTL_SECONDS,
+  parseMessage,
+} from '../../lib/delivery/record-handler.ts';
+import type { Delivery, SecretReader, Sink } from '../../lib/delivery/sink.ts';
+import type { QueueMessage } from '../../lib/queue/message.ts';
+import type { OutgoingMessage, RecordQueue } from '../../lib/queue/types.ts';
+import type { StateStore } from '../../lib/state/store.ts';
+import { CountingTelemetry, type ErrorReporter } from '../../lib/telemetry.ts';
+
+const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
+const RECEIVED_AT = new Date(NOW - 2_000).toISOString();
+const FIRST_RECEIVE = NOW - 60_000;
+const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:relay-ci-webhook.fifo';
+
+const CONFIG: RelayConfig = {
+  ingest: {},
+  destinations: [
+    {
+      name: 'audit',
+      sink: 'webhook',
+      url: 'https://hooks.example.com/relay',
+      signingSecret: 'AUDIT_HOOK_SECRET',
+    },
+    { name: 'ops', sink: 'webhook', url: 'https://ops.example.com/hook' },
+    { name: 'stdout', sink: 'console' },
+  ],
+};
+
+const notification: Notification = {
+  receiver: 'lambda',
+  status: 'firing',
+  alerts: [
+    {
+      status: 'firing',
+      labels: { alertname: 'GW0api1', instance: 'host1:9100', severity: 'critical' },
+      annotations: { summary: 'test GW0api1' },
+      startsAt: '2026-11-21T11:41:47.157482837Z',
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prom.local/graph',
+      fingerprint: 'ec823e990a83f493',
+    },
+  ],
+  groupLabels: { alertname: 'GW0api1' },
+  commonLabels: { alertname: 'GW0api1', instance: 'host1:9100', severity: 'critical' },
+  commonAnnotations: { summary: 'test GW0api1' },
+  externalURL: 'http://vm:9093',
+  version: '4',
+  groupKey: '{}:{alertname="GW0api1"}',
+  truncatedAlerts: 0,
+};
+
+/** The state store contract in memory, with an injected clock and switches to make it fail. */
+class MemoryStateStore implements StateStore {
+  readonly items = new Map<string, { value: object; expiresAt?: number }>();
+  readonly puts: { key: string; value: object; ttlSeconds?: number }[] = [];
+  getError?: Error;
+  putError?: Error;
+  readonly #now: () => number;
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  async get<T extends object = Record<string, unknown>>(key: string): Promise<T | undefined> {
+    if (this.getError) throw this.getError;
+    const item = this.items.get(key);
+    if (!item || (item.expiresAt !== undefined && item.expiresAt <= this.#now())) return undefined;
+    return structuredClone(item.value) as T;
+  }
+
+  async put(key: string, value: object, options: { ttlSeconds?: number } = {}): Promise<void> {
+    if (this.putError) throw this.putError;
+    this.puts.push({ key, value: structuredClone(value), ttlSeconds: options.ttlSeconds });
+    const expiresAt = options.ttlSeconds === undefined ? undefined : this.#now() + options.ttlSeconds * 1000;
+    this.items.set(key, { value: structuredClone(value), expiresAt });
+  }
+
+  async delete(key: string): Promise<void> {
+    this.items.delete(key);
+  }
+}
+
+/** Records what the handler asks of the queue. */
+class FakeRecordQueue implements RecordQueue {
+  readonly visibility: { receiptHandle: string; seconds: number }[] = [];
+  readonly deadLettered: OutgoingMessage[] = [];
+  visibilityError?: Error;
+  dlqError?: Error;
+
+  async changeVisibility(receiptHandle: string, seconds: number): Promise<void> {
+    this.visibility.push({ receiptHandle, seconds });
+    if (this.visibilityError) throw this.visibilityError;
+  }
+
+  async sendToDlq(message: OutgoingMessage): Promise<void> {
+    if (this.dlqError) throw this.dlqError;
+    this.deadLettered.push(message);
+  }
+}
+
+type Outcome = (delivery: Delivery) => void | Promise<void>;
+
+interface Setup {
+  outcome?: Outcome;
+  maxReceiveCount?: number;
+  backoff?: BackoffPolicy;
+  secrets?: SecretReader;
+  logger?: Logger;
+}
+
+function setup(options: Setup = {}) {
+  const clock = { now: NOW };
+  const state = new MemoryStateStore(() => clock.now);
+  const queue = new FakeRecordQueue();
+  const reporter = { captureException: vi.fn<ErrorReporter['captureException']>() };
+  const logger = options.logger ?? new Logger({ serviceName: 'webhook', logLevel: 'SILENT' });
+  const telemetry = new CountingTelemetry({ logger, reporter });
+  const deliveries: Delivery[] = [];
+  const sink: Sink = {
+    name: 'webhook',
+    configSchema: {},
+    deliver: async (delivery) => {
+      deliveries.push(delivery);
+      await options.outcome?.(delivery);
+    },
+  };
+  const secrets: SecretReader = options.secrets ?? {
+    get: async (name) => {
+      throw new PermanentError(`secret "${name}" is not set`);
+    },
+  };
+  const handler = createRecordHandler({
+    sink,
+    config: CONFIG,
+    secrets,
+    state,
+    queue,
+    telemetry,
+    maxReceiveCount: options.maxReceiveCount ?? 5,
+    backoff: options.backoff,
+    now: () => clock.now,
+  });
+  return { handler, clock, state, queue, reporter, telemetry, deliveries, secrets };
+}
+
+function message(key: string, overrides: Partial<QueueMessage> = {}): QueueMessage {
+  return {
+    v: 1,
+    destination: 'audit',
+    sink: 'webhook',
+    idempotencyKey: key,
+    part: { index: 1, count: 1 },
+    receivedAt: RECEIVED_AT,
+    notification,
+    ...overrides,
+  };
+}
+
+interface RecordOptions {
+  receiveCount?: number;
+  firstReceiveAt?: number;
+  groupId?: string;
+  deduplicationId?: string;
+}
+
+/** An SQS record as Lambda's event source mapping delivers it from a FIFO queue. */
+function sqsRecord(id: string, body: QueueMessage | string, options: RecordOptions = {}): SQSRecord {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const destination = typeof body === 'string' ? 'audit' : body.destination;
+  return {
+    messageId: `msg-${id}`,
+    receiptHandle: `rh-${id}`,
+    body: text,
+    attributes: {
+      ApproximateReceiveCount: String(options.receiveCount ?? 1),
+      SentTimestamp: String(NOW - 61_000),
+      SenderId: 'AROAEXAMPLE:ingest',
+      ApproximateFirstReceiveTimestamp: String(options.firstReceiveAt ?? FIRST_RECEIVE),
+      SequenceNumber: `1868${id.padStart(16, '0')}`,
+      MessageGroupId: options.groupId ?? `${destination}:0123456789abcdef`,
+      MessageDeduplicationId:
+        options.deduplicationId ?? (typeof body === 'string' ? `dedup-${id}` : body.idempotencyKey),
+    },
+    messageAttributes: {},
+    md5OfBody: '0'.repeat(32),
+    eventSource: 'aws:sqs',
+    eventSourceARN: QUEUE_ARN,
+    awsRegion: 'eu-west-1',
+  };
+}
+
+const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+const failWith =
+  (errors: Record<string, unknown>): Outcome =>
+  (delivery) => {
+    if (delivery.idempotencyKey in errors) throw errors[delivery.idempotencyKey];
+  };
+
+describe('Function: createRecordHandler', () => {
+  describe('Returned handler: delivery', () => {
+    it('should deliver every record in order and report no failure', async () => {
+      // Prepare
+      const { handler, deliveries, queue, telemetry } = setup();
+      const records = ['k1', 'k2', 'k3'].map((key, i) => sqsRecord(String(i + 1), message(key)));
+
+      // Act
+      const result = await handler(event(...records));
+
+      // Assess
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k2', 'k3']);
+      expect(queue.visibility).toEqual([]);
+      expect(queue.deadLettered).toEqual([]);
+      expect(telemetry.get('Delivered', 'audit')).toBe(3);
+    });
+
+    it('should hand the sink its destination config, the notification, the key, the part, receivedAt, the attempt and the secrets', async () => {
+      // Prepare
+      const { handler, deliveries, secrets, state } = setup();
+      const body = message('k1', { part: { index: 2, count: 3 } });
+
+      // Act
+      await handler(event(sqsRecord('1', body, { receiveCount: 3 })));
+
+      // Assess
+      expect(deliveries).toHaveLength(1);
+      const [delivery] = deliveries;
+      expect(delivery.destination).toEqual(CONFIG.destinations[0]);
+      expect(delivery.notification).toEqual(notification);
+      expect(delivery.idempotencyKey).toBe('k1');
+      expect(delivery.part).toEqual({ index: 2, count: 3 });
+      expect(delivery.receivedAt).toBe(RECEIVED_AT);
+      expect(delivery.attempt).toBe(3);
+      expect(delivery.secrets).toBe(secrets);
+      expect(delivery.state).toBe(state);
+    });
+
+    it('should record the delivered key with a 7-day ttl', async () => {
+      // Prepare
+      const { handler, state } = setup();
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(IDEMPOTENCY_TTL_SECONDS).toBe(7 * 24 * 3600);
+      expect(state.puts).toEqual([
+        {
+          key: 'idem#audit#k1',
+          value: { receivedAt: RECEIVED_AT, deliveredAt: new Date(NOW).toISOString() },
+          ttlSeconds: 604_800,
+        },
+      ]);
+    });
+
+    it('should not fail the record when recording the key fails after a successful delivery', async () => {
+      // Prepare
+      const { handler, state, deliveries, reporter, telemetry, queue } = setup();
+      state.putError = Object.assign(new Error('table throttled'), {
+        name: 'ProvisionedThroughputExceededException',
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries).toHaveLength(2);
+      expect(telemetry.get('Delivered', 'audit')).toBe(2);
+      expect(telemetry.get('Retried')).toBe(0);
+      expect(queue.deadLettered).toEqual([]);
+      expect(reporter.captureException).toHaveBeenCalledTimes(2);
+      expect(reporter.captureException.mock.calls[0][0]).toBe(state.putError);
+      expect(reporter.captureException.mock.calls[0][1]?.tags).toMatchObject({
+        stage: 'record-idempotency',
+        destination: 'audit',
+      });
+    });
+
+    it('should treat a record whose ApproximateReceiveCount is missing as the first attempt', async () => {
+      // Prepare
+      const { handler, deliveries } = setup();
+      const record = sqsRecord('1', message('k1'));
+      record.attributes.ApproximateReceiveCount = '';
+
+      // Act
+      await handler(event(record));
+
+      // Assess
+      expect(deliveries[0].attempt).toBe(1);
+    });
+  });
+
+  describe('Returned handler: partial batch failures', () => {
+    it('should stop at the first failure and report it and every later record, making the later ones visible at once', async () => {
+      // Prepare
+      const { handler, deliveries, queue } = setup({
+        outcome: failWith({
+          k2: new RetryableError('webhook hooks.example.com answered 503', { statusCode: 503 }),
+        }),
+        backoff: { baseSeconds: 10, factor: 2, maxSeconds: 100 },
+      });
+      const records = ['k1', 'k2', 'k3', 'k4'].map((key, i) => sqsRecord(String(i + 1), message(key)));
+
+      // Act
+      const result = await handler(event(...records));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([
+        { itemIdentifier: 'msg-2' },
+        { itemIdentifier: 'msg-3' },
+        { itemIdentifier: 'msg-4' },
+      ]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k2']);
+      expect(queue.visibility.map((v) => v.receiptHandle)).toEqual(['rh-2', 'rh-3', 'rh-4']);
+      expect(queue.visibility[1]).toEqual({ receiptHandle: 'rh-3', seconds: 0 });
+      expect(queue.visibility[2]).toEqual({ receiptHandle: 'rh-4', seconds: 0 });
+      expect(queue.visibility[0].seconds).toBeGreaterThan(0);
+    });
+
+    it('should go on with records of other message groups after a failure, holding back only its own group', async () => {
+      // Prepare
+      const { handler, deliveries, queue } = setup({
+        outcome: failWith({ k1: new RetryableError('webhook hooks.example.com answered 503') }),
+      });
+      const records = [
+        sqsRecord('1', message('k1'), { groupId: 'audit:group-a' }),
+        sqsRecord('2', message('k2'), { groupId: 'audit:group-b' }),
+        sqsRecord('3', message('k3'), { groupId: 'audit:group-a' }),
+        sqsRecord('4', message('k4'), { groupId: 'audit:group-c' }),
+      ];
+
+      // Act
+      const result = await handler(event(...records));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-3' }]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k2', 'k4']);
+      expect(queue.visibility.map((v) => v.receiptHandle)).toEqual(['rh-1', 'rh-3']);
+      expect(queue.visibility[1]).toEqual({ receiptHandle: 'rh-3', seconds: 0 });
+    });
+
+    it('should still report every later record when making them visible fails', async () => {
+      // Prepare
+      const { handler, queue } = setup({ outcome: failWith({ k1: new RetryableError('timeout') }) });
+      queue.visibilityError = new Error('ReceiptHandleIsInvalid');
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-2' }]);
+      expect(queue.visibility).toHaveLength(2);
+    });
+  });
+
+  describe('Returned handler: retryable failures', () => {
+    it('should wait as long as the RetryableError’s retryAfterSeconds says', async () => {
+      // Prepare
+      const { handler, queue, telemetry } = setup({
+        outcome: failWith({ k1: new RetryableError('429', { retryAfterSeconds: 120, statusCode: 429 }) }),
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+      expect(queue.visibility).toEqual([{ receiptHandle: 'rh-1', seconds: 120 }]);
+      expect(telemetry.get('Retried', 'audit')).toBe(1);
+      expect(queue.deadLettered).toEqual([]);
+    });
+
+    it('should clamp a Retry-After beyond 12 hours to 43200 s', async () => {
+      // Prepare
+      const { handler, queue } = setup({
+        outcome: failWith({ k1: new RetryableError('429', { retryAfterSeconds: 7 * 86_400 }) }),
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(queue.visibility).toEqual([{ receiptHandle: 'rh-1', seconds: 43_200 }]);
+    });
+
+    it('should back off exponentially, with jitter, by ApproximateReceiveCount when no Retry-After is given', async () => {
+      // Prepare
+      const backoff: BackoffPolicy = { baseSeconds: 100, factor: 3, maxSeconds: 10_000 };
+      const { handler, queue } = setup({
+        outcome: () => Promise.reject(new RetryableError('503')),
+        backoff,
+        maxReceiveCount: 10,
+      });
+      const random = vi.spyOn(Math, 'random');
+
+      // Act
+      random.mockReturnValue(0);
+      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 1 })));
+      random.mockReturnValue(0.999_999);
+      await handler(event(sqsRecord('2', message('k1'), { receiveCount: 1 })));
+      await handler(event(sqsRecord('3', message('k1'), { receiveCount: 3 })));
+      random.mockReturnValue(0);
+      await handler(event(sqsRecord('4', message('k1'), { receiveCount: 3 })));
+      random.mockRestore();
+      await handler(event(sqsRecord('5', message('k1'), { receiveCount: 2 })));
+
+      // Assess
+      const seconds = queue.visibility.map((v) => v.seconds);
+      expect(seconds.slice(0, 4)).toEqual([50, 100, 900, 450]);
+      expect(seconds[4]).toBeGreaterThanOrEqual(150);
+      expect(seconds[4]).toBeLessThanOrEqual(300);
+    });
+
+    it('should retry and report an error that is neither retryable nor permanent', async () => {
+      // Prepare
+      const bug = new TypeError("Cannot read properties of undefined (reading 'ts')");
+      const { handler, queue, reporter, telemetry } = setup({ outcome: failWith({ k1: bug }) });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+      expect(queue.visibility).toHaveLength(1);
+      expect(queue.deadLettered).toEqual([]);
+      expect(telemetry.get('Retried', 'audit')).toBe(1);
+      expect(reporter.captureException).toHaveBeenCalledTimes(1);
+      expect(reporter.captureException.mock.calls[0][0]).toBe(bug);
+      expect(reporter.captureException.mock.calls[0][1]?.tags).toMatchObject({
+        stage: 'deliver',
+        destination: 'audit',
+        sink: 'webhook',
+      });
+    });
+
+    it('should not report a RetryableError as the relay’s own error', async () => {
+      // Prepare
+      const { handler, reporter } = setup({ outcome: failWith({ k1: new RetryableError('503') }) });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(reporter.captureException).not.toHaveBeenCalled();
+    });
+
+    it('should retry on the attempt before maxReceiveCount', async () => {
+      // Prepare
+      const { handler, queue } = setup({
+        outcome: failWith({ k1: new RetryableError('503') }),
+        maxReceiveCount: 5,
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 4 })));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+      expect(queue.deadLettered).toEqual([]);
+    });
+
+    it('should dead-letter a retryable failure at maxReceiveCount with "gave up after N attempts" and go on with the batch', async () => {
+      // Prepare
+      const { handler, queue, deliveries, telemetry } = setup({
+        outcome: failWith({
+          k1: new RetryableError('webhook hooks.example.com answered 503 Service Unavailable', {
+            statusCode: 503,
+          }),
+        }),
+        maxReceiveCount: 5,
+      });
+
+      // Act
+      const result = await handler(
+        event(sqsRecord('1', message('k1'), { receiveCount: 5 }), sqsRecord('2', message('k2'))),
+      );
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k2']);
+      expect(queue.visibility).toEqual([]);
+      expect(queue.deadLettered).toHaveLength(1);
+      expect(queue.deadLettered[0].attributes).toEqual({
+        reason:
+          'gave up after 5 attempts: RetryableError: webhook hooks.example.com answered 503 Service Unavailable',
+        destination: 'audit',
+        statusCode: '503',
+        firstFailureAt: new Date(FIRST_RECEIVE).toISOString(),
+        attempts: '5',
+        errorType: 'retries-exhausted',
+      });
+      expect(telemetry.get('DeadLettered', 'audit')).toBe(1);
+      expect(telemetry.get('Retried')).toBe(0);
+      expect(telemetry.get('Delivered', 'audit')).toBe(1);
+    });
+
+    it('should dead-letter an unexpected error at maxReceiveCount too', async () => {
+      // Prepare
+      const { handler, queue, reporter } = setup({
+        outcome: failWith({ k1: new Error('socket hang up') }),
+        maxReceiveCount: 3,
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 7 })));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(queue.deadLettered[0].attributes?.reason).toBe(
+        'gave up after 7 attempts: Error: socket hang up',
+      );
+      expect(queue.deadLettered[0].attributes?.errorType).toBe('retries-exhausted');
+      expect(queue.deadLettered[0].attributes).not.toHaveProperty('statusCode');
+      expect(reporter.captureException).toHaveBeenCalledTimes(1);
+    });
+
+    it.each([
+      ['a string', 'boom'],
+      ['undefined', undefined],
+      ['null', null],
+    ])(
+      'should dead-letter a sink that throws %s at maxReceiveCount instead of failing the whole batch',
+      async (_, thrown) => {
+        // Prepare
+        const { handler, queue } = setup({ outcome: failWith({ k1: thrown }), maxReceiveCount: 1 });
+
+        // Act
+        const result = await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'))));
+
+        // Assess
+        expect(result.batchItemFailures).toEqual([]);
+        expect(queue.deadLettered).toHaveLength(1);
+        expect(queue.deadLettered[0].attributes?.reason).toBe(`gave up after 1 attempts: ${String(thrown)}`);
+      },
+    );
+  });
+
+  describe('Returned handler: permanent failures', () => {
+    it('should dead-letter at once with reason, destination, statusCode, firstFailureAt, attempts and errorType, and not report the record', async () => {
+      // Prepare
+      const { handler, queue, deliveries, telemetry } = setup({
+        outcome: failWith({
+          k1: new PermanentError('webhook hooks.example.com answered 404 Not Found', { statusCode: 404 }),
+        }),
+      });
+      const first = sqsRecord('1', message('k1'), {
+        receiveCount: 1,
+        firstReceiveAt: Date.UTC(2026, 10, 21, 11, 59, 0, 123),
+      });
+
+      // Act
+      const result = await handler(event(first, sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k2']);
+      expect(queue.visibility).toEqual([]);
+      expect(queue.deadLettered).toHaveLength(1);
+      const [dead] = queue.deadLettered;
+      expect(dead.attributes).toEqual({
+        reason: 'PermanentError: webhook hooks.example.com answered 404 Not Found',
+        destination: 'audit',
+        statusCode: '404',
+        firstFailureAt: '2026-11-21T11:59:00.123Z',
+        attempts: '1',
+        errorType: 'permanent',
+      });
+      expect(dead.body).toBe(first.body);
+      expect(dead.groupId).toBe(first.attributes.MessageGroupId);
+      expect(dead.deduplicationId.startsWith('k1-')).toBe(true);
+      expect(telemetry.get('DeadLettered', 'audit')).toBe(1);
+      expect(telemetry.get('Retried')).toBe(0);
+    });
+
+    it('should give each dead-lettering its own deduplication id, within SQS’s 128 characters', async () => {
+      // Prepare
+      const { handler, queue, clock } = setup({
+        outcome: () => Promise.reject(new PermanentError('410 Gone')),
+      });
+      const long = 'd'.repeat(128);
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'), { deduplicationId: long })));
+      clock.now += 1_000;
+      await handler(event(sqsRecord('1', message('k1'), { deduplicationId: long })));
+
+      // Assess
+      const ids = queue.deadLettered.map((m) => m.deduplicationId);
+      expect(ids).toHaveLength(2);
+      expect(ids[0]).not.toBe(ids[1]);
+      for (const id of ids) expect(id.length).toBeLessThanOrEqual(128);
+    });
+
+    it('should cut a very long reason to 1000 characters', async () => {
+      // Prepare
+      const { handler, queue } = setup({
+        outcome: () => Promise.reject(new PermanentError('x'.repeat(5_000))),
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(queue.deadLettered[0].attributes?.reason).toHaveLength(1_000);
+    });
+
+    it('should use the time of dead-lettering as firstFailureAt when SQS did not say', async () => {
+      // Prepare
+      const { handler, queue } = setup({ outcome: () => Promise.reject(new PermanentError('400')) });
+      const record = sqsRecord('1', message('k1'));
+      record.attributes.ApproximateFirstReceiveTimestamp = '';
+
+      // Act
+      await handler(event(record));
+
+      // Assess
+      expect(queue.deadLettered[0].attributes?.firstFailureAt).toBe(new Date(NOW).toISOString());
+    });
+
+    it('should report the record failed, and stop the batch, when the DLQ does not accept it', async () => {
+      // Prepare
+      const { handler, queue, reporter, telemetry, deliveries } = setup({
+        outcome: failWith({ k1: new PermanentError('401 Unauthorized', { statusCode: 401 }) }),
+      });
+      queue.dlqError = Object.assign(new Error('Access to the resource is denied'), { name: 'AccessDenied' });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-2' }]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1']);
+      expect(telemetry.get('DeadLettered')).toBe(0);
+      expect(reporter.captureException).toHaveBeenCalledTimes(1);
+      expect(reporter.captureException.mock.calls[0][0]).toBe(queue.dlqError);
+      expect(reporter.captureException.mock.calls[0][1]?.tags).toMatchObject({
+        stage: 'dead-letter',
+        destination: 'audit',
+      });
+    });
+
+    it.each([
+      ['not JSON', '{"v":1,"destination":'],
+      ['an unknown version', JSON.stringify({ ...message('k1'), v: 2 })],
+      ['missing idempotencyKey', JSON.stringify({ ...message('k1'), idempotencyKey: undefined })],
+      ['missing notification', JSON.stringify({ ...message('k1'), notification: undefined })],
+      ['a bad receivedAt', JSON.stringify({ ...message('k1'), receivedAt: 'yesterday' })],
+      ['JSON null', 'null'],
+    ])('should dead-letter a malformed body (%s) without calling the sink', async (_, body) => {
+      // Prepare
+      const { handler, queue, deliveries, telemetry } = setup();
+
+      // Act
+      const result = await handler(event(sqsRecord('1', body), sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k2']);
+      expect(queue.deadLettered).toHaveLength(1);
+      expect(queue.deadLettered[0].body).toBe(body);
+      expect(queue.deadLettered[0].attributes).toMatchObject({
+        destination: 'unknown',
+        errorType: 'permanent',
+        attempts: '1',
+      });
+      expect(queue.deadLettered[0].attributes?.reason).toMatch(/^PermanentError: malformed queue message: /);
+      expect(telemetry.get('DeadLettered', 'unknown')).toBe(1);
+    });
+
+    it.each([
+      ['a destination not in the config', 'billing'],
+      ['a destination of another sink', 'stdout'],
+    ])('should dead-letter a message for %s', async (_, destination) => {
+      // Prepare
+      const { handler, queue, deliveries } = setup();
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1', { destination }))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries).toEqual([]);
+      expect(queue.deadLettered).toHaveLength(1);
+      expect(queue.deadLettered[0].attributes).toMatchObject({ destination, errorType: 'permanent' });
+      expect(queue.deadLettered[0].attributes?.reason).toBe(
+        `PermanentError: destination "${destination}" is not configured for sink webhook`,
+      );
+    });
+  });
+
+  describe('Returned handler: idempotency', () => {
+    it('should skip a message already delivered with the same receivedAt (a DLQ redrive)', async () => {
+      // Prepare
+      const { handler, state, deliveries, telemetry } = setup();
+      await state.put('idem#audit#k1', {
+        receivedAt: RECEIVED_AT,
+        deliveredAt: new Date(NOW - 3_600_000).toISOString(),
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries).toEqual([]);
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
+      expect(telemetry.get('Delivered')).toBe(0);
+    });
+
+    it('should skip the same notification accepted again within 5 minutes (an HA pair or a retry)', async () => {
+      // Prepare
+      const { handler, state, deliveries, telemetry } = setup();
+      const earlier = new Date(Date.parse(RECEIVED_AT) - DUPLICATE_WINDOW_MS + 1_000).toISOString();
+      await state.put('idem#audit#k1', { receivedAt: earlier, deliveredAt: earlier });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(DUPLICATE_WINDOW_MS).toBe(300_000);
+      expect(deliveries).toEqual([]);
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
+    });
+
+    it('should deliver again a repeat_interval reminder 6 hours later, and remember the new one', async () => {
+      // Prepare
+      const { handler, state, deliveries, telemetry } = setup();
+      const sixHoursEarlier = new Date(Date.parse(RECEIVED_AT) - 6 * 3_600_000).toISOString();
+      await state.put('idem#audit#k1', { receivedAt: sixHoursEarlier, deliveredAt: sixHoursEarlier });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1']);
+      expect(telemetry.get('DuplicatesSkipped')).toBe(0);
+      expect(telemetry.get('Delivered', 'audit')).toBe(1);
+      expect(await state.get('idem#audit#k1')).toEqual({
+        receivedAt: RECEIVED_AT,
+        deliveredAt: new Date(NOW).toISOString(),
+      });
+    });
+
+    it('should keep the key per destination: the same key for another destination is delivered', async () => {
+      // Prepare
+      const { handler, state, deliveries } = setup();
+      await state.put('idem#audit#k1', { receivedAt: RECEIVED_AT, deliveredAt: RECEIVED_AT });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1', { destination: 'ops' }))));
+
+      // Assess
+      expect(deliveries.map((d) => d.destination.name)).toEqual(['ops']);
+    });
+
+    it('should deliver once when the same message comes back after a successful delivery', async () => {
+      // Prepare
+      const { handler, deliveries, telemetry, clock } = setup();
+      await handler(event(sqsRecord('1', message('k1'))));
+      clock.now += 30_000;
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 2 })));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries).toHaveLength(1);
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
+    });
+
+    it('should deliver again once the remembered key has expired', async () => {
+      // Prepare
+      const { handler, deliveries, clock } = setup();
+      await handler(event(sqsRecord('1', message('k1'))));
+      clock.now += IDEMPOTENCY_TTL_SECONDS * 1000;
+
+      // Act
+      await handler(event(sqsRecord('2', message('k1'))));
+
+      // Assess
+      expect(deliveries).toHaveLength(2);
+    });
+
+    it('should retry, not deliver, when the state store cannot be read', async () => {
+      // Prepare
+      const { handler, state, deliveries, queue, reporter } = setup();
+      state.getError = new Error('DynamoDB unavailable');
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+      expect(deliveries).toEqual([]);
+      expect(queue.visibility).toHaveLength(1);
+      expect(reporter.captureException).toHaveBeenCalledWith(state.getError, expect.anything());
+    });
+  });
+
+  describe('Returned handler: counters', () => {
+    it('should count Delivered, Retried, DeadLettered and DuplicatesSkipped per destination, adding up to the records handled', async () => {
+      // Prepare
+      const { handler, state, telemetry } = setup({
+        outcome: failWith({
+          'ops-perm': new PermanentError('ops 404', { statusCode: 404 }),
+          'audit-exhausted': new RetryableError('audit 502', { statusCode: 502 }),
+          'ops-retry': new RetryableError('ops 503', { statusCode: 503 }),
+        }),
+        maxReceiveCount: 3,
+      });
+      await state.put('idem#audit#audit-dup', { receivedAt: RECEIVED_AT, deliveredAt: RECEIVED_AT });
+      const records = [
+        sqsRecord('1', message('audit-ok-1')),
+        sqsRecord('2', message('ops-perm', { destination: 'ops' })),
+        sqsRecord('3', message('audit-dup')),
+        sqsRecord('4', message('audit-exhausted'), { receiveCount: 3 }),
+        sqsRecord('5', message('ops-ok', { destination: 'ops' })),
+        sqsRecord('6', message('ops-retry', { destination: 'ops' })),
+        sqsRecord('7', message('audit-ok-2')),
+      ];
+
+      // Act
+      const result = await handler(event(...records));
+
+      // Assess
+      // msg-7 is of another group than the failed msg-6, so it is not held back.
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-6' }]);
+      expect(telemetry.snapshot()).toEqual({
+        DeadLettered: 2,
+        'DeadLettered.audit': 1,
+        'DeadLettered.ops': 1,
+        Delivered: 3,
+        'Delivered.audit': 2,
+        'Delivered.ops': 1,
+        DuplicatesSkipped: 1,
+        'DuplicatesSkipped.audit': 1,
+        Retried: 1,
+        'Retried.ops': 1,
+      });
+      const handled = ['Delivered', 'Retried', 'DeadLettered', 'DuplicatesSkipped'] as const;
+      expect(handled.reduce((sum, name) => sum + telemetry.get(name), 0)).toBe(records.length);
+    });
+  });
+
+  describe('Returned handler: sink metrics', () => {
+    it('should count what a sink counts itself under its destination', async () => {
+      // Prepare
+      const { handler, telemetry } = setup({
+        outcome: (delivery) => {
+          delivery.count?.('GraphsSkipped');
+        },
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(telemetry.get('GraphsSkipped', 'audit')).toBe(1);
+    });
+  });
+
+  describe('Returned handler: secrets', () => {
+    const SECRET = 'whsec_U0VDUkVULURPLU5PVC1MRUFLLTdmM2E5';
+    let output: string[] = [];
+
+    afterEach(() => {
+      vi.restoreAllMocks();
+      output = [];
+    });
+
+    function capturingLogger(): Logger {
+      const capture = (chunk: unknown) => {
+        output.push(String(chunk));
+        return true;
+      };
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture as typeof process.stdout.write);
+      vi.spyOn(process.stderr, 'write').mockImplementation(capture as typeof process.stderr.write);
+      return new Logger({ serviceName: 'webhook', logLevel: 'DEBUG' });
+    }
+
+    const secrets: SecretReader = {
+      get: async (name) => {
+        if (name === 'AUDIT_HOOK_SECRET') return SECRET;
+        throw new PermanentError(`secret "${name}" is not set`);
+      },
+    };
+
+    it.each([
+      [
+        'a PermanentError',
+        () => new PermanentError('webhook hooks.example.com answered 401 Unauthorized', { statusCode: 401 }),
+        1,
+      ],
+      [
+        'a RetryableError at the last attempt',
+        () => new RetryableError('webhook hooks.example.com answered 503', { statusCode: 503 }),
+        5,
+      ],
+      [
+        'an unexpected Error at the last attempt',
+        () => new Error('signature mismatch at hooks.example.com'),
+        5,
+      ],
+    ])(
+      'should keep the secret value out of DLQ attributes and logs when the sink fails with %s',
+      async (_, makeError, attempt) => {
+        // Prepare
+        const logger = capturingLogger();
+        const { handler, queue, reporter } = setup({
+          logger,
+          secrets,
+          maxReceiveCount: 5,
+          outcome: async (delivery) => {
+            const value = await delivery.secrets.get(String(delivery.destination.signingSecret));
+            delivery.logger.info('signing', { keyLength: value.length });
+            throw makeError();
+          },
+        });
+
+        // Act
+        await handler(event(sqsRecord('1', message('k1'), { receiveCount: attempt })));
+
+        // Assess
+        vi.restoreAllMocks();
+        const logs = output.join('');
+        expect(queue.deadLettered).toHaveLength(1);
+        const attributes = JSON.stringify(queue.deadLettered[0].attributes);
+        expect(attributes).toContain('hooks.example.com');
+        expect(attributes).not.toContain(SECRET);
+        expect(attributes).not.toContain(SECRET.slice('whsec_'.length));
+        expect(logs).toContain('dead-lettered');
+        expect(logs).toContain('"keyLength":');
+        expect(logs).not.toContain(SECRET);
+        expect(logs).not.toContain(SECRET.slice('whsec_'.length));
+        expect(
+          JSON.stringify(reporter.captureException.mock.calls.map(([error, hint]) => [String(error), hint])),
+        ).not.toContain(SECRET);
+      },
+    );
+
+    it('should keep the secret value out of the logs of a retried failure', async () => {
+      // Prepare
+      const logger = capturingLogger();
+      const { handler, queue } = setup({
+        logger,
+        secrets,
+        outcome: async (delivery) => {
+          await delivery.secrets.get('AUDIT_HOOK_SECRET');
+          throw new Error('connect ECONNREFUSED hooks.example.com');
+        },
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      vi.restoreAllMocks();
+      const logs = output.join('');
+      expect(result.batchItemFailures).toHaveLength(1);
+      expect(queue.visibility).toHaveLength(1);
+      expect(logs).toContain('will retry');
+      expect(logs).toContain('ECONNREFUSED');
+      expect(logs).not.toContain(SECRET);
+    });
+  });
+});
+
+describe('Function: parseMessage', () => {
+  it('should return a well-formed message as it is', () => {
+    // Prepare
+    const body = message('k1');
+
+    // Act
+    const parsed = parseMessage(JSON.stringify(body));
+
+    // Assess
+    expect(parsed).toEqual(body);
+  });
+
+  it.each([
+    ['unknown message version', { ...message('k1'), v: 0 }],
+    ['missing destination or idempotencyKey', { ...message('k1'), destination: 42 }],
+    ['missing notification', { ...message('k1'), notification: { alerts: 'none' } }],
+    ['missing receivedAt', { ...message('k1'), receivedAt: undefined }],
+  ])('should throw "%s"', (expected, body) => {
+    // Act & Assess
+    expect(() => parseMessage(JSON.stringify(body))).toThrow(expected);
+  });
+});

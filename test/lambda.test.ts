@@ -1,0 +1,504 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  ChangeMessageVisibilityCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Notification } from '../lib/alertmanager/types.ts';
+import { ConfigError, parseConfig } from '../lib/config/load.ts';
+import { awsIngest, awsSink } from '../lib/lambda.ts';
+import type { QueueMessage } from '../lib/queue/message.ts';
+import { consoleSink } from '../lib/sinks/console/console.ts';
+import { webhookSink } from '../lib/sinks/webhook/webhook.ts';
+
+const ACCOUNT = 'https://sqs.eu-west-1.amazonaws.com/123456789012';
+const QUEUES = {
+  QUEUE_URL_CONSOLE: `${ACCOUNT}/relay-ci-console.fifo`,
+  QUEUE_URL_WEBHOOK: `${ACCOUNT}/relay-ci-webhook.fifo`,
+  DLQ_URL_CONSOLE: `${ACCOUNT}/relay-ci-console-dlq.fifo`,
+  DLQ_URL_WEBHOOK: `${ACCOUNT}/relay-ci-webhook-dlq.fifo`,
+};
+const SECRET_ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:relay-ci-AbCdEf';
+const INGEST_TOKEN = 'ingest-token-9d1c4b7a-NEVER-PRINT';
+const HOOK_SECRET = `whsec_${Buffer.from('signing-key-for-the-audit-hook-32b').toString('base64')}`;
+const HOOK_URL = 'https://hooks.example.com/relay';
+
+const RELAY_YAML = `
+ingest:
+  tokenSecret: INGEST_TOKEN
+destinations:
+  - name: stdout
+    sink: console
+  - name: audit
+    sink: webhook
+    url: ${HOOK_URL}
+    signingSecret: AUDIT_HOOK_SECRET
+    matchers: ['severity="critical"']
+`;
+
+const notification: Notification = {
+  receiver: 'lambda',
+  status: 'firing',
+  alerts: [
+    {
+      status: 'firing',
+      labels: { alertname: 'GW0api1', instance: 'host1:9100', severity: 'critical' },
+      annotations: { summary: 'test GW0api1' },
+      startsAt: '2026-11-21T11:41:47.157482837Z',
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prom.local/graph',
+      fingerprint: 'ec823e990a83f493',
+    },
+    {
+      status: 'firing',
+      labels: { alertname: 'GW0api1', instance: 'host2:9100', severity: 'warning' },
+      annotations: { summary: 'test GW0api1' },
+      startsAt: '2026-11-21T11:41:47.157482837Z',
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prom.local/graph',
+      fingerprint: '1d2c3b4a59687706',
+    },
+  ],
+  groupLabels: { alertname: 'GW0api1' },
+  commonLabels: { alertname: 'GW0api1' },
+  commonAnnotations: { summary: 'test GW0api1' },
+  externalURL: 'http://vm:9093',
+  version: '4',
+  groupKey: '{}:{alertname="GW0api1"}',
+  truncatedAlerts: 0,
+};
+
+const sqsMock = mockClient(SQSClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const ddbMock = mockClient(DynamoDBDocumentClient);
+
+function apiEvent(body: string, token = INGEST_TOKEN): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: 'POST /alertmanager',
+    rawPath: '/alertmanager',
+    rawQueryString: '',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'user-agent': 'Alertmanager/0.25.0',
+    },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      http: {
+        method: 'POST',
+        path: '/alertmanager',
+        protocol: 'HTTP/1.1',
+        sourceIp: '192.0.2.10',
+        userAgent: 'Alertmanager/0.25.0',
+      },
+      requestId: 'req-1',
+      routeKey: 'POST /alertmanager',
+      stage: '$default',
+      time: '21/Nov/2026:12:00:00 +0000',
+      timeEpoch: Date.UTC(2026, 10, 21, 12),
+    },
+    body,
+    isBase64Encoded: false,
+  };
+}
+
+/** What Lambda's event source mapping would hand the sink function for an entry SQS accepted. */
+function toRecord(entry: SendMessageBatchRequestEntry, queueUrl: string, receiveCount = 1): SQSRecord {
+  const name = queueUrl.split('/').pop() ?? '';
+  return {
+    messageId: `msg-${entry.Id}`,
+    receiptHandle: `rh-${entry.Id}`,
+    body: entry.MessageBody ?? '',
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: '1795262400000',
+      SenderId: 'AROAEXAMPLE:ingest',
+      ApproximateFirstReceiveTimestamp: '1795262400100',
+      SequenceNumber: '18880000000000000001',
+      MessageGroupId: entry.MessageGroupId,
+      MessageDeduplicationId: entry.MessageDeduplicationId,
+    },
+    messageAttributes: {},
+    md5OfBody: '0'.repeat(32),
+    eventSource: 'aws:sqs',
+    eventSourceARN: `arn:aws:sqs:eu-west-1:123456789012:${name}`,
+    awsRegion: 'eu-west-1',
+  };
+}
+
+/** The entries ingest sent, per queue URL. */
+function sentEntries(): Map<string, SendMessageBatchRequestEntry[]> {
+  const byQueue = new Map<string, SendMessageBatchRequestEntry[]>();
+  for (const call of sqsMock.commandCalls(SendMessageBatchCommand)) {
+    const { QueueUrl, Entries } = call.args[0].input;
+    byQueue.set(QueueUrl ?? '', [...(byQueue.get(QueueUrl ?? '') ?? []), ...(Entries ?? [])]);
+  }
+  return byQueue;
+}
+
+/** Captures process.stdout while letting the console sink's write callback complete. */
+function captureStdout(): string[] {
+  const output: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation(((
+    chunk: unknown,
+    encoding?: unknown,
+    callback?: unknown,
+  ) => {
+    output.push(String(chunk));
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (typeof done === 'function') done();
+    return true;
+  }) as typeof process.stdout.write);
+  return output;
+}
+
+describe('Module: lambda wiring', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    sqsMock.reset();
+    secretsMock.reset();
+    ddbMock.reset();
+    // Quiet logs and no EMF lines on stdout; the config as the build bundles it.
+    vi.stubEnv('LOG_LEVEL', 'SILENT');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    vi.stubEnv('RELAY_BUNDLED_CONFIG', JSON.stringify(parseConfig(RELAY_YAML, 'test')));
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    dir = await mkdtemp(join(tmpdir(), 'relay-lambda-'));
+    env = {
+      RELAY_SECRET_ID: SECRET_ID,
+      STATE_TABLE: 'relay-ci-state',
+      MAX_RECEIVE_COUNT: '5',
+      ...QUEUES,
+    };
+    secretsMock
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: JSON.stringify({ INGEST_TOKEN, AUDIT_HOOK_SECRET: HOOK_SECRET }) });
+    sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: SendMessageBatchRequestEntry[] }) => ({
+      Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `sqs-${e.Id}`, MD5OfMessageBody: 'x' })),
+      Failed: [],
+    }));
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
+    sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
+    ddbMock.on(GetCommand).resolves({});
+    ddbMock.on(PutCommand).resolves({});
+  });
+
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+    vi.unstubAllGlobals();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('Function: awsIngest', () => {
+    it('should build an ingest handler that authenticates with the secret and enqueues on each sink’s queue', async () => {
+      // Prepare
+      const { handler } = awsIngest(env);
+
+      // Act
+      const response = await handler(apiEvent(JSON.stringify(notification)));
+
+      // Assess
+      expect(response.statusCode).toBe(202);
+      expect(JSON.parse(response.body ?? '')).toEqual({
+        notification: notification.groupKey,
+        destinations: [
+          { name: 'stdout', alerts: 2 },
+          { name: 'audit', alerts: 1 },
+        ],
+      });
+      expect(secretsMock.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({
+        SecretId: SECRET_ID,
+      });
+      const sent = sentEntries();
+      expect([...sent.keys()].sort()).toEqual([QUEUES.QUEUE_URL_CONSOLE, QUEUES.QUEUE_URL_WEBHOOK]);
+      const [webhookEntry] = sent.get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      const body = JSON.parse(webhookEntry.MessageBody ?? '') as QueueMessage;
+      expect(body.destination).toBe('audit');
+      expect(body.notification.alerts.map((a) => a.fingerprint)).toEqual(['ec823e990a83f493']);
+      expect(webhookEntry.MessageGroupId).toMatch(/^audit:/);
+      expect(webhookEntry.MessageDeduplicationId).toBe(body.idempotencyKey);
+    });
+
+    it('should answer 401 for a wrong token without enqueuing', async () => {
+      // Prepare
+      const { handler } = awsIngest(env);
+
+      // Act
+      const response = await handler(apiEvent(JSON.stringify(notification), 'wrong-token'));
+
+      // Assess
+      expect(response.statusCode).toBe(401);
+      expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    });
+
+    it('should answer 503 when SQS lists an entry in Failed, so Alertmanager retries', async () => {
+      // Prepare
+      sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: SendMessageBatchRequestEntry[] }) => ({
+        Successful: [],
+        Failed: input.Entries.map((e) => ({ Id: e.Id, SenderFault: false, Code: 'InternalError' })),
+      }));
+      const { handler } = awsIngest(env);
+
+      // Act
+      const response = await handler(apiEvent(JSON.stringify(notification)));
+
+      // Assess
+      expect(response.statusCode).toBe(503);
+    });
+
+    it('should use a bundled config when the build injected one', async () => {
+      // Prepare
+      vi.stubEnv(
+        'RELAY_BUNDLED_CONFIG',
+        JSON.stringify({
+          ingest: { tokenSecret: 'INGEST_TOKEN' },
+          destinations: [{ name: 'only-console', sink: 'console' }],
+        }),
+      );
+      const { handler } = awsIngest(env);
+
+      // Act
+      const response = await handler(apiEvent(JSON.stringify(notification)));
+
+      // Assess
+      expect(response.statusCode).toBe(202);
+      expect(JSON.parse(response.body ?? '').destinations).toEqual([{ name: 'only-console', alerts: 2 }]);
+      expect([...sentEntries().keys()]).toEqual([QUEUES.QUEUE_URL_CONSOLE]);
+    });
+
+    it('should fail clearly when RELAY_SECRET_ID is missing', () => {
+      // Prepare
+      const { RELAY_SECRET_ID: _, ...rest } = env;
+
+      // Act & Assess
+      expect(() => awsIngest(rest)).toThrow('environment variable RELAY_SECRET_ID is not set');
+    });
+
+    it('should fail clearly when the queue URL of a configured sink is missing', () => {
+      // Prepare
+      const { QUEUE_URL_WEBHOOK: _, ...rest } = env;
+
+      // Act & Assess
+      expect(() => awsIngest(rest)).toThrow('environment variable QUEUE_URL_WEBHOOK is not set');
+    });
+
+    it('should fail clearly when the bundle carries no config', () => {
+      // Prepare
+      vi.stubEnv('RELAY_BUNDLED_CONFIG', '');
+
+      // Act & Assess
+      expect(() => awsIngest(env)).toThrow(ConfigError);
+      expect(() => awsIngest(env)).toThrow(
+        /RELAY_BUNDLED_CONFIG is empty: build the functions with `npm run build`/,
+      );
+    });
+
+    it('should refuse to start without an ingest token', () => {
+      // Prepare
+      vi.stubEnv(
+        'RELAY_BUNDLED_CONFIG',
+        JSON.stringify({ ingest: {}, destinations: [{ name: 'a', sink: 'console' }] }),
+      );
+
+      // Act & Assess
+      expect(() => awsIngest(env)).toThrow('ingest.tokenSecret is not configured');
+    });
+  });
+
+  describe('Function: awsSink', () => {
+    it.each(['RELAY_SECRET_ID', 'STATE_TABLE', 'QUEUE_URL_WEBHOOK', 'DLQ_URL_WEBHOOK'])(
+      'should fail clearly when %s is missing',
+      (name) => {
+        // Prepare
+        const rest = { ...env };
+        delete rest[name];
+
+        // Act & Assess
+        expect(() => awsSink(webhookSink, rest)).toThrow(`environment variable ${name} is not set`);
+      },
+    );
+
+    it('should refuse a MAX_RECEIVE_COUNT that is not a positive integer', () => {
+      // Act & Assess
+      expect(() => awsSink(webhookSink, { ...env, MAX_RECEIVE_COUNT: 'five' })).toThrow(
+        'environment variable MAX_RECEIVE_COUNT must be a positive integer, got "five"',
+      );
+    });
+
+    it('should fail clearly when the bundled config is not JSON', () => {
+      // Prepare
+      vi.stubEnv('RELAY_BUNDLED_CONFIG', '{destinations:');
+
+      // Act & Assess
+      expect(() => awsSink(webhookSink, env)).toThrow(/RELAY_BUNDLED_CONFIG is not JSON/);
+    });
+
+    it('should dead-letter to the DLQ URL at MAX_RECEIVE_COUNT and change visibility on the queue URL before', async () => {
+      // Prepare
+      vi.stubGlobal(
+        'fetch',
+        vi.fn(async () => new Response('upstream down', { status: 503 })),
+      );
+      await awsIngest(env).handler(apiEvent(JSON.stringify(notification)));
+      const [entry] = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      const { handler } = awsSink(webhookSink, { ...env, MAX_RECEIVE_COUNT: '2' });
+
+      // Act
+      const first = await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, 1)] });
+      const last = await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, 2)] });
+
+      // Assess
+      expect(first.batchItemFailures).toEqual([{ itemIdentifier: `msg-${entry.Id}` }]);
+      const visibility = sqsMock.commandCalls(ChangeMessageVisibilityCommand);
+      expect(visibility).toHaveLength(1);
+      expect(visibility[0].args[0].input).toMatchObject({
+        QueueUrl: QUEUES.QUEUE_URL_WEBHOOK,
+        ReceiptHandle: `rh-${entry.Id}`,
+      });
+      expect(last.batchItemFailures).toEqual([]);
+      const dlq = sqsMock.commandCalls(SendMessageCommand);
+      expect(dlq).toHaveLength(1);
+      const input = dlq[0].args[0].input;
+      expect(input.QueueUrl).toBe(QUEUES.DLQ_URL_WEBHOOK);
+      expect(input.MessageBody).toBe(entry.MessageBody);
+      expect(input.MessageAttributes?.errorType).toEqual({
+        DataType: 'String',
+        StringValue: 'retries-exhausted',
+      });
+      expect(input.MessageAttributes?.statusCode).toEqual({ DataType: 'String', StringValue: '503' });
+      expect(input.MessageAttributes?.reason?.StringValue).toMatch(
+        /^gave up after 2 attempts: RetryableError: webhook hooks\.example\.com answered 503/,
+      );
+      expect(JSON.stringify(input.MessageAttributes)).not.toContain(HOOK_SECRET);
+    });
+  });
+
+  describe('End to end in process', () => {
+    it('should carry a notification from the ingest handler through SQS entries to the webhook sink handler', async () => {
+      // Prepare
+      const requests: { url: string; init: RequestInit }[] = [];
+      vi.stubGlobal(
+        'fetch',
+        vi.fn(async (url: URL | string, init: RequestInit) => {
+          requests.push({ url: String(url), init });
+          return new Response(null, { status: 204 });
+        }),
+      );
+      const ingest = awsIngest(env).handler;
+      const sink = awsSink(webhookSink, env).handler;
+      const accepted = await ingest(apiEvent(JSON.stringify(notification)));
+      const entries = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      const sqsEvent: SQSEvent = { Records: entries.map((e) => toRecord(e, QUEUES.QUEUE_URL_WEBHOOK)) };
+
+      // Act
+      const result = await sink(sqsEvent);
+
+      // Assess
+      expect(accepted.statusCode).toBe(202);
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(requests).toHaveLength(1);
+      expect(requests[0].url).toBe(HOOK_URL);
+      const headers = new Headers(requests[0].init.headers);
+      const body = String(requests[0].init.body);
+      const delivered = JSON.parse(body) as Notification;
+      expect(delivered.groupKey).toBe(notification.groupKey);
+      expect(delivered.alerts.map((a) => a.labels.instance)).toEqual(['host1:9100']);
+      const message = JSON.parse(entries[0].MessageBody ?? '') as QueueMessage;
+      expect(headers.get('webhook-id')).toBe(message.idempotencyKey);
+      // Signed with the key read from Secrets Manager.
+      expect(() =>
+        new Webhook(HOOK_SECRET).verify(body, {
+          'webhook-id': headers.get('webhook-id') ?? '',
+          'webhook-timestamp': headers.get('webhook-timestamp') ?? '',
+          'webhook-signature': headers.get('webhook-signature') ?? '',
+        }),
+      ).not.toThrow();
+      const puts = ddbMock.commandCalls(PutCommand);
+      expect(puts).toHaveLength(1);
+      expect(puts[0].args[0].input).toMatchObject({
+        TableName: 'relay-ci-state',
+        Item: { pk: `idem#audit#${message.idempotencyKey}`, value: { receivedAt: message.receivedAt } },
+      });
+      expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
+
+    it('should carry a notification from the ingest handler through SQS entries to the console sink handler', async () => {
+      // Prepare
+      const ingest = awsIngest(env).handler;
+      const sink = awsSink(consoleSink, env).handler;
+      const accepted = await ingest(apiEvent(JSON.stringify(notification)));
+      const entries = sentEntries().get(QUEUES.QUEUE_URL_CONSOLE) ?? [];
+      const sqsEvent: SQSEvent = { Records: entries.map((e) => toRecord(e, QUEUES.QUEUE_URL_CONSOLE)) };
+      const output = captureStdout();
+
+      // Act
+      const result = await sink(sqsEvent);
+
+      // Assess
+      vi.restoreAllMocks();
+      expect(accepted.statusCode).toBe(202);
+      expect(entries).toHaveLength(1);
+      expect(result).toEqual({ batchItemFailures: [] });
+      const printed = output.join('');
+      expect(printed).toContain('[FIRING] GW0api1 severity=critical');
+      expect(printed).toContain('[FIRING] GW0api1 severity=warning');
+      expect(printed).toContain('dest=stdout');
+      expect(printed).not.toContain(INGEST_TOKEN);
+      const [message] = entries.map((e) => JSON.parse(e.MessageBody ?? '') as QueueMessage);
+      expect(ddbMock.commandCalls(GetCommand)[0].args[0].input).toMatchObject({
+        Key: { pk: `idem#stdout#${message.idempotencyKey}` },
+        ConsistentRead: true,
+      });
+      expect(ddbMock.commandCalls(PutCommand)).toHaveLength(1);
+    });
+
+    it('should skip the second copy when an HA pair posts the same notification twice', async () => {
+      // Prepare
+      const ingest = awsIngest(env).handler;
+      const sink = awsSink(consoleSink, env).handler;
+      await ingest(apiEvent(JSON.stringify(notification)));
+      await ingest(apiEvent(JSON.stringify(notification)));
+      const entries = sentEntries().get(QUEUES.QUEUE_URL_CONSOLE) ?? [];
+      const table = new Map<string, unknown>();
+      ddbMock.on(PutCommand).callsFake((input: { Item: { pk: string } }) => {
+        table.set(input.Item.pk, input.Item);
+        return {};
+      });
+      ddbMock
+        .on(GetCommand)
+        .callsFake((input: { Key: { pk: string } }) => ({ Item: table.get(input.Key.pk) }));
+      const output = captureStdout();
+
+      // Act
+      const first = await sink({ Records: [toRecord(entries[0], QUEUES.QUEUE_URL_CONSOLE)] });
+      const second = await sink({
+        Records: [toRecord({ ...entries[1], Id: 'again' }, QUEUES.QUEUE_URL_CONSOLE)],
+      });
+
+      // Assess
+      vi.restoreAllMocks();
+      expect(entries).toHaveLength(2);
+      expect(entries[0].MessageDeduplicationId).toBe(entries[1].MessageDeduplicationId);
+      expect(first.batchItemFailures).toEqual([]);
+      expect(second.batchItemFailures).toEqual([]);
+      expect(output.join('').match(/severity=critical/g)).toHaveLength(1);
+    });
+  });
+});

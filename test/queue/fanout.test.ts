@@ -1,0 +1,324 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Alert, Notification } from '../../lib/alertmanager/types.ts';
+import type { DestinationConfig } from '../../lib/config/types.ts';
+import type { RoutedNotification } from '../../lib/ingest/routing.ts';
+import {
+  buildFanout,
+  type FanoutEntry,
+  fitAlert,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_ENTRIES,
+  MAX_MESSAGE_BYTES,
+  MessageTooLargeError,
+  packBatches,
+} from '../../lib/queue/fanout.ts';
+import { idempotencyKey, messageGroupId } from '../../lib/queue/idempotency.ts';
+import type { QueueMessage } from '../../lib/queue/message.ts';
+import type { OutgoingMessage } from '../../lib/queue/types.ts';
+import { referencePayload } from '../support/notifications.ts';
+
+/** SQS's own limit on one message and on one SendMessageBatch call. */
+const SQS_LIMIT = 1_048_576;
+const RECEIVED_AT = '2026-11-21T12:00:00.000Z';
+
+function payload(name = 'am-0.25-prom-group-some-resolved.json'): Notification {
+  return referencePayload(name);
+}
+
+function routed(
+  notification: Notification,
+  destination: DestinationConfig = { name: 'ops', sink: 'console' },
+) {
+  return { destination, notification } satisfies RoutedNotification;
+}
+
+/** `count` alerts shaped like the captured ones, each with a `description` of `annotationBytes` characters. */
+function bigNotification(count: number, annotationBytes: number): Notification {
+  const template = payload().alerts[0];
+  const alerts: Alert[] = Array.from({ length: count }, (_, i) => ({
+    ...template,
+    labels: { ...template.labels, pod: `web-${i}` },
+    annotations: { summary: `Pod web-${i} unhealthy`, description: 'd'.repeat(annotationBytes) },
+    fingerprint: i.toString(16).padStart(16, '0'),
+  }));
+  return { ...payload(), alerts };
+}
+
+const parse = (entry: FanoutEntry): QueueMessage => JSON.parse(entry.message.body) as QueueMessage;
+const bytes = (text: string) => Buffer.byteLength(text);
+
+describe('Function: buildFanout', () => {
+  it('should build one message per destination on that sink, keyed by the payload', () => {
+    // Prepare
+    const notification = payload();
+    const hook: DestinationConfig = { name: 'hook', sink: 'webhook', url: 'https://example.com/' };
+    const resolvedOnly = { ...notification, status: 'resolved' as const, alerts: [notification.alerts[2]] };
+
+    // Act
+    const entries = buildFanout([routed(notification), routed(resolvedOnly, hook)], RECEIVED_AT);
+
+    // Assess
+    expect(entries).toHaveLength(2);
+    expect(entries.map((e) => [e.sink, e.destination, e.alerts])).toEqual([
+      ['console', 'ops', 3],
+      ['webhook', 'hook', 1],
+    ]);
+    expect(entries[0].message.groupId).toBe(messageGroupId('ops', notification.groupKey));
+    expect(entries[1].message.groupId).toBe(messageGroupId('hook', notification.groupKey));
+    expect(entries[0].message.deduplicationId).toBe(idempotencyKey('ops', notification));
+    expect(entries[1].message.deduplicationId).toBe(idempotencyKey('hook', resolvedOnly));
+    expect(parse(entries[1])).toEqual({
+      v: 1,
+      destination: 'hook',
+      sink: 'webhook',
+      idempotencyKey: entries[1].message.deduplicationId,
+      part: { index: 1, count: 1 },
+      receivedAt: RECEIVED_AT,
+      notification: resolvedOnly,
+    });
+    for (const entry of entries) {
+      expect(entry.message.groupId.length).toBeLessThanOrEqual(128);
+      expect(entry.message.deduplicationId.length).toBeLessThanOrEqual(128);
+    }
+  });
+
+  it('should give unique message ids but derive the deduplication id from the payload, not the time', () => {
+    // Prepare
+    const routes = [routed(payload()), routed(payload(), { name: 'ops2', sink: 'console' })];
+
+    // Act
+    const first = buildFanout(routes, RECEIVED_AT);
+    const retry = buildFanout(routes, '2026-11-21T12:05:00.000Z');
+
+    // Assess
+    expect(new Set(first.map((e) => e.message.id)).size).toBe(first.length);
+    expect(retry.map((e) => e.message.deduplicationId)).toEqual(first.map((e) => e.message.deduplicationId));
+    expect(retry.map((e) => e.message.groupId)).toEqual(first.map((e) => e.message.groupId));
+  });
+
+  it('should return nothing when nothing was routed', () => {
+    // Prepare & Act
+    const entries = buildFanout([], RECEIVED_AT);
+
+    // Assess
+    expect(entries).toEqual([]);
+  });
+
+  it('should split a notification over 1 MiB by alerts into parts i of n, losing no alert', () => {
+    // Prepare
+    const notification = bigNotification(40, 40_000);
+    expect(bytes(JSON.stringify(notification))).toBeGreaterThan(SQS_LIMIT);
+
+    // Act
+    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+
+    // Assess
+    const parts = entries.map(parse);
+    expect(entries.length).toBeGreaterThan(1);
+    expect(parts.map((p) => p.part)).toEqual(parts.map((_, i) => ({ index: i + 1, count: parts.length })));
+    expect(entries.reduce((sum, e) => sum + e.alerts, 0)).toBe(40);
+    expect(parts.flatMap((p) => p.notification.alerts)).toEqual(notification.alerts);
+    for (const [i, entry] of entries.entries()) {
+      expect(bytes(entry.message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+      expect(entry.alerts).toBe(parts[i].notification.alerts.length);
+      expect(entry.message.groupId).toBe(messageGroupId('ops', notification.groupKey));
+      expect(entry.message.deduplicationId).toBe(parts[i].idempotencyKey);
+      expect(parts[i].notification.groupKey).toBe(notification.groupKey);
+      expect(parts[i].notification.commonLabels).toEqual(notification.commonLabels);
+    }
+    expect(new Set(entries.map((e) => e.message.deduplicationId)).size).toBe(entries.length);
+    expect(MAX_MESSAGE_BYTES).toBeLessThanOrEqual(SQS_LIMIT);
+  });
+
+  it('should shorten the annotations of one alert that alone is over the limit, with a mark', () => {
+    // Prepare
+    const notification = bigNotification(1, 1_500_000);
+    const alert = notification.alerts[0];
+
+    // Act
+    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+
+    // Assess
+    expect(entries).toHaveLength(1);
+    expect(entries[0].alerts).toBe(1);
+    expect(bytes(entries[0].message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    const sent = parse(entries[0]).notification.alerts[0];
+    expect(sent.labels).toEqual(alert.labels);
+    expect(sent.fingerprint).toBe(alert.fingerprint);
+    expect(sent.annotations.summary).toBe(alert.annotations.summary);
+    expect(sent.annotations.description.length).toBeLessThan(alert.annotations.description.length);
+    expect(sent.annotations.description).toMatch(/^d+ \[truncated by alertmanager-relay[^\]]*\]$/);
+    expect(sent.annotations.description.length).toBeGreaterThan(900_000);
+  });
+
+  it.each([
+    ['multi-byte characters', '€'],
+    ['characters JSON escapes', '"'],
+    ['control characters JSON escapes as \\u00XX', '\u0001'],
+  ])('should still fit an oversized alert whose annotation is made of %s', (_name, char) => {
+    // Prepare
+    const notification = bigNotification(1, 0);
+    notification.alerts[0].annotations.description = char.repeat(700_000);
+
+    // Act
+    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+
+    // Assess
+    expect(entries).toHaveLength(1);
+    expect(bytes(entries[0].message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    expect(parse(entries[0]).notification.alerts[0].annotations.description).toContain('[truncated');
+  });
+
+  it('should keep every alert when one huge alert comes with normal ones', () => {
+    // Prepare
+    const notification = bigNotification(6, 100);
+    notification.alerts[3].annotations.description = 'x'.repeat(2_000_000);
+
+    // Act
+    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+
+    // Assess
+    const alerts = entries.flatMap((e) => parse(e).notification.alerts);
+    expect(alerts.map((a) => a.fingerprint)).toEqual(notification.alerts.map((a) => a.fingerprint));
+    expect(
+      alerts.filter((a) => a.annotations.description.includes('[truncated')).map((a) => a.fingerprint),
+    ).toEqual([notification.alerts[3].fingerprint]);
+    for (const entry of entries) expect(bytes(entry.message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+  });
+
+  it('should throw MessageTooLargeError when an alert is over the limit even without annotations', () => {
+    // Prepare
+    const notification = bigNotification(2, 10);
+    notification.alerts[1].labels.huge = 'l'.repeat(1_100_000);
+
+    // Act & Assess
+    expect(() => buildFanout([routed(notification)], RECEIVED_AT)).toThrow(MessageTooLargeError);
+  });
+
+  it('should split into parts that fit any limit and keep every alert in order (property)', () => {
+    // Prepare
+    const arb = fc.record({
+      sizes: fc.array(fc.nat({ max: 3000 }), { minLength: 1, maxLength: 30 }),
+      maxBytes: fc.integer({ min: 2500, max: 20_000 }),
+    });
+
+    // Act & Assess
+    fc.assert(
+      fc.property(arb, ({ sizes, maxBytes }) => {
+        const notification = bigNotification(sizes.length, 0);
+        sizes.forEach((size, i) => {
+          notification.alerts[i].annotations.description = 'é'.repeat(size);
+        });
+        const entries = buildFanout([routed(notification)], RECEIVED_AT, maxBytes);
+        const parts = entries.map(parse);
+        for (const entry of entries) expect(bytes(entry.message.body)).toBeLessThanOrEqual(maxBytes);
+        expect(parts.map((p) => p.part)).toEqual(
+          parts.map((_, i) => ({ index: i + 1, count: parts.length })),
+        );
+        expect(entries.reduce((sum, e) => sum + e.alerts, 0)).toBe(sizes.length);
+        expect(parts.flatMap((p) => p.notification.alerts.map((a) => a.fingerprint))).toEqual(
+          notification.alerts.map((a) => a.fingerprint),
+        );
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe('Function: fitAlert', () => {
+  it('should return an alert that fits unchanged', () => {
+    // Prepare
+    const alert = payload().alerts[0];
+
+    // Act
+    const fitted = fitAlert(alert, 10_000);
+
+    // Assess
+    expect(fitted).toBe(alert);
+  });
+
+  it('should shorten the longest annotation first and keep the labels', () => {
+    // Prepare
+    const alert: Alert = {
+      ...payload().alerts[0],
+      annotations: { summary: 's'.repeat(200), description: 'd'.repeat(5000), runbook: 'https://runbook' },
+    };
+
+    // Act
+    const fitted = fitAlert(alert, 3000);
+
+    // Assess
+    expect(bytes(JSON.stringify(fitted))).toBeLessThanOrEqual(3000);
+    expect(fitted.labels).toEqual(alert.labels);
+    expect(fitted.annotations.summary).toBe(alert.annotations.summary);
+    expect(fitted.annotations.runbook).toBe(alert.annotations.runbook);
+    expect(fitted.annotations.description).toContain('[truncated');
+    expect(alert.annotations.description).toHaveLength(5000);
+  });
+});
+
+describe('Function: packBatches', () => {
+  const message = (n: number, size = 10): OutgoingMessage => ({
+    id: `m${n}`,
+    body: 'x'.repeat(size),
+    groupId: 'g',
+    deduplicationId: `d${n}`,
+  });
+
+  it('should put at most 10 entries in a call, in order', () => {
+    // Prepare
+    const messages = Array.from({ length: 25 }, (_, i) => message(i));
+
+    // Act
+    const batches = packBatches(messages);
+
+    // Assess
+    expect(batches.map((b) => b.length)).toEqual([10, 10, 5]);
+    expect(batches.flat()).toEqual(messages);
+  });
+
+  it('should start a new call before the bodies pass 1 MiB', () => {
+    // Prepare
+    const messages = [message(0, 400_000), message(1, 400_000), message(2, 400_000)];
+
+    // Act
+    const batches = packBatches(messages);
+
+    // Assess
+    expect(batches.map((b) => b.map((m) => m.id))).toEqual([['m0', 'm1'], ['m2']]);
+  });
+
+  it('should return no call for no message', () => {
+    // Prepare & Act
+    const batches = packBatches([]);
+
+    // Assess
+    expect(batches).toEqual([]);
+  });
+
+  it('should keep every message, at most 10 and 1 MiB per call (property)', () => {
+    // Prepare
+    const big = 'x'.repeat(MAX_MESSAGE_BYTES);
+    const arb = fc.array(fc.oneof(fc.nat({ max: 1000 }), fc.nat({ max: MAX_MESSAGE_BYTES })), {
+      maxLength: 40,
+    });
+
+    // Act & Assess
+    fc.assert(
+      fc.property(arb, (sizes) => {
+        const messages = sizes.map((size, i) => ({ ...message(i), body: big.slice(0, size) }));
+        const batches = packBatches(messages);
+        expect(batches.flat()).toEqual(messages);
+        for (const batch of batches) {
+          expect(batch.length).toBeGreaterThan(0);
+          expect(batch.length).toBeLessThanOrEqual(MAX_BATCH_ENTRIES);
+          expect(batch.reduce((sum, m) => sum + bytes(m.body), 0)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+        }
+      }),
+      { numRuns: 100 },
+    );
+    expect(MAX_BATCH_ENTRIES).toBe(10);
+    expect(MAX_BATCH_BYTES).toBe(SQS_LIMIT);
+  });
+});

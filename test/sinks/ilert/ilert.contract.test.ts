@@ -1,0 +1,261 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Notification } from '../../../lib/alertmanager/types.ts';
+import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
+import {
+  DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+  type IlertDestination,
+  ilertSink,
+  MIN_RATE_LIMIT_WAIT_SECONDS,
+} from '../../../lib/sinks/ilert/ilert.ts';
+import { type FakeIlert, startFakeIlert } from '../../support/fake-ilert.ts';
+import { makeNotification } from '../../support/notifications.ts';
+import { capturingLogger, failure, memoryState, vendorDelivery } from '../../support/vendor-delivery.ts';
+
+const KEY = 'il1prom0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+const SECRETS = { ILERT_KEY: KEY };
+
+describe('Sink: ilert', () => {
+  let fake: FakeIlert;
+
+  async function start(): Promise<FakeIlert> {
+    fake = await startFakeIlert({ integrationKeys: [KEY] });
+    return fake;
+  }
+
+  afterEach(async () => {
+    await fake?.close();
+  });
+
+  function destination(extra: Partial<IlertDestination> = {}): IlertDestination {
+    return { name: 'oncall', sink: 'ilert', keySecret: 'ILERT_KEY', baseUrl: fake.url, ...extra };
+  }
+
+  const deliver = (
+    notification: Notification,
+    extra: Partial<IlertDestination> = {},
+    options: Parameters<typeof vendorDelivery>[2] = {},
+  ) => ilertSink.deliver(vendorDelivery(destination(extra), notification, { secrets: SECRETS, ...options }));
+
+  describe('mode alertmanager', () => {
+    it("should forward the notification to the alert source's Prometheus endpoint and resolve it", async () => {
+      // Prepare
+      await start();
+      const firing = makeNotification({
+        count: 2,
+        labels: () => ({ ilert_routingkey: 'db-team', url: 'https://grafana/d/1', urlLabel: 'Dashboard' }),
+      });
+      const resolved = makeNotification({ count: 2, status: 'resolved' });
+
+      // Act
+      await deliver(firing);
+      await deliver(resolved);
+
+      // Assess
+      expect(fake.requests.map((r) => [r.path, r.outcome])).toEqual([
+        [`/api/v1/events/prometheus/${KEY}`, 202],
+        [`/api/v1/events/prometheus/${KEY}`, 202],
+      ]);
+      expect(fake.requests[0].body).toEqual(firing);
+      expect(fake.alerts).toHaveLength(1);
+      expect(fake.alerts[0]).toMatchObject({
+        alertKey: firing.groupKey,
+        status: 'resolved',
+        routingKey: 'db-team',
+        links: [{ href: 'https://grafana/d/1', text: 'Dashboard' }],
+        events: ['firing', 'resolved'],
+      });
+    });
+
+    it('should create nothing twice when the same notification is delivered twice', async () => {
+      // Prepare
+      await start();
+      const notification = makeNotification({ count: 2 });
+
+      // Act
+      await deliver(notification);
+      await deliver(notification);
+
+      // Assess
+      expect(fake.alerts).toHaveLength(1);
+      expect(fake.alerts[0].status).toBe('pending');
+    });
+
+    it('should say in the annotations ilert shows when Alertmanager truncated the group', async () => {
+      // Prepare
+      await start();
+      const notification: Notification = { ...makeNotification({ count: 1 }), truncatedAlerts: 9 };
+
+      // Act
+      await deliver(notification);
+
+      // Assess
+      const sent = fake.requests[0].body as Notification;
+      expect(sent.alerts[0].annotations.relay_note).toContain('left 9 more alert(s)');
+      expect(sent.commonAnnotations.relay_note).toContain('left 9 more alert(s)');
+    });
+
+    it('should never quote the key (it is in the URL path) even when ilert echoes the path', async () => {
+      // Prepare
+      await start();
+      const logs = capturingLogger();
+      fake.respondWith([{ status: 500, body: `error at /api/v1/events/prometheus/${KEY}` }]);
+
+      // Act
+      const error = await failure(deliver(makeNotification({}), {}, { logger: logs.logger }));
+
+      // Assess
+      expect(error).toBeInstanceOf(RetryableError);
+      expect(error.message).toContain('ilert 127.0.0.1');
+      expect(error.message).not.toContain(KEY);
+      expect(logs.lines.join('\n')).not.toContain(KEY);
+    });
+
+    it('should make an unknown alert source key (404) permanent without quoting it', async () => {
+      // Prepare
+      await start();
+
+      // Act
+      const error = await failure(
+        ilertSink.deliver(
+          vendorDelivery(destination(), makeNotification({}), {
+            secrets: { ILERT_KEY: 'il1prom-revoked-key-000' },
+          }),
+        ),
+      );
+
+      // Assess
+      expect(error).toBeInstanceOf(PermanentError);
+      expect((error as PermanentError).statusCode).toBe(404);
+      expect(error.message).toContain('ILERT_KEY');
+      expect(error.message).not.toContain('il1prom-revoked-key-000');
+    });
+  });
+
+  describe('mode events', () => {
+    it('should send one ALERT per alert keyed by destination + fingerprint, then RESOLVE each', async () => {
+      // Prepare
+      await start();
+      const firing = makeNotification({ count: 2 });
+      const resolved = makeNotification({ count: 2, status: 'resolved' });
+
+      // Act
+      await deliver(firing, { mode: 'events' });
+      await deliver(resolved, { mode: 'events' });
+
+      // Assess
+      expect(fake.requests.every((r) => r.path === '/api/events' && r.outcome === 202)).toBe(true);
+      expect(fake.alerts.map((a) => [a.alertKey, a.status, a.priority])).toEqual(
+        firing.alerts.map((a) => [`oncall/${a.fingerprint}`, 'resolved', 'HIGH']),
+      );
+      expect(fake.alerts[0].links.map((l) => (l as { text: string }).text)).toEqual([
+        'Graph (Prometheus)',
+        'Silence in Alertmanager',
+      ]);
+      expect(fake.alerts[0].details).toContain('| instance | web-0:9100 |');
+    });
+
+    it('should create nothing twice: a duplicate delivery sends nothing, a repeat appends to the open alert', async () => {
+      // Prepare
+      await start();
+      const state = memoryState();
+      const notification = makeNotification({ count: 2 });
+
+      // Act
+      await deliver(notification, { mode: 'events' }, { state });
+      await deliver(notification, { mode: 'events' }, { state, attempt: 2 });
+      await deliver(notification, { mode: 'events' }, { idempotencyKey: 'repeat-interval-reminder' });
+
+      // Assess
+      expect(fake.requests).toHaveLength(4);
+      expect(fake.alerts).toHaveLength(2);
+      expect(fake.alerts.map((a) => a.events)).toEqual([
+        ['ALERT', 'ALERT'],
+        ['ALERT', 'ALERT'],
+      ]);
+    });
+
+    it('should retry a 429 after at least 10 s and resume after the alerts already sent', async () => {
+      // Prepare
+      await start();
+      const state = memoryState();
+      const notification = makeNotification({ count: 2 });
+      // The first event passes (scripted, so it is not recorded as an alert); the second is throttled.
+      fake.respondWith([
+        { status: 202, body: {} },
+        { status: 429, body: { message: 'Too many requests' } },
+      ]);
+      const first = await failure(deliver(notification, { mode: 'events' }, { state }));
+
+      // Act
+      await deliver(notification, { mode: 'events' }, { state, attempt: 2 });
+
+      // Assess
+      expect(first).toBeInstanceOf(RetryableError);
+      expect((first as RetryableError).retryAfterSeconds).toBe(DEFAULT_RATE_LIMIT_WAIT_SECONDS);
+      const keys = fake.requests.map((r) => (r.body as { alertKey: string }).alertKey);
+      const [a, b] = notification.alerts.map((x) => `oncall/${x.fingerprint}`);
+      expect(keys).toEqual([a, b, b]);
+    });
+  });
+
+  describe('errors', () => {
+    it.each([
+      [undefined, DEFAULT_RATE_LIMIT_WAIT_SECONDS],
+      ['3', MIN_RATE_LIMIT_WAIT_SECONDS],
+      ['45', 45],
+    ])('should wait max(Retry-After %s, 10 s) on 429', async (header, expected) => {
+      // Prepare
+      await start();
+      fake.respondWith([{ status: 429, headers: header ? { 'retry-after': header } : {} }]);
+
+      // Act
+      const error = await failure(deliver(makeNotification({})));
+
+      // Assess
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as RetryableError).retryAfterSeconds).toBe(expected);
+    });
+
+    it.each([500, 503])('should treat %i as retryable', async (status) => {
+      // Prepare
+      await start();
+      fake.respondWith([{ status }]);
+
+      // Act
+      const error = await failure(deliver(makeNotification({}), { mode: 'events' }));
+
+      // Assess
+      expect(error).toBeInstanceOf(RetryableError);
+      expect(fake.alerts).toHaveLength(0);
+    });
+
+    it.each([400, 401, 403, 422])('should treat %i as permanent', async (status) => {
+      // Prepare
+      await start();
+      fake.respondWith([{ status, body: { code: 'BAD_REQUEST', message: 'nope' } }]);
+
+      // Act
+      const error = await failure(deliver(makeNotification({}), { mode: 'events' }));
+
+      // Assess
+      expect(error).toBeInstanceOf(PermanentError);
+      expect(error.message).toContain(`answered ${status}`);
+    });
+
+    it('should turn a timeout or a dropped connection into a retryable error', async () => {
+      // Prepare
+      await start();
+      fake.respondWith([{ hang: true }, { reset: true }]);
+
+      // Act
+      const timeout = await failure(deliver(makeNotification({}), { timeoutSeconds: 1 }));
+      const reset = await failure(deliver(makeNotification({})));
+
+      // Assess
+      expect(timeout).toBeInstanceOf(RetryableError);
+      expect(timeout.message).toMatch(/did not answer within 1 s/);
+      expect(reset).toBeInstanceOf(RetryableError);
+      expect(reset.message).toMatch(/could not be reached/);
+    });
+  });
+});
