@@ -4,6 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bundledConfig } from './config/bundled.ts';
 import type { DestinationConfig } from './config/types.ts';
+import { DELIVERY_POLICY } from './delivery/policy.ts';
 import { createRecordHandler, type RecordHandler } from './delivery/record-handler.ts';
 import type { Sink } from './delivery/sink.ts';
 import { createIngestHandler, type IngestHandler } from './ingest/ingest.ts';
@@ -83,7 +84,7 @@ export function awsSink<C extends DestinationConfig>(
       dlqUrl: required(env, dlqUrlVar(sinkName)),
     }),
     telemetry,
-    maxReceiveCount: positiveInteger(env, ENV.maxReceiveCount, 5),
+    maxReceiveCount: positiveInteger(env, ENV.maxReceiveCount, DELIVERY_POLICY.maxAttempts),
   });
   return { handler, telemetry };
 }

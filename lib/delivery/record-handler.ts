@@ -5,19 +5,23 @@ import type { RecordQueue } from '../queue/types.ts';
 import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
 import { PermanentError, RetryableError } from './errors.ts';
-import { type BackoffPolicy, backoffSeconds, DEFAULT_BACKOFF, retryAfterVisibility } from './policy.ts';
+import {
+  type BackoffPolicy,
+  backoffSeconds,
+  DEFAULT_BACKOFF,
+  DELIVERY_POLICY,
+  retryAfterVisibility,
+} from './policy.ts';
 import type { SecretReader, Sink } from './sink.ts';
 
 /** How long "this was delivered" is remembered, so a redelivery or redrive is not delivered twice. */
-export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+export const IDEMPOTENCY_TTL_SECONDS = DELIVERY_POLICY.stateTtlSeconds;
 
 /**
- * Two messages with the same idempotency key accepted this close together are the same
- * notification (an Alertmanager HA pair, an Alertmanager retry). Further apart, they are
- * Alertmanager's repeat_interval reminder, which is delivered again. A redriven message
- * keeps its original acceptance time, so it always counts as the same.
+ * See DeliveryPolicy.duplicateWindowMs. A redriven message keeps its original acceptance
+ * time, so it always counts as the same.
  */
-export const DUPLICATE_WINDOW_MS = 5 * 60 * 1000;
+export const DUPLICATE_WINDOW_MS = DELIVERY_POLICY.duplicateWindowMs;
 
 export interface RecordHandlerDependencies {
   sink: Sink;

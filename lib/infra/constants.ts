@@ -1,3 +1,5 @@
+import { DELIVERY_POLICY } from '../delivery/policy.ts';
+
 /**
  * Every number the deployed relay depends on, in one place: lib/infra generates the
  * functions, queues and roles from these, and test/infra checks the packaged template
@@ -51,9 +53,9 @@ export const INFRA: InfraConstants = {
   queue: {
     // 4 days is the SQS default; the DLQ must keep a message longer than its source does.
     retentionSeconds: 4 * 24 * 60 * 60,
-    // AWS suggests at least 5 so a throttled or briefly failing function is not sent
-    // straight to the DLQ: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
-    maxReceiveCount: 5,
+    // The delivery policy's attempts (lib/delivery/policy.ts): the handler dead-letters the
+    // last one itself, with its reason; the redrive policy catches crashes.
+    maxReceiveCount: DELIVERY_POLICY.maxAttempts,
     // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: "at least
     // six times the timeout that you configure on your function".
     visibilityTimeoutFactor: 6,

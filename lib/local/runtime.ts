@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RelayConfig } from '../config/types.ts';
-import type { BackoffPolicy } from '../delivery/policy.ts';
+import { type BackoffPolicy, DELIVERY_POLICY } from '../delivery/policy.ts';
 import { createRecordHandler } from '../delivery/record-handler.ts';
 import type { SecretReader } from '../delivery/sink.ts';
 import { createIngestHandler } from '../ingest/ingest.ts';
@@ -23,7 +23,10 @@ import { createLocalServer } from './server.ts';
 import { QueueWorker } from './worker.ts';
 
 /** The embedded queue's settings: the same maxReceiveCount as on AWS, a visibility timeout that covers a slow batch. */
-export const LOCAL_QUEUE_DEFAULTS = { visibilityTimeoutSeconds: 120, maxReceiveCount: 5 } as const;
+export const LOCAL_QUEUE_DEFAULTS = {
+  visibilityTimeoutSeconds: 120,
+  maxReceiveCount: DELIVERY_POLICY.maxAttempts,
+} as const;
 
 export interface RelayOptions {
   config: RelayConfig;
