@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { RelayConfig } from '../config/types.ts';
-import { DLQ_ATTRIBUTES, type QueueMessage } from '../queue/message.ts';
+import { DLQ_ATTRIBUTES, parseMessage, type QueueMessage } from '../queue/message.ts';
 import type { RecordQueue } from '../queue/types.ts';
 import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
@@ -241,18 +241,4 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
 function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
-}
-
-/** Parses and sanity-checks a queue message body (ingest wrote it; a hand-edited redrive may not have). */
-export function parseMessage(body: string): QueueMessage {
-  const value = JSON.parse(body) as Partial<QueueMessage>;
-  if (value?.v !== 1) throw new Error('unknown message version');
-  if (typeof value.destination !== 'string' || typeof value.idempotencyKey !== 'string') {
-    throw new Error('missing destination or idempotencyKey');
-  }
-  if (!value.notification || !Array.isArray(value.notification.alerts))
-    throw new Error('missing notification');
-  if (typeof value.receivedAt !== 'string' || Number.isNaN(Date.parse(value.receivedAt)))
-    throw new Error('missing receivedAt');
-  return value as QueueMessage;
 }

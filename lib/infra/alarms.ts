@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: osls variables, resolved at package time
 import type { CfnResource } from './cloudformation.ts';
 import { getAtt, ref } from './cloudformation.ts';
-import type { FragmentGenerator } from './fragments.ts';
+import type { FragmentGenerator } from './fragment-generator.ts';
 import { functionNames, INGEST_FUNCTION, normalizedName, SHARED, type SinkNames } from './names.ts';
 
 /**

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub variables and osls variables
 import { METRIC_NAMESPACE, type MetricName } from '../telemetry.ts';
 import type { CfnResource, Sub } from './cloudformation.ts';
-import type { FragmentGenerator } from './fragments.ts';
+import type { FragmentGenerator } from './fragment-generator.ts';
 import { functionNames, INGEST_FUNCTION, SHARED, type SinkNames } from './names.ts';
 
 /**

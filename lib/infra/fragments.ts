@@ -2,18 +2,10 @@ import { alarmIds, alarms } from './alarms.ts';
 import type { ServerlessFragment } from './cloudformation.ts';
 import { INFRA, type InfraConstants } from './constants.ts';
 import { dashboardGenerator } from './dashboard.ts';
+import type { FragmentGenerator } from './fragment-generator.ts';
 import { ingestFunction, sinkFunction } from './functions.ts';
-import { functionNames, INGEST_FUNCTION, type SinkNames, sinkNames } from './names.ts';
+import { functionNames, INGEST_FUNCTION, sinkNames } from './names.ts';
 import { sinkQueues } from './queues.ts';
-
-/**
- * One concern of the stack, generated from the whole sink list. A CloudWatch dashboard or
- * per-sink alarms are one more generator in GENERATORS.
- */
-export type FragmentGenerator = (
-  sinks: readonly SinkNames[],
-  constants: InfraConstants,
-) => ServerlessFragment;
 
 /** Per sink: its FIFO queue, FIFO DLQ, Lambda function (fed by the queue) and execution role. */
 export const sinkPipelines: FragmentGenerator = (sinks, constants) => {
@@ -81,3 +73,5 @@ export function fragmentFiles(fragment: ServerlessFragment): Record<string, unkn
     'resources.json': { Resources: fragment.resources, Outputs: fragment.outputs },
   };
 }
+
+export type { FragmentGenerator } from './fragment-generator.ts';

@@ -3,9 +3,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { type SchemaProblem, validateNotification } from '../alertmanager/schema.ts';
 import type { RelayConfig } from '../config/types.ts';
 import type { SecretReader } from '../delivery/sink.ts';
-import { buildFanout, type FanoutEntry, MessageTooLargeError, packBatches } from '../queue/fanout.ts';
 import type { Enqueuer, OutgoingMessage } from '../queue/types.ts';
 import type { Telemetry } from '../telemetry.ts';
+import { buildFanout, type FanoutEntry, MessageTooLargeError, packBatches } from './fanout.ts';
 import { compileRoutes, routeNotification } from './routing.ts';
 
 /** Largest body ingest accepts (API Gateway HTTP APIs allow 10 MB; Alertmanager bodies are far smaller). */

@@ -9,7 +9,6 @@ import {
   createRecordHandler,
   DUPLICATE_WINDOW_MS,
   IDEMPOTENCY_TTL_SECONDS,
-  parseMessage,
 } from '../../lib/delivery/record-handler.ts';
 import type { Delivery, SecretReader, Sink } from '../../lib/delivery/sink.ts';
 import type { QueueMessage } from '../../lib/queue/message.ts';
@@ -974,28 +973,5 @@ describe('Function: createRecordHandler', () => {
       expect(logs).toContain('ECONNREFUSED');
       expect(logs).not.toContain(SECRET);
     });
-  });
-});
-
-describe('Function: parseMessage', () => {
-  it('should return a well-formed message as it is', () => {
-    // Prepare
-    const body = message('k1');
-
-    // Act
-    const parsed = parseMessage(JSON.stringify(body));
-
-    // Assess
-    expect(parsed).toEqual(body);
-  });
-
-  it.each([
-    ['unknown message version', { ...message('k1'), v: 0 }],
-    ['missing destination or idempotencyKey', { ...message('k1'), destination: 42 }],
-    ['missing notification', { ...message('k1'), notification: { alerts: 'none' } }],
-    ['missing receivedAt', { ...message('k1'), receivedAt: undefined }],
-  ])('should throw "%s"', (expected, body) => {
-    // Act & Assess
-    expect(() => parseMessage(JSON.stringify(body))).toThrow(expected);
   });
 });

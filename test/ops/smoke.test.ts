@@ -9,7 +9,7 @@ import {
   runSmoke,
   smokeNotification,
 } from '../../lib/ops/smoke.ts';
-import { buildFanout } from '../../lib/queue/fanout.ts';
+import { buildFanout } from '../../lib/ingest/fanout.ts';
 import type { QueueMessage } from '../../lib/queue/message.ts';
 
 function fakeFetch(statuses: number[], destinations: string[]) {

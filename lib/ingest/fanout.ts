@@ -1,8 +1,8 @@
 import type { Alert, Notification } from '../alertmanager/types.ts';
-import type { RoutedNotification } from '../ingest/routing.ts';
-import { idempotencyKey, messageGroupId } from './idempotency.ts';
-import type { QueueMessage } from './message.ts';
-import type { OutgoingMessage } from './types.ts';
+import { messageGroupId } from '../queue/idempotency.ts';
+import { buildMessage, type QueueMessage } from '../queue/message.ts';
+import type { OutgoingMessage } from '../queue/types.ts';
+import type { RoutedNotification } from './routing.ts';
 
 /**
  * SQS accepts 1 MiB (1,048,576 bytes) per message and per SendMessageBatch call
@@ -61,7 +61,7 @@ export function buildFanout(
       },
     });
   for (const { destination, notification } of routed) {
-    const whole = envelope(destination.name, destination.sink, notification, receivedAt, {
+    const whole = buildMessage(destination.name, destination.sink, notification, receivedAt, {
       index: 1,
       count: 1,
     });
@@ -71,13 +71,13 @@ export function buildFanout(
       continue;
     }
     const chunks = splitAlerts(notification, maxBytes, (alerts) =>
-      envelope(destination.name, destination.sink, { ...notification, alerts }, receivedAt, {
+      buildMessage(destination.name, destination.sink, { ...notification, alerts }, receivedAt, {
         index: 1,
         count: 1,
       }),
     );
     chunks.forEach((alerts, i) => {
-      const part = envelope(destination.name, destination.sink, { ...notification, alerts }, receivedAt, {
+      const part = buildMessage(destination.name, destination.sink, { ...notification, alerts }, receivedAt, {
         index: i + 1,
         count: chunks.length,
       });
@@ -85,24 +85,6 @@ export function buildFanout(
     });
   }
   return entries;
-}
-
-function envelope(
-  destination: string,
-  sink: string,
-  notification: Notification,
-  receivedAt: string,
-  part: { index: number; count: number },
-): QueueMessage {
-  return {
-    v: 1,
-    destination,
-    sink,
-    idempotencyKey: idempotencyKey(destination, notification, part),
-    part,
-    receivedAt,
-    notification,
-  };
 }
 
 const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));

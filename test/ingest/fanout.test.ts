@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Notification } from '../../lib/alertmanager/types.ts';
 import type { DestinationConfig } from '../../lib/config/types.ts';
-import type { RoutedNotification } from '../../lib/ingest/routing.ts';
 import {
   buildFanout,
   type FanoutEntry,
@@ -12,7 +11,8 @@ import {
   MAX_MESSAGE_BYTES,
   MessageTooLargeError,
   packBatches,
-} from '../../lib/queue/fanout.ts';
+} from '../../lib/ingest/fanout.ts';
+import type { RoutedNotification } from '../../lib/ingest/routing.ts';
 import { idempotencyKey, messageGroupId } from '../../lib/queue/idempotency.ts';
 import type { QueueMessage } from '../../lib/queue/message.ts';
 import type { OutgoingMessage } from '../../lib/queue/types.ts';
