@@ -3,7 +3,7 @@ export const secretNameSchema = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9
 
 /**
  * The common part of the relay's configuration. Each destination's own fields are checked
- * against its sink's `configSchema` (lib/sinks/<sink>.ts) by lib/config/load.ts.
+ * against its sink's `configSchema` (lib/sinks/<sink>/config.ts) by lib/config/load.ts.
  */
 export const relayConfigSchema = {
   type: 'object',

@@ -1,3 +1,5 @@
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+
 /** The relay's configuration, as loaded from relay.yaml (see relay.example.yaml). */
 export interface RelayConfig {
   ingest: IngestConfig;
@@ -19,3 +21,18 @@ export interface DestinationConfig {
   matchers?: string[];
   [field: string]: unknown;
 }
+
+/** The fields every destination has whatever its sink, checked by the common schema. */
+export type CommonDestinationConfig = Pick<DestinationConfig, 'name' | 'sink' | 'matchers'>;
+
+/**
+ * A sink's destination type, derived from its config schema (written `as const`) so the schema
+ * and the type cannot drift apart. A property with a `default` stays optional: the loader
+ * validates without filling defaults in, so the sink applies them.
+ *
+ * @example
+ * export const webhookConfigSchema = { type: 'object', properties: { url: { type: 'string' } }, ... } as const;
+ * export type WebhookDestination = DestinationFromSchema<typeof webhookConfigSchema>;
+ */
+export type DestinationFromSchema<S extends JSONSchema> = CommonDestinationConfig &
+  FromSchema<S, { keepDefaultedPropertiesOptional: true }>;

@@ -1,24 +1,16 @@
 import { createHmac } from 'node:crypto';
-import type { DestinationConfig } from '../../config/types.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { DEFAULT_TIMEOUT_SECONDS, type WebhookDestination, webhookConfigSchema } from './config.ts';
+
+export { DEFAULT_TIMEOUT_SECONDS, type WebhookDestination, webhookConfigSchema } from './config.ts';
 
 /**
  * Generic webhook sink: POSTs the notification (this destination's alerts only) as JSON,
  * signed per Standard Webhooks 1.0 (https://www.standardwebhooks.com/) when a signing
- * secret is configured.
+ * secret is configured. Its config: ./config.ts.
  */
-export interface WebhookDestination extends DestinationConfig {
-  /** http(s) URL to POST to. Treated as a secret-bearing value: never logged or put in errors. */
-  url: string;
-  /** NAME of the secret holding the signing key (see decodeSigningSecret for the value format). */
-  signingSecret?: string;
-  /** Whole-request timeout (connect, headers and body). Default 10. */
-  timeoutSeconds?: number;
-  /** Extra static headers. The relay's own headers (content-type, user-agent, webhook-*) win. */
-  headers?: Record<string, string>;
-}
 
 export interface WebhookSinkOptions {
   /** Defaults to the global fetch, looked up at call time. */
@@ -27,7 +19,6 @@ export interface WebhookSinkOptions {
   now?: () => number;
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const USER_AGENT = 'alertmanager-relay';
 
 /** Headers the relay sets itself; static `headers` with these names are ignored. */
@@ -39,35 +30,8 @@ export const RESERVED_HEADERS = [
   'webhook-signature',
 ];
 
-// RFC 9110 token: what a header name may contain.
-const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 const WHSEC_PREFIX = 'whsec_';
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-const configSchema = {
-  type: 'object',
-  properties: {
-    url: {
-      type: 'string',
-      // No user-info: credentials in a URL end up in logs and fetch refuses them anyway.
-      pattern: '^https?://[^\\s/?#@]+(?:[/?#]\\S*)?$',
-      description: 'http(s) URL the notification is POSTed to',
-    },
-    signingSecret: {
-      type: 'string',
-      minLength: 1,
-      description: 'NAME of the secret holding the Standard Webhooks signing key (whsec_<base64>)',
-    },
-    timeoutSeconds: { type: 'number', minimum: 1, maximum: 120, default: DEFAULT_TIMEOUT_SECONDS },
-    headers: {
-      type: 'object',
-      propertyNames: { type: 'string', pattern: HEADER_NAME },
-      additionalProperties: { type: 'string', pattern: '^[^\\r\\n\\u0000]*$' },
-    },
-  },
-  required: ['url'],
-  additionalProperties: false,
-} as const;
 
 /**
  * Decodes a signing secret's value into HMAC keys.
@@ -117,7 +81,7 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
 
   return {
     name: 'webhook',
-    configSchema,
+    configSchema: webhookConfigSchema,
 
     describe(destination) {
       const notes: string[] = [];
@@ -239,11 +203,3 @@ function setHeader(headers: Headers, name: string, value: string): void {
     );
   }
 }
-
-// Kept importable from here: the webhook's contract test and older callers use these names.
-export {
-  BODY_SNIPPET_MAX_CHARS,
-  isRetryableStatus,
-  readBodySnippet,
-  sanitizeSnippet,
-} from '../../delivery/http.ts';

@@ -5,11 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert, Notification } from '../../../lib/alertmanager/types.ts';
 import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
 import type { Delivery, SinkLogger } from '../../../lib/delivery/sink.ts';
-import {
-  type ConsoleDestination,
-  type ConsoleRecord,
-  createConsoleSink,
-} from '../../../lib/sinks/console/console.ts';
+import { type ConsoleDestination, createConsoleSink } from '../../../lib/sinks/console/console.ts';
+import type { ConsoleRecord } from '../../../lib/sinks/console/format.ts';
 import { memoryState } from '../../support/vendor-delivery.ts';
 
 // Captured from Alertmanager 0.25 (events/alertmanager/am-0.25-prom-group-firing-3alerts.json).
