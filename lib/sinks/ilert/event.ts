@@ -1,28 +1,12 @@
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
-import type { DestinationConfig } from '../../config/types.ts';
+import type { IlertDestination, IlertPriority } from './config.ts';
 
 /**
  * ilert request bodies built from Alertmanager notifications: the pure part of the ilert sink.
  * Events API fields: https://docs.ilert.com/developer-docs/rest-api/api-samples/creating-alerts-through-events
  * Prometheus endpoint labels: https://docs.ilert.com/integrations/inbound-integrations/prometheus
  */
-
-export type IlertPriority = 'HIGH' | 'LOW';
-
-export interface IlertDestination extends DestinationConfig {
-  /** NAME of the secret holding the alert source's integration key. */
-  keySecret: string;
-  /** `alertmanager` (default): forward to ilert's Prometheus endpoint. `events`: one event per alert. */
-  mode?: 'alertmanager' | 'events';
-  /** Default https://api.ilert.com. */
-  baseUrl?: string;
-  /** Label whose value picks the priority (mode events). Default `severity`. */
-  severityLabel?: string;
-  /** Label value -> HIGH/LOW, merged over DEFAULT_PRIORITY_MAP; unmapped values send no priority (the alert source's default applies). */
-  priorityMap?: Record<string, IlertPriority>;
-  timeoutSeconds?: number;
-}
 
 export interface IlertLink {
   href: string;

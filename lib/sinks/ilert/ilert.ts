@@ -2,19 +2,28 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, joinUrl, parseBaseUrl, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { type IlertDestination, ilertEvent, prometheusBody } from './event.ts';
+import {
+  DEFAULT_ILERT_URL,
+  DEFAULT_TIMEOUT_SECONDS,
+  type IlertDestination,
+  ilertConfigSchema,
+} from './config.ts';
+import { ilertEvent, prometheusBody } from './event.ts';
 
-export type { IlertDestination } from './event.ts';
+export {
+  DEFAULT_ILERT_URL,
+  DEFAULT_TIMEOUT_SECONDS,
+  type IlertDestination,
+  ilertConfigSchema,
+} from './config.ts';
 
 /**
  * ilert sink. `mode: alertmanager` forwards the notification to ilert's Prometheus endpoint
  * (`/api/v1/events/prometheus/<key>`), where ilert groups, routes and resolves it itself.
  * `mode: events` sends one Events API event per alert (`/api/events`), ALERT then RESOLVE
- * under alertKey = destination/fingerprint.
+ * under alertKey = destination/fingerprint. Its config: ./config.ts.
  */
 
-export const DEFAULT_ILERT_URL = 'https://api.ilert.com';
-export const DEFAULT_TIMEOUT_SECONDS = 10;
 /**
  * ilert rejects with 429 for the rest of the minute (50 requests/minute per alert source) and
  * suggests "a backoff timeout, 10-30 seconds" (docs: rest-api/alertsource-throttle).
@@ -27,34 +36,12 @@ export interface IlertSinkOptions {
   now?: () => number;
 }
 
-const configSchema = {
-  type: 'object',
-  properties: {
-    keySecret: {
-      type: 'string',
-      minLength: 1,
-      description: "NAME of the secret holding the ilert alert source's integration key",
-    },
-    mode: { type: 'string', enum: ['alertmanager', 'events'], default: 'alertmanager' },
-    baseUrl: {
-      type: 'string',
-      pattern: '^https?://[^\\s/?#@]+(?:/[^\\s?#]*)?$',
-      description: 'ilert API base URL (default https://api.ilert.com)',
-    },
-    severityLabel: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' },
-    priorityMap: { type: 'object', additionalProperties: { type: 'string', enum: ['HIGH', 'LOW'] } },
-    timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_TIMEOUT_SECONDS },
-  },
-  required: ['keySecret'],
-  additionalProperties: false,
-} as const;
-
 export function createIlertSink(options: IlertSinkOptions = {}): Sink<IlertDestination> {
   const now = options.now ?? Date.now;
 
   return {
     name: 'ilert',
-    configSchema,
+    configSchema: ilertConfigSchema,
 
     describe(destination) {
       return destination.mode === 'events'

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
-import type { DestinationConfig } from '../../config/types.ts';
+import type { PagerDutyDestination, PagerDutySeverity } from './config.ts';
 
 /**
  * PagerDuty Events API v2 events built from Alertmanager notifications: the pure part of the
@@ -9,34 +9,6 @@ import type { DestinationConfig } from '../../config/types.ts';
  * https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ and
  * https://developer.pagerduty.com/docs/events-api-v2/overview/ (512 KB per event).
  */
-
-export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
-export const PAGERDUTY_SEVERITIES: readonly PagerDutySeverity[] = ['critical', 'error', 'warning', 'info'];
-
-export interface PagerDutyDestination extends DestinationConfig {
-  /** NAME of the secret holding the 32-character integration (routing) key. */
-  routingKeySecret: string;
-  /** `group` (default): one PagerDuty alert per Alertmanager group, as Alertmanager does. `alert`: one per alert. */
-  mode?: 'group' | 'alert';
-  /** Default https://events.pagerduty.com (EU accounts: https://events.eu.pagerduty.com). */
-  baseUrl?: string;
-  /** Label whose value picks the severity. Default `severity`. */
-  severityLabel?: string;
-  /** Label value -> PagerDuty severity, merged over DEFAULT_SEVERITY_MAP. */
-  severityMap?: Record<string, PagerDutySeverity>;
-  /** When the label is missing or unmapped. Default `error` (Alertmanager's default). */
-  defaultSeverity?: PagerDutySeverity;
-  /** Label for `payload.source`. Default `instance`. */
-  sourceLabel?: string;
-  /** Label for `payload.component`. Default `job`. */
-  componentLabel?: string;
-  /** Label for `payload.group`. Default none. */
-  groupLabel?: string;
-  /** Label for `payload.class`. Default `alertname`. */
-  classLabel?: string;
-  /** Whole-request timeout. Default 10. */
-  timeoutSeconds?: number;
-}
 
 export interface PagerDutyLink {
   href: string;

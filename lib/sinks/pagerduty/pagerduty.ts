@@ -3,25 +3,27 @@ import { drain, joinUrl, parseBaseUrl, postJson, statusError } from '../../deliv
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import {
-  alertEvent,
-  eventBytes,
-  groupEvent,
-  MAX_EVENT_BYTES,
-  PAGERDUTY_SEVERITIES,
+  DEFAULT_PAGERDUTY_URL,
+  DEFAULT_TIMEOUT_SECONDS,
   type PagerDutyDestination,
-  type PagerDutyEvent,
-} from './event.ts';
+  pagerdutyConfigSchema,
+} from './config.ts';
+import { alertEvent, eventBytes, groupEvent, MAX_EVENT_BYTES, type PagerDutyEvent } from './event.ts';
 
-export type { PagerDutyDestination } from './event.ts';
+export {
+  DEFAULT_PAGERDUTY_URL,
+  DEFAULT_TIMEOUT_SECONDS,
+  type PagerDutyDestination,
+  pagerdutyConfigSchema,
+} from './config.ts';
 
 /**
  * PagerDuty sink (Events API v2, https://developer.pagerduty.com/docs/events-api-v2/overview/):
  * `mode: group` sends one event per notification with Alertmanager's own dedup_key (SHA-256
- * of the groupKey); `mode: alert` one event per alert, each sent once across retries.
+ * of the groupKey); `mode: alert` one event per alert, each sent once across retries. Its
+ * config: ./config.ts.
  */
 
-export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com';
-export const DEFAULT_TIMEOUT_SECONDS = 10;
 /**
  * About 120 events per minute per routing key; PagerDuty suggests retrying a 429 "3 times with
  * each request being 30 seconds apart" (developer docs, Events API rate limits). A shorter
@@ -34,42 +36,12 @@ export interface PagerDutySinkOptions {
   now?: () => number;
 }
 
-const severity = { type: 'string', enum: PAGERDUTY_SEVERITIES };
-const labelName = { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' };
-
-const configSchema = {
-  type: 'object',
-  properties: {
-    routingKeySecret: {
-      type: 'string',
-      minLength: 1,
-      description: 'NAME of the secret holding the Events API v2 integration (routing) key',
-    },
-    mode: { type: 'string', enum: ['group', 'alert'], default: 'group' },
-    baseUrl: {
-      type: 'string',
-      pattern: '^https?://[^\\s/?#@]+(?:/[^\\s?#]*)?$',
-      description: 'Events API base URL, e.g. https://events.eu.pagerduty.com',
-    },
-    severityLabel: labelName,
-    severityMap: { type: 'object', additionalProperties: severity },
-    defaultSeverity: severity,
-    sourceLabel: labelName,
-    componentLabel: labelName,
-    groupLabel: labelName,
-    classLabel: labelName,
-    timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_TIMEOUT_SECONDS },
-  },
-  required: ['routingKeySecret'],
-  additionalProperties: false,
-} as const;
-
 export function createPagerDutySink(options: PagerDutySinkOptions = {}): Sink<PagerDutyDestination> {
   const now = options.now ?? Date.now;
 
   return {
     name: 'pagerduty',
-    configSchema,
+    configSchema: pagerdutyConfigSchema,
 
     describe(destination) {
       const notes = [

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
-import {
-  alertMarkdown,
-  type IlertDestination,
-  ilertEvent,
-  priorityOf,
-  prometheusBody,
-} from '../../../lib/sinks/ilert/event.ts';
+import type { IlertDestination } from '../../../lib/sinks/ilert/config.ts';
+import { alertMarkdown, ilertEvent, priorityOf, prometheusBody } from '../../../lib/sinks/ilert/event.ts';
 import { makeNotification } from '../../support/notifications.ts';
 
 const DEST: IlertDestination = { name: 'oncall', sink: 'ilert', keySecret: 'ILERT_KEY', mode: 'events' };

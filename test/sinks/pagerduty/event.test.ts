@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
+import type { PagerDutyDestination } from '../../../lib/sinks/pagerduty/config.ts';
 import {
   alertDedupKey,
   alertEvent,
@@ -9,7 +10,6 @@ import {
   groupDedupKey,
   groupEvent,
   MAX_EVENT_BYTES,
-  type PagerDutyDestination,
   severityOf,
   truncateChars,
 } from '../../../lib/sinks/pagerduty/event.ts';
