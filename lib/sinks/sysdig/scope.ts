@@ -1,20 +1,11 @@
+import { SCOPE_KEY_PATTERN, type ScopeMapping } from './config.ts';
+
 /**
  * Turning Alertmanager labels into a Sysdig Monitor event scope (`container.name = "web" and
  * host.hostName = "h1"`), safely: label values are attacker-influenced text (a pod name, a
  * path) and a scope is an expression, so a value must never be able to end its quotes and
  * add a clause of its own.
  */
-
-/** How labels become scope keys. */
-export interface ScopeMapping {
-  /**
-   * Labels whose name starts with one of these are converted by the common convention,
-   * `_` -> `.` (`container_name` -> `container.name`, `host_hostName` -> `host.hostName`).
-   */
-  prefixes?: readonly string[];
-  /** Label name -> scope key, taken as written; wins over `prefixes`. */
-  labels?: Readonly<Record<string, string>>;
-}
 
 /**
  * The label families whose Sysdig scope keys are the label name with `.` for `_`: Sysdig's
@@ -28,8 +19,6 @@ export const DEFAULT_SCOPE_PREFIXES: readonly string[] = [
   'cloudProvider_',
 ];
 
-/** A scope key: dot-separated identifiers, as Sysdig's metadata names are. */
-export const SCOPE_KEY_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$';
 const SCOPE_KEY = new RegExp(SCOPE_KEY_PATTERN);
 
 /** Why a label did not make it into the scope (it still goes into the event's tags). */

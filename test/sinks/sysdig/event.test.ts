@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../lib/config/load.ts';
 import { PermanentError } from '../../../lib/delivery/errors.ts';
-import {
-  buildSysdigEvent,
-  eventsUrl,
-  type SysdigDestination,
-  severityOf,
-  sysdigSink,
-} from '../../../lib/sinks/sysdig/sysdig.ts';
+import type { SysdigDestination } from '../../../lib/sinks/sysdig/config.ts';
+import { buildSysdigEvent, severityOf } from '../../../lib/sinks/sysdig/event.ts';
+import { eventsUrl, sysdigSink } from '../../../lib/sinks/sysdig/sysdig.ts';
 import { contractProblem } from '../../support/fake-sysdig.ts';
 import { makeNotification, referencePayload } from '../../support/notifications.ts';
 
