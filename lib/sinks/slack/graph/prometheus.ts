@@ -1,4 +1,4 @@
-import { errorCode, sanitizeSnippet } from '../../../delivery/http.ts';
+import { RELAY_USER_AGENT, sanitizeSnippet, transportError, vendorFetch } from '../../../delivery/http.ts';
 import type { SecretReader } from '../../../delivery/sink.ts';
 import { GRAPH_DEFAULTS, type GraphConfig } from './config.ts';
 
@@ -6,6 +6,9 @@ import { GRAPH_DEFAULTS, type GraphConfig } from './config.ts';
  * A small client for Prometheus's range query
  * (https://prometheus.io/docs/prometheus/latest/querying/api/#range-queries): it never throws;
  * every way it can fail is one of a few reasons, fit for a log line and a metric dimension.
+ * The request goes through the delivery core's vendorFetch like every sink's (no redirects,
+ * one timeout for the whole exchange, transport errors that never quote the URL); a graph is
+ * never retried, so an answer is not classified retryable or permanent, only named.
  */
 
 /** Why a graph was skipped: a small fixed set, so it can be a metric dimension. */
@@ -125,25 +128,36 @@ export async function queryRange(input: {
     // string with a fraction ("0.5s") is refused.
     timeout: String(timeoutSeconds),
   });
-  const signal = AbortSignal.timeout(timeoutSeconds * 1000);
+  // vendorFetch words a transport failure; whether it was the timeout decides the reason.
+  let failure: unknown;
+  const observed: typeof globalThis.fetch = async (request, init) => {
+    try {
+      return await (input.fetch ?? globalThis.fetch)(request, init);
+    } catch (error) {
+      failure = error;
+      throw error;
+    }
+  };
   let response: Response;
   try {
-    response = await (input.fetch ?? globalThis.fetch)(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        'user-agent': 'alertmanager-relay',
-        ...(input.authorization ? { authorization: input.authorization } : {}),
+    // A redirect could carry the Authorization header to another host; the operator
+    // configures the final address instead (vendorFetch never follows one).
+    response = await vendorFetch(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          'user-agent': RELAY_USER_AGENT,
+          ...(input.authorization ? { authorization: input.authorization } : {}),
+        },
+        body,
       },
-      body,
-      // A redirect could carry the Authorization header to another host; the operator
-      // configures the final address instead.
-      redirect: 'manual',
-      signal,
-    });
+      { label, timeoutSeconds, fetch: observed },
+    );
   } catch (error) {
-    return transportFailure(error, label, timeoutSeconds);
+    return transportFailure(failure ?? error, label, timeoutSeconds);
   }
 
   if (response.status < 200 || response.status > 299) {
@@ -285,17 +299,10 @@ function prometheusError(body: unknown, redactions: string[]): string | undefine
   return sanitizeSnippet(`${type}: ${message}`, redactions);
 }
 
+/** A timeout or a connection failure, worded by the delivery core (never the URL). */
 function transportFailure(error: unknown, label: string, timeoutSeconds: number): RangeQueryResult {
-  if (isTimeout(error)) {
-    return { ok: false, reason: 'timeout', message: `${label} did not answer within ${timeoutSeconds} s` };
-  }
-  const code = errorCode(error);
-  // Only the code: undici's messages and causes can quote the request URL.
-  return {
-    ok: false,
-    reason: 'unreachable',
-    message: `${label} could not be reached${code ? ` (${code})` : ''}`,
-  };
+  const { message } = transportError(error, label, timeoutSeconds);
+  return { ok: false, reason: isTimeout(error) ? 'timeout' : 'unreachable', message };
 }
 
 function isTimeout(error: unknown): boolean {
