@@ -1,3 +1,12 @@
+import type {
+  ActionsBlock,
+  Button,
+  ContextBlock,
+  HeaderBlock,
+  KnownBlock,
+  MrkdwnElement,
+  SectionBlock,
+} from '@slack/types';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 
 /**
@@ -45,7 +54,8 @@ export function blockTextLength(blocks: readonly Block[]): number {
   return total;
 }
 
-export type Block = Record<string, unknown>;
+/** A Block Kit block of a message (the relay builds header, section, context and actions blocks). */
+export type Block = KnownBlock;
 
 export interface SlackMessage {
   /** The notification fallback (what a phone's lock screen shows). */
@@ -218,16 +228,17 @@ export function packLines(lines: readonly string[], max: number = BLOCK_LIMITS.s
   return sections;
 }
 
-const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
-const context = (texts: readonly string[]): Block => ({
+const mrkdwn = (text: string): MrkdwnElement => ({ type: 'mrkdwn', text });
+const section = (text: string): SectionBlock => ({ type: 'section', text: mrkdwn(text) });
+const context = (texts: readonly string[]): ContextBlock => ({
   type: 'context',
-  elements: texts.slice(0, BLOCK_LIMITS.contextElements).map((text) => ({ type: 'mrkdwn', text })),
+  elements: texts.slice(0, BLOCK_LIMITS.contextElements).map(mrkdwn),
 });
 
-function actions(notification: Notification, links: AlertLinks): Block | undefined {
+function actions(notification: Notification, links: AlertLinks): ActionsBlock | undefined {
   const first = notification.alerts.find((a) => a.status === 'firing') ?? notification.alerts[0];
   if (!first) return undefined;
-  const buttons: Block[] = [];
+  const buttons: Button[] = [];
   const button = (text: string, url: string | undefined, actionId: string) => {
     if (isLinkable(url))
       buttons.push({ type: 'button', text: { type: 'plain_text', text }, url, action_id: actionId });
@@ -258,12 +269,11 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   const head = title(notification);
   const { summary, description } = summaryOf(notification);
 
-  const top: Block[] = [
-    {
-      type: 'header',
-      text: { type: 'plain_text', text: truncate(`${emoji} ${head}`, BLOCK_LIMITS.headerText), emoji: true },
-    },
-  ];
+  const header: HeaderBlock = {
+    type: 'header',
+    text: { type: 'plain_text', text: truncate(`${emoji} ${head}`, BLOCK_LIMITS.headerText), emoji: true },
+  };
+  const top: Block[] = [header];
   const about = [summary && `*${escapeMrkdwn(summary)}*`, description && escapeMrkdwn(description)].filter(
     Boolean,
   );
@@ -273,14 +283,15 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   const fields = fieldLabels
     .filter((name) => notification.commonLabels[name] !== undefined)
     .slice(0, BLOCK_LIMITS.fields)
-    .map((name) => ({
-      type: 'mrkdwn',
+    .map((name) =>
       // Well under the 2000 a field may hold: the whole message shares one text budget.
-      text: truncate(
-        `*${escapeMrkdwn(name)}*\n${escapeMrkdwn(truncate(notification.commonLabels[name], 300))}`,
-        400,
+      mrkdwn(
+        truncate(
+          `*${escapeMrkdwn(name)}*\n${escapeMrkdwn(truncate(notification.commonLabels[name], 300))}`,
+          400,
+        ),
       ),
-    }));
+    );
   if (fields.length > 0) top.push({ type: 'section', fields });
 
   const bottom: Block[] = [];
