@@ -238,10 +238,11 @@ export interface StatusErrorOptions {
   /** What to do about a 3xx (redirects are never followed): `configure the final URL`. */
   redirectHint: string;
   /**
-   * Vendors that ask for a pause on 429 (ilert 10-30 s, PagerDuty 30 s): the wait is the
-   * Retry-After but at least `minSeconds`, `defaultSeconds` without the header.
+   * Vendors that ask for a pause on 429 (ilert 10-30 s, PagerDuty 30 s, Sentry 60 s): the wait
+   * is `vendorSeconds` (the vendor's own header, read by the sink: Sentry's
+   * X-Sentry-Rate-Limits), else the Retry-After, else `defaultSeconds`; at least `minSeconds`.
    */
-  rateLimit?: { minSeconds: number; defaultSeconds: number };
+  rateLimit?: { minSeconds: number; defaultSeconds: number; vendorSeconds?: number };
   /** Words added after the status of a permanent failure: `: the receiver asked for no more deliveries`. */
   permanentHint?: (status: number) => string | undefined;
 }
@@ -267,10 +268,8 @@ export async function statusError(
   const quoted = snippet ? `: ${snippet}` : '';
   const header = parseRetryAfter(response.headers.get('retry-after'), options.now);
   if (status === 429 && options.rateLimit) {
-    const retryAfterSeconds = Math.max(
-      header ?? options.rateLimit.defaultSeconds,
-      options.rateLimit.minSeconds,
-    );
+    const { vendorSeconds, defaultSeconds, minSeconds } = options.rateLimit;
+    const retryAfterSeconds = Math.max(vendorSeconds ?? header ?? defaultSeconds, minSeconds);
     return new RetryableError(`${said} (rate limited; retry after ${retryAfterSeconds} s)${quoted}`, {
       statusCode: status,
       retryAfterSeconds,

@@ -81,6 +81,29 @@ describe('Function: statusError', () => {
     redirectHint: 'check baseUrl',
   };
 
+  it.each([
+    [301, 'PermanentError'],
+    [308, 'PermanentError'],
+    [400, 'PermanentError'],
+    [401, 'PermanentError'],
+    [404, 'PermanentError'],
+    [413, 'PermanentError'],
+    [422, 'PermanentError'],
+    [408, 'RetryableError'],
+    [425, 'RetryableError'],
+    [429, 'RetryableError'],
+    [500, 'RetryableError'],
+    [503, 'RetryableError'],
+    [599, 'RetryableError'],
+  ])('should classify %i as a %s, the same for every sink', async (status, name) => {
+    // Act
+    const error = await statusError(new Response(null, { status }), options);
+
+    // Assess
+    expect(error.name).toBe(name);
+    expect(error).toMatchObject({ statusCode: status });
+  });
+
   it('should make a 3xx permanent and say redirects are not followed', async () => {
     // Act
     const error = await statusError(new Response(null, { status: 301 }), options);
@@ -124,6 +147,27 @@ describe('Function: statusError', () => {
     expect(none.message).toBe(
       'vendor api.example.com answered 429 Too Many Requests (rate limited; retry after 20 s)',
     );
+  });
+
+  it("should prefer the vendor's own rate-limit header over Retry-After on a 429", async () => {
+    // Prepare
+    const rateLimit = { minSeconds: 0, defaultSeconds: 60 };
+    const answer = () => new Response('slow down', { status: 429, headers: { 'retry-after': '5' } });
+
+    // Act
+    const vendor = await statusError(answer(), {
+      ...options,
+      rateLimit: { ...rateLimit, vendorSeconds: 30 },
+    });
+    const header = await statusError(answer(), { ...options, rateLimit });
+
+    // Assess
+    expect(vendor).toBeInstanceOf(RetryableError);
+    expect(vendor).toMatchObject({ statusCode: 429, retryAfterSeconds: 30 });
+    expect(vendor.message).toBe(
+      'vendor api.example.com answered 429 Too Many Requests (rate limited; retry after 30 s): slow down',
+    );
+    expect((header as RetryableError).retryAfterSeconds).toBe(5);
   });
 
   it('should make another 4xx permanent with the sink hint for that status', async () => {
