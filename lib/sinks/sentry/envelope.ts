@@ -1,14 +1,21 @@
 import { createHash } from 'node:crypto';
+import {
+  createEnvelope,
+  type EventEnvelope,
+  getEnvelopeEndpointWithUrlEncodedAuth,
+  makeDsn,
+  SENTRY_API_VERSION,
+  serializeEnvelope,
+} from '@sentry/core';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import type { SentryLevel } from './config.ts';
 
 /**
  * The pure half of the Sentry sink: DSN parsing, one Sentry event per alert, the envelope
  * around it and the `X-Sentry-Rate-Limits` header. No I/O here, so every branch is unit-tested.
+ * The DSN's parts, the ingest URL and the envelope format come from @sentry/core, the package
+ * Sentry's own SDKs are built on.
  */
-
-export type SentryLevel = 'fatal' | 'error' | 'warning' | 'info' | 'debug';
-
-export const SENTRY_LEVELS: readonly SentryLevel[] = ['fatal', 'error', 'warning', 'info', 'debug'];
 
 /** severity label value -> Sentry level; a severity not in the map (or none) gives `error`. */
 export const DEFAULT_LEVELS: Readonly<Record<string, SentryLevel>> = {
@@ -70,7 +77,14 @@ export interface Dsn {
   envelopeUrl: string;
 }
 
-/** Throws an Error that never quotes the DSN (its key is a credential of sorts). */
+/**
+ * Throws an Error that never quotes the DSN (its key is a credential of sorts).
+ *
+ * The string is read with URL rather than @sentry/core's dsnFromString: that one prints the
+ * whole DSN to console.error when it cannot parse it, which would put the key in the logs.
+ * The parts then go through makeDsn (Sentry's own checks), and the envelope endpoint is the
+ * one Sentry's SDKs post to.
+ */
 export function parseDsn(raw: string): Dsn {
   let url: URL;
   try {
@@ -84,15 +98,27 @@ export function parseDsn(raw: string): Dsn {
   const projectId = segments.pop();
   if (!projectId || !/^\d+$/.test(projectId))
     throw new Error(`the DSN for ${url.host} does not end in a numeric project id`);
-  const prefix = segments.length > 0 ? `/${segments.join('/')}` : '';
-  const origin = `${url.protocol}//${url.host}${prefix}`;
-  return {
+  const components = makeDsn({
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
     publicKey: decodeURIComponent(url.username),
-    secretKey: url.password ? decodeURIComponent(url.password) : undefined,
-    origin,
-    host: url.host,
+    pass: url.password ? decodeURIComponent(url.password) : '',
+    host: url.hostname,
+    port: url.port,
+    path: segments.join('/'),
     projectId,
-    envelopeUrl: `${origin}/api/${projectId}/envelope/`,
+  });
+  if (!components?.publicKey) throw new Error(`the DSN for ${url.host} is not one Sentry accepts`);
+  // We authenticate with the X-Sentry-Auth header, so the key stays out of the URL (and out of
+  // anything that might quote a URL): the endpoint without the query that carries it.
+  const endpoint = new URL(getEnvelopeEndpointWithUrlEncodedAuth(components));
+  endpoint.search = '';
+  return {
+    publicKey: components.publicKey,
+    secretKey: components.pass || undefined,
+    origin: `${url.protocol}//${url.host}${segments.length > 0 ? `/${segments.join('/')}` : ''}`,
+    host: url.host,
+    projectId: components.projectId,
+    envelopeUrl: endpoint.href,
   };
 }
 
@@ -114,7 +140,11 @@ export function defaultApiUrl(dsn: Dsn): string {
 
 /** `X-Sentry-Auth` (https://develop.sentry.dev/sdk/foundations/transport/authentication/). */
 export function sentryAuthHeader(dsn: Dsn, client: string): string {
-  const parts = [`sentry_version=7`, `sentry_client=${client}`, `sentry_key=${dsn.publicKey}`];
+  const parts = [
+    `sentry_version=${SENTRY_API_VERSION}`,
+    `sentry_client=${client}`,
+    `sentry_key=${dsn.publicKey}`,
+  ];
   if (dsn.secretKey) parts.push(`sentry_secret=${dsn.secretKey}`);
   return `Sentry ${parts.join(', ')}`;
 }
@@ -306,17 +336,27 @@ function cutLongStrings(value: unknown): unknown {
 
 /**
  * An envelope with one event item (https://develop.sentry.dev/sdk/envelopes/): envelope
- * header, item header with the payload's byte length, payload; newline-separated.
+ * header, item header with the payload's byte length, payload; newline-separated, with a
+ * newline after the payload. Built and serialised by @sentry/core; the header is ours, because
+ * its createEventEnvelope stamps `sent_at` from the wall clock and leaves the length out.
  */
 export function buildEnvelope(event: SentryEvent, sentAt: Date): string {
-  const payload = JSON.stringify(event);
-  const header = { event_id: event.event_id, sent_at: sentAt.toISOString(), sdk: event.sdk };
-  const itemHeader = {
-    type: 'event',
-    length: Buffer.byteLength(payload, 'utf8'),
-    content_type: 'application/json',
-  };
-  return `${JSON.stringify(header)}\n${JSON.stringify(itemHeader)}\n${payload}\n`;
+  const envelope = createEnvelope<EventEnvelope>(
+    { event_id: event.event_id, sent_at: sentAt.toISOString(), sdk: event.sdk },
+    [
+      [
+        {
+          type: 'event',
+          // serializeEnvelope writes the payload as JSON.stringify(event): the same bytes.
+          length: Buffer.byteLength(JSON.stringify(event), 'utf8'),
+          content_type: 'application/json',
+        },
+        event,
+      ],
+    ],
+  );
+  // A string unless an item is binary, which an event never is.
+  return `${serializeEnvelope(envelope) as string}\n`;
 }
 
 // Events are counted as `error` or `default` (a message without an exception), plus
@@ -328,6 +368,11 @@ const EVENT_CATEGORIES = new Set(['error', 'default']);
  * Seconds until events may be sent again, from `X-Sentry-Rate-Limits`
  * (`<retry_after>:<categories>:<scope>:...`, comma-separated). Only limits that cover
  * events count (`error`, `default`, or no category = all). undefined when none applies.
+ *
+ * Not @sentry/core's updateRateLimits/isRateLimited: an SDK files an `event` item under
+ * `error` only, so a limit on `default` (our events carry a message, no exception) would go
+ * unseen; it also reads `1.5` as 1 s (we round up, never coming back early) and lets a
+ * category's limit hide a longer one for all categories (we take the longest).
  */
 export function eventRateLimitSeconds(header: string | null | undefined): number | undefined {
   if (!header) return undefined;

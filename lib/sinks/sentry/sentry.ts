@@ -1,15 +1,10 @@
+import { DEFAULT_RETRY_AFTER } from '@sentry/core';
 import type { Alert } from '../../alertmanager/types.ts';
-import type { DestinationConfig } from '../../config/types.ts';
 import { PermanentError, RetryableError } from '../../delivery/errors.ts';
-import {
-  answered as answeredStatus,
-  isRetryableStatus,
-  readBodySnippet,
-  vendorFetch,
-} from '../../delivery/http.ts';
+import { statusError, vendorFetch } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
-import { parseRetryAfter } from '../../delivery/retry-after.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { DEFAULT_TIMEOUT_SECONDS, type SentryDestination, sentryConfigSchema } from './config.ts';
 import {
   buildEnvelope,
   buildEvent,
@@ -19,38 +14,23 @@ import {
   eventRateLimitSeconds,
   fingerprintQuery,
   parseDsn,
-  SENTRY_LEVELS,
-  type SentryLevel,
   sentryAuthHeader,
 } from './envelope.ts';
+
+export {
+  DEFAULT_TIMEOUT_SECONDS,
+  SENTRY_LEVELS,
+  type SentryDestination,
+  type SentryLevel,
+  sentryConfigSchema,
+} from './config.ts';
 
 /**
  * Sentry sink: one Sentry event (envelope to the DSN's ingest endpoint) per firing alert,
  * grouped into one issue per alert by its fingerprint; a resolved alert resolves that issue
- * through the Web API instead of sending an event (an event would reopen it).
+ * through the Web API instead of sending an event (an event would reopen it). Its config:
+ * ./config.ts; the event and envelope: ./envelope.ts.
  */
-export interface SentryDestination extends DestinationConfig {
-  /** NAME of the secret holding the project's DSN. */
-  dsnSecret: string;
-  /** NAME of the secret holding an auth token with event:write; without it resolves are off. */
-  authTokenSecret?: string;
-  /** Organization slug, for the Web API. Required with authTokenSecret. */
-  org?: string;
-  /** Project slug, for people reading logs; the resolve is scoped by the DSN's project id. */
-  project?: string;
-  /** Web API base (`https://de.sentry.io`, a self-hosted URL). Default: derived from the DSN. */
-  apiUrl?: string;
-  /** severity label value -> Sentry level, merged over the defaults. */
-  levels?: Record<string, SentryLevel>;
-  /** Label read for the level. Default `severity`. */
-  severityLabel?: string;
-  /** Label whose value becomes the event's environment. Default `environment`. */
-  environmentLabel?: string;
-  /** Label whose value becomes the event's release. Default `release`. */
-  releaseLabel?: string;
-  /** Per request. Default 10. */
-  timeoutSeconds?: number;
-}
 
 export interface SentrySinkOptions {
   /** Defaults to the global fetch, looked up at call time. */
@@ -59,12 +39,11 @@ export interface SentrySinkOptions {
   now?: () => number;
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const CLIENT = { name: 'alertmanager-relay', version: '0.1.0' } as const;
 const USER_AGENT = `${CLIENT.name}/${CLIENT.version}`;
 
-/** A 429 that names no wait: what Sentry's SDKs assume (https://develop.sentry.dev/sdk/rate-limiting/). */
-export const DEFAULT_RATE_LIMIT_SECONDS = 60;
+/** A 429 that names no wait: what Sentry's SDKs assume, 60 s (https://develop.sentry.dev/sdk/rate-limiting/). */
+export const DEFAULT_RATE_LIMIT_SECONDS = DEFAULT_RETRY_AFTER / 1000;
 
 /**
  * Sentry ingests asynchronously: an event it accepted can take seconds to become searchable.
@@ -82,41 +61,6 @@ interface FiredRecord {
   acceptedAt: string;
 }
 
-const LEVEL_SCHEMA = { type: 'string', enum: SENTRY_LEVELS } as const;
-const LABEL_NAME = { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' } as const;
-const SLUG = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
-
-const configSchema = {
-  type: 'object',
-  properties: {
-    dsnSecret: { type: 'string', minLength: 1, description: 'NAME of the secret holding the DSN' },
-    authTokenSecret: {
-      type: 'string',
-      minLength: 1,
-      description: 'NAME of the secret holding an auth token with event:write (enables resolving)',
-    },
-    org: { ...SLUG, description: 'organization slug' },
-    project: { ...SLUG, description: 'project slug' },
-    apiUrl: {
-      type: 'string',
-      pattern: '^https?://[^\\s/?#@]+(?:/[^\\s?#]*)?$',
-      description: 'Web API base URL, e.g. https://de.sentry.io',
-    },
-    levels: {
-      type: 'object',
-      propertyNames: { type: 'string', minLength: 1 },
-      additionalProperties: LEVEL_SCHEMA,
-    },
-    severityLabel: LABEL_NAME,
-    environmentLabel: LABEL_NAME,
-    releaseLabel: LABEL_NAME,
-    timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_TIMEOUT_SECONDS },
-  },
-  required: ['dsnSecret'],
-  dependentRequired: { authTokenSecret: ['org'] },
-  additionalProperties: false,
-} as const;
-
 export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDestination> {
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const now = options.now ?? Date.now;
@@ -127,7 +71,7 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
 
   return {
     name: 'sentry',
-    configSchema,
+    configSchema: sentryConfigSchema,
 
     describe(destination) {
       if (!destination.authTokenSecret) {
@@ -226,35 +170,30 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
           });
           return;
         }
-        const answered = answeredStatus(label, status);
-        const snippet = await readBodySnippet(response, redactions);
-        const quoted = snippet ? `: ${snippet}` : '';
-        if (status === 429) {
-          const wait =
-            limitSeconds ??
-            parseRetryAfter(response.headers.get('retry-after'), now()) ??
-            DEFAULT_RATE_LIMIT_SECONDS;
-          rateLimitedUntil.set(dsn.envelopeUrl, now() + wait * 1000);
-          throw new RetryableError(`${answered} (retry after ${wait} s)${quoted}`, {
-            statusCode: status,
-            retryAfterSeconds: wait,
-          });
-        }
-        if (status === 413) {
-          throw new PermanentError(`${answered}: the event is over Sentry's size limit${quoted}`, {
-            statusCode: status,
-          });
-        }
-        if (status === 401 || status === 403) {
-          throw new PermanentError(`${answered}: the DSN's key was refused (revoked or disabled?)${quoted}`, {
-            statusCode: status,
-          });
-        }
-        if (status !== 400 && isRetryableStatus(status)) {
-          const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now());
-          throw new RetryableError(`${answered}${quoted}`, { statusCode: status, retryAfterSeconds });
-        }
-        throw new PermanentError(`${answered}${quoted}`, { statusCode: status });
+        const error = await statusError(response, {
+          label,
+          redactions,
+          now: now(),
+          redirectHint: `use the DSN as Sentry shows it (secret "${destination.dsnSecret}")`,
+          // https://develop.sentry.dev/sdk/rate-limiting/ : X-Sentry-Rate-Limits, then Retry-After
+          // (read by lib/delivery/retry-after.ts, which, unlike @sentry/core's
+          // parseRetryAfterHeader, takes no Date.parse guess at a malformed value), then 60 s.
+          rateLimit: {
+            minSeconds: 0,
+            defaultSeconds: DEFAULT_RATE_LIMIT_SECONDS,
+            vendorSeconds: limitSeconds,
+          },
+          permanentHint: (code) =>
+            code === 413
+              ? ": the event is over Sentry's size limit"
+              : code === 401 || code === 403
+                ? ": the DSN's key was refused (revoked or disabled?)"
+                : undefined,
+        });
+        // Hold back the next events for as long as this 429 asked.
+        if (status === 429 && error instanceof RetryableError)
+          rateLimitedUntil.set(dsn.envelopeUrl, now() + (error.retryAfterSeconds ?? 0) * 1000);
+        throw error;
       };
 
       const resolveIssue = async (alert: Alert): Promise<void> => {
@@ -301,33 +240,19 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
           return;
         }
         if (status === 204) return noIssueMatched(alert, label);
-        const answered = answeredStatus(label, status);
-        const snippet = await readBodySnippet(response, [...redactions, url]);
-        const quoted = snippet ? `: ${snippet}` : '';
-        if (status === 429) {
-          const wait =
-            parseRetryAfter(response.headers.get('retry-after'), now()) ?? DEFAULT_RATE_LIMIT_SECONDS;
-          throw new RetryableError(`${answered} (retry after ${wait} s)${quoted}`, {
-            statusCode: status,
-            retryAfterSeconds: wait,
-          });
-        }
-        if (status === 401 || status === 403) {
-          throw new PermanentError(
-            `${answered}: the auth token in "${destination.authTokenSecret}" was refused or lacks event:write for org ${destination.org}${quoted}`,
-            { statusCode: status },
-          );
-        }
-        if (status === 404) {
-          throw new PermanentError(`${answered}: no organization "${destination.org}" there${quoted}`, {
-            statusCode: status,
-          });
-        }
-        if (isRetryableStatus(status)) {
-          const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now());
-          throw new RetryableError(`${answered}${quoted}`, { statusCode: status, retryAfterSeconds });
-        }
-        throw new PermanentError(`${answered}${quoted}`, { statusCode: status });
+        throw await statusError(response, {
+          label,
+          redactions: [...redactions, url],
+          now: now(),
+          redirectHint: 'set apiUrl to the final URL',
+          rateLimit: { minSeconds: 0, defaultSeconds: DEFAULT_RATE_LIMIT_SECONDS },
+          permanentHint: (code) =>
+            code === 401 || code === 403
+              ? `: the auth token in "${destination.authTokenSecret}" was refused or lacks event:write for org ${destination.org}`
+              : code === 404
+                ? `: no organization "${destination.org}" there`
+                : undefined,
+        });
       };
 
       const noIssueMatched = async (alert: Alert, label: string): Promise<void> => {
