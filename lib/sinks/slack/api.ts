@@ -1,17 +1,17 @@
+import type { KnownBlock, MessageMetadata } from '@slack/types';
 import { PermanentError, RetryableError } from '../../delivery/errors.ts';
-import { isRetryableStatus, readBodySnippet, vendorFetch } from '../../delivery/http.ts';
+import { statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
 import { parseRetryAfter } from '../../delivery/retry-after.ts';
-import type { StateStore } from '../../state/store.ts';
+import { DEFAULT_SLACK_BASE_URL, DEFAULT_SLACK_TIMEOUT_SECONDS } from './config.ts';
 
 /**
  * The few Slack Web API calls the Slack sink makes, over fetch, with Slack's error model
  * turned into ours: Slack answers HTTP 200 with `{ok:false, error}` for most failures and
- * uses HTTP status only for 429 (with Retry-After) and 5xx.
+ * uses HTTP status only for 429 (with Retry-After) and 5xx. A non-2xx answer is classified
+ * like every other vendor's (lib/delivery/http.ts statusError); the `ok:false` codes are
+ * Slack's own and classified here.
  * https://docs.slack.dev/apis/web-api/#responses
  */
-
-export const DEFAULT_SLACK_BASE_URL = 'https://slack.com/api';
-export const DEFAULT_SLACK_TIMEOUT_SECONDS = 10;
 
 /** `ok:false` errors worth another attempt. Everything else means the request or the token is wrong. */
 export const RETRYABLE_SLACK_ERRORS: ReadonlySet<string> = new Set([
@@ -38,6 +38,19 @@ const HINTS: Record<string, string> = {
   msg_too_long: 'the message text is too long',
   missing_scope: 'the token lacks a scope (chat:write, files:write, channels:history)',
 };
+
+/** conversations.history / replies errors that mean the token may not read the conversation. */
+const NO_HISTORY_ERRORS: ReadonlySet<string> = new Set([
+  'missing_scope',
+  'not_allowed_token_type',
+  'method_not_supported_for_channel_type',
+]);
+
+// How far before a write's time a lookup searches: Slack's ts comes from Slack's clock, not ours.
+const LOOKUP_SLACK_SECONDS = 120;
+
+// Slack's usual rate-limit window, waited when a 429 comes without Retry-After.
+const RATE_LIMIT_DEFAULT_SECONDS = 30;
 
 /**
  * Turns a Slack `error` code into a RetryableError or PermanentError whose message names the
@@ -76,6 +89,25 @@ export interface SlackApiOptions {
 
 export type SlackResponse = { ok: true; [field: string]: unknown };
 
+/** chat.postMessage's arguments as the sink sends them. https://docs.slack.dev/reference/methods/chat.postMessage */
+export interface PostMessageArguments {
+  channel: string;
+  /** The notification fallback. */
+  text: string;
+  blocks: KnownBlock[];
+  thread_ts?: string;
+  unfurl_links: boolean;
+  unfurl_media: boolean;
+  metadata: MessageMetadata;
+}
+
+/** A message as conversations.history and conversations.replies list it, as far as the sink reads it. */
+export interface ListedMessage {
+  ts?: string;
+  metadata?: Partial<MessageMetadata>;
+  files?: { id?: string }[];
+}
+
 export class SlackApi {
   readonly #token: string;
   readonly #baseUrl: string;
@@ -97,7 +129,7 @@ export class SlackApi {
    */
   async call(
     method: string,
-    args: Record<string, unknown>,
+    args: Record<string, unknown> | PostMessageArguments,
     options: { form?: boolean } = {},
   ): Promise<SlackResponse> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
@@ -124,6 +156,40 @@ export class SlackApi {
     return this.#read(method, response);
   }
 
+  /**
+   * The messages of a channel, or of one thread, from a little before `since` (epoch ms) on:
+   * where the sink looks for what an interrupted write did. `metadata` asks for the messages'
+   * metadata too. `unreadable` names the Slack error when the token may not read the
+   * conversation (no history scope, a DM the bot cannot read); other failures throw.
+   */
+  async recentMessages(query: {
+    channel: string;
+    since: number;
+    threadTs?: string;
+    metadata?: boolean;
+  }): Promise<{ messages: ListedMessage[] } | { unreadable: string }> {
+    const args = {
+      channel: query.channel,
+      ...(query.threadTs ? { ts: query.threadTs } : {}),
+      oldest: (Math.floor(query.since / 1000) - LOOKUP_SLACK_SECONDS).toString(),
+      inclusive: true,
+      limit: 200,
+      ...(query.metadata ? { include_all_metadata: true } : {}),
+    };
+    try {
+      const found = await this.call(
+        query.threadTs ? 'conversations.replies' : 'conversations.history',
+        args,
+        { form: true },
+      );
+      return { messages: (found.messages ?? []) as ListedMessage[] };
+    } catch (error) {
+      const code = slackErrorCode(error);
+      if (!code || !NO_HISTORY_ERRORS.has(code)) throw error;
+      return { unreadable: code };
+    }
+  }
+
   /** Step 2 of an external upload: the bytes to the upload_url Slack handed out (no token needed, it is in the URL). */
   async uploadBytes(uploadUrl: string, bytes: Uint8Array, filename: string): Promise<void> {
     let url: URL;
@@ -132,6 +198,7 @@ export class SlackApi {
     } catch {
       throw new RetryableError('Slack files.getUploadURLExternal returned an upload_url that is not a URL');
     }
+    const label = `Slack file upload ${url.host}`;
     const response = await this.#send(
       url,
       {
@@ -139,15 +206,18 @@ export class SlackApi {
         headers: { 'content-type': 'application/octet-stream', 'x-filename': filename },
         body: bytes,
       },
-      `Slack file upload ${url.host}`,
+      label,
     );
-    await response.body?.cancel().catch(() => undefined);
-    if (response.status >= 200 && response.status < 300) return;
-    const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), this.#now());
-    const message = `Slack file upload ${url.host} answered ${response.status}`;
-    if (isRetryableStatus(response.status))
-      throw new RetryableError(message, { statusCode: response.status, retryAfterSeconds });
-    throw new PermanentError(message, { statusCode: response.status });
+    if (response.status >= 200 && response.status < 300) {
+      await response.body?.cancel().catch(() => undefined);
+      return;
+    }
+    throw await statusError(response, {
+      label,
+      redactions: [...urlSecrets(url), this.#token],
+      now: this.#now(),
+      redirectHint: 'the upload_url must take the bytes itself',
+    });
   }
 
   #send(url: string | URL, init: RequestInit, label: string): Promise<Response> {
@@ -156,17 +226,14 @@ export class SlackApi {
 
   async #read(method: string, response: Response): Promise<SlackResponse> {
     const status = response.status;
-    if (status === 429 || status >= 500 || status < 200 || status >= 300) {
-      const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), this.#now());
-      const snippet = await readBodySnippet(response, [this.#token]);
-      const label = `Slack ${method} answered ${status}${snippet ? `: ${snippet}` : ''}`;
-      if (status === 429) {
-        // Slack's documented default when the header is missing is to back off; 30 s is its usual window.
-        throw new RetryableError(label, { statusCode: status, retryAfterSeconds: retryAfterSeconds ?? 30 });
-      }
-      if (isRetryableStatus(status))
-        throw new RetryableError(label, { statusCode: status, retryAfterSeconds });
-      throw new PermanentError(label, { statusCode: status });
+    if (status < 200 || status >= 300) {
+      throw await statusError(response, {
+        label: `Slack ${method}`,
+        redactions: [this.#token],
+        now: this.#now(),
+        redirectHint: 'set baseUrl to the final address of the Web API',
+        rateLimit: { minSeconds: 0, defaultSeconds: RATE_LIMIT_DEFAULT_SECONDS },
+      });
     }
     let parsed: { ok?: unknown; error?: unknown };
     try {
@@ -185,76 +252,4 @@ export class SlackApi {
     (error as unknown as { slackError: string }).slackError = code;
     throw error;
   }
-}
-
-/** Slack's chat.postMessage guidance: about one message per second per channel, short bursts allowed. */
-export interface ChannelPace {
-  /** Messages allowed back to back. */
-  burst: number;
-  /** Seconds per message once the burst is used. */
-  intervalSeconds: number;
-}
-
-export const DEFAULT_CHANNEL_PACE: ChannelPace = { burst: 3, intervalSeconds: 1 };
-
-interface PaceRecord {
-  /** Epoch ms from which the bucket is full again (GCRA's "theoretical arrival time"). */
-  tat: number;
-}
-
-/** Slots of a channel's posting budget held by one delivery. */
-export interface ChannelReservation {
-  /** When the reservation was made (epoch ms). */
-  at: number;
-  /** When slot 0 is due if the channel were busy (epoch ms; slot i is due `i` intervals later). */
-  base: number;
-  count: number;
-}
-
-/**
- * Reserves `count` messages of the channel's posting budget (a GCRA token bucket kept in the
- * state store, so every Lambda shares it). The caller keeps the reservation with its delivery
- * and, when a post's slot is not due yet, hands the message back to the queue until it is
- * (RetryableError with retryAfterSeconds): a Lambda never sleeps waiting for Slack, and a
- * delivery waits for its own turn instead of racing the others every second. The store has
- * no compare-and-set, so two concurrent deliveries can take the same slot; Slack's own 429
- * with Retry-After covers that rare case the same way.
- * https://docs.slack.dev/apis/web-api/rate-limits
- *
- * @example
- * const reservation = await reserveChannelSlots(state, 'slackpace#C0123456789', Date.now(), 2);
- * if (slotTime(reservation, 0) > Date.now()) throw pacingError(slotTime(reservation, 0), Date.now());
- */
-export async function reserveChannelSlots(
-  state: StateStore,
-  key: string,
-  now: number,
-  count: number,
-  pace: ChannelPace = DEFAULT_CHANNEL_PACE,
-): Promise<ChannelReservation> {
-  const intervalMs = pace.intervalSeconds * 1000;
-  const record = await state.get<PaceRecord>(key);
-  const tat = Math.max(record?.tat ?? 0, now);
-  await state.put(key, { tat: tat + count * intervalMs } satisfies PaceRecord, { ttlSeconds: 3600 });
-  return { at: now, base: tat - (pace.burst - 1) * intervalMs, count };
-}
-
-/** When slot `index` of a reservation is due (epoch ms). */
-export function slotTime(
-  reservation: ChannelReservation,
-  index: number,
-  pace: ChannelPace = DEFAULT_CHANNEL_PACE,
-): number {
-  return Math.max(reservation.at, reservation.base + index * pace.intervalSeconds * 1000);
-}
-
-/** The RetryableError that hands a delivery back to the queue until its reserved time. */
-export function pacingError(readyAt: number, now: number): RetryableError {
-  const waitSeconds = Math.max(1, Math.ceil((readyAt - now) / 1000));
-  return new RetryableError(
-    `Slack channel pacing: this notification's messages may go out in ${waitSeconds} s`,
-    {
-      retryAfterSeconds: waitSeconds,
-    },
-  );
 }

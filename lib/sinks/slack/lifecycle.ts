@@ -1,14 +1,16 @@
 import type { Notification } from '../../alertmanager/types.ts';
 import { alertIdentity, resolvedAt, truncate } from './blocks.ts';
+import type { SlackDestination } from './config.ts';
 
 /**
  * What a notification does to its group's Slack message: post a new one, edit the one the
  * group has, reply in its thread, attach a graph. Decided once per delivery from the group's
- * record in the state store, then frozen in the delivery's run record so a retry carries out
+ * record in the state store, then frozen in the delivery's step journal so a retry carries out
  * the same plan even though the group record has moved on.
  */
 
-export type UpdateMode = 'edit' | 'thread' | 'both';
+/** The destination's `update:` (`edit`, `thread` or `both`), as its schema lists them. */
+export type UpdateMode = NonNullable<SlackDestination['update']>;
 
 /** The group's message, per destination + groupKey in the state store. */
 export interface GroupRecord {

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
-import {
-  classifySlackError,
-  pacingError,
-  reserveChannelSlots,
-  SlackApi,
-  slackErrorCode,
-  slotTime,
-} from '../../../lib/sinks/slack/api.ts';
-import { memoryState } from '../../support/slack-delivery.ts';
+import { classifySlackError, SlackApi, slackErrorCode } from '../../../lib/sinks/slack/api.ts';
 
 const TOKEN = 'xoxb-unit-test-token-123';
 
@@ -138,55 +130,5 @@ describe('Class: SlackApi', () => {
 
     // Assess
     expect(error).toBeInstanceOf(RetryableError);
-  });
-});
-
-describe('Function: reserveChannelSlots', () => {
-  it('should let a burst go at once, then give each later delivery its own turn', async () => {
-    // Prepare
-    const state = memoryState();
-    const pace = { burst: 3, intervalSeconds: 1 };
-    const t0 = 1_000_000;
-
-    // Act
-    const first = await reserveChannelSlots(state, 'p', t0, 2, pace);
-    const second = await reserveChannelSlots(state, 'p', t0, 1, pace);
-    const third = await reserveChannelSlots(state, 'p', t0, 1, pace);
-    const fourth = await reserveChannelSlots(state, 'p', t0, 2, pace);
-
-    // Assess
-    const due = [
-      slotTime(first, 0, pace),
-      slotTime(first, 1, pace),
-      slotTime(second, 0, pace),
-      slotTime(third, 0, pace),
-      slotTime(fourth, 0, pace),
-      slotTime(fourth, 1, pace),
-    ];
-    expect(due.map((t) => t - t0)).toEqual([0, 0, 0, 1000, 2000, 3000]);
-  });
-
-  it('should be free again once the channel was quiet', async () => {
-    // Prepare
-    const state = memoryState();
-    await reserveChannelSlots(state, 'p', 0, 3);
-
-    // Act
-    const later = await reserveChannelSlots(state, 'p', 60_000, 3);
-
-    // Assess
-    expect([0, 1, 2].map((i) => slotTime(later, i))).toEqual([60_000, 60_000, 60_000]);
-  });
-});
-
-describe('Function: pacingError', () => {
-  it('should ask the queue to wait at least a second, rounded up', () => {
-    // Act
-    const error = pacingError(2_500, 1_000);
-
-    // Assess
-    expect(error).toBeInstanceOf(RetryableError);
-    expect(error.retryAfterSeconds).toBe(2);
-    expect(pacingError(1_000, 1_000).retryAfterSeconds).toBe(1);
   });
 });
