@@ -197,7 +197,7 @@ export interface SentryEvent {
   sdk: { name: string; version: string };
 }
 
-/** The Sentry event for one firing alert (the README's sentry section says what each field shows). */
+/** The Sentry event for one firing alert (docs/sinks/sentry.md says what each field shows). */
 export function buildEvent(
   alert: Alert,
   notification: Notification,
