@@ -2,14 +2,29 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
 import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
 import type { Delivery } from '../../../lib/delivery/sink.ts';
-import { type SysdigDestination, sysdigSink } from '../../../lib/sinks/sysdig/sysdig.ts';
+import { createSysdigSink, type SysdigDestination, sysdigSink } from '../../../lib/sinks/sysdig/sysdig.ts';
 import type { StateStore } from '../../../lib/state/store.ts';
+import { describeSinkConformance } from '../../support/conformance.ts';
 import { type FakeSysdig, parseScope, startFakeSysdig } from '../../support/fake-sysdig.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, memoryState } from '../../support/vendor-delivery.ts';
 
 const TOKEN = 'sysdig-token-5c1e9a7b-0d2f';
 const TOKEN_NAME = 'SYSDIG_TOKEN';
+
+describeSinkConformance<SysdigDestination>({
+  name: 'sysdig',
+  sink: ({ now }) => createSysdigSink({ now }),
+  destination: (vendor) => ({
+    name: 'monitor',
+    sink: 'sysdig',
+    tokenSecret: TOKEN_NAME,
+    baseUrl: vendor.url,
+    timeoutSeconds: vendor.timeoutSeconds,
+  }),
+  secrets: () => ({ [TOKEN_NAME]: TOKEN }),
+  http: { label: (vendor) => `sysdig ${vendor.host}` },
+});
 
 describe('Sink: sysdig (contract with the fake Sysdig events API)', () => {
   let fake: FakeSysdig;
@@ -137,33 +152,6 @@ describe('Sink: sysdig (contract with the fake Sysdig events API)', () => {
     expect(sentFingerprints).toEqual(notification.alerts.map((a) => a.fingerprint));
   });
 
-  it('should throw a RetryableError honouring Retry-After on 429', async () => {
-    // Prepare
-    fake.respondWith([
-      { status: 429, headers: { 'retry-after': '17' }, body: { message: 'Too many requests' } },
-    ]);
-
-    // Act
-    const error = await sysdigSink.deliver(delivery(makeNotification({}))).catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(RetryableError);
-    expect(error).toMatchObject({ statusCode: 429, retryAfterSeconds: 17 });
-    expect(fake.events).toHaveLength(0);
-  });
-
-  it.each([500, 502, 504])('should throw a RetryableError on %i', async (status) => {
-    // Prepare
-    fake.respondWith([{ status, body: 'upstream trouble' }]);
-
-    // Act
-    const error = await sysdigSink.deliver(delivery(makeNotification({}))).catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(RetryableError);
-    expect((error as RetryableError).statusCode).toBe(status);
-  });
-
   it('should throw a PermanentError without the token when the token is wrong (401)', async () => {
     // Prepare
     const wrong = 'wrong-token-0a9b8c7d6e';
@@ -181,22 +169,6 @@ describe('Sink: sysdig (contract with the fake Sysdig events API)', () => {
     expect(log.lines.join('\n')).not.toContain(wrong);
   });
 
-  it.each([
-    [403, { errors: [{ reason: 'Forbidden', message: 'team may not create events' }] }],
-    [400, { errors: [{ reason: 'Bad Request', message: 'invalid scope' }] }],
-  ])('should throw a PermanentError on %i with the reason Sysdig gave', async (status, body) => {
-    // Prepare
-    fake.respondWith([{ status, body }]);
-
-    // Act
-    const error = await sysdigSink.deliver(delivery(makeNotification({}))).catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(PermanentError);
-    expect((error as PermanentError).statusCode).toBe(status);
-    expect((error as Error).message).toContain(body.errors[0].message);
-  });
-
   it('should throw a PermanentError on 404 when the base URL points elsewhere', async () => {
     // Act
     const error = await sysdigSink
@@ -207,32 +179,6 @@ describe('Sink: sysdig (contract with the fake Sysdig events API)', () => {
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as PermanentError).statusCode).toBe(404);
     expect((error as Error).message).toContain('check region/baseUrl');
-  });
-
-  it('should throw a RetryableError when Sysdig does not answer in time', async () => {
-    // Prepare
-    fake.respondWith([{ hang: true }]);
-
-    // Act
-    const error = await sysdigSink
-      .deliver(delivery(makeNotification({}), { timeoutSeconds: 1 }))
-      .catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(RetryableError);
-    expect((error as Error).message).toMatch(/did not answer within 1 s/);
-  });
-
-  it('should throw a RetryableError when the connection is reset', async () => {
-    // Prepare
-    fake.respondWith([{ reset: true }]);
-
-    // Act
-    const error = await sysdigSink.deliver(delivery(makeNotification({}))).catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(RetryableError);
-    expect((error as Error).message).toMatch(/could not be reached/);
   });
 
   it('should say in the event that Alertmanager truncated the group', async () => {
