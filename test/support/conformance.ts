@@ -90,12 +90,6 @@ export interface SinkConformance<C extends DestinationConfig> {
     label: (vendor: ConformanceVendor) => string;
     /** The JSON body of a 2xx (a 204 has none). Default `{}`. */
     accepted?: Record<string, unknown>;
-    /**
-     * `delivery-core` (default): the sink words its errors through statusError, which says
-     * "redirects are not followed" and "retry after N s". `own`: only the checks every sink
-     * passes (label, status, the vendor's words quoted and redacted).
-     */
-    wording?: 'delivery-core' | 'own';
   };
   /**
    * Where the sink legitimately differs from the standard (a minimum wait on 429, a 204 that
@@ -269,7 +263,8 @@ async function runVendorCase<C extends DestinationConfig>(
       expect(message).toContain(VENDOR_WORDS);
       if (harness.secrets || harness.leaks) expect(message).toContain(REDACTED);
     }
-    if ((http.wording ?? 'delivery-core') === 'delivery-core' && !('delivered' in expected)) {
+    // Every sink words its errors through the delivery core's statusError.
+    if (!('delivered' in expected)) {
       if (answer.status >= 300 && answer.status < 400)
         expect(message).toContain('redirects are not followed');
       if (expected.retryAfterSeconds !== undefined)

@@ -41,8 +41,7 @@ const conformance: SinkConformance<SentryDestination> = {
     [TOKEN_SECRET]: AUTH_TOKEN,
   }),
   leaks: () => [PUBLIC_KEY, LEGACY_SECRET_KEY],
-  // Sentry words its own errors (not yet through the delivery core's statusError).
-  http: { label: (vendor) => `Sentry ingest ${vendor.host}`, accepted: { id: 'x' }, wording: 'own' },
+  http: { label: (vendor) => `Sentry ingest ${vendor.host}`, accepted: { id: 'x' } },
   // A 429 that names no wait means Sentry's default of 60 s.
   expect: (vendorCase, standard) =>
     vendorCase.status === 429
@@ -54,7 +53,7 @@ describeSinkConformance({
   ...conformance,
   name: 'sentry (resolve through the Web API)',
   status: 'resolved',
-  http: { label: (vendor) => `Sentry API ${vendor.host}`, wording: 'own' },
+  http: { label: (vendor) => `Sentry API ${vendor.host}` },
   // The bulk mutate answers 200 when it resolved, 204 when no issue matched (nothing to do
   // for an alert this relay never sent); any other 2xx is not its answer.
   expect: (vendorCase, standard) =>

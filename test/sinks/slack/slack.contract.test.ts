@@ -53,11 +53,10 @@ describeSinkConformance<SlackDestination>({
     timeoutSeconds: vendor.timeoutSeconds,
   }),
   secrets: () => ({ SLACK_TOKEN: TOKEN }),
-  // Slack names the method, not the host; it words its own errors (not yet through statusError).
+  // Slack names the method, not the host.
   http: {
     label: () => 'Slack chat.postMessage',
     accepted: { ok: true, channel: CHANNEL, ts: '1763726400.000100' },
-    wording: 'own',
   },
   expect: (vendorCase, standard) => {
     // Slack always answers a call with a JSON body: an empty 204 is a proxy's, worth another try.
