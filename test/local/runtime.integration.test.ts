@@ -1,43 +1,26 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RelayConfig } from '../../lib/config/types.ts';
-import { type Relay, startRelay } from '../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../lib/queue/local.ts';
-import { LocalSecrets } from '../../lib/secrets.ts';
-import { makeNotification, postNotification, referencePayload } from '../support/notifications.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type LocalRelay, useLocalRelay } from '../support/local-relay.ts';
+import { makeNotification, referencePayload } from '../support/notifications.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const TOKEN = 'ingest-token-7f3a9c';
 const SIGNING_SECRET = `whsec_${Buffer.from('integration-signing-key-0123456789').toString('base64')}`;
 
 describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
-  let dir: string;
+  const local = useLocalRelay('int');
   let receiver: WebhookReceiver;
-  let relay: Relay | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-int-'));
-    receiver = await startWebhookReceiver({ secret: SIGNING_SECRET });
+    receiver = local.own(await startWebhookReceiver({ secret: SIGNING_SECRET }));
   });
 
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await receiver.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(
-    extra: Partial<RelayConfig> = {},
-    options: { maxReceiveCount?: number } = {},
-  ): Promise<Relay> {
-    const config: RelayConfig = {
-      ingest: { tokenSecret: 'INGEST_TOKEN' },
+  function start(options: { maxReceiveCount?: number } = {}): Promise<LocalRelay> {
+    return local.start({
+      token: TOKEN,
       destinations: [
-        { name: 'stdout', sink: 'console', file: join(dir, 'alerts.jsonl'), format: 'json' },
+        { name: 'stdout', sink: 'console', file: join(local.dir, 'alerts.jsonl'), format: 'json' },
         {
           name: 'audit',
           sink: 'webhook',
@@ -46,19 +29,9 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
           matchers: ['severity=~"critical|page"'],
         },
       ],
-      ...extra,
-    };
-    relay = await startRelay({
-      config,
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN, AUDIT_HOOK_SECRET: SIGNING_SECRET } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
+      secrets: { AUDIT_HOOK_SECRET: SIGNING_SECRET },
       maxReceiveCount: options.maxReceiveCount,
-      // Retries come back at once: these tests await outcomes, not backoff.
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
     });
-    return relay;
   }
 
   it('should deliver a real Alertmanager notification to the console and the signed webhook', async () => {
@@ -67,7 +40,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     const notification = referencePayload('am-0.25-prom-group-firing-3alerts.json');
 
     // Act
-    const response = await postNotification(r.url, notification, { token: TOKEN });
+    const response = await r.post(notification);
     const [request] = await receiver.waitFor(1);
     await r.until(() => r.telemetry.get('Delivered', 'stdout') === 1);
 
@@ -76,7 +49,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     expect(response.body.notification).toBe(notification.groupKey);
     expect(request.verified).toBe(true);
     expect((request.body as { alerts: unknown[] }).alerts).toHaveLength(notification.alerts.length);
-    const lines = (await readFile(join(dir, 'alerts.jsonl'), 'utf8')).trim().split('\n');
+    const lines = (await readFile(join(local.dir, 'alerts.jsonl'), 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(notification.alerts.length);
   });
 
@@ -89,7 +62,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     });
 
     // Act
-    const response = await postNotification(r.url, notification, { token: TOKEN });
+    const response = await r.post(notification);
     const [request] = await receiver.waitFor(1);
 
     // Assess
@@ -109,10 +82,9 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     const notification = makeNotification({ count: 2 });
 
     // Act
-    const first = await postNotification(r.url, notification, { token: TOKEN });
-    const second = await postNotification(r.url, notification, { token: TOKEN });
-    await r.until(() => r.telemetry.get('Delivered', 'audit') >= 1 && r.queue.depth('webhook').visible === 0);
-    await r.until(() => r.queue.depth('webhook').inFlight === 0);
+    const first = await r.post(notification);
+    const second = await r.post(notification);
+    await r.settled('webhook', () => r.telemetry.get('Delivered', 'audit') >= 1);
 
     // Assess
     expect([first.status, second.status]).toEqual([202, 202]);
@@ -126,7 +98,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     receiver.respondWith([{ status: 503 }, { status: 429, headers: { 'retry-after': '1' } }]);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     const requests = await receiver.waitFor((all) => all.some((q) => q.outcome === 200));
     await r.until(() => r.telemetry.get('Delivered', 'audit') === 1);
 
@@ -143,11 +115,11 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     receiver.respondWith([{ status: 400, body: 'unknown field' }]);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('DeadLettered', 'audit') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('webhook'));
+    const [dead] = r.deadLetters('webhook');
     expect(receiver.requests).toHaveLength(1);
     expect(dead.attributes.statusCode).toBe('400');
     expect(dead.attributes.destination).toBe('audit');
@@ -157,15 +129,15 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
 
   it('should dead-letter after maxReceiveCount retryable failures', async () => {
     // Prepare
-    const r = await start({}, { maxReceiveCount: 3 });
+    const r = await start({ maxReceiveCount: 3 });
     receiver.respondWith([{ status: 500 }, { status: 502 }, { status: 504 }]);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('DeadLettered', 'audit') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('webhook'));
+    const [dead] = r.deadLetters('webhook');
     expect(receiver.requests.map((q) => q.outcome)).toEqual([500, 502, 504]);
     expect(dead.attributes.reason).toMatch(/^gave up after 3 attempts/);
     expect(dead.attributes.attempts).toBe('3');
@@ -176,7 +148,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     const r = await start();
 
     // Act
-    const response = await postNotification(r.url, makeNotification({}), { token: 'wrong' });
+    const response = await r.post(makeNotification({}), { token: 'wrong' });
 
     // Assess
     expect(response.status).toBe(401);
@@ -190,7 +162,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     const huge = 'x'.repeat(5 * 1024 * 1024 + 1);
 
     // Act
-    const response = await postNotification(r.url, huge, { token: TOKEN });
+    const response = await r.post(huge);
 
     // Assess
     expect(response.status).toBe(413);
@@ -200,7 +172,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
   it('should answer GET /healthz with queue depths and counters', async () => {
     // Prepare
     const r = await start();
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await receiver.waitFor(1);
 
     // Act

@@ -1,13 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Relay, startRelay } from '../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../lib/queue/local.ts';
-import { LocalSecrets } from '../../lib/secrets.ts';
 import { createLogger } from '../../lib/telemetry.ts';
 import { type FakeServer, startFakeServer } from '../support/fake-server.ts';
-import { makeNotification, postNotification } from '../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../support/local-relay.ts';
+import { makeNotification } from '../support/notifications.ts';
 
 // Recognisable values: if any of them shows up in a log line, a response or the DLQ, it leaked.
 const INGEST_TOKEN = 'LEAKCHECK-ingest-token-8e1f4a';
@@ -33,14 +28,13 @@ const SECRETS = [
  * in any response the relay gives, or in a DLQ message's attributes or body.
  */
 describe('Secrets: nothing leaks into logs, responses or the DLQ', () => {
-  let dir: string;
+  const local = useLocalRelay('leak', { scope: 'file' });
   let vendor: FakeServer;
-  let relay: Relay;
+  let relay: LocalRelay;
   const captured: string[] = [];
   const responses: string[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-leak-'));
     // Echoes everything it got (URL, headers, body), as careless error pages do.
     const statuses = [500, 200, 401, 400];
     vendor = await startFakeServer({
@@ -50,6 +44,7 @@ describe('Secrets: nothing leaks into logs, responses or the DLQ', () => {
         return { status, body: status === 200 ? 'ok' : `error: ${echo}` };
       },
     });
+    local.own(vendor);
     for (const stream of [process.stdout, process.stderr]) {
       vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
         captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
@@ -59,42 +54,33 @@ describe('Secrets: nothing leaks into logs, responses or the DLQ', () => {
         return true;
       });
     }
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [
-          {
-            name: 'vendor',
-            sink: 'webhook',
-            url: `${vendor.url}/hooks/${PATH_TOKEN}?token=${QUERY_TOKEN}`,
-            signingSecret: 'SIGNING_SECRET',
-            headers: { authorization: `Bearer ${HEADER_TOKEN}` },
-          },
-          { name: 'stdout', sink: 'console', format: 'json' },
-        ],
-      },
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN, SIGNING_SECRET } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
+    relay = await local.start({
+      token: INGEST_TOKEN,
+      destinations: [
+        {
+          name: 'vendor',
+          sink: 'webhook',
+          url: `${vendor.url}/hooks/${PATH_TOKEN}?token=${QUERY_TOKEN}`,
+          signingSecret: 'SIGNING_SECRET',
+          headers: { authorization: `Bearer ${HEADER_TOKEN}` },
+        },
+        { name: 'stdout', sink: 'console', format: 'json' },
+      ],
+      secrets: { SIGNING_SECRET },
+      // The relay's own logger, to stdout, which is captured above.
       logger: createLogger('alertmanager-relay', 'DEBUG'),
       maxReceiveCount: 2,
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
     });
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     vi.restoreAllMocks();
-    await relay?.close();
-    await vendor?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('should keep every secret out of logs, responses and the DLQ through retries, refusals and dead letters', async () => {
     // Act
     for (let i = 0; i < 3; i++) {
-      const response = await postNotification(relay.url, makeNotification({ groupKey: `{}:{n="${i}"}` }), {
-        token: INGEST_TOKEN,
-      });
+      const response = await relay.post(makeNotification({ groupKey: `{}:{n="${i}"}` }));
       responses.push(JSON.stringify(response.body));
     }
     for (const authorization of [
@@ -102,9 +88,7 @@ describe('Secrets: nothing leaks into logs, responses or the DLQ', () => {
       `Basic ${INGEST_TOKEN}`,
       `Bearer ${INGEST_TOKEN.slice(0, 10)}`,
     ]) {
-      const response = await postNotification(relay.url, makeNotification({}), {
-        headers: { authorization },
-      });
+      const response = await relay.post(makeNotification({}), { headers: { authorization } });
       responses.push(JSON.stringify(response.body));
     }
     responses.push(await (await fetch(`${relay.url}/healthz`)).text());
@@ -112,7 +96,7 @@ describe('Secrets: nothing leaks into logs, responses or the DLQ', () => {
       () => relay.telemetry.get('Delivered', 'vendor') + relay.telemetry.get('DeadLettered', 'vendor') === 3,
     );
     responses.push(await (await fetch(`${relay.url}/healthz`)).text());
-    const dead = relay.queue.peek(deadLetterQueueName('webhook'), 100);
+    const dead = relay.deadLetters('webhook', 100);
     const logs = captured.join('');
 
     // Assess

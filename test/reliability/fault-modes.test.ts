@@ -1,13 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Relay, startRelay } from '../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../lib/queue/local.ts';
-import { LocalSecrets } from '../../lib/secrets.ts';
+import { describe, expect, it } from 'vitest';
 import { type Fault, type FaultServer, faults, startFaultServer } from '../support/fault-server.ts';
-import { makeNotification, postNotification } from '../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../support/local-relay.ts';
+import { makeNotification } from '../support/notifications.ts';
 
 const TOKEN = 'fault-modes-token-91c2';
 /** Notifications per mode, each its own alert group (its own FIFO message group). */
@@ -20,40 +14,23 @@ const NOTIFICATIONS = 3;
  * accepted = delivered + dead-lettered.
  */
 describe('Reliability: vendor fault modes through the local runtime', () => {
-  let dir: string;
+  const local = useLocalRelay('faults');
   let sink: FaultServer;
-  let relay: Relay | undefined;
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-faults-'));
-  });
-
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await sink?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  let relay: LocalRelay | undefined;
 
   async function run(fault: Fault, destination: Record<string, unknown> = {}) {
-    sink = await startFaultServer({ fault });
-    const r = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [{ name: 'vendor', sink: 'webhook', url: sink.url, ...destination }],
-      },
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      // Backoff is not under test here; Retry-After is, and it is honoured whatever this says.
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
+    sink = local.own(await startFaultServer({ fault }));
+    // Backoff is not under test here (the fixture's retries come back at once); Retry-After
+    // is, and it is honoured whatever the backoff says.
+    const r = await local.start({
+      token: TOKEN,
+      destinations: [{ name: 'vendor', sink: 'webhook', url: sink.url, ...destination }],
     });
     relay = r;
     const statuses: number[] = [];
     for (let i = 0; i < NOTIFICATIONS; i++) {
       const notification = makeNotification({ groupKey: `{}:{alertname="Fault${i}"}`, count: 2 });
-      statuses.push((await postNotification(r.url, notification, { token: TOKEN })).status);
+      statuses.push((await r.post(notification)).status);
     }
     const count = {
       accepted: () => r.telemetry.get('MessagesEnqueued', 'vendor'),
@@ -67,7 +44,7 @@ describe('Reliability: vendor fault modes through the local runtime', () => {
       accepted: count.accepted(),
       delivered: count.delivered(),
       deadLettered: count.deadLettered(),
-      dead: r.queue.peek(deadLetterQueueName('webhook'), 100),
+      dead: r.deadLetters('webhook', 100),
       attemptsPerKey: [...countBy(sink.attempts.map((a) => a.key)).values()],
     };
   }

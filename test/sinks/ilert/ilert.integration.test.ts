@@ -1,50 +1,28 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { DestinationConfig } from '../../../lib/config/types.ts';
-import { type Relay, startRelay } from '../../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../../lib/queue/local.ts';
-import { LocalSecrets } from '../../../lib/secrets.ts';
 import { type FakeIlert, startFakeIlert } from '../../support/fake-ilert.ts';
-import { makeNotification, postNotification } from '../../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
 
 const TOKEN = 'ingest-token-ilert-77c1';
 const KEY = 'il1prom0integration0key0123456789abcdef';
 
 describe('Local runtime: POST /alertmanager -> ilert sink -> fake ilert', () => {
-  let dir: string;
+  const local = useLocalRelay('ilert');
   let ilert: FakeIlert;
-  let relay: Relay | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-ilert-'));
-    ilert = await startFakeIlert({ integrationKeys: [KEY] });
+    ilert = local.own(await startFakeIlert({ integrationKeys: [KEY] }));
   });
 
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await ilert.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(destination: Partial<DestinationConfig> = {}, key = KEY): Promise<Relay> {
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [
-          { name: 'oncall', sink: 'ilert', keySecret: 'ILERT_KEY', baseUrl: ilert.url, ...destination },
-        ],
-      },
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN, ILERT_KEY: key } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
+  function start(destination: Partial<DestinationConfig> = {}, key = KEY): Promise<LocalRelay> {
+    return local.start({
+      token: TOKEN,
+      destinations: [
+        { name: 'oncall', sink: 'ilert', keySecret: 'ILERT_KEY', baseUrl: ilert.url, ...destination },
+      ],
+      secrets: { ILERT_KEY: key },
     });
-    return relay;
   }
 
   it('should forward firing and resolved notifications to the Prometheus endpoint (mode alertmanager)', async () => {
@@ -53,9 +31,9 @@ describe('Local runtime: POST /alertmanager -> ilert sink -> fake ilert', () => 
     const firing = makeNotification({ count: 2 });
 
     // Act
-    await postNotification(r.url, firing, { token: TOKEN });
+    await r.post(firing);
     await ilert.waitFor(() => ilert.alert(firing.groupKey)?.status === 'pending');
-    await postNotification(r.url, makeNotification({ count: 2, status: 'resolved' }), { token: TOKEN });
+    await r.post(makeNotification({ count: 2, status: 'resolved' }));
     await ilert.waitFor(() => ilert.alert(firing.groupKey)?.status === 'resolved');
 
     // Assess
@@ -69,8 +47,8 @@ describe('Local runtime: POST /alertmanager -> ilert sink -> fake ilert', () => 
     const firing = makeNotification({ count: 2 });
 
     // Act
-    await postNotification(r.url, firing, { token: TOKEN });
-    await postNotification(r.url, makeNotification({ count: 2, status: 'resolved' }), { token: TOKEN });
+    await r.post(firing);
+    await r.post(makeNotification({ count: 2, status: 'resolved' }));
     await ilert.waitFor(
       () => ilert.alerts.length === 2 && ilert.alerts.every((a) => a.status === 'resolved'),
     );
@@ -87,10 +65,9 @@ describe('Local runtime: POST /alertmanager -> ilert sink -> fake ilert', () => 
     const notification = makeNotification({ count: 2 });
 
     // Act
-    await postNotification(r.url, notification, { token: TOKEN });
-    await postNotification(r.url, notification, { token: TOKEN });
-    await r.until(() => r.telemetry.get('Delivered', 'oncall') === 1 && r.queue.depth('ilert').visible === 0);
-    await r.until(() => r.queue.depth('ilert').inFlight === 0);
+    await r.post(notification);
+    await r.post(notification);
+    await r.settled('ilert', () => r.telemetry.get('Delivered', 'oncall') === 1);
 
     // Assess
     expect(ilert.requests).toHaveLength(2);
@@ -103,7 +80,7 @@ describe('Local runtime: POST /alertmanager -> ilert sink -> fake ilert', () => 
     ilert.respondWith([{ status: 503 }]);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('Delivered', 'oncall') === 1);
 
     // Assess
@@ -116,11 +93,11 @@ describe('Local runtime: POST /alertmanager -> ilert sink -> fake ilert', () => 
     const r = await start({}, 'il1prom-not-a-known-key-42');
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('DeadLettered', 'oncall') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('ilert'));
+    const [dead] = r.deadLetters('ilert');
     expect(dead.attributes).toMatchObject({
       statusCode: '404',
       destination: 'oncall',

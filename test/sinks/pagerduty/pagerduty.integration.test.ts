@@ -1,61 +1,39 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { DestinationConfig } from '../../../lib/config/types.ts';
-import { type Relay, startRelay } from '../../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../../lib/queue/local.ts';
-import { LocalSecrets } from '../../../lib/secrets.ts';
 import { groupDedupKey } from '../../../lib/sinks/pagerduty/event.ts';
 import { type FakePagerDuty, startFakePagerDuty } from '../../support/fake-pagerduty.ts';
-import { makeNotification, postNotification } from '../../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
 
 const TOKEN = 'ingest-token-pd-4e1b';
 const ROUTING_KEY = 'R0UT1NGKEYintegration0123456789a';
 const UNKNOWN_KEY = 'R0UT1NGKEYnobodyknowsthis0123456';
 
 describe('Local runtime: POST /alertmanager -> pagerduty sink -> fake PagerDuty', () => {
-  let dir: string;
+  const local = useLocalRelay('pd');
   let pagerduty: FakePagerDuty;
-  let relay: Relay | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-pd-'));
-    pagerduty = await startFakePagerDuty({ routingKeys: [ROUTING_KEY] });
+    pagerduty = local.own(await startFakePagerDuty({ routingKeys: [ROUTING_KEY] }));
   });
 
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await pagerduty.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(
+  function start(
     destination: Partial<DestinationConfig> = {},
     routingKey = ROUTING_KEY,
-  ): Promise<Relay> {
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [
-          {
-            name: 'pager',
-            sink: 'pagerduty',
-            routingKeySecret: 'PD_ROUTING_KEY',
-            baseUrl: pagerduty.url,
-            ...destination,
-          },
-        ],
-      },
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN, PD_ROUTING_KEY: routingKey } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
+  ): Promise<LocalRelay> {
+    return local.start({
+      token: TOKEN,
+      destinations: [
+        {
+          name: 'pager',
+          sink: 'pagerduty',
+          routingKeySecret: 'PD_ROUTING_KEY',
+          baseUrl: pagerduty.url,
+          ...destination,
+        },
+      ],
+      secrets: { PD_ROUTING_KEY: routingKey },
     });
-    return relay;
   }
 
   it('should open an incident for a firing group and resolve it on the resolved notification', async () => {
@@ -66,9 +44,9 @@ describe('Local runtime: POST /alertmanager -> pagerduty sink -> fake PagerDuty'
     const dedupKey = groupDedupKey(firing.groupKey);
 
     // Act
-    await postNotification(r.url, firing, { token: TOKEN });
+    await r.post(firing);
     await pagerduty.waitFor(() => pagerduty.incident(dedupKey)?.status === 'triggered');
-    await postNotification(r.url, resolved, { token: TOKEN });
+    await r.post(resolved);
     await pagerduty.waitFor(() => pagerduty.incident(dedupKey)?.status === 'resolved');
     await r.until(() => r.telemetry.get('Delivered', 'pager') === 2);
 
@@ -83,12 +61,9 @@ describe('Local runtime: POST /alertmanager -> pagerduty sink -> fake PagerDuty'
     const notification = makeNotification({ count: 2 });
 
     // Act
-    await postNotification(r.url, notification, { token: TOKEN });
-    await postNotification(r.url, notification, { token: TOKEN });
-    await r.until(
-      () => r.telemetry.get('Delivered', 'pager') === 1 && r.queue.depth('pagerduty').visible === 0,
-    );
-    await r.until(() => r.queue.depth('pagerduty').inFlight === 0);
+    await r.post(notification);
+    await r.post(notification);
+    await r.settled('pagerduty', () => r.telemetry.get('Delivered', 'pager') === 1);
 
     // Assess
     expect(pagerduty.requests).toHaveLength(2);
@@ -101,7 +76,7 @@ describe('Local runtime: POST /alertmanager -> pagerduty sink -> fake PagerDuty'
     pagerduty.respondWith([{ status: 502 }]);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('Delivered', 'pager') === 1);
 
     // Assess
@@ -115,11 +90,11 @@ describe('Local runtime: POST /alertmanager -> pagerduty sink -> fake PagerDuty'
     const r = await start({}, UNKNOWN_KEY);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('DeadLettered', 'pager') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('pagerduty'));
+    const [dead] = r.deadLetters('pagerduty');
     expect(pagerduty.requests).toHaveLength(1);
     expect(dead.attributes).toMatchObject({
       statusCode: '400',

@@ -1,59 +1,34 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Relay, startRelay } from '../../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../../lib/queue/local.ts';
-import { LocalSecrets } from '../../../lib/secrets.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakeSentry, startFakeSentry } from '../../support/fake-sentry.ts';
-import { makeNotification, postNotification, referencePayload } from '../../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification, referencePayload } from '../../support/notifications.ts';
 
 const TOKEN = 'ingest-token-5e1a77';
 
 describe('Local runtime: POST /alertmanager -> queue -> Sentry', () => {
-  let dir: string;
+  const local = useLocalRelay('sentry');
   let sentry: FakeSentry;
-  let relay: Relay | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-sentry-'));
-    sentry = await startFakeSentry();
+    sentry = local.own(await startFakeSentry());
   });
 
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await sentry.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(options: { maxReceiveCount?: number } = {}): Promise<Relay> {
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [
-          {
-            name: 'errors',
-            sink: 'sentry',
-            dsnSecret: 'SENTRY_ALERTS_DSN',
-            authTokenSecret: 'SENTRY_AUTH_TOKEN',
-            org: sentry.org,
-            project: 'alerts',
-            // No apiUrl: a self-hosted DSN's own host serves the Web API too.
-          },
-        ],
-      },
-      secrets: new LocalSecrets({
-        env: { INGEST_TOKEN: TOKEN, SENTRY_ALERTS_DSN: sentry.dsn, SENTRY_AUTH_TOKEN: sentry.token },
-      }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      maxReceiveCount: options.maxReceiveCount,
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
+  function start(): Promise<LocalRelay> {
+    return local.start({
+      token: TOKEN,
+      destinations: [
+        {
+          name: 'errors',
+          sink: 'sentry',
+          dsnSecret: 'SENTRY_ALERTS_DSN',
+          authTokenSecret: 'SENTRY_AUTH_TOKEN',
+          org: sentry.org,
+          project: 'alerts',
+          // No apiUrl: a self-hosted DSN's own host serves the Web API too.
+        },
+      ],
+      secrets: { SENTRY_ALERTS_DSN: sentry.dsn, SENTRY_AUTH_TOKEN: sentry.token },
     });
-    return relay;
   }
 
   it('should turn a real firing notification into issues and its resolve into resolved issues', async () => {
@@ -63,9 +38,9 @@ describe('Local runtime: POST /alertmanager -> queue -> Sentry', () => {
     const resolved = referencePayload('am-0.25-prom-group-all-resolved.json');
 
     // Act
-    await postNotification(r.url, firing, { token: TOKEN });
+    await r.post(firing);
     await sentry.waitForIssues((issues) => issues.length === firing.alerts.length);
-    await postNotification(r.url, resolved, { token: TOKEN });
+    await r.post(resolved);
     await sentry.waitForIssues(
       (issues) => issues.filter((i) => i.status === 'resolved').length === resolved.alerts.length,
     );
@@ -90,10 +65,9 @@ describe('Local runtime: POST /alertmanager -> queue -> Sentry', () => {
     const notification = makeNotification({ count: 2 });
 
     // Act
-    await postNotification(r.url, notification, { token: TOKEN });
-    await postNotification(r.url, notification, { token: TOKEN });
-    await r.until(() => r.telemetry.get('Delivered', 'errors') >= 1 && r.queue.depth('sentry').visible === 0);
-    await r.until(() => r.queue.depth('sentry').inFlight === 0);
+    await r.post(notification);
+    await r.post(notification);
+    await r.settled('sentry', () => r.telemetry.get('Delivered', 'errors') >= 1);
 
     // Assess
     expect(sentry.events).toHaveLength(2);
@@ -107,7 +81,7 @@ describe('Local runtime: POST /alertmanager -> queue -> Sentry', () => {
     sentry.respondWith([{ status: 429, headers: { 'retry-after': '1' } }]);
 
     // Act
-    await postNotification(r.url, makeNotification({ count: 2 }), { token: TOKEN });
+    await r.post(makeNotification({ count: 2 }));
     await r.until(() => r.telemetry.get('Delivered', 'errors') === 1);
 
     // Assess
@@ -120,11 +94,11 @@ describe('Local runtime: POST /alertmanager -> queue -> Sentry', () => {
     // Prepare
     const r = await start();
     sentry.indexLag = 1;
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await sentry.waitForIssues((issues) => issues.length === 1);
 
     // Act
-    await postNotification(r.url, makeNotification({ status: 'resolved' }), { token: TOKEN });
+    await r.post(makeNotification({ status: 'resolved' }));
     await sentry.waitForIssues((issues) => issues[0].status === 'resolved');
     await r.until(() => r.telemetry.get('Delivered', 'errors') === 2);
 
@@ -143,11 +117,11 @@ describe('Local runtime: POST /alertmanager -> queue -> Sentry', () => {
     sentry.respondWith([{ status: 403, body: { detail: 'invalid api key' } }]);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('DeadLettered', 'errors') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('sentry'));
+    const [dead] = r.deadLetters('sentry');
     expect(sentry.requests).toHaveLength(1);
     expect(dead.attributes.statusCode).toBe('403');
     expect(dead.attributes.errorType).toBe('permanent');

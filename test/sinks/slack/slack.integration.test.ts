@@ -1,15 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RelayConfig } from '../../../lib/config/types.ts';
-import { type Relay, startRelay } from '../../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../../lib/queue/local.ts';
-import { LocalSecrets } from '../../../lib/secrets.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakePrometheus, startFakePrometheus } from '../../support/fake-prometheus.ts';
 import { type FakeSlack, startFakeSlack } from '../../support/fake-slack.ts';
-import { makeNotification, postNotification } from '../../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
 
 const TOKEN = 'ingest-token-slack-int';
 const SLACK_TOKEN = 'xoxb-integration-0000-slack';
@@ -17,32 +10,28 @@ const CHANNEL = 'C0INTEGRAT1';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe('Sink: slack through the local runtime', () => {
-  let dir: string;
+  const local = useLocalRelay('slack-int');
   let slack: FakeSlack;
   let prometheus: FakePrometheus;
-  let relay: Relay | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-slack-int-'));
-    slack = await startFakeSlack({ token: SLACK_TOKEN, channels: [CHANNEL], notIn: ['C0NOTINCHN'] });
+    slack = local.own(
+      await startFakeSlack({ token: SLACK_TOKEN, channels: [CHANNEL], notIn: ['C0NOTINCHN'] }),
+    );
     // The alert's generatorURL says `latency > 1`: the graph queries `latency` and draws the threshold.
-    prometheus = await startFakePrometheus({
-      series: () => [
-        { labels: { __name__: 'latency', instance: 'web-0:9100' }, value: (t) => 1 + (t % 600) / 300 },
-      ],
-    });
+    prometheus = local.own(
+      await startFakePrometheus({
+        series: () => [
+          { labels: { __name__: 'latency', instance: 'web-0:9100' }, value: (t) => 1 + (t % 600) / 300 },
+        ],
+      }),
+    );
   });
 
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await Promise.all([slack.close(), prometheus.close()]);
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(channel = CHANNEL): Promise<Relay> {
-    const config: RelayConfig = {
-      ingest: { tokenSecret: 'INGEST_TOKEN' },
+  // Retries come back at once unless Slack or the pacing says how long to wait.
+  function start(channel = CHANNEL): Promise<LocalRelay> {
+    return local.start({
+      token: TOKEN,
       destinations: [
         {
           name: 'team-slack',
@@ -53,17 +42,8 @@ describe('Sink: slack through the local runtime', () => {
           graph: { prometheusUrl: prometheus.url },
         },
       ],
-    };
-    relay = await startRelay({
-      config,
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN, SLACK_BOT_TOKEN: SLACK_TOKEN } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      // Retries come back at once unless Slack or the pacing says how long to wait.
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
+      secrets: { SLACK_BOT_TOKEN: SLACK_TOKEN },
     });
-    return relay;
   }
 
   it('should post one message for the group, edit it to resolved and thread the graph and the change', async () => {
@@ -73,9 +53,9 @@ describe('Sink: slack through the local runtime', () => {
     const resolved = makeNotification({ count: 1, status: 'resolved' });
 
     // Act
-    await postNotification(r.url, firing, { token: TOKEN });
+    await r.post(firing);
     await r.until(() => r.telemetry.get('Delivered', 'team-slack') === 1);
-    await postNotification(r.url, resolved, { token: TOKEN });
+    await r.post(resolved);
     await r.until(() => r.telemetry.get('Delivered', 'team-slack') === 2);
 
     // Assess
@@ -99,12 +79,9 @@ describe('Sink: slack through the local runtime', () => {
     const firing = makeNotification({ count: 2 });
 
     // Act
-    await postNotification(r.url, firing, { token: TOKEN });
-    await postNotification(r.url, firing, { token: TOKEN });
-    await r.until(
-      () => r.telemetry.get('Delivered', 'team-slack') === 1 && r.queue.depth('slack').visible === 0,
-    );
-    await r.until(() => r.queue.depth('slack').inFlight === 0);
+    await r.post(firing);
+    await r.post(firing);
+    await r.settled('slack', () => r.telemetry.get('Delivered', 'team-slack') === 1);
 
     // Assess
     expect(slack.topLevel(CHANNEL)).toHaveLength(1);
@@ -116,7 +93,7 @@ describe('Sink: slack through the local runtime', () => {
     slack.breakAfter('chat.postMessage');
 
     // Act
-    await postNotification(r.url, makeNotification({ count: 1 }), { token: TOKEN });
+    await r.post(makeNotification({ count: 1 }));
     await r.until(() => r.telemetry.get('Delivered', 'team-slack') === 1);
 
     // Assess
@@ -135,7 +112,7 @@ describe('Sink: slack through the local runtime', () => {
     });
 
     // Act
-    await postNotification(r.url, makeNotification({ count: 1 }), { token: TOKEN });
+    await r.post(makeNotification({ count: 1 }));
     await r.until(() => r.telemetry.get('Delivered', 'team-slack') === 1);
 
     // Assess
@@ -148,11 +125,11 @@ describe('Sink: slack through the local runtime', () => {
     const r = await start('C0NOTINCHN');
 
     // Act
-    await postNotification(r.url, makeNotification({ count: 1 }), { token: TOKEN });
+    await r.post(makeNotification({ count: 1 }));
     await r.until(() => r.telemetry.get('DeadLettered', 'team-slack') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('slack'));
+    const [dead] = r.deadLetters('slack');
     expect(dead.attributes.errorType).toBe('permanent');
     expect(dead.attributes.reason).toContain('not_in_channel');
     expect(dead.attributes.reason).not.toContain(SLACK_TOKEN);

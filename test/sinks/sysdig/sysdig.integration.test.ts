@@ -1,51 +1,27 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Relay, startRelay } from '../../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../../lib/queue/local.ts';
-import { LocalSecrets } from '../../../lib/secrets.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakeSysdig, startFakeSysdig } from '../../support/fake-sysdig.ts';
-import { makeNotification, postNotification } from '../../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
 
 const INGEST_TOKEN = 'ingest-token-3b9d1f';
 const SYSDIG_TOKEN = 'sysdig-api-token-8e2c4a61';
 
 describe('Sink: sysdig through the local runtime', () => {
-  let dir: string;
+  const local = useLocalRelay('sysdig');
   let fake: FakeSysdig;
-  let relay: Relay | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-sysdig-'));
-    fake = await startFakeSysdig({ token: SYSDIG_TOKEN });
+    fake = local.own(await startFakeSysdig({ token: SYSDIG_TOKEN }));
   });
 
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await fake.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function start(options: { token?: string; maxReceiveCount?: number } = {}): Promise<Relay> {
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [{ name: 'monitor', sink: 'sysdig', tokenSecret: 'SYSDIG_TOKEN', baseUrl: fake.url }],
-      },
-      secrets: new LocalSecrets({
-        env: { INGEST_TOKEN: INGEST_TOKEN, SYSDIG_TOKEN: options.token ?? SYSDIG_TOKEN },
-      }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
+  // Retries come back at once unless Sysdig says otherwise: these tests await outcomes.
+  function start(options: { token?: string; maxReceiveCount?: number } = {}): Promise<LocalRelay> {
+    return local.start({
+      token: INGEST_TOKEN,
+      destinations: [{ name: 'monitor', sink: 'sysdig', tokenSecret: 'SYSDIG_TOKEN', baseUrl: fake.url }],
+      secrets: { SYSDIG_TOKEN: options.token ?? SYSDIG_TOKEN },
       maxReceiveCount: options.maxReceiveCount,
-      // Retries come back at once unless Sysdig says otherwise: these tests await outcomes.
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
     });
-    return relay;
   }
 
   it('should create a firing event and then a resolved event with the same fingerprint', async () => {
@@ -59,9 +35,9 @@ describe('Sink: sysdig through the local runtime', () => {
     });
 
     // Act
-    const accepted = await postNotification(r.url, firing, { token: INGEST_TOKEN });
+    const accepted = await r.post(firing);
     await fake.waitForEvents(1);
-    await postNotification(r.url, resolved, { token: INGEST_TOKEN });
+    await r.post(resolved);
     const events = await fake.waitForEvents(2);
     await r.until(() => r.telemetry.get('Delivered', 'monitor') === 2);
 
@@ -79,12 +55,9 @@ describe('Sink: sysdig through the local runtime', () => {
     const notification = makeNotification({ count: 3 });
 
     // Act
-    await postNotification(r.url, notification, { token: INGEST_TOKEN });
-    await postNotification(r.url, notification, { token: INGEST_TOKEN });
-    await r.until(
-      () => r.telemetry.get('Delivered', 'monitor') >= 1 && r.queue.depth('sysdig').visible === 0,
-    );
-    await r.until(() => r.queue.depth('sysdig').inFlight === 0);
+    await r.post(notification);
+    await r.post(notification);
+    await r.settled('sysdig', () => r.telemetry.get('Delivered', 'monitor') >= 1);
 
     // Assess
     expect(fake.events.map((e) => e.tags.fingerprint)).toEqual(notification.alerts.map((a) => a.fingerprint));
@@ -101,7 +74,7 @@ describe('Sink: sysdig through the local runtime', () => {
     ]);
 
     // Act
-    await postNotification(r.url, notification, { token: INGEST_TOKEN });
+    await r.post(notification);
     await r.until(() => r.telemetry.get('Delivered', 'monitor') === 1);
 
     // Assess
@@ -119,11 +92,11 @@ describe('Sink: sysdig through the local runtime', () => {
     const r = await start({ token: wrong });
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: INGEST_TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('DeadLettered', 'monitor') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('sysdig'));
+    const [dead] = r.deadLetters('sysdig');
     expect(fake.requests.map((q) => q.outcome)).toEqual([401]);
     expect(dead.attributes).toMatchObject({
       statusCode: '401',
@@ -140,11 +113,11 @@ describe('Sink: sysdig through the local runtime', () => {
     fake.respondWith([{ status: 500 }, { status: 502 }, { status: 504 }]);
 
     // Act
-    await postNotification(r.url, makeNotification({}), { token: INGEST_TOKEN });
+    await r.post(makeNotification({}));
     await r.until(() => r.telemetry.get('DeadLettered', 'monitor') === 1);
 
     // Assess
-    const [dead] = r.queue.peek(deadLetterQueueName('sysdig'));
+    const [dead] = r.deadLetters('sysdig');
     expect(fake.events).toHaveLength(0);
     expect(dead.attributes.reason).toMatch(/^gave up after 3 attempts: RetryableError: sysdig .* 504/);
   });
