@@ -1,13 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunResult, run, runScript } from '../support/run-script.ts';
 
-const run = promisify(execFile);
-const repoRoot = new URL('../..', import.meta.url).pathname;
-const node = join(repoRoot, 'node_modules/.bin/node');
+/** The stdout of a run that must succeed; a failed run throws with what it said. */
+function stdoutOf({ code, signal, stdout, stderr }: RunResult): string {
+  if (code !== 0) throw new Error(`exited with code ${code} (signal ${signal}):\n${stderr}${stdout}`);
+  return stdout;
+}
 
 /** What `npm run alertmanager-config` prints is accepted by the real amtool (Debian's, 0.25). */
 describe('Command: alertmanager-config with amtool check-config', () => {
@@ -26,22 +27,18 @@ describe('Command: alertmanager-config with amtool check-config', () => {
   });
 
   async function printed(args: string[], relayConfig?: string): Promise<string> {
-    const { stdout } = await run(node, [join(repoRoot, 'scripts/alertmanager-config.ts'), ...args], {
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        ...(relayConfig ? { RELAY_CONFIG: relayConfig } : {}),
-      },
-    });
-    return stdout;
+    return stdoutOf(
+      await runScript('scripts/alertmanager-config.ts', args, {
+        cwd: dir,
+        env: relayConfig ? { RELAY_CONFIG: relayConfig } : {},
+      }),
+    );
   }
 
   async function checkConfig(text: string, name: string): Promise<string> {
     const file = join(dir, name);
     await writeFile(file, text);
-    const { stdout } = await run('amtool', ['check-config', file]);
-    return stdout;
+    return stdoutOf(await run('amtool', ['check-config', file], { env: process.env }));
   }
 
   it('should print a stage receiver with a bearer credentials_file that amtool accepts', async () => {

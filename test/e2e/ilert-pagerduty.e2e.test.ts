@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { groupDedupKey } from '../../lib/sinks/pagerduty/event.ts';
 import { type FakeIlert, startFakeIlert } from '../support/fake-ilert.ts';
 import { type FakePagerDuty, startFakePagerDuty } from '../support/fake-pagerduty.ts';
 import { postAlerts, resolveAlerts } from './support/alerts.ts';
-import { E2EStack } from './support/stack.ts';
+import { useE2EStack } from './support/stack.ts';
 
 /**
  * ilert and PagerDuty end to end: the real Alertmanager 0.25 posts its webhook to the relay
@@ -19,7 +19,7 @@ const ILERT_EVENTS_KEY = 'il1api0e2e0events0key000000000000000000';
 const PD_KEY = 'R0UT1NGKEYe2e0000000000000000000';
 const ALERT = 'RelayE2EVendors';
 
-let stack: E2EStack;
+const stack = useE2EStack('vendors');
 let ilert: FakeIlert;
 let pagerduty: FakePagerDuty;
 let alertmanagerUrl: string;
@@ -29,9 +29,8 @@ let relayUrl: string;
 const WAIT = { timeoutMs: 60_000 };
 
 beforeAll(async () => {
-  stack = await E2EStack.create('vendors');
-  ilert = await startFakeIlert({ integrationKeys: [ILERT_KEY, ILERT_EVENTS_KEY] });
-  pagerduty = await startFakePagerDuty({ routingKeys: [PD_KEY] });
+  ilert = stack.own(await startFakeIlert({ integrationKeys: [ILERT_KEY, ILERT_EVENTS_KEY] }));
+  pagerduty = stack.own(await startFakePagerDuty({ routingKeys: [PD_KEY] }));
   const relay = await stack.startRelay({
     config: {
       ingest: { tokenSecret: 'INGEST_TOKEN' },
@@ -71,15 +70,6 @@ beforeAll(async () => {
   const webhook = { url: `${relay.url}/alertmanager`, bearerToken: ingestToken };
   const alertmanager = await stack.startAlertmanager({ webhooks: [webhook, webhook] });
   alertmanagerUrl = alertmanager.url;
-});
-
-afterEach((context) => {
-  if (context.task.result?.state === 'fail') console.error(stack.logs());
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all([ilert?.close(), pagerduty?.close()]);
 });
 
 describe('Alertmanager -> relay -> ilert and PagerDuty', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { type FakeSentry, startFakeSentry } from '../support/fake-sentry.ts';
 import { postAlerts, resolveAlerts } from './support/alerts.ts';
-import { E2EStack, type Started } from './support/stack.ts';
+import { type Started, useE2EStack } from './support/stack.ts';
 
 /**
  * Alertmanager 0.25 -> relay (child process) -> fake Sentry: firing alerts become one issue
@@ -13,14 +13,13 @@ import { E2EStack, type Started } from './support/stack.ts';
 const ingestToken = `e2e-${randomUUID()}`;
 const ALERT = 'RelayE2ESentry';
 
-let stack: E2EStack;
+const stack = useE2EStack('sentry');
 let sentry: FakeSentry;
 let relay: Started;
 let alertmanager: Started;
 
 beforeAll(async () => {
-  stack = await E2EStack.create('sentry');
-  sentry = await startFakeSentry();
+  sentry = stack.own(await startFakeSentry());
   sentry.indexLag = 1;
   relay = await stack.startRelay({
     config: {
@@ -42,15 +41,6 @@ beforeAll(async () => {
   alertmanager = await stack.startAlertmanager({
     webhooks: [{ url: `${relay.url}/alertmanager`, bearerToken: ingestToken }],
   });
-});
-
-afterEach((context) => {
-  if (context.task.result?.state === 'fail') console.error(stack.logs());
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await sentry?.close();
 });
 
 describe('Alertmanager -> relay -> Sentry', () => {

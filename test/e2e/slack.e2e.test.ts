@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { type FakeServer, startFakeServer } from '../support/fake-server.ts';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.ts';
-import { E2EStack } from './support/stack.ts';
+import { useE2EStack } from './support/stack.ts';
 
 /**
  * The Slack sink end to end: Prometheus 2.42 evaluates a rule on a gauge the test serves,
@@ -23,7 +23,7 @@ const METRIC = 'relay_e2e_queue_depth';
 const ALERT = 'RelayE2ESlackQueueDeep';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-let stack: E2EStack;
+const stack = useE2EStack('slack');
 let slack: FakeSlack;
 let target: FakeServer;
 let prometheusProxy: FakeServer;
@@ -31,8 +31,7 @@ let prometheusUrl = '';
 let on = false;
 
 beforeAll(async () => {
-  stack = await E2EStack.create('slack');
-  slack = await startFakeSlack({ token: slackToken, channels: [CHANNEL] });
+  slack = stack.own(await startFakeSlack({ token: slackToken, channels: [CHANNEL] }));
   // A gauge that wobbles above the threshold while "on", so the chart has a shape.
   target = await startFakeServer({
     handle: () => {
@@ -45,6 +44,7 @@ beforeAll(async () => {
       };
     },
   });
+  stack.own(target);
   // The relay's config needs Prometheus's URL before Prometheus can start (it needs
   // Alertmanager's, which needs the relay's): the relay queries through this forwarder.
   prometheusProxy = await startFakeServer({
@@ -61,6 +61,7 @@ beforeAll(async () => {
       };
     },
   });
+  stack.own(prometheusProxy);
   const relay = await stack.startRelay({
     config: {
       ingest: { tokenSecret: 'INGEST_TOKEN' },
@@ -105,15 +106,6 @@ beforeAll(async () => {
     },
   });
   prometheusUrl = prometheus.url;
-});
-
-afterEach((context) => {
-  if (context.task.result?.state === 'fail') console.error(stack.logs());
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all([slack?.close(), target?.close(), prometheusProxy?.close()]);
 });
 
 const ofAlert = () => slack.topLevel(CHANNEL).filter((m) => m.text?.includes(ALERT));

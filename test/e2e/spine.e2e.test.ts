@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import {
   type ReceivedRequest,
   startWebhookReceiver,
@@ -9,7 +9,7 @@ import {
 } from '../support/webhook-receiver.ts';
 import { postAlerts, resolveAlerts } from './support/alerts.ts';
 import { type MetricTarget, startMetricTarget } from './support/metric-target.ts';
-import { E2EStack, type Started } from './support/stack.ts';
+import { type Started, useE2EStack } from './support/stack.ts';
 
 /**
  * The spine, end to end with the real programs: Prometheus 2.42 evaluates a rule and sends
@@ -32,7 +32,7 @@ const SWITCH_METRIC = 'relay_e2e_switch';
 const PROM_ALERT = 'RelayE2ESwitchOn';
 const API_ALERT = 'RelayE2EApiPosted';
 
-let stack: E2EStack;
+const stack = useE2EStack('spine');
 let receiver: WebhookReceiver;
 /** A second webhook of the same Alertmanager receiver: what Alertmanager sent, unsigned and raw. */
 let capture: WebhookReceiver;
@@ -116,10 +116,9 @@ async function saveFixture(name: string, sent: ReceivedRequest): Promise<void> {
 }
 
 beforeAll(async () => {
-  stack = await E2EStack.create('spine');
-  receiver = await startWebhookReceiver({ secret: signingSecret });
-  capture = await startWebhookReceiver({ path: '/alertmanager' });
-  metric = await startMetricTarget(SWITCH_METRIC, 1);
+  receiver = stack.own(await startWebhookReceiver({ secret: signingSecret }));
+  capture = stack.own(await startWebhookReceiver({ path: '/alertmanager' }));
+  metric = stack.own(await startMetricTarget(SWITCH_METRIC, 1));
 
   const relay = await stack.startRelay({
     config: {
@@ -153,16 +152,6 @@ beforeAll(async () => {
       ],
     },
   });
-});
-
-afterEach((context) => {
-  // The processes' own words are the quickest way to see why a run failed.
-  if (context.task.result?.state === 'fail') console.error(stack.logs());
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all([receiver?.close(), capture?.close(), metric?.close()]);
 });
 
 describe('Prometheus -> Alertmanager -> relay -> signed webhook', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { type FakeSysdig, type StoredSysdigEvent, startFakeSysdig } from '../support/fake-sysdig.ts';
 import { postAlerts, resolveAlerts } from './support/alerts.ts';
-import { E2EStack, type Started } from './support/stack.ts';
+import { type Started, useE2EStack } from './support/stack.ts';
 
 /**
  * The Sysdig sink end to end: the real Alertmanager 0.25 posts a firing and then a resolved
@@ -14,13 +14,12 @@ const ingestToken = `e2e-${randomUUID()}`;
 const sysdigToken = `sysdig-${randomUUID()}`;
 const ALERT = 'RelayE2ESysdig';
 
-let stack: E2EStack;
+const stack = useE2EStack('sysdig');
 let fake: FakeSysdig;
 let alertmanager: Started;
 
 beforeAll(async () => {
-  stack = await E2EStack.create('sysdig');
-  fake = await startFakeSysdig({ token: sysdigToken });
+  fake = stack.own(await startFakeSysdig({ token: sysdigToken }));
   const relay = await stack.startRelay({
     config: {
       ingest: { tokenSecret: 'INGEST_TOKEN' },
@@ -31,15 +30,6 @@ beforeAll(async () => {
   alertmanager = await stack.startAlertmanager({
     webhooks: [{ url: `${relay.url}/alertmanager`, bearerToken: ingestToken }],
   });
-});
-
-afterEach((context) => {
-  if (context.task.result?.state === 'fail') console.error(stack.logs());
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  await fake?.close();
 });
 
 const ofAlert = (events: readonly StoredSysdigEvent[]) => events.filter((e) => e.tags.alertname === ALERT);

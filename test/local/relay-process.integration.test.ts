@@ -1,17 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../e2e/support/ports.ts';
-import { type ManagedProcess, spawnManaged } from '../e2e/support/process.ts';
 import { makeNotification, postNotification } from '../support/notifications.ts';
+import { freePort, type ManagedProcess, relayUrl, runScript, spawnRelay } from '../support/run-script.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
-
-const repoRoot = new URL('../..', import.meta.url).pathname;
-const node = join(repoRoot, 'node_modules/.bin/node');
-// Run from a temp dir, so no relay.yaml of the developer's is picked up.
-const main = join(repoRoot, 'lib/local/main.ts');
 
 /** The relay as a user runs it (`npm start` runs lib/local/main.ts), killed and restarted for real. */
 describe('Relay process (npm start)', () => {
@@ -36,23 +29,14 @@ describe('Relay process (npm start)', () => {
     return path;
   }
 
+  // Run from the temp dir, so no relay.yaml of the developer's is picked up.
   async function startRelay(port: number, config: string): Promise<{ proc: ManagedProcess; url: string }> {
-    const proc = spawnManaged({
-      name: 'relay',
-      command: node,
-      args: [main],
+    const proc = spawnRelay({
       cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        RELAY_DATA_DIR: join(dir, 'data'),
-        RELAY_CONFIG: config,
-        PORT: String(port),
-      },
+      env: { RELAY_DATA_DIR: join(dir, 'data'), RELAY_CONFIG: config, PORT: String(port) },
     });
     processes.push(proc);
-    const [, url] = await proc.waitForLine(/listening on (http:\/\/\S+)/);
-    return { proc, url };
+    return { proc, url: await relayUrl(proc) };
   }
 
   it('should deliver every accepted notification exactly once after kill -9 and a restart', async () => {
@@ -132,18 +116,10 @@ describe('Relay process (npm start)', () => {
   });
 
   /** Runs the relay expecting it to exit by itself (it refuses to start). */
-  function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        node,
-        [main],
-        {
-          cwd: dir,
-          env: { PATH: process.env.PATH, RELAY_DATA_DIR: join(dir, 'data'), ...env },
-          timeout: 20_000,
-        },
-        (error, _stdout, stderr) => resolve({ code: error ? (error.code as number | null) : 0, stderr }),
-      );
+  function runToExit(env: Record<string, string>) {
+    return runScript('lib/local/main.ts', [], {
+      cwd: dir,
+      env: { RELAY_DATA_DIR: join(dir, 'data'), ...env },
     });
   }
 });

@@ -1,70 +1,32 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Relay, startRelay } from '../../lib/local/runtime.ts';
-import { LocalSecrets } from '../../lib/secrets.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_BACKOFF } from '../../lib/delivery/policy.ts';
+import { type LocalRelay, useLocalRelay } from '../support/local-relay.ts';
+import { runScript } from '../support/run-script.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
-const repoRoot = new URL('../..', import.meta.url).pathname;
-const node = join(repoRoot, 'node_modules/.bin/node');
 const TOKEN = 'smoke-ingest-token-51c2';
 
-function runSmoke(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(node, [join(repoRoot, 'scripts/smoke.ts'), ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('error', fail);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const runSmoke = (args: string[]) => runScript('scripts/smoke.ts', args);
 
 describe('Smoke: against the local runtime', () => {
-  let dir: string;
-  let dataDir: string;
+  const local = useLocalRelay('smoke');
   let tokenFile: string;
   let receiver: WebhookReceiver;
-  let relay: Relay;
+  let relay: LocalRelay;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-smoke-'));
-    dataDir = join(dir, 'data');
-    tokenFile = join(dir, 'token');
+    tokenFile = join(local.dir, 'token');
     await writeFile(tokenFile, `${TOKEN}\n`);
-    receiver = await startWebhookReceiver();
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [
-          { name: 'stdout', sink: 'console', file: join(dir, 'alerts.jsonl') },
-          { name: 'audit', sink: 'webhook', url: receiver.url, matchers: ['severity="critical"'] },
-        ],
-      },
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN } }),
-      dataDir,
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
+    receiver = local.own(await startWebhookReceiver());
+    relay = await local.start({
+      token: TOKEN,
+      destinations: [
+        { name: 'stdout', sink: 'console', file: join(local.dir, 'alerts.jsonl') },
+        { name: 'audit', sink: 'webhook', url: receiver.url, matchers: ['severity="critical"'] },
+      ],
     });
-  });
-
-  afterEach(async () => {
-    await relay.close();
-    await receiver.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   const args = () => [
@@ -74,7 +36,7 @@ describe('Smoke: against the local runtime', () => {
     tokenFile,
     '--local',
     '--data-dir',
-    dataDir,
+    local.dataDir,
   ];
 
   it('should send a firing then a resolved notification and report each destination delivered', async () => {
@@ -112,19 +74,19 @@ describe('Smoke: against the local runtime', () => {
   it('should say when no destination matched the smoke alert and how to fix it', async () => {
     // Prepare
     await relay.close();
-    relay = await startRelay({
-      config: {
-        ingest: {},
-        destinations: [{ name: 'audit', sink: 'webhook', url: receiver.url, matchers: ['team="db"'] }],
-      },
-      secrets: new LocalSecrets({ env: {} }),
-      dataDir,
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
+    relay = await local.start({
+      destinations: [{ name: 'audit', sink: 'webhook', url: receiver.url, matchers: ['team="db"'] }],
+      backoff: DEFAULT_BACKOFF,
     });
 
     // Act
-    const result = await runSmoke(['--url', `${relay.url}/alertmanager`, '--local', '--data-dir', dataDir]);
+    const result = await runSmoke([
+      '--url',
+      `${relay.url}/alertmanager`,
+      '--local',
+      '--data-dir',
+      local.dataDir,
+    ]);
 
     // Assess
     expect(result.code).toBe(1);

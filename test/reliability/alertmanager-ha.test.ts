@@ -1,13 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Relay, startRelay } from '../../lib/local/runtime.ts';
-import { LocalSecrets } from '../../lib/secrets.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BACKOFF } from '../../lib/delivery/policy.ts';
 import { type PostableAlert, postAlerts, resolveAlerts } from '../e2e/support/alerts.ts';
-import { E2EStack, type Started } from '../e2e/support/stack.ts';
+import { type Started, useE2EStack } from '../e2e/support/stack.ts';
 import { type FaultServer, startFaultServer } from '../support/fault-server.ts';
+import { type LocalRelay, useLocalRelay } from '../support/local-relay.ts';
 
 const TOKEN = 'ha-pair-token-2b7d';
 const GROUPS = ['HaDisk', 'HaCpu', 'HaMemory', 'HaNetwork'];
@@ -20,29 +16,23 @@ const INSTANCES = 5;
  * alert once per destination, firing and resolved.
  */
 describe('Reliability: an Alertmanager HA pair posting the same notifications', () => {
-  let dir: string;
-  let stack: E2EStack;
-  let relay: Relay;
+  const local = useLocalRelay('ha', { scope: 'file' });
+  const stack = useE2EStack('ha');
+  let relay: LocalRelay;
   let alertmanagers: Started[];
   const sinks: Record<string, FaultServer> = {};
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-ha-'));
-    stack = await E2EStack.create('ha');
-    sinks.everything = await startFaultServer();
-    sinks.critical = await startFaultServer();
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [
-          { name: 'everything', sink: 'webhook', url: sinks.everything.url },
-          { name: 'critical', sink: 'webhook', url: sinks.critical.url, matchers: ['severity="critical"'] },
-        ],
-      },
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
+    sinks.everything = local.own(await startFaultServer());
+    sinks.critical = local.own(await startFaultServer());
+    relay = await local.start({
+      token: TOKEN,
+      destinations: [
+        { name: 'everything', sink: 'webhook', url: sinks.everything.url },
+        { name: 'critical', sink: 'webhook', url: sinks.critical.url, matchers: ['severity="critical"'] },
+      ],
+      // The backoff `npm start` runs with: nothing here fails, so nothing waits for it.
+      backoff: DEFAULT_BACKOFF,
     });
     const webhook = { url: `${relay.url}/alertmanager`, bearerToken: TOKEN };
     // group_wait 1s: each Alertmanager flushes a group once with all its alerts, so both send
@@ -52,13 +42,6 @@ describe('Reliability: an Alertmanager HA pair posting the same notifications', 
         stack.startAlertmanager({ webhooks: [webhook], groupWait: '1s', groupInterval: '1s' }),
       ),
     );
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await relay?.close();
-    await Promise.all(Object.values(sinks).map((s) => s.close()));
-    await rm(dir, { recursive: true, force: true });
   });
 
   /** Resolves once `condition` holds, checked after every worker batch and every idle poll of the relay. */

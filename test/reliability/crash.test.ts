@@ -4,24 +4,19 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { DestinationConfig } from '../../lib/config/types.ts';
 import { deadLetterQueueName } from '../../lib/queue/local.ts';
-import type { QueueMessage } from '../../lib/queue/message.ts';
 import { SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
-import { type ManagedProcess, spawnManaged } from '../e2e/support/process.ts';
-import { type FaultServer, faults, startFaultServer } from '../support/fault-server.ts';
+import type { FaultServer } from '../support/fault-server.ts';
+import { type ManagedProcess, relayUrl, spawnRelay } from '../support/run-script.ts';
 import { closedPort } from '../support/webhook-receiver.ts';
 import {
-  alertId,
+  destinationOutcome,
   expectedDeliveries,
   postStorm,
-  STORM,
-  stormDestinations,
+  startStormSinks,
   stormNotifications,
 } from './support/storm.ts';
-
-const repoRoot = new URL('../..', import.meta.url).pathname;
-const node = join(repoRoot, 'node_modules/.bin/node');
-const main = join(repoRoot, 'lib/local/main.ts');
 
 /**
  * The storm again, against the relay as `npm start` runs it, killed with SIGKILL when half the
@@ -33,23 +28,23 @@ const main = join(repoRoot, 'lib/local/main.ts');
  */
 describe('Reliability: kill -9 in the middle of a storm', () => {
   let dir: string;
-  const sinks: Record<string, FaultServer> = {};
+  let sinks: Record<string, FaultServer>;
+  let destinations: DestinationConfig[];
   const processes: ManagedProcess[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'relay-crash-'));
-    sinks.all = await startFaultServer({ alertId });
-    sinks.critical = await startFaultServer({ alertId });
     // `npm start` backs off 5 s and more; a vendor that says Retry-After: 0 is retried at once.
-    sinks.flaky = await startFaultServer({
-      alertId,
-      fault: faults.random(0.3, STORM.seed, { status: 503, headers: { 'retry-after': '0' }, body: 'busy' }),
-    });
+    ({ sinks, destinations } = await startStormSinks({
+      status: 503,
+      headers: { 'retry-after': '0' },
+      body: 'busy',
+    }));
   });
 
   afterAll(async () => {
     await Promise.all(processes.map((p) => p.stop(2_000)));
-    await Promise.all(Object.values(sinks).map((s) => s.close()));
+    await Promise.all(Object.values(sinks ?? {}).map((s) => s.close()));
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -57,22 +52,12 @@ describe('Reliability: kill -9 in the middle of a storm', () => {
     port: number,
     configPath: string,
   ): Promise<{ proc: ManagedProcess; url: string }> {
-    const proc = spawnManaged({
-      name: 'relay',
-      command: node,
-      args: [main],
+    const proc = spawnRelay({
       cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        RELAY_DATA_DIR: join(dir, 'data'),
-        RELAY_CONFIG: configPath,
-        PORT: String(port),
-      },
+      env: { RELAY_DATA_DIR: join(dir, 'data'), RELAY_CONFIG: configPath, PORT: String(port) },
     });
     processes.push(proc);
-    const [, url] = await proc.waitForLine(/listening on (http:\/\/[^\s,;)]+)/);
-    return { proc, url: url.replace(/\/$/, '') };
+    return { proc, url: await relayUrl(proc) };
   }
 
   /** The health probe (GET /healthz) until the sink queue is empty; bounded, like waitForHttpReady. */
@@ -91,16 +76,7 @@ describe('Reliability: kill -9 in the middle of a storm', () => {
   it('should lose nothing and create no second effect after two kill -9s and restarts', async () => {
     // Prepare
     const configPath = join(dir, 'relay.yaml');
-    await writeFile(
-      configPath,
-      stringify({
-        destinations: stormDestinations({
-          all: sinks.all.url,
-          critical: sinks.critical.url,
-          flaky: sinks.flaky.url,
-        }),
-      }),
-    );
+    await writeFile(configPath, stringify({ destinations }));
     const port = await closedPort();
     const notifications = stormNotifications();
     const expected = expectedDeliveries(notifications);
@@ -148,11 +124,7 @@ describe('Reliability: kill -9 in the middle of a storm', () => {
     const rows: string[] = [];
     for (const [name, want] of expected) {
       const sink = sinks[name];
-      const deadHere = dead.filter((m) => m.attributes.destination === name);
-      const deadAlerts = new Set(
-        deadHere.flatMap((m) => (JSON.parse(m.body) as QueueMessage).notification.alerts.map(alertId)),
-      );
-      const got = sink.alertEffects();
+      const { deadHere, deadAlerts, got } = destinationOutcome(name, sink, dead);
       rows.push(
         `${name.padEnd(9)} messages ${want.messages} = delivered ${sink.effects.size} + dead-lettered ${deadHere.length}` +
           `  attempts ${sink.attempts.length}, redeliveries absorbed by the sink ${sink.absorbed()}`,

@@ -1,19 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Relay, startRelay } from '../../lib/local/runtime.ts';
-import { deadLetterQueueName } from '../../lib/queue/local.ts';
-import type { QueueMessage } from '../../lib/queue/message.ts';
-import { LocalSecrets } from '../../lib/secrets.ts';
-import { type FaultServer, faults, startFaultServer } from '../support/fault-server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FaultServer } from '../support/fault-server.ts';
+import { type LocalRelay, useLocalRelay } from '../support/local-relay.ts';
 import {
-  alertId,
+  destinationOutcome,
   expectedDeliveries,
   postStorm,
   STORM,
-  stormDestinations,
+  startStormSinks,
   stormNotifications,
 } from './support/storm.ts';
 
@@ -25,37 +18,16 @@ const TOKEN = 'storm-ingest-token-5d1e';
  * must reach every destination that selects it exactly once, or sit in that destination's DLQ.
  */
 describe('Reliability: alert storm through the local runtime', () => {
-  let dir: string;
-  let relay: Relay;
-  const sinks: Record<string, FaultServer> = {};
+  const local = useLocalRelay('storm', { scope: 'file' });
+  let relay: LocalRelay;
+  let sinks: Record<string, FaultServer>;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-storm-'));
-    sinks.all = await startFaultServer({ alertId });
-    sinks.critical = await startFaultServer({ alertId });
-    sinks.flaky = await startFaultServer({ alertId, fault: faults.random(0.3, STORM.seed) });
-    relay = await startRelay({
-      config: {
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: stormDestinations({
-          all: sinks.all.url,
-          critical: sinks.critical.url,
-          flaky: sinks.flaky.url,
-        }),
-      },
-      secrets: new LocalSecrets({ env: { INGEST_TOKEN: TOKEN } }),
-      dataDir: join(dir, 'data'),
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      // Retries come back at once: the storm tests accounting, not the backoff curve.
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
-    });
-  });
-
-  afterAll(async () => {
-    await relay?.close();
-    await Promise.all(Object.values(sinks).map((s) => s.close()));
-    await rm(dir, { recursive: true, force: true });
+    const storm = await startStormSinks();
+    sinks = storm.sinks;
+    for (const sink of Object.values(sinks)) local.own(sink);
+    // Retries come back at once (the fixture's default): the storm tests accounting, not the backoff curve.
+    relay = await local.start({ token: TOKEN, destinations: storm.destinations });
   });
 
   it('should deliver every alert to every matching destination exactly once or dead-letter it, and the counts add up', async () => {
@@ -76,15 +48,11 @@ describe('Reliability: alert storm through the local runtime', () => {
     const seconds = (performance.now() - started) / 1000;
 
     // Assess
-    const dead = relay.queue.peek(deadLetterQueueName('webhook'), 10_000);
+    const dead = relay.deadLetters('webhook', 10_000);
     const rows: string[] = [];
     for (const [name, want] of expected) {
       const sink = sinks[name];
-      const deadHere = dead.filter((m) => m.attributes.destination === name);
-      const deadAlerts = new Set(
-        deadHere.flatMap((m) => (JSON.parse(m.body) as QueueMessage).notification.alerts.map(alertId)),
-      );
-      const got = sink.alertEffects();
+      const { deadHere, deadAlerts, got } = destinationOutcome(name, sink, dead);
       const counts = {
         accepted: relay.telemetry.get('MessagesEnqueued', name),
         delivered: relay.telemetry.get('Delivered', name),

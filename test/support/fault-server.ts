@@ -78,7 +78,7 @@ export interface Attempt {
   attempt: number;
   /** performance.now() when the request had been read. */
   at: number;
-  outcome: number | 'hang' | 'reset';
+  outcome: FakeRequest['outcome'];
 }
 
 export interface FaultServer {

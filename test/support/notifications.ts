@@ -56,13 +56,13 @@ export function makeNotification(options: {
   };
 }
 
-/** POSTs a notification the way Alertmanager does. */
-export async function postNotification(
+/** POSTs a body to the relay at `url` (its /alertmanager endpoint) with Alertmanager's headers. */
+export function postToIngest(
   url: string,
-  notification: unknown,
+  body: string,
   options: { token?: string; headers?: Record<string, string> } = {},
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const response = await fetch(`${url}/alertmanager`, {
+): Promise<Response> {
+  return fetch(`${url}/alertmanager`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -70,8 +70,21 @@ export async function postNotification(
       ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
       ...options.headers,
     },
-    body: typeof notification === 'string' ? notification : JSON.stringify(notification),
+    body,
   });
+}
+
+/** POSTs a notification the way Alertmanager does, and reads the relay's JSON answer. */
+export async function postNotification(
+  url: string,
+  notification: unknown,
+  options: { token?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await postToIngest(
+    url,
+    typeof notification === 'string' ? notification : JSON.stringify(notification),
+    options,
+  );
   return {
     status: response.status,
     body: (await response.json()) as Record<string, unknown>,

@@ -1,8 +1,6 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { type FakeAnswer, type FakeRequest, startFakeServer } from './fake-server.ts';
+import { freePort } from './run-script.ts';
 
 /**
  * A local Standard Webhooks receiver for contract, integration and e2e tests: records every
@@ -148,11 +146,4 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
 }
 
 /** A port on 127.0.0.1 that was just free and has nothing listening: connections are refused. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export const closedPort: () => Promise<number> = freePort;

@@ -1,13 +1,17 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { afterAll, afterEach } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort } from './ports.ts';
-import { type ManagedProcess, spawnManaged, tail, waitForHttpReady } from './process.ts';
-
-const repoRoot = resolve(import.meta.dirname, '../../..');
-// The Node 24 that the `node` devDependency installs: the relay needs node:sqlite and runs .ts directly.
-const relayNode = join(repoRoot, 'node_modules/.bin/node');
+import {
+  freePort,
+  type ManagedProcess,
+  REPO_ROOT,
+  relayUrl,
+  spawnManaged,
+  spawnRelay,
+  tail,
+} from '../../support/run-script.ts';
 
 export const ALERTMANAGER_BIN = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager';
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -48,19 +52,32 @@ export interface Started {
 }
 
 /**
- * Owns one temporary directory and every process started in it. Create it in beforeAll and
- * call stop() in afterAll: stop() runs whatever failed before it, so nothing is left behind.
+ * Owns one temporary directory and every process started in it, and the fake vendors handed
+ * to `own`. In a test file, `useE2EStack` makes one and stops it after the file's tests;
+ * elsewhere (the bench) call stop() when done: it runs whatever failed before it, so nothing
+ * is left behind.
  */
 export class E2EStack {
-  readonly dir: string;
   private readonly processes: ManagedProcess[] = [];
+  private readonly owned: { close(): unknown }[] = [];
+  private readonly name: string;
+  private root: Promise<string> | undefined;
 
-  private constructor(dir: string) {
-    this.dir = dir;
+  /** Its directory is made when the first process starts. */
+  constructor(name: string) {
+    this.name = name;
   }
 
   static async create(name: string): Promise<E2EStack> {
-    return new E2EStack(await mkdtemp(join(tmpdir(), `relay-e2e-${name}-`)));
+    const stack = new E2EStack(name);
+    await stack.dir();
+    return stack;
+  }
+
+  /** Closes `thing` (a fake vendor) in stop(), after the processes that talk to it. */
+  own<T extends { close(): unknown }>(thing: T): T {
+    this.owned.push(thing);
+    return thing;
   }
 
   async startAlertmanager(options: AlertmanagerOptions): Promise<Started> {
@@ -89,7 +106,7 @@ export class E2EStack {
     await writeFile(join(dir, 'alertmanager.yml'), stringify(config));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const proc = this.spawn('alertmanager', ALERTMANAGER_BIN, dir, [
+    const proc = await this.spawn('alertmanager', ALERTMANAGER_BIN, dir, [
       '--config.file=alertmanager.yml',
       `--storage.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -116,7 +133,7 @@ export class E2EStack {
     await writeFile(join(dir, 'rules.yml'), stringify(options.rules));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const proc = this.spawn('prometheus', PROMETHEUS_BIN, dir, [
+    const proc = await this.spawn('prometheus', PROMETHEUS_BIN, dir, [
       '--config.file=prometheus.yml',
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -136,15 +153,19 @@ export class E2EStack {
     const configPath = join(dir, 'relay.yaml');
     await writeFile(configPath, stringify(options.config));
     const port = await freePort();
-    const proc = this.spawn('relay', relayNode, repoRoot, ['lib/local/main.ts'], {
-      ...options.env,
-      RELAY_CONFIG: configPath,
-      RELAY_DATA_DIR: await this.subdir('relay/data'),
-      PORT: String(port),
-      HOST: '127.0.0.1',
+    const proc = spawnRelay({
+      cwd: REPO_ROOT,
+      env: {
+        ...(await this.baseEnv()),
+        ...options.env,
+        RELAY_CONFIG: configPath,
+        RELAY_DATA_DIR: await this.subdir('relay/data'),
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      },
     });
-    const [, url] = await proc.waitForLine(/listening on (http:\/\/[^\s,;)]+)/);
-    return { process: proc, url: url.replace(/\/$/, '') };
+    this.processes.push(proc);
+    return { process: proc, url: await relayUrl(proc) };
   }
 
   /** The output of every process, for a failing test's report. */
@@ -154,29 +175,76 @@ export class E2EStack {
       .join('\n');
   }
 
-  /** Stops every process by PID (newest first, so senders go before receivers) and removes the directory. */
+  /**
+   * Stops every process by PID (newest first, so senders go before receivers), closes what it
+   * owns and removes the directory.
+   */
   async stop(): Promise<void> {
     for (const proc of [...this.processes].reverse()) await proc.stop();
-    if (!process.env.KEEP_E2E_DIR) await rm(this.dir, { recursive: true, force: true });
+    for (const thing of this.owned.splice(0).reverse()) await thing.close();
+    if (this.root && !process.env.KEEP_E2E_DIR) await rm(await this.root, { recursive: true, force: true });
   }
 
-  private spawn(
-    name: string,
-    command: string,
-    cwd: string,
-    args: string[],
-    env: Record<string, string> = {},
-  ): ManagedProcess {
-    // A minimal environment: the processes must not depend on the test runner's variables.
-    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? this.dir };
-    const proc = spawnManaged({ name, command, args, cwd, env: { ...base, ...env } });
+  private async spawn(name: string, command: string, cwd: string, args: string[]): Promise<ManagedProcess> {
+    const proc = spawnManaged({ name, command, args, cwd, env: await this.baseEnv() });
     this.processes.push(proc);
     return proc;
   }
 
+  /** A minimal environment: the processes must not depend on the test runner's variables. */
+  private async baseEnv(): Promise<Record<string, string>> {
+    return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? (await this.dir()) };
+  }
+
+  private dir(): Promise<string> {
+    this.root ??= mkdtemp(join(tmpdir(), `relay-e2e-${this.name}-`));
+    return this.root;
+  }
+
   private async subdir(name: string): Promise<string> {
-    const dir = join(this.dir, name);
+    const dir = join(await this.dir(), name);
     await mkdir(dir, { recursive: true });
     return dir;
   }
+}
+
+/**
+ * The stack of one e2e test file: its processes' output is printed when a test fails (the
+ * quickest way to see why), and it is stopped after the file's tests. Call it at the top of
+ * the file, before the hooks that start things in it.
+ */
+export function useE2EStack(name: string): E2EStack {
+  const stack = new E2EStack(name);
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail') console.error(stack.logs());
+  });
+  afterAll(() => stack.stop());
+  return stack;
+}
+
+/**
+ * Polls `url` until it answers 2xx: the start-up probe for servers that print no single
+ * "ready" line. Bounded: `attempts` tries `intervalMs` apart; stops at once if the process exits.
+ */
+async function waitForHttpReady(
+  proc: ManagedProcess,
+  url: string,
+  { attempts = 150, intervalMs = 100 } = {},
+): Promise<void> {
+  let last = 'no answer yet';
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (proc.exitStatus())
+      throw new Error(`${proc.name} exited before ${url} was ready. Output:\n${tail(proc.output())}`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(
+    `${proc.name} not ready at ${url} after ${attempts} attempts (${last}). Output:\n${tail(proc.output())}`,
+  );
 }

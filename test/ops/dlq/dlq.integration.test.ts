@@ -1,77 +1,32 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Relay, startRelay } from '../../../lib/local/runtime.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { idempotencyKey, messageGroupId } from '../../../lib/queue/idempotency.ts';
 import { deadLetterQueueName } from '../../../lib/queue/local.ts';
 import type { QueueMessage } from '../../../lib/queue/message.ts';
-import { LocalSecrets } from '../../../lib/secrets.ts';
-import { makeNotification, postNotification } from '../../support/notifications.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
+import { runScript } from '../../support/run-script.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../../support/webhook-receiver.ts';
 
-const repoRoot = new URL('../../..', import.meta.url).pathname;
-const node = join(repoRoot, 'node_modules/.bin/node');
-const dlqScript = join(repoRoot, 'scripts/dlq.ts');
 const DLQ = deadLetterQueueName('webhook');
 
 /** `npm run dlq -- ...` as a second process on the running relay's SQLite file. */
-function runDlq(
-  args: string[],
-  input = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(node, [dlqScript, ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('error', fail);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const runDlq = (args: string[], input = '') => runScript('scripts/dlq.ts', args, { input });
 
 describe('DLQ tools: against the local runtime while it runs', () => {
-  let dir: string;
-  let dataDir: string;
+  const local = useLocalRelay('dlq');
   let receiver: WebhookReceiver;
-  let relay: Relay;
+  let relay: LocalRelay;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-dlq-'));
-    dataDir = join(dir, 'data');
-    receiver = await startWebhookReceiver();
-    relay = await startRelay({
-      config: { ingest: {}, destinations: [{ name: 'audit', sink: 'webhook', url: receiver.url }] },
-      secrets: new LocalSecrets({ env: {} }),
-      dataDir,
-      port: 0,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      backoff: { baseSeconds: 0, factor: 1, maxSeconds: 0 },
-    });
-  });
-
-  afterEach(async () => {
-    await relay.close();
-    await receiver.close();
-    await rm(dir, { recursive: true, force: true });
+    receiver = local.own(await startWebhookReceiver());
+    relay = await local.start({ destinations: [{ name: 'audit', sink: 'webhook', url: receiver.url }] });
   });
 
   async function deadLetterOne(groupKey: string): Promise<void> {
     receiver.respondWith([{ status: 400, body: 'unknown field "summary"' }]);
     const before = relay.telemetry.get('DeadLettered', 'audit');
-    await postNotification(relay.url, makeNotification({ groupKey }));
+    await relay.post(makeNotification({ groupKey }));
     await relay.until(() => relay.telemetry.get('DeadLettered', 'audit') === before + 1);
   }
 
@@ -81,7 +36,7 @@ describe('DLQ tools: against the local runtime while it runs', () => {
     const [dead] = relay.queue.peek(DLQ);
 
     // Act
-    const result = await runDlq(['list', '--local', '--data-dir', dataDir]);
+    const result = await runDlq(['list', '--local', '--data-dir', local.dataDir]);
 
     // Assess
     expect(result.code).toBe(0);
@@ -103,7 +58,7 @@ describe('DLQ tools: against the local runtime while it runs', () => {
     await deadLetterOne('{}:{alertname="A"}');
     const notificationB = makeNotification({ groupKey: '{}:{alertname="B"}' });
     const accepted = new Date().toISOString();
-    await postNotification(relay.url, notificationB);
+    await relay.post(notificationB);
     await relay.until(() => relay.telemetry.get('Delivered', 'audit') === 1);
     const copyOfB: QueueMessage = {
       v: 1,
@@ -129,7 +84,7 @@ describe('DLQ tools: against the local runtime while it runs', () => {
     ]);
 
     // Act
-    const result = await runDlq(['redrive', '--sink', 'webhook', '--local', '--data-dir', dataDir]);
+    const result = await runDlq(['redrive', '--sink', 'webhook', '--local', '--data-dir', local.dataDir]);
     await relay.until(
       () =>
         relay.telemetry.get('Delivered', 'audit') === 2 &&
@@ -152,10 +107,16 @@ describe('DLQ tools: against the local runtime while it runs', () => {
     await deadLetterOne('{}:{alertname="B"}');
 
     // Act
-    const declined = await runDlq(['purge', '--sink', 'webhook', '--local', '--data-dir', dataDir], 'n\n');
+    const declined = await runDlq(
+      ['purge', '--sink', 'webhook', '--local', '--data-dir', local.dataDir],
+      'n\n',
+    );
     const depthAfterNo = relay.queue.depth(DLQ).visible;
-    const confirmed = await runDlq(['purge', '--sink', 'webhook', '--local', '--data-dir', dataDir], 'y\n');
-    const listed = await runDlq(['list', '--sink', 'webhook', '--local', '--data-dir', dataDir]);
+    const confirmed = await runDlq(
+      ['purge', '--sink', 'webhook', '--local', '--data-dir', local.dataDir],
+      'y\n',
+    );
+    const listed = await runDlq(['list', '--sink', 'webhook', '--local', '--data-dir', local.dataDir]);
 
     // Assess
     expect(declined.code).toBe(1);
@@ -169,8 +130,8 @@ describe('DLQ tools: against the local runtime while it runs', () => {
 
   it('should refuse an unknown sink and a missing data directory, saying why', async () => {
     // Act
-    const unknown = await runDlq(['redrive', '--sink', 'slackk', '--local', '--data-dir', dataDir]);
-    const missing = await runDlq(['list', '--local', '--data-dir', join(dir, 'nowhere')]);
+    const unknown = await runDlq(['redrive', '--sink', 'slackk', '--local', '--data-dir', local.dataDir]);
+    const missing = await runDlq(['list', '--local', '--data-dir', join(local.dir, 'nowhere')]);
 
     // Assess
     expect(unknown.code).toBe(2);

@@ -1,6 +1,15 @@
 import type { Alert, Notification } from '../../../lib/alertmanager/types.ts';
 import type { DestinationConfig } from '../../../lib/config/types.ts';
-import { seededDraw } from '../../support/fault-server.ts';
+import type { QueueMessage } from '../../../lib/queue/message.ts';
+import type { PeekedMessage } from '../../../lib/queue/sqlite-queue.ts';
+import {
+  type FaultAnswer,
+  type FaultServer,
+  faults,
+  seededDraw,
+  startFaultServer,
+} from '../../support/fault-server.ts';
+import { postToIngest } from '../../support/notifications.ts';
 
 /**
  * An alert storm: `groups` notifications of `alertsPerGroup` alerts each (a DNS outage fires
@@ -63,6 +72,22 @@ export function stormDestinations(urls: {
   ];
 }
 
+/**
+ * The storm's three fake sinks, counting effects by `alertId`, and the destinations that point
+ * at them; `flaky` fails 30% of the attempts (seeded) with `flakyAnswer` (a 503 by default).
+ */
+export async function startStormSinks(
+  flakyAnswer?: FaultAnswer,
+): Promise<{ sinks: Record<string, FaultServer>; destinations: DestinationConfig[] }> {
+  const all = await startFaultServer({ alertId });
+  const critical = await startFaultServer({ alertId });
+  const flaky = await startFaultServer({ alertId, fault: faults.random(0.3, STORM.seed, flakyAnswer) });
+  return {
+    sinks: { all, critical, flaky },
+    destinations: stormDestinations({ all: all.url, critical: critical.url, flaky: flaky.url }),
+  };
+}
+
 /** Which alerts each storm destination must get, by the fault server's alert id, written out by hand. */
 export const STORM_SELECTS: Record<string, (alert: Alert) => boolean> = {
   all: () => true,
@@ -90,6 +115,22 @@ export function expectedDeliveries(
     out.set(name, entry);
   }
   return out;
+}
+
+/**
+ * What one storm destination ended with: its messages in the DLQ, the alerts those carry, and
+ * the alerts its sink acted on (with how many effects carried each).
+ */
+export function destinationOutcome(
+  name: string,
+  sink: FaultServer,
+  dead: readonly PeekedMessage[],
+): { deadHere: PeekedMessage[]; deadAlerts: Set<string>; got: Map<string, number> } {
+  const deadHere = dead.filter((m) => m.attributes.destination === name);
+  const deadAlerts = new Set(
+    deadHere.flatMap((m) => (JSON.parse(m.body) as QueueMessage).notification.alerts.map(alertId)),
+  );
+  return { deadHere, deadAlerts, got: sink.alertEffects() };
 }
 
 export interface PostReport {
@@ -132,15 +173,7 @@ export async function postStorm(
         const url = await options.target();
         let status: number | 'error';
         try {
-          const response = await fetch(`${url}/alertmanager`, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'user-agent': 'Alertmanager/0.25.0',
-              ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-            },
-            body: bodies[index],
-          });
+          const response = await postToIngest(url, bodies[index], { token: options.token });
           await response.arrayBuffer();
           status = response.status;
         } catch {
