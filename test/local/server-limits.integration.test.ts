@@ -22,7 +22,11 @@ describe('Local server: limits', () => {
     server = undefined;
   });
 
-  async function start(options: { maxBodyBytes?: number } = {}) {
+  /**
+   * Starts the server (its ingest a spy) and opens a raw connection to it that collects what
+   * the server sends until it closes the connection.
+   */
+  async function connectToServer(options: { maxBodyBytes?: number } = {}) {
     const ingest = vi.fn<IngestHandler>(async () => ({ statusCode: 202, body: '{}' }));
     server = createLocalServer({
       ingest,
@@ -32,12 +36,7 @@ describe('Local server: limits', () => {
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    return { port: (server.address() as AddressInfo).port, ingest };
-  }
-
-  /** A raw connection that collects what the server sends until it closes the connection. */
-  async function open(port: number) {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
     sockets.push(socket);
     await once(socket, 'connect');
     let received = '';
@@ -47,13 +46,12 @@ describe('Local server: limits', () => {
     socket.on('error', () => undefined);
     // Not events.once: it would reject on the EPIPE a refused upload ends with.
     const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
-    return { socket, closed };
+    return { socket, closed, ingest };
   }
 
   it('should answer 408 and close a connection whose headers never finish', async () => {
     // Prepare
-    const { port, ingest } = await start();
-    const { socket, closed } = await open(port);
+    const { socket, closed, ingest } = await connectToServer();
 
     // Act
     socket.write('POST /alertmanager HTTP/1.1\r\nHost: relay\r\nContent-Type: appl');
@@ -66,8 +64,7 @@ describe('Local server: limits', () => {
 
   it('should answer 408 and close a connection whose body trickles in past the request timeout', async () => {
     // Prepare
-    const { port, ingest } = await start();
-    const { socket, closed } = await open(port);
+    const { socket, closed, ingest } = await connectToServer();
 
     // Act
     socket.write(
@@ -84,8 +81,7 @@ describe('Local server: limits', () => {
 
   it('should refuse a declared oversize body with 413 before a byte of it is sent, and close', async () => {
     // Prepare
-    const { port, ingest } = await start();
-    const { socket, closed } = await open(port);
+    const { socket, closed, ingest } = await connectToServer();
 
     // Act
     socket.write(
@@ -102,8 +98,7 @@ describe('Local server: limits', () => {
   it('should stop reading a chunked body at the limit, answer 413 and drop the connection', async () => {
     // Prepare
     const limit = 1024 * 1024;
-    const { port, ingest } = await start({ maxBodyBytes: limit });
-    const { socket, closed } = await open(port);
+    const { socket, closed, ingest } = await connectToServer({ maxBodyBytes: limit });
     const chunk = Buffer.alloc(64 * 1024, 'x');
     const total = 256 * chunk.length;
 
