@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildFanout } from '../../lib/ingest/fanout.ts';
 import { compileRoutes, routeNotification } from '../../lib/ingest/routing.ts';
 import type { DeadLetterQueues } from '../../lib/ops/dlq/dead-letters.ts';
 import {
@@ -9,7 +10,6 @@ import {
   runSmoke,
   smokeNotification,
 } from '../../lib/ops/smoke.ts';
-import { buildFanout } from '../../lib/ingest/fanout.ts';
 import type { QueueMessage } from '../../lib/queue/message.ts';
 
 function fakeFetch(statuses: number[], destinations: string[]) {
