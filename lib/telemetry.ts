@@ -6,7 +6,7 @@ import type { SinkLogger, SinkMetricName } from './delivery/sink.ts';
 /** CloudWatch namespace of the relay's EMF metrics (the dashboard reads these). */
 export const METRIC_NAMESPACE = 'AlertmanagerRelay';
 
-/** The relay's metrics; the words match ARCHITECTURE.md and the dashboard. */
+/** The relay's metrics; the words match docs/architecture.md and the dashboard. */
 export type MetricName =
   | 'NotificationsReceived'
   | 'NotificationsRejected'

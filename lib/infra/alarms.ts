@@ -7,7 +7,7 @@ import { functionNames, INGEST_FUNCTION, normalizedName, SHARED, type SinkNames 
 /**
  * The stage's alarms: per sink, a message in its DLQ, a message waiting too long and Lambda
  * errors; for ingest, 5xx answers and Lambda errors. Each description is the runbook line
- * the README repeats. They notify one SNS topic: the one named by `--param alarmTopicArn=...`,
+ * docs/operations.md repeats. They notify one SNS topic: the one named by `--param alarmTopicArn=...`,
  * or else `AlarmTopic`, which serverless.yml creates (subscribe to it).
  */
 

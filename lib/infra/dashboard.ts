@@ -268,7 +268,7 @@ export function dashboardBody(
           {
             type: 'alarm' as const,
             properties: {
-              title: 'Alarms (red: see the runbook in the README)',
+              title: 'Alarms (red: see the runbook in docs/operations.md)',
               alarms: alarmLogicalIds.map((id) => `\${${id}.Arn}`),
             },
           },
@@ -309,7 +309,7 @@ export function dashboardResource(
   };
 }
 
-/** A plain-words outline of the dashboard, row by row (the README's "reading the dashboard"). */
+/** A plain-words outline of the dashboard, row by row (docs/operations.md, "reading the dashboard"). */
 export function describeDashboard(body: DashboardBody): string {
   const rows = new Map<number, Widget[]>();
   for (const widget of body.widgets) rows.set(widget.y, [...(rows.get(widget.y) ?? []), widget]);

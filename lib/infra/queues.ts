@@ -29,7 +29,7 @@ export function sinkQueues(
     Properties: {
       QueueName: names.queueName,
       FifoQueue: true,
-      // Ingest sets MessageDeduplicationId from the payload (see ARCHITECTURE.md), never the body hash.
+      // Ingest sets MessageDeduplicationId from the payload (lib/queue/idempotency.ts), never the body hash.
       ContentBasedDeduplication: false,
       VisibilityTimeout: visibilityTimeoutSeconds(
         constants.sink.timeoutSeconds,
@@ -64,7 +64,7 @@ export function sinkQueues(
         Value: ref(names.queueLogicalId),
       },
       [`${names.deadLetterQueueLogicalId}Url`]: {
-        Description: `URL of the ${names.sink} sink's dead-letter queue (npm run redrive)`,
+        Description: `URL of the ${names.sink} sink's dead-letter queue (npm run dlq -- redrive)`,
         Value: ref(names.deadLetterQueueLogicalId),
       },
     },

@@ -55,7 +55,7 @@ export function banner(options: {
       '          http_config:',
       '            authorization:',
       '              type: Bearer',
-      `              credentials_file: /etc/alertmanager/relay-token   # a file holding the value of ${config.ingest.tokenSecret}`,
+      `              credentials_file: /etc/alertmanager/secrets/alertmanager-relay-token # a file holding the value of ${config.ingest.tokenSecret}`,
     );
   }
   lines.push('');

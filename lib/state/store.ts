@@ -3,7 +3,7 @@
  * DynamoDB on AWS (lib/state/dynamodb.ts), node:sqlite locally (lib/state/sqlite.ts).
  *
  * Keys are opaque strings built by the caller (e.g. `idem#<destination>#<key>`,
- * `group#<destination>#<groupKey>`); values are JSON objects. Expired items are never
+ * `step#<destination>#<key>#<receivedAt>#<step>`); values are JSON objects. Expired items are never
  * returned, even before the backend has removed them.
  */
 export interface StateStore {

@@ -10,7 +10,7 @@ import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } f
  * - `POST /api/v1/events/prometheus/<key>` (Prometheus integration): an Alertmanager webhook
  *   body (version 4). ilert documents that it groups per notification group and resolves on a
  *   resolved notification, not how it keys the group: this fake keys by groupKey (an
- *   assumption, see the README's ilert section). `ilert_routingkey` is read from the first firing alert.
+ *   assumption, see docs/sinks/ilert.md). `ilert_routingkey` is read from the first firing alert.
  *
  * 202 on success (what ilagent treats as delivered); 404 for an unknown key (ilagent: "bad URL,
  * potentially due to bad api key value"); 400 with `{code, message}` for a bad body.
