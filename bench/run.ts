@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { benchAlertmanager } from './alertmanager.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchIngest } from './ingest.ts';
+import { benchMatchers } from './matchers.ts';
 import { type BenchResult, repoRoot } from './measure.ts';
 import { benchStorm } from './storm.ts';
 import { benchThroughput } from './throughput.ts';
@@ -19,6 +20,7 @@ const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
   'cold-start': benchColdStart,
   alertmanager: benchAlertmanager,
   storm: benchStorm,
+  matchers: benchMatchers,
 };
 
 function format(value: number | null): string {

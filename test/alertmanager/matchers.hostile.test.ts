@@ -19,7 +19,10 @@ function parseOrError(input: string): 'parsed' | 'refused' {
 
 describe('Function: parseMatcher (hostile input)', () => {
   it.each([
-    ['50,000 nested groups', `a=~"${'('.repeat(50_000)}x${')'.repeat(50_000)}"`, 'parsed'],
+    // RE2 (Go 1.19+, so every Alertmanager since 0.25) refuses expressions nested over 1,000 deep;
+    // Alertmanager's own `^(?:` wrapper is one of them.
+    ['998 nested groups', `a=~"${'('.repeat(998)}x${')'.repeat(998)}"`, 'parsed'],
+    ['50,000 nested groups', `a=~"${'('.repeat(50_000)}x${')'.repeat(50_000)}"`, 'refused'],
     ['50,000 unclosed groups', `a=~"${'('.repeat(50_000)}"`, 'refused'],
     ['a 5 MB value', `a="${'x'.repeat(5_000_000)}"`, 'parsed'],
     [
@@ -66,5 +69,63 @@ describe('Function: parseMatcher (hostile input)', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it("should refuse nesting over RE2's limit with its reason", () => {
+    // Act
+    const act = () => parseMatcher(`a=~"${'('.repeat(1_000)}x${')'.repeat(1_000)}"`);
+
+    // Assess
+    expect(act).toThrow(/: expression nests too deeply$/);
+  });
+});
+
+/**
+ * Label values come from whoever writes an alert rule or runs an exporter. A matcher that is fine in
+ * Alertmanager (RE2, linear time) must not hand them a way to stall ingest with a backtracking engine.
+ * These only have to return; how long they take is measured in bench/matchers.ts.
+ */
+describe('Method: Matcher.matches (hostile label values)', () => {
+  const catastrophic = parseMatcher('instance=~"([a-z0-9]+[.-]?)+:9100"');
+
+  it.each([
+    ['10,000 letters without the port', 'a'.repeat(10_000), false],
+    ['10,000 letters then a wrong port', `${'a'.repeat(10_000)}:9101`, false],
+    ['5,000 "a." pairs then "!"', `${'a.'.repeat(5_000)}!`, false],
+    ['5,000 "a-" pairs then the port', `${'a-'.repeat(5_000)}:9100`, true],
+    ['10,000 letters then the port', `${'a'.repeat(10_000)}:9100`, true],
+  ])('should answer ([a-z0-9]+[.-]?)+:9100 against %s', (_name, value, expected) => {
+    // Act
+    const matched = catastrophic.matches(value);
+
+    // Assess
+    expect(matched).toBe(expected);
+  });
+
+  it.each([
+    ['(a+)+b', 'a'.repeat(10_000), false],
+    ['(a|aa)+c', 'a'.repeat(10_000), false],
+    ['(.*a){20}', `${'a'.repeat(10_000)}b`, false],
+    ['(\\w+\\s?)+$x', `${'word '.repeat(2_000)}!`, false],
+  ])('should answer the nested repetition %j on a 10,000-character value', (pattern, value, expected) => {
+    // Prepare
+    const matcher = parseMatcher(`l=~"${pattern}"`);
+
+    // Act
+    const matched = matcher.matches(value);
+
+    // Assess
+    expect(matched).toBe(expected);
+  });
+
+  it('should give the negated answer for !~ on the same hostile value', () => {
+    // Prepare
+    const negated = parseMatcher('instance!~"([a-z0-9]+[.-]?)+:9100"');
+
+    // Act
+    const matched = negated.matches(`${'a'.repeat(10_000)}!`);
+
+    // Assess
+    expect(matched).toBe(true);
   });
 });
