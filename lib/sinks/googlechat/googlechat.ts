@@ -1,0 +1,169 @@
+import { PermanentError } from '../../delivery/errors.ts';
+import { drain, postJson, statusError } from '../../delivery/http.ts';
+import { stepJournal } from '../../delivery/journal.ts';
+import type { Delivery, Sink } from '../../delivery/sink.ts';
+import {
+  DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS,
+  GOOGLECHAT_SPACE_WRITES_PER_MINUTE,
+  type GoogleChatDestination,
+  googlechatConfigSchema,
+} from './config.ts';
+import { buildMessage, MAX_MESSAGE_BYTES, messageRequestId } from './message.ts';
+import { awaitSpaceSlot } from './pacing.ts';
+
+export type { GoogleChatDestination } from './config.ts';
+
+/**
+ * Google Chat sink: posts each notification into the space through its incoming webhook
+ * (spaces.messages.create, https://developers.google.com/workspace/chat/quickstart/webhooks),
+ * every notification of a group as a reply in the group's thread. Posts are paced to the
+ * space's write quota through the queue (pacing.ts) and made at most once per accepted
+ * message: Chat's `requestId` returns the first message when a retry posts again. Its config:
+ * ./config.ts; the message: ./message.ts.
+ */
+
+/** Replies into the thread named by thread.threadKey, or starts it when it does not exist yet. */
+export const MESSAGE_REPLY_OPTION = 'REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD';
+
+export interface GoogleChatSinkOptions {
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+}
+
+/** What the sink needs from the webhook URL in the secret. */
+interface WebhookUrl {
+  url: URL;
+  space: string;
+  /** The key and token, never to be shown. */
+  secrets: string[];
+}
+
+/** The parts of Chat's answer the sink logs. */
+interface CreatedMessage {
+  name?: string;
+  thread?: { name?: string };
+}
+
+export function createGoogleChatSink(options: GoogleChatSinkOptions = {}): Sink<GoogleChatDestination> {
+  const now = options.now ?? Date.now;
+
+  return {
+    name: 'googlechat',
+    kind: 'lifecycle',
+    configSchema: googlechatConfigSchema,
+
+    describe(destination) {
+      const share = destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE;
+      return [`one thread per alert group; at most ${share} messages a minute into the space`];
+    },
+
+    async deliver(delivery: Delivery<GoogleChatDestination>): Promise<void> {
+      const { destination, notification, logger } = delivery;
+      const webhook = parseWebhookUrl(
+        (await delivery.secrets.get(destination.webhookUrlSecret)).trim(),
+        destination.webhookUrlSecret,
+      );
+      const message = buildMessage(notification, destination.name, delivery.part);
+      const body = JSON.stringify(message);
+      if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) {
+        // buildMessage keeps the text under the limit; only a bug gets here.
+        throw new PermanentError(
+          `googlechat message is ${Buffer.byteLength(body)} bytes, over Chat's ${MAX_MESSAGE_BYTES}-byte limit`,
+        );
+      }
+      const journal = stepJournal(delivery);
+      await journal.once('post', async () => {
+        // This notification's turn in the space, reserved once per delivery.
+        await awaitSpaceSlot({
+          journal,
+          state: delivery.state,
+          space: webhook.space,
+          now,
+          writesPerMinute: destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE,
+        });
+        const url = new URL(webhook.url.href);
+        url.searchParams.delete('threadKey');
+        url.searchParams.set('messageReplyOption', MESSAGE_REPLY_OPTION);
+        url.searchParams.set(
+          'requestId',
+          messageRequestId(destination.name, delivery.idempotencyKey, delivery.receivedAt, delivery.part),
+        );
+        const label = `googlechat ${url.host}`;
+        const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS;
+        const started = performance.now();
+        const response = await postJson(url, body, { label, timeoutSeconds, fetch: options.fetch });
+        if (response.status < 200 || response.status >= 300) {
+          throw await statusError(response, {
+            label,
+            redactions: [...webhook.secrets, url.search, webhook.url.search],
+            now: now(),
+            redirectHint: 'set the webhook URL Chat gave when the webhook was added to the space',
+            permanentHint: permanentHint,
+          });
+        }
+        const created = parseCreated(await drain(response));
+        logger.info('googlechat message posted', {
+          space: webhook.space,
+          message: created.name,
+          thread: created.thread?.name,
+          status: notification.status,
+          alerts: notification.alerts.length,
+          attempt: delivery.attempt,
+          durationMs: Math.round(performance.now() - started),
+        });
+        return {
+          postedAt: new Date(now()).toISOString(),
+          ...(created.name ? { message: created.name } : {}),
+        };
+      });
+    },
+  };
+}
+
+export const googlechatSink: Sink<GoogleChatDestination> = createGoogleChatSink();
+
+function permanentHint(status: number): string | undefined {
+  if (status === 401 || status === 403)
+    return ': the webhook key or token is not accepted (was the webhook removed? add it again and update the secret)';
+  if (status === 404)
+    return ': no such space or webhook (was it deleted? add the webhook again and update the secret)';
+  return undefined;
+}
+
+/**
+ * The webhook URL from the secret, checked without quoting it: http(s), a
+ * `/spaces/<space>/messages` path, and the `key` and `token` Chat puts in every webhook URL.
+ */
+export function parseWebhookUrl(raw: string, secretName: string): WebhookUrl {
+  const refuse = (why: string) =>
+    new PermanentError(`googlechat webhook URL in secret "${secretName}" ${why}`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw refuse('is not a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse('is not an http(s) URL');
+  if (url.username || url.password) throw refuse('must not carry user credentials');
+  const space = /\/spaces\/([^/]+)\/messages$/.exec(url.pathname)?.[1];
+  if (!space)
+    throw refuse('is not a space webhook (expected .../v1/spaces/<space>/messages?key=...&token=...)');
+  const key = url.searchParams.get('key');
+  const token = url.searchParams.get('token');
+  if (!key || !token) throw refuse('lacks its key or token (copy the whole URL Chat shows for the webhook)');
+  return { url, space: decodeURIComponent(space), secrets: [key, token, decodeURIComponent(token)] };
+}
+
+function parseCreated(text: string): CreatedMessage {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (!value || typeof value !== 'object') return {};
+    const { name, thread } = value as { name?: unknown; thread?: { name?: unknown } };
+    return {
+      ...(typeof name === 'string' ? { name } : {}),
+      ...(typeof thread?.name === 'string' ? { thread: { name: thread.name } } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
