@@ -1,6 +1,8 @@
 import type { Sink } from '../delivery/sink.ts';
 import { consoleSink } from './console/console.ts';
+import { googlechatSink } from './googlechat/googlechat.ts';
 import { ilertSink } from './ilert/ilert.ts';
+import { opsgenieSink } from './opsgenie/opsgenie.ts';
 import { pagerdutySink } from './pagerduty/pagerduty.ts';
 import { sentrySink } from './sentry/sentry.ts';
 import { slackSink } from './slack/slack.ts';
@@ -13,7 +15,9 @@ import { webhookSink } from './webhook/webhook.ts';
  */
 export const sinks: readonly Sink[] = [
   consoleSink,
+  googlechatSink,
   ilertSink,
+  opsgenieSink,
   pagerdutySink,
   sentrySink,
   slackSink,
