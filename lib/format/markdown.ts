@@ -12,13 +12,14 @@ import { safeHttpUrl } from './url.ts';
  */
 
 // Every punctuation character that starts or ends a Markdown construct in CommonMark or GFM.
-const SPECIAL = /[\\`*_{}[\]()#+\-.!|<>~&=:$"']/g;
+// `:` and quotes stay: they only matter inside a link or after a scheme, both already broken.
+const SPECIAL = /[\\`*_{}[\]()#+\-.!|<>~&=]/g;
 
 /**
  * Alert text as Markdown that renders as the same text.
  *
  * @example
- * markdown('[login](https://evil.example) # @everyone') // '\\[login\\]\\(https\\://evil\\.example\\) \\# @\u200beveryone'
+ * markdown('[login](https://evil.example) # @everyone') // '\\[login\\]\\(https://evil\\.example\\) \\# @\u200beveryone'
  */
 export function markdown(text: string): string {
   return neutraliseMentions(text.replace(SPECIAL, (c) => `\\${c}`));

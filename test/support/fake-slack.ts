@@ -1,3 +1,4 @@
+import { safeHttpUrl } from '../../lib/format/url.ts';
 import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } from './fake-server.ts';
 
 /**
@@ -18,7 +19,10 @@ import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } f
  *   -> completeUploadExternal (files [{id,title}], channel_id, thread_ts), which shares the
  *   file as a message in the thread.
  *
- * It records what a person would see: messages, their edits, thread replies and files.
+ * It records what a person would see: messages, their edits, thread replies and files; and
+ * in `violations`, anything in a mrkdwn text that Slack would turn into a mention or a link
+ * the relay did not build from a validated URL (see mrkdwnViolations), so a test of hostile
+ * content fails on it.
  */
 
 export interface FakeSlackMessage {
@@ -56,6 +60,8 @@ export interface FakeSlack extends FakeServer {
   failNext(method: string, answer: FakeAnswer): void;
   /** 429s answered so far. */
   readonly rateLimited: number;
+  /** Mentions and foreign links found in what was posted or edited (mrkdwnViolations), with where. */
+  readonly violations: string[];
 }
 
 export interface FakeSlackOptions {
@@ -71,6 +77,10 @@ export interface FakeSlackOptions {
   retryAfterSeconds?: number;
   /** Clock of the rate limit (epoch ms), so a test can let time pass without sleeping. */
   now?: () => number;
+  /** The block text limit of msg_blocks_too_long (default MESSAGE_BLOCKS_TEXT_LIMIT). */
+  blocksTextLimit?: number;
+  /** Hosts no link may point to (default: the hostile kit's attacker host, evil.example). */
+  untrustedHosts?: string[];
 }
 
 const LIMITS = {
@@ -86,12 +96,70 @@ const LIMITS = {
 };
 
 /**
- * Slack's undocumented limit on all the text of a message's blocks: msg_blocks_too_long from
- * about 13,200 characters (https://github.com/slackapi/bolt-js/issues/2509). The fake is a
- * little stricter than what was observed.
+ * Slack's undocumented limit on all the text of a message's blocks, in UTF-16 code units:
+ * msg_blocks_too_long from about 13,200 characters in one public report
+ * (https://github.com/slackapi/bolt-js/issues/2509) and at 11,341 in another
+ * (https://github.com/slackapi/bolt-js/issues/2867). The fake refuses from the lower one.
  */
-export const MESSAGE_BLOCKS_TEXT_LIMIT = 13_000;
+export const MESSAGE_BLOCKS_TEXT_LIMIT = 11_300;
 
+/** The host the hostile-content kit puts in every link it plants. */
+export const ATTACKER_HOST = 'evil.example';
+
+/**
+ * What Slack would make of a mrkdwn text that the relay did not mean: a `<!...>` broadcast or
+ * user group, a `<@U...>` or `<#C...>` mention, a bare `@channel`/`@here`/`@everyone`, or a
+ * `<url|text>` link whose URL is not a normalised http(s) URL (what lib/format builds) or
+ * points to an untrusted host. The relay's own `<!date^...>` is allowed.
+ */
+export function mrkdwnViolations(
+  text: string,
+  untrustedHosts: readonly string[] = [ATTACKER_HOST],
+): string[] {
+  const found: string[] = [];
+  for (const [token] of text.matchAll(/<[^>]*>?/g)) {
+    const inner = token.slice(1, token.endsWith('>') ? -1 : undefined);
+    if (/^!date\^\d+\^[^|<]*\|[^<]*$/.test(inner)) continue;
+    if (/^[!@#]/.test(inner)) {
+      found.push(`mention ${token.slice(0, 60)}`);
+      continue;
+    }
+    const url = inner.split('|')[0];
+    const safe = safeHttpUrl(url);
+    if (safe !== url || untrustedHosts.includes(new URL(safe).hostname))
+      found.push(`link ${token.slice(0, 80)}`);
+  }
+  for (const [word] of text.matchAll(/(?:^|[^\p{L}\p{N}_.+-])@(?:channel|here|everyone)\b/giu))
+    found.push(`bare mention ${word.trim()}`);
+  return found;
+}
+
+/** mrkdwnViolations of a message's `text` and of every mrkdwn text and button URL in its blocks. */
+export function messageViolations(
+  text: unknown,
+  blocks: unknown,
+  untrustedHosts: readonly string[] = [ATTACKER_HOST],
+): string[] {
+  const found = typeof text === 'string' ? mrkdwnViolations(text, untrustedHosts) : [];
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) for (const item of value) visit(item);
+    else if (value && typeof value === 'object') {
+      const object = value as Record<string, unknown>;
+      if (object.type === 'mrkdwn' && typeof object.text === 'string')
+        found.push(...mrkdwnViolations(object.text, untrustedHosts));
+      if (object.type === 'button' && typeof object.url === 'string') {
+        const safe = safeHttpUrl(object.url);
+        if (safe !== object.url || untrustedHosts.includes(new URL(safe).hostname))
+          found.push(`button url ${object.url.slice(0, 80)}`);
+      }
+      for (const v of Object.values(object)) visit(v);
+    }
+  };
+  visit(blocks);
+  return found;
+}
+
+/** The UTF-16 code units of every `text` string in the blocks. */
 export function blocksTextLength(blocks: unknown): number {
   let total = 0;
   const visit = (value: unknown, key?: string): void => {
@@ -174,6 +242,13 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   let clock = Date.now() / 1000;
   let fileSeq = 0;
   let rateLimited = 0;
+  const violations: string[] = [];
+  const textLimit = options.blocksTextLimit ?? MESSAGE_BLOCKS_TEXT_LIMIT;
+  const untrusted = options.untrustedHosts ?? [ATTACKER_HOST];
+  const inspect = (method: string, a: Record<string, unknown>) => {
+    for (const problem of messageViolations(a.text, a.blocks, untrusted))
+      violations.push(`${method}: ${problem}`);
+  };
   let server: FakeServer;
 
   const ok = (body: Record<string, unknown> = {}): FakeAnswer => ({
@@ -249,7 +324,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       if (a.blocks !== undefined) {
         const violation = blockKitViolation(a.blocks);
         if (violation) return err('invalid_blocks', { errors: [violation] });
-        if (blocksTextLength(a.blocks) > MESSAGE_BLOCKS_TEXT_LIMIT) return err('msg_blocks_too_long');
+        if (blocksTextLength(a.blocks) > textLimit) return err('msg_blocks_too_long');
       }
       if (!a.text && !a.blocks) return err('no_text');
       if (typeof a.text === 'string' && a.text.length > 40_000) return err('msg_too_long');
@@ -269,6 +344,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
           body: { ok: false, error: 'ratelimited' },
         };
       }
+      inspect('chat.postMessage', a);
       const message: FakeSlackMessage = {
         channel: a.channel,
         ts: nextTs(),
@@ -289,9 +365,10 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       if (a.blocks !== undefined) {
         const violation = blockKitViolation(a.blocks);
         if (violation) return err('invalid_blocks', { errors: [violation] });
-        if (blocksTextLength(a.blocks) > MESSAGE_BLOCKS_TEXT_LIMIT) return err('msg_blocks_too_long');
+        if (blocksTextLength(a.blocks) > textLimit) return err('msg_blocks_too_long');
       }
       if (!a.text && !a.blocks) return err('no_text');
+      inspect('chat.update', a);
       message.edits.push({ text: message.text, blocks: message.blocks });
       message.text = a.text;
       message.blocks = a.blocks;
@@ -400,6 +477,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
     apiUrl: `${server.url}/api`,
     messages,
     files,
+    violations,
     topLevel,
     replies,
     breakAfter: (method: string) => {

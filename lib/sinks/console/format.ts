@@ -1,5 +1,6 @@
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import type { Delivery } from '../../delivery/sink.ts';
+import { terminal } from '../../format/terminal.ts';
 import type { ConsoleDestination } from './config.ts';
 
 /** The pure half of the console sink: a notification as readable lines and as JSON records. */
@@ -82,14 +83,9 @@ export function consoleRecords(delivery: Delivery<ConsoleDestination>, time: Dat
 
 // Labels and annotations are attacker-adjacent text (anyone who can push an alert): a
 // newline in one must not forge a second log line, nor an escape sequence recolour a terminal.
+// lib/format/terminal.ts removes escape sequences whole, control characters and bidi controls.
 function oneLine(value: unknown): string {
-  return (
-    String(value)
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
-      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
-      .replace(/\s+/g, ' ')
-      .trim()
-  );
+  return terminal(String(value)).replace(/\s+/g, ' ').trim();
 }
 
 // Prometheus's own escaping, so the output can be pasted into a selector.

@@ -1,5 +1,7 @@
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { markdown } from '../../format/markdown.ts';
+import { safeHttpUrl } from '../../format/url.ts';
 import type { IlertDestination, IlertPriority } from './config.ts';
 
 /**
@@ -70,7 +72,11 @@ export function ilertEvent(
 ): IlertEvent {
   const firing = alert.status === 'firing';
   const links: IlertLink[] = [];
-  const push = (href: string | undefined, text: string) => href && links.push({ href, text });
+  // Only http(s) URLs without credentials, encoded: these become clickable in ilert.
+  const push = (raw: string | undefined, text: string) => {
+    const href = safeHttpUrl(raw);
+    if (href) links.push({ href, text });
+  };
   push(generatorUrl(alert), 'Graph (Prometheus)');
   push(runbookUrl(alert), 'Runbook');
   push(silenceUrl(notification, alert), 'Silence in Alertmanager');
@@ -138,8 +144,8 @@ export function alertMarkdown(notification: Notification, alert: Alert): string 
   const lines: string[] = [];
   lines.push(
     alert.status === 'firing'
-      ? `**Firing** since ${alert.startsAt}`
-      : `**Resolved** at ${alert.endsAt} (fired since ${alert.startsAt})`,
+      ? `**Firing** since ${escapeMarkdown(alert.startsAt)}`
+      : `**Resolved** at ${escapeMarkdown(alert.endsAt)} (fired since ${escapeMarkdown(alert.startsAt)})`,
   );
   const note = truncatedNote(notification);
   if (note) lines.push('', `> ${note}`);
@@ -153,7 +159,11 @@ export function alertMarkdown(notification: Notification, alert: Alert): string 
   for (const key of Object.keys(alert.labels).sort()) {
     lines.push(`| ${cell(key)} | ${cell(alert.labels[key])} |`);
   }
-  lines.push('', `Alertmanager receiver \`${notification.receiver}\`, fingerprint \`${alert.fingerprint}\``);
+  // Both come from the sender: escaped like any label, not trusted inside a code span.
+  lines.push(
+    '',
+    `Alertmanager receiver ${escapeMarkdown(notification.receiver)}, fingerprint ${escapeMarkdown(alert.fingerprint)}`,
+  );
   return lines.join('\n');
 }
 
@@ -173,10 +183,11 @@ function cut(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-function cell(value: string): string {
-  return escapeMarkdown(value).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/** Alert text as one line of Markdown (lib/format/markdown.ts): it can make no link, heading, emphasis or table cell. */
+function escapeMarkdown(value: unknown): string {
+  return markdown(String(value).replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' '));
 }
 
-function escapeMarkdown(value: string): string {
-  return String(value).replace(/([\\`*_[\]<>])/g, '\\$1');
+function cell(value: string): string {
+  return escapeMarkdown(value);
 }

@@ -8,6 +8,8 @@ import type {
   SectionBlock,
 } from '@slack/types';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
+import { safeHttpUrl } from '../../format/url.ts';
 
 /**
  * Block Kit for one alert group: what the Slack message of a group looks like. Pure: the
@@ -29,19 +31,30 @@ export const BLOCK_LIMITS = {
   /** chat.postMessage truncates `text` past 40,000; notifications show far less. */
   fallbackText: 3000,
   /**
-   * All the text of a message's blocks together. Undocumented: Slack answers
-   * msg_blocks_too_long from about 13,200 characters
-   * (https://github.com/slackapi/bolt-js/issues/2509), so we stay well below.
+   * All the text of a message's blocks together, in UTF-16 code units, plus
+   * `blockOverhead` per block. Undocumented: Slack answered msg_blocks_too_long from about
+   * 13,200 characters in https://github.com/slackapi/bolt-js/issues/2509 and at 11,341 in
+   * https://github.com/slackapi/bolt-js/issues/2867 (Slack speaks of 12,000 "with a buffer
+   * for block containers"), so we stay well below; a message Slack still refuses is split
+   * smaller (slack.ts), never dead-lettered.
    */
-  messageTextChars: 12000,
+  messageTextChars: 10000,
+  /** What each block costs of `messageTextChars` besides its text: its share of the containers. */
+  blockOverhead: 40,
+  /** The smallest text budget a msg_blocks_too_long answer halves down to. */
+  minMessageTextChars: 2500,
 } as const;
 
 // "N more alerts continue in the thread" and a continuation's own heading.
 const CONTINUE_NOTICE_CHARS = 200;
 
-/** The characters of text in blocks (header, section text and fields, context, button labels), as Slack counts them for msg_blocks_too_long. */
+/**
+ * What blocks cost of the message text budget: the UTF-16 code units of every `text`
+ * (header, section text and fields, context, button labels), as JavaScript and Slack's
+ * servers count string length, plus `blockOverhead` per block.
+ */
 export function blockTextLength(blocks: readonly Block[]): number {
-  let total = 0;
+  let total = blocks.length * BLOCK_LIMITS.blockOverhead;
   const visit = (value: unknown, key?: string): void => {
     if (typeof value === 'string') {
       if (key === 'text') total += value.length;
@@ -85,7 +98,7 @@ export interface BlockOptions {
   part?: { index: number; count: number };
   /** Blocks per message, for tests of the splitting; never above Slack's 50. */
   maxBlocks?: number;
-  /** Text characters per message, for tests of the splitting; never above messageTextChars. */
+  /** Text budget per message (see blockTextLength), for tests and after msg_blocks_too_long; never above messageTextChars. */
   maxChars?: number;
 }
 
@@ -95,9 +108,12 @@ export const DEFAULT_FIELD_LABELS = ['severity', 'cluster', 'namespace', 'job', 
 const FIRING_EMOJI = ':red_circle:';
 const RESOLVED_EMOJI = ':large_green_circle:';
 
-/** `&`, `<` and `>` are Slack's control characters in mrkdwn. https://docs.slack.dev/messaging/formatting-message-text#escaping */
+/**
+ * Alert text as mrkdwn: `&`, `<`, `>` escaped and word-initial `@` defused, so no mention or
+ * link can come from it (lib/format/mrkdwn.ts).
+ */
 export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return escapeText(text);
 }
 
 /** Cuts to `max` characters (code points), marking the cut with an ellipsis. */
@@ -173,14 +189,14 @@ function summaryOf(notification: Notification): { summary?: string; description?
   };
 }
 
-function isLinkable(url: string | undefined): url is string {
-  if (!url || url.length > BLOCK_LIMITS.url) return false;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:';
-  } catch {
-    return false;
-  }
+/** The URL as it may go into a button: http(s), no credentials, encoded, within Slack's 3000. */
+function buttonUrl(url: string | undefined): string | undefined {
+  return safeHttpUrl(url, { maxLength: BLOCK_LIMITS.url });
+}
+
+/** `<url|text>` from a validated URL, or undefined. */
+function link(url: string | undefined, text: string): string | undefined {
+  return mrkdwnLink(url, text, BLOCK_LIMITS.url);
 }
 
 /** Past this many alerts a group is listed compactly: who and since when, no summary or links. */
@@ -199,13 +215,14 @@ function alertLine(alert: Alert, notification: Notification, links: AlertLinks):
   parts.push(when);
   if (compact) return parts.join(' · ').replace(/\s*\n\s*/g, ' ');
   const urls: string[] = [];
-  if (isLinkable(alert.generatorURL)) urls.push(`<${alert.generatorURL}|graph>`);
+  const graph = link(alert.generatorURL, 'graph');
+  if (graph) urls.push(graph);
   const runbook = links.runbookUrl(alert);
-  if (isLinkable(runbook) && runbook !== notification.commonAnnotations.runbook_url)
-    urls.push(`<${runbook}|runbook>`);
+  const runbookLink = runbook !== notification.commonAnnotations.runbook_url && link(runbook, 'runbook');
+  if (runbookLink) urls.push(runbookLink);
   if (alert.status === 'firing') {
-    const silence = links.silenceUrl(notification, alert);
-    if (isLinkable(silence)) urls.push(`<${silence}|silence>`);
+    const silence = link(links.silenceUrl(notification, alert), 'silence');
+    if (silence) urls.push(silence);
   }
   if (urls.length > 0) parts.push(urls.join(' · '));
   // One alert, one line: the section packing counts alerts by lines.
@@ -239,9 +256,9 @@ function actions(notification: Notification, links: AlertLinks): ActionsBlock | 
   const first = notification.alerts.find((a) => a.status === 'firing') ?? notification.alerts[0];
   if (!first) return undefined;
   const buttons: Button[] = [];
-  const button = (text: string, url: string | undefined, actionId: string) => {
-    if (isLinkable(url))
-      buttons.push({ type: 'button', text: { type: 'plain_text', text }, url, action_id: actionId });
+  const button = (text: string, raw: string | undefined, actionId: string) => {
+    const url = buttonUrl(raw);
+    if (url) buttons.push({ type: 'button', text: { type: 'plain_text', text }, url, action_id: actionId });
   };
   button('Graph', first.generatorURL, 'graph');
   button('Runbook', notification.commonAnnotations.runbook_url ?? links.runbookUrl(first), 'runbook');
@@ -299,7 +316,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0) {
     notices.push(
-      `:warning: Alertmanager left out ${truncated} more alert${truncated === 1 ? '' : 's'} of this group (max_alerts): see ${escapeMrkdwn(notification.externalURL)}`,
+      `:warning: Alertmanager left out ${truncated} more alert${truncated === 1 ? '' : 's'} of this group (max_alerts): see ${link(notification.externalURL, 'Alertmanager') ?? 'Alertmanager'}`,
     );
   }
   if (options.part && options.part.count > 1) {
@@ -338,11 +355,12 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   // Sections go into a message while both its block count and its text budget allow; one
   // block and a little text are kept for "continued in the thread" when they do not all fit.
   const fixedChars = blockTextLength([...top, ...noticeBlocks, ...bottom]);
+  const cost = (text: string) => text.length + BLOCK_LIMITS.blockOverhead;
   const take = (from: number, blocksLeft: number, charsLeft: number): number => {
     let n = 0;
     let chars = 0;
-    while (from + n < sections.length && n < blocksLeft && chars + sections[from + n].length <= charsLeft) {
-      chars += sections[from + n].length;
+    while (from + n < sections.length && n < blocksLeft && chars + cost(sections[from + n]) <= charsLeft) {
+      chars += cost(sections[from + n]);
       n++;
     }
     return n;
@@ -364,8 +382,9 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   }
   blocks.push(...noticeBlocks, ...bottom);
 
+  // The fallback is mrkdwn too (chat.postMessage's `text`), shown in notifications.
   const fallback = [head, summary].filter(Boolean).join(': ');
-  const main = { text: truncate(fallback, BLOCK_LIMITS.fallbackText), blocks };
+  const main = { text: escapeMrkdwn(truncate(fallback, BLOCK_LIMITS.fallbackText)), blocks };
 
   const continuations: SlackMessage[] = [];
   let from = shownAlerts;
@@ -377,7 +396,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     const count = chunk.reduce((k, s) => k + s.split('\n').length, 0);
     const label = `${alertnameOf(notification)}: alerts ${from + 1}-${from + count} of ${lines.length} (continued)`;
     continuations.push({
-      text: truncate(label, BLOCK_LIMITS.fallbackText),
+      text: escapeMrkdwn(truncate(label, BLOCK_LIMITS.fallbackText)),
       blocks: [context([escapeMrkdwn(label)]), ...chunk.map(section)],
     });
     from += count;
@@ -385,7 +404,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   return { main, continuations };
 }
 
-/** A plain thread reply: one line of mrkdwn, with the same text as its notification fallback. */
+/** A plain thread reply: one line of mrkdwn (already escaped by its caller), with the same text as its notification fallback. */
 export function threadReply(text: string): SlackMessage {
   const clipped = truncate(text, BLOCK_LIMITS.sectionText);
   return { text: clipped, blocks: [section(clipped)] };

@@ -1,5 +1,5 @@
 import type { Notification } from '../../alertmanager/types.ts';
-import { alertIdentity, resolvedAt, truncate } from './blocks.ts';
+import { alertIdentity, escapeMrkdwn, resolvedAt, truncate } from './blocks.ts';
 import type { SlackDestination } from './config.ts';
 
 /**
@@ -64,8 +64,8 @@ export function planDelivery(
 }
 
 /**
- * The one-line thread reply for a later notification: new alerts, resolved alerts, all
- * resolved, or "still firing" for a repeat. Undefined when nothing changed and nothing fires
+ * The one-line thread reply for a later notification, as mrkdwn with every label value
+ * escaped: new alerts, resolved alerts, all resolved, or "still firing" for a repeat. Undefined when nothing changed and nothing fires
  * (a resolved group told again that it is resolved).
  */
 export function describeChange(
@@ -75,7 +75,8 @@ export function describeChange(
   const names = (alerts: Notification['alerts']) => {
     const shown = alerts.slice(0, 5).map((a) => alertIdentity(a, notification));
     const more = alerts.length > shown.length ? ` and ${alerts.length - shown.length} more` : '';
-    return truncate(`${shown.join('; ')}${more}`, 1500);
+    // Label values are alert content: escaped after the cut, so no entity is cut in half.
+    return escapeMrkdwn(truncate(`${shown.join('; ')}${more}`, 1500));
   };
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 

@@ -3,7 +3,14 @@ import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { SlackApi, slackErrorCode } from './api.ts';
-import { type AlertLinks, buildGroupMessage, type GroupMessage, threadReply } from './blocks.ts';
+import {
+  type AlertLinks,
+  BLOCK_LIMITS,
+  buildGroupMessage,
+  type GroupMessage,
+  type SlackMessage,
+  threadReply,
+} from './blocks.ts';
 import { type SlackDestination, slackConfigSchema } from './config.ts';
 import { renderAlertGraph } from './graph/alert-graph.ts';
 import { attachGraphOnce, type GraphRenderer } from './graph-upload.ts';
@@ -45,6 +52,8 @@ interface RunStep {
   plan: LifecyclePlan;
   /** The group's message once known (posted or found). */
   message?: PostedMessage;
+  /** The text budget per message once Slack answered msg_blocks_too_long: every attempt builds the same split. */
+  textBudget?: number;
 }
 
 const defaultLinks: AlertLinks = { silenceUrl, runbookUrl };
@@ -72,6 +81,7 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
 
   return {
     name: 'slack',
+    kind: 'lifecycle',
     configSchema: slackConfigSchema,
 
     describe(destination) {
@@ -109,13 +119,16 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
       });
       const { plan } = run;
 
-      const built = buildGroupMessage(notification, {
-        contextLabels: destination.contextLabels,
-        fieldLabels: destination.fieldLabels,
-        links,
-        part: delivery.part,
-        maxBlocks: options.maxBlocks,
-      });
+      const build = () =>
+        buildGroupMessage(notification, {
+          contextLabels: destination.contextLabels,
+          fieldLabels: destination.fieldLabels,
+          links,
+          part: delivery.part,
+          maxBlocks: options.maxBlocks,
+          maxChars: run.textBudget,
+        });
+      let built = build();
 
       // 0. This notification's turn in the channel, reserved once per delivery.
       const pacing = await paceDelivery({
@@ -140,24 +153,80 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
         await journal.record('run', run);
         return posted;
       };
-
-      // 1. The group's message.
-      let target = run.message;
-      if (plan.message === 'new' || !target) {
-        target = await postGroupMessage('message');
-      } else if (plan.message === 'edit') {
-        const { channel, ts } = target;
+      const placeGroupMessage = async (known: PostedMessage | undefined): Promise<PostedMessage> => {
+        if (plan.message === 'new' || !known) return postGroupMessage('message');
+        if (plan.message !== 'edit') return known;
+        const { channel, ts } = known;
         try {
           await journal.once('edit', async () => {
             await api.call('chat.update', { channel, ts, text: built.main.text, blocks: built.main.blocks });
             return { done: true };
           });
+          return known;
         } catch (error) {
           const code = slackErrorCode(error);
           if (!code || !NOT_EDITABLE.has(code)) throw error;
           // Someone deleted the message (or it can no longer be edited): the group gets a new one.
           logger.warn('the group message cannot be edited; posting a new one', { slackError: code });
-          target = await postGroupMessage('message-again');
+          return postGroupMessage('message-again');
+        }
+      };
+      // Slack's limit on a message's block text is undocumented: when it refuses the group's
+      // message, the whole group is split again with half the budget (kept in the journal, so
+      // a retry builds the same messages) before anything else of it is posted.
+      const shrink = async (error: unknown): Promise<boolean> => {
+        if (slackErrorCode(error) !== 'msg_blocks_too_long') return false;
+        const current = run.textBudget ?? BLOCK_LIMITS.messageTextChars;
+        if (current <= BLOCK_LIMITS.minMessageTextChars) return false;
+        run.textBudget = Math.max(BLOCK_LIMITS.minMessageTextChars, Math.floor(current / 2));
+        await journal.record('run', run);
+        built = build();
+        logger.warn('Slack refused the message as too long; splitting it smaller', {
+          textBudget: run.textBudget,
+        });
+        return true;
+      };
+      // A thread reply Slack refuses as too long goes out as two, each with the first block
+      // (its heading) and half the rest; a single section is within every limit.
+      const postFitting = async (
+        step: string,
+        channel: string,
+        message: SlackMessage,
+        threadTs: string,
+      ): Promise<string[]> => {
+        try {
+          await poster.post(step, channel, message, threadTs);
+          return [step];
+        } catch (error) {
+          const [head, ...rest] = message.blocks;
+          if (slackErrorCode(error) !== 'msg_blocks_too_long' || rest.length < 2) throw error;
+          const half = Math.ceil(rest.length / 2);
+          logger.warn('Slack refused a thread reply as too long; posting it as two', { step });
+          return [
+            ...(await postFitting(
+              `${step}a`,
+              channel,
+              { ...message, blocks: [head, ...rest.slice(0, half)] },
+              threadTs,
+            )),
+            ...(await postFitting(
+              `${step}b`,
+              channel,
+              { ...message, blocks: [head, ...rest.slice(half)] },
+              threadTs,
+            )),
+          ];
+        }
+      };
+
+      // 1. The group's message.
+      let target: PostedMessage;
+      for (;;) {
+        try {
+          target = await placeGroupMessage(run.message);
+          break;
+        } catch (error) {
+          if (!(await shrink(error))) throw error;
         }
       }
       if (delivery.part.index === 1 || !group) {
@@ -174,12 +243,10 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
 
       // 2. Later parts of a split notification and alerts beyond one message: thread replies.
       if (plan.message === 'none' && delivery.part.index > 1) {
-        await poster.post('part', thread.channel, built.main, thread.ts);
-        made.push('part');
+        made.push(...(await postFitting('part', thread.channel, built.main, thread.ts)));
       }
       for (const [index, continuation] of built.continuations.entries()) {
-        await poster.post(`more-${index + 1}`, thread.channel, continuation, thread.ts);
-        made.push(`more-${index + 1}`);
+        made.push(...(await postFitting(`more-${index + 1}`, thread.channel, continuation, thread.ts)));
       }
 
       // 3. What changed, one line.
@@ -200,7 +267,8 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
       logger.info('slack message delivered', {
         channel: thread.channel,
         ts: thread.ts,
-        message: plan.message,
+        // Not `message`: Powertools' logger reserves that key for the log line itself.
+        messageAction: plan.message,
         replies: made.length,
       });
     },

@@ -173,7 +173,7 @@ describe('Sink: ilert', () => {
         'Graph (Prometheus)',
         'Silence in Alertmanager',
       ]);
-      expect(fake.alerts[0].details).toContain('| instance | web-0:9100 |');
+      expect(fake.alerts[0].details).toContain('| instance | web\\-0:9100 |');
     });
 
     it('should create nothing twice: a duplicate delivery sends nothing, a repeat appends to the open alert', async () => {
