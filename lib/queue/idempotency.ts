@@ -27,6 +27,18 @@ export function idempotencyKey(
 }
 
 /**
+ * The queue's deduplication id (SQS MessageDeduplicationId) of a message ingest sends: the
+ * content key and the id of the request that carried it. It absorbs ingest's own resend within
+ * one request (the retry of entries SendMessageBatch reported as failed) and nothing else: two
+ * posts of the same notification (an Alertmanager HA pair, a retry after a 503, a re-fire with
+ * identical content) are two requests, and both reach the queue; the record handler decides
+ * from the group's state which of them is a duplicate. 64 hex chars.
+ */
+export function queueDeduplicationId(contentKey: string, requestId: string): string {
+  return createHash('sha256').update(`${contentKey}\u0000${requestId}`).digest('hex');
+}
+
+/**
  * SQS MessageGroupId for a destination's alert group: orders a group's notifications (a
  * resolve never overtakes its firing) while groups run in parallel. groupKey can be long and
  * hold any character, so it is hashed; the destination stays readable in the console.

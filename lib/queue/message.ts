@@ -47,7 +47,47 @@ export function buildMessage(
   };
 }
 
-/** Parses and sanity-checks a queue message body (ingest wrote it; a hand-edited redrive may not have). */
+/**
+ * Characters SQS refuses in a message body and in a string attribute: it accepts only the
+ * XML 1.0 characters #x9, #xA, #xD, #x20-#xD7FF, #xE000-#xFFFD and #x10000-#x10FFFF
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+ * Every refused character is a single UTF-16 code unit (a C0 control, U+FFFE, U+FFFF or an
+ * unpaired surrogate).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
+const SQS_REFUSED = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * `value` as JSON that SQS accepts and JSON.parse turns back into exactly `value`. JSON.stringify
+ * already escapes control characters and unpaired surrogates; U+FFFE and U+FFFF, which Alertmanager
+ * passes on in a label, it leaves raw, and one of them would make SQS refuse the message on every
+ * retry. Those characters only occur inside JSON strings, where a \uXXXX escape means the same.
+ */
+export function toQueueJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    SQS_REFUSED,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** The body of a queue message, as sent: JSON that SQS accepts (see toQueueJson). */
+export function serializeMessage(message: QueueMessage): string {
+  return toQueueJson(message);
+}
+
+/**
+ * Text for a string message attribute (the DLQ reason): attributes carry no JSON to escape
+ * in, so each character SQS refuses becomes U+FFFD. Cut the text before this, not after: a cut
+ * can split a surrogate pair.
+ */
+export function toQueueText(text: string): string {
+  return text.replace(SQS_REFUSED, '\uFFFD');
+}
+
+/**
+ * Parses and sanity-checks a queue message body (ingest wrote it; a hand-edited redrive may not
+ * have). Characters toQueueJson escaped come back as they were.
+ */
 export function parseMessage(body: string): QueueMessage {
   const value = JSON.parse(body) as Partial<QueueMessage>;
   if (value?.v !== 1) throw new Error('unknown message version');

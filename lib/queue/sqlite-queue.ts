@@ -663,14 +663,19 @@ function messageBytes(entry: OutgoingMessage): number {
   return bytes;
 }
 
-// Characters SQS accepts in a message body (XML 1.0 characters).
+// Characters SQS accepts in a message body and in a string attribute's value (XML 1.0
+// characters); anything else makes it refuse the entry with InvalidMessageContents. Kept apart
+// from the encoder in message.ts on purpose: a regression there must fail here.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
-const INVALID_BODY_CHARS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const INVALID_TEXT_CHARS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const ID_PATTERN = /^[\x21-\x7E]{1,128}$/;
+// An attribute name: up to 256 of A-Z a-z 0-9 _ - . ; not starting with AWS. or Amazon. (any
+// case), no leading, trailing or doubled period.
+const ATTRIBUTE_NAME = /^(?!aws\.|amazon\.)(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/i;
 
 function validateEntry(entry: OutgoingMessage): string | undefined {
   if (typeof entry.body !== 'string' || entry.body.length === 0) return 'InvalidParameterValue: empty body';
-  if (INVALID_BODY_CHARS.test(entry.body))
+  if (INVALID_TEXT_CHARS.test(entry.body))
     return 'InvalidMessageContents: the body has characters SQS refuses';
   if (typeof entry.groupId !== 'string' || !ID_PATTERN.test(entry.groupId)) {
     return 'MissingParameter: MessageGroupId must be 1..128 printable ASCII characters';
@@ -683,8 +688,14 @@ function validateEntry(entry: OutgoingMessage): string | undefined {
     return `InvalidParameterValue: at most ${SQS_LIMITS.maxAttributes} message attributes`;
   }
   for (const [name, value] of attributes) {
-    if (!name || typeof value !== 'string' || value.length === 0) {
+    if (!ATTRIBUTE_NAME.test(name)) {
+      return `InvalidParameterValue: message attribute name ${JSON.stringify(name.slice(0, 64))} is not allowed`;
+    }
+    if (typeof value !== 'string' || value.length === 0) {
       return `InvalidParameterValue: message attribute ${name} must have a non-empty string value`;
+    }
+    if (INVALID_TEXT_CHARS.test(value)) {
+      return `InvalidMessageContents: message attribute ${name} has characters SQS refuses`;
     }
   }
   return undefined;
