@@ -1,21 +1,26 @@
 import type { Alert, Notification } from '../alertmanager/types.ts';
-import { messageGroupId } from '../queue/idempotency.ts';
-import { buildMessage, type QueueMessage } from '../queue/message.ts';
+import { messageGroupId, queueDeduplicationId } from '../queue/idempotency.ts';
+import { buildMessage, type QueueMessage, serializeMessage } from '../queue/message.ts';
 import type { OutgoingMessage } from '../queue/types.ts';
+import { ALERT_RULES, ENVELOPE_RULES, fitRecord, queueBytes, VALUE_CAP_BYTES } from './fit.ts';
 import type { RoutedNotification } from './routing.ts';
 
 /**
  * SQS accepts 1 MiB (1,048,576 bytes) per message and per SendMessageBatch call
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html).
- * A little headroom is kept for the part counter and JSON escapes we don't count exactly.
+ * A little headroom is kept for the part counter.
  */
 export const MAX_MESSAGE_BYTES = 1_048_576 - 4096;
 export const MAX_BATCH_BYTES = 1_048_576;
 export const MAX_BATCH_ENTRIES = 10;
 
-const TRUNCATION_MARK = ' [truncated by alertmanager-relay to fit a 1 MiB queue message]';
+/**
+ * The most a notification's envelope (everything but its alerts) keeps of a message: 3/8, so
+ * the rest still holds an alert with a few values at the value cap (VALUE_CAP_BYTES).
+ */
+const ENVELOPE_SHARE = 3 / 8;
 
-/** A notification that cannot fit a queue message even alert by alert (e.g. one alert's labels over 1 MiB). */
+/** A notification that cannot fit a queue message even cut down (only its identity fields left). */
 export class MessageTooLargeError extends Error {
   constructor(message: string) {
     super(message);
@@ -31,83 +36,108 @@ export interface FanoutEntry {
   message: OutgoingMessage;
 }
 
+/** The ingest request the notification came in: when it was accepted, and its id. */
+export interface IngestRequest {
+  /** ISO 8601. */
+  receivedAt: string;
+  /** API Gateway's requestContext.requestId (the local server makes one per request too). */
+  requestId: string;
+}
+
 /**
  * Turns routed notifications into queue messages: one per (destination, notification), or
  * several marked part i of n when the notification is over the message limit. No alert is
- * dropped; an alert that alone is over the limit has its annotations shortened, with a mark.
+ * dropped: string values over VALUE_CAP_BYTES, and whatever else keeps an alert or the
+ * envelope from fitting, are cut with a ` [truncated N bytes]` mark (lib/ingest/fit.ts). Each
+ * message's deduplication id is its content key and the request's id, so only this request's
+ * own resend is absorbed by the queue.
  */
 export function buildFanout(
   routed: readonly RoutedNotification[],
-  receivedAt: string,
+  request: IngestRequest,
   maxBytes = MAX_MESSAGE_BYTES,
 ): FanoutEntry[] {
   const entries: FanoutEntry[] = [];
-  const push = (
-    destination: RoutedNotification['destination'],
-    groupKey: string,
-    body: string,
-    key: string,
-    alerts: number,
-  ) =>
-    entries.push({
-      sink: destination.sink,
-      destination: destination.name,
-      alerts,
-      message: {
-        id: `m${entries.length}`,
-        body,
-        groupId: messageGroupId(destination.name, groupKey),
-        deduplicationId: key,
-      },
-    });
   for (const { destination, notification } of routed) {
-    const whole = buildMessage(destination.name, destination.sink, notification, receivedAt, {
-      index: 1,
-      count: 1,
-    });
-    const body = JSON.stringify(whole);
-    if (Buffer.byteLength(body) <= maxBytes) {
-      push(destination, notification.groupKey, body, whole.idempotencyKey, notification.alerts.length);
+    const build = (shared: Notification, alerts: Alert[], part: { index: number; count: number }) =>
+      buildMessage(destination.name, destination.sink, { ...shared, alerts }, request.receivedAt, part);
+    const push = (message: QueueMessage, body = serializeMessage(message)) =>
+      entries.push({
+        sink: destination.sink,
+        destination: destination.name,
+        alerts: message.notification.alerts.length,
+        message: {
+          id: `m${entries.length}`,
+          body,
+          // From the groupKey as it came: a cut one must still order with its group.
+          groupId: messageGroupId(destination.name, notification.groupKey),
+          deduplicationId: queueDeduplicationId(message.idempotencyKey, request.requestId),
+        },
+      });
+    const asItCame = build(notification, notification.alerts, ONE_PART);
+    const body = serializeMessage(asItCame);
+    if (Buffer.byteLength(body) <= Math.min(VALUE_CAP_BYTES, maxBytes)) {
+      // No value can be over the cap in a message smaller than the cap: nothing to cut.
+      push(asItCame, body);
       continue;
     }
-    const chunks = splitAlerts(notification, maxBytes, (alerts) =>
-      buildMessage(destination.name, destination.sink, { ...notification, alerts }, receivedAt, {
-        index: 1,
-        count: 1,
-      }),
-    );
+    const fitted = fitNotification(notification, maxBytes, (shared) => build(shared, [], ONE_PART));
+    const whole = build(fitted, fitted.alerts, ONE_PART);
+    if (queueBytes(whole) <= maxBytes) {
+      push(whole);
+      continue;
+    }
+    const chunks = splitAlerts(fitted.alerts, maxBytes - queueBytes(build(fitted, [], ONE_PART)) - 32);
     chunks.forEach((alerts, i) => {
-      const part = buildMessage(destination.name, destination.sink, { ...notification, alerts }, receivedAt, {
-        index: i + 1,
-        count: chunks.length,
-      });
-      push(destination, notification.groupKey, JSON.stringify(part), part.idempotencyKey, alerts.length);
+      push(build(fitted, alerts, { index: i + 1, count: chunks.length }));
     });
   }
   return entries;
 }
 
-const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+const ONE_PART = { index: 1, count: 1 } as const;
 
-function splitAlerts(
+/** `notification` with every value capped, and its envelope and each alert cut to fit (see lib/ingest/fit.ts). */
+function fitNotification(
   notification: Notification,
   maxBytes: number,
-  build: (alerts: Alert[]) => QueueMessage,
-): Alert[][] {
-  // The envelope without alerts, plus room for part counters.
-  const base = bytes(build([])) + 32;
-  const room = maxBytes - base;
-  if (room <= 0) {
+  envelopeMessage: (shared: Notification) => QueueMessage,
+): Notification {
+  const { alerts, ...rest } = notification;
+  const envelope = fitRecord(
+    { ...rest, alerts: [] } as Notification,
+    Math.floor(maxBytes * ENVELOPE_SHARE),
+    ENVELOPE_RULES,
+  );
+  if (!envelope.fits) {
     throw new MessageTooLargeError(
-      `the notification's common fields alone are ${base} bytes, over the ${maxBytes}-byte queue message limit`,
+      `the notification's envelope does not fit a ${maxBytes}-byte queue message`,
     );
   }
+  // The envelope in a message, plus room for the part counters and the comma between alerts.
+  const room = maxBytes - queueBytes(envelopeMessage(envelope.value)) - 32 - 1;
+  return { ...envelope.value, alerts: alerts.map((alert) => fitAlert(alert, room)) };
+}
+
+/** `alert` cut to at most `maxBytes` in a queue message (see lib/ingest/fit.ts). */
+export function fitAlert(alert: Alert, maxBytes: number): Alert {
+  if (queueBytes(alert) <= Math.min(maxBytes, VALUE_CAP_BYTES)) return alert;
+  const fitted = fitRecord(alert, maxBytes, ALERT_RULES);
+  if (!fitted.fits) {
+    throw new MessageTooLargeError(
+      `alert ${alert.fingerprint.slice(0, 64)} does not fit a ${maxBytes}-byte queue message even cut down`,
+    );
+  }
+  return fitted.value;
+}
+
+/** Alerts, each already fitting `room`, in order into chunks of at most `room` bytes. */
+function splitAlerts(alerts: readonly Alert[], room: number): Alert[][] {
   const chunks: Alert[][] = [];
   let chunk: Alert[] = [];
   let used = 0;
-  for (const original of notification.alerts) {
-    const alert = fitAlert(original, room - 1);
-    const size = bytes(alert) + 1;
+  for (const alert of alerts) {
+    const size = queueBytes(alert) + 1;
     if (chunk.length > 0 && used + size > room) {
       chunks.push(chunk);
       chunk = [];
@@ -118,31 +148,6 @@ function splitAlerts(
   }
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
-}
-
-/** Shortens the longest annotations of an alert that alone is over `maxBytes`. Labels are kept: they identify it. */
-export function fitAlert(alert: Alert, maxBytes: number): Alert {
-  let size = bytes(alert);
-  if (size <= maxBytes) return alert;
-  const annotations = { ...alert.annotations };
-  const keys = Object.keys(annotations).sort((a, b) => annotations[b].length - annotations[a].length);
-  for (const key of keys) {
-    const excess = size - maxBytes;
-    if (excess <= 0) break;
-    const value = annotations[key];
-    // Cut by characters with a byte-sized margin: JSON escaping and multi-byte characters
-    // make a value's bytes >= its length.
-    const keep = Math.max(0, value.length - excess - TRUNCATION_MARK.length - 16);
-    annotations[key] = value.slice(0, keep) + TRUNCATION_MARK;
-    size = bytes({ ...alert, annotations });
-  }
-  const fitted = { ...alert, annotations };
-  if (bytes(fitted) > maxBytes) {
-    throw new MessageTooLargeError(
-      `alert ${alert.fingerprint} is over the ${maxBytes}-byte queue message limit even without its annotations`,
-    );
-  }
-  return fitted;
 }
 
 /** Packs messages into SendMessageBatch calls: at most 10 entries and 1 MiB per call. */

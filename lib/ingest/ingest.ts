@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { type SchemaProblem, validateNotification } from '../alertmanager/schema.ts';
 import type { RelayConfig } from '../config/types.ts';
@@ -131,7 +131,10 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       }
       let entries: FanoutEntry[];
       try {
-        entries = buildFanout(routed, now().toISOString());
+        // API Gateway gives each request its own id (so does the local server); the fallback
+        // only serves callers that build events by hand.
+        const requestId = event.requestContext?.requestId || randomUUID();
+        entries = buildFanout(routed, { receivedAt: now().toISOString(), requestId });
       } catch (error) {
         if (!(error instanceof MessageTooLargeError)) throw error;
         deps.telemetry.count('NotificationsRejected', {});
