@@ -9,18 +9,22 @@ import {
   MAX_BATCH_BYTES,
   MAX_BATCH_ENTRIES,
   MAX_MESSAGE_BYTES,
-  MessageTooLargeError,
   packBatches,
 } from '../../lib/ingest/fanout.ts';
+import { TRUNCATION_NOTE, VALUE_CAP_BYTES } from '../../lib/ingest/fit.ts';
 import type { RoutedNotification } from '../../lib/ingest/routing.ts';
-import { idempotencyKey, messageGroupId } from '../../lib/queue/idempotency.ts';
-import type { QueueMessage } from '../../lib/queue/message.ts';
+import { idempotencyKey, messageGroupId, queueDeduplicationId } from '../../lib/queue/idempotency.ts';
+import { parseMessage, type QueueMessage } from '../../lib/queue/message.ts';
 import type { OutgoingMessage } from '../../lib/queue/types.ts';
 import { referencePayload } from '../support/notifications.ts';
 
 /** SQS's own limit on one message and on one SendMessageBatch call. */
 const SQS_LIMIT = 1_048_576;
 const RECEIVED_AT = '2026-11-21T12:00:00.000Z';
+const REQUEST = { receivedAt: RECEIVED_AT, requestId: 'request-1' };
+/** What SQS refuses in a body: anything but the XML 1.0 characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
+const REFUSED_BY_SQS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 function payload(name = 'am-0.25-prom-group-some-resolved.json'): Notification {
   return referencePayload(name);
@@ -56,7 +60,7 @@ describe('Function: buildFanout', () => {
     const resolvedOnly = { ...notification, status: 'resolved' as const, alerts: [notification.alerts[2]] };
 
     // Act
-    const entries = buildFanout([routed(notification), routed(resolvedOnly, hook)], RECEIVED_AT);
+    const entries = buildFanout([routed(notification), routed(resolvedOnly, hook)], REQUEST);
 
     // Assess
     expect(entries).toHaveLength(2);
@@ -66,13 +70,17 @@ describe('Function: buildFanout', () => {
     ]);
     expect(entries[0].message.groupId).toBe(messageGroupId('ops', notification.groupKey));
     expect(entries[1].message.groupId).toBe(messageGroupId('hook', notification.groupKey));
-    expect(entries[0].message.deduplicationId).toBe(idempotencyKey('ops', notification));
-    expect(entries[1].message.deduplicationId).toBe(idempotencyKey('hook', resolvedOnly));
+    expect(entries[0].message.deduplicationId).toBe(
+      queueDeduplicationId(idempotencyKey('ops', notification), 'request-1'),
+    );
+    expect(entries[1].message.deduplicationId).toBe(
+      queueDeduplicationId(idempotencyKey('hook', resolvedOnly), 'request-1'),
+    );
     expect(parse(entries[1])).toEqual({
       v: 1,
       destination: 'hook',
       sink: 'webhook',
-      idempotencyKey: entries[1].message.deduplicationId,
+      idempotencyKey: idempotencyKey('hook', resolvedOnly),
       part: { index: 1, count: 1 },
       receivedAt: RECEIVED_AT,
       notification: resolvedOnly,
@@ -83,23 +91,28 @@ describe('Function: buildFanout', () => {
     }
   });
 
-  it('should give unique message ids but derive the deduplication id from the payload, not the time', () => {
+  it('should give unique message ids and a deduplication id of the content and the request, never of the time', () => {
     // Prepare
     const routes = [routed(payload()), routed(payload(), { name: 'ops2', sink: 'console' })];
 
     // Act
-    const first = buildFanout(routes, RECEIVED_AT);
-    const retry = buildFanout(routes, '2026-11-21T12:05:00.000Z');
+    const first = buildFanout(routes, REQUEST);
+    const sameRequestLater = buildFanout(routes, { ...REQUEST, receivedAt: '2026-11-21T12:05:00.000Z' });
+    const secondPost = buildFanout(routes, { ...REQUEST, requestId: 'request-2' });
 
     // Assess
+    const dedupIds = (entries: FanoutEntry[]) => entries.map((e) => e.message.deduplicationId);
+    const contentKeys = (entries: FanoutEntry[]) => entries.map((e) => parse(e).idempotencyKey);
     expect(new Set(first.map((e) => e.message.id)).size).toBe(first.length);
-    expect(retry.map((e) => e.message.deduplicationId)).toEqual(first.map((e) => e.message.deduplicationId));
-    expect(retry.map((e) => e.message.groupId)).toEqual(first.map((e) => e.message.groupId));
+    expect(dedupIds(sameRequestLater)).toEqual(dedupIds(first));
+    for (const [i, id] of dedupIds(secondPost).entries()) expect(id).not.toBe(dedupIds(first)[i]);
+    expect(contentKeys(secondPost)).toEqual(contentKeys(first));
+    expect(secondPost.map((e) => e.message.groupId)).toEqual(first.map((e) => e.message.groupId));
   });
 
   it('should return nothing when nothing was routed', () => {
     // Prepare & Act
-    const entries = buildFanout([], RECEIVED_AT);
+    const entries = buildFanout([], REQUEST);
 
     // Assess
     expect(entries).toEqual([]);
@@ -111,7 +124,7 @@ describe('Function: buildFanout', () => {
     expect(bytes(JSON.stringify(notification))).toBeGreaterThan(SQS_LIMIT);
 
     // Act
-    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+    const entries = buildFanout([routed(notification)], REQUEST);
 
     // Assess
     const parts = entries.map(parse);
@@ -123,21 +136,22 @@ describe('Function: buildFanout', () => {
       expect(bytes(entry.message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
       expect(entry.alerts).toBe(parts[i].notification.alerts.length);
       expect(entry.message.groupId).toBe(messageGroupId('ops', notification.groupKey));
-      expect(entry.message.deduplicationId).toBe(parts[i].idempotencyKey);
+      expect(entry.message.deduplicationId).toBe(queueDeduplicationId(parts[i].idempotencyKey, 'request-1'));
       expect(parts[i].notification.groupKey).toBe(notification.groupKey);
       expect(parts[i].notification.commonLabels).toEqual(notification.commonLabels);
     }
     expect(new Set(entries.map((e) => e.message.deduplicationId)).size).toBe(entries.length);
+    expect(new Set(parts.map((p) => p.idempotencyKey)).size).toBe(entries.length);
     expect(MAX_MESSAGE_BYTES).toBeLessThanOrEqual(SQS_LIMIT);
   });
 
-  it('should shorten the annotations of one alert that alone is over the limit, with a mark', () => {
+  it('should cut an annotation over the value cap to the cap, with a mark saying how many bytes were cut', () => {
     // Prepare
     const notification = bigNotification(1, 1_500_000);
     const alert = notification.alerts[0];
 
     // Act
-    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+    const entries = buildFanout([routed(notification)], REQUEST);
 
     // Assess
     expect(entries).toHaveLength(1);
@@ -147,9 +161,10 @@ describe('Function: buildFanout', () => {
     expect(sent.labels).toEqual(alert.labels);
     expect(sent.fingerprint).toBe(alert.fingerprint);
     expect(sent.annotations.summary).toBe(alert.annotations.summary);
-    expect(sent.annotations.description.length).toBeLessThan(alert.annotations.description.length);
-    expect(sent.annotations.description).toMatch(/^d+ \[truncated by alertmanager-relay[^\]]*\]$/);
-    expect(sent.annotations.description.length).toBeGreaterThan(900_000);
+    const [, kept, cut] = /^(d+) \[truncated (\d+) bytes\]$/.exec(sent.annotations.description) ?? [];
+    expect(Number(cut)).toBe(1_500_000 - kept.length);
+    expect(bytes(sent.annotations.description)).toBeLessThanOrEqual(VALUE_CAP_BYTES);
+    expect(kept.length).toBeGreaterThan(VALUE_CAP_BYTES - 64);
   });
 
   it.each([
@@ -162,7 +177,7 @@ describe('Function: buildFanout', () => {
     notification.alerts[0].annotations.description = char.repeat(700_000);
 
     // Act
-    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+    const entries = buildFanout([routed(notification)], REQUEST);
 
     // Assess
     expect(entries).toHaveLength(1);
@@ -176,7 +191,7 @@ describe('Function: buildFanout', () => {
     notification.alerts[3].annotations.description = 'x'.repeat(2_000_000);
 
     // Act
-    const entries = buildFanout([routed(notification)], RECEIVED_AT);
+    const entries = buildFanout([routed(notification)], REQUEST);
 
     // Assess
     const alerts = entries.flatMap((e) => parse(e).notification.alerts);
@@ -187,13 +202,126 @@ describe('Function: buildFanout', () => {
     for (const entry of entries) expect(bytes(entry.message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
   });
 
-  it('should throw MessageTooLargeError when an alert is over the limit even without annotations', () => {
+  it('should cut a label value over the value cap and keep the alert and its other labels', () => {
     // Prepare
     const notification = bigNotification(2, 10);
     notification.alerts[1].labels.huge = 'l'.repeat(1_100_000);
 
+    // Act
+    const entries = buildFanout([routed(notification)], REQUEST);
+
+    // Assess
+    const alerts = entries.flatMap((e) => parse(e).notification.alerts);
+    expect(alerts.map((a) => a.fingerprint)).toEqual(notification.alerts.map((a) => a.fingerprint));
+    expect(alerts[1].labels.huge).toMatch(/^l+ \[truncated \d+ bytes\]$/);
+    expect(bytes(alerts[1].labels.huge)).toBeLessThanOrEqual(VALUE_CAP_BYTES);
+    expect({ ...alerts[1].labels, huge: 'x' }).toEqual({ ...notification.alerts[1].labels, huge: 'x' });
+  });
+
+  it('should accept one alert with a 1.1 MB description that Alertmanager repeats in commonAnnotations, in one message', () => {
+    // Prepare
+    const notification = bigNotification(1, 1_100_000);
+    notification.commonAnnotations = { ...notification.alerts[0].annotations };
+
+    // Act
+    const entries = buildFanout([routed(notification)], REQUEST);
+
+    // Assess
+    expect(entries).toHaveLength(1);
+    const sent = parse(entries[0]).notification;
+    expect(sent.alerts[0].annotations.description).toMatch(/^d+ \[truncated \d+ bytes\]$/);
+    expect(sent.commonAnnotations).toEqual(sent.alerts[0].annotations);
+    expect(bytes(entries[0].message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+  });
+
+  it('should cut and then drop common fields that alone are over a queue message, keeping groupLabels and the alerts', () => {
+    // Prepare
+    const notification = bigNotification(3, 100);
+    for (let i = 0; i < 8; i++) notification.commonLabels[`big_${i}`] = 'c'.repeat(200_000);
+    notification.notification_reason = 'r'.repeat(300_000);
+
+    // Act
+    const entries = buildFanout([routed(notification)], REQUEST);
+
+    // Assess
+    expect(entries).toHaveLength(1);
+    const sent = parse(entries[0]).notification;
+    expect(bytes(entries[0].message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    expect(sent.alerts).toEqual(notification.alerts);
+    expect(sent.groupLabels).toEqual(notification.groupLabels);
+    expect(sent.groupKey).toBe(notification.groupKey);
+    expect(JSON.stringify(sent)).toContain(' bytes]');
+  });
+
+  it('should drop labels by size, never alertname, and say so when an alert has more labels than a message holds', () => {
+    // Prepare
+    const notification = bigNotification(1, 10);
+    const labels = notification.alerts[0].labels;
+    for (let i = 0; i < 60_000; i++) labels[`label_with_a_long_name_${i}`] = `value-${i}`;
+
+    // Act
+    const entries = buildFanout([routed(notification)], REQUEST);
+
+    // Assess
+    expect(entries).toHaveLength(1);
+    const sent = parse(entries[0]).notification.alerts[0];
+    expect(bytes(entries[0].message.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    expect(sent.labels.alertname).toBe(labels.alertname);
+    expect(Object.keys(sent.labels).length).toBeLessThan(Object.keys(labels).length);
+    expect(sent.annotations[TRUNCATION_NOTE]).toMatch(/^\[truncated \d+ bytes: \d+ entries dropped/);
+  });
+
+  it('should make characters SQS refuses safe in the body and give them back exactly when parsed', () => {
+    // Prepare
+    const notification = bigNotification(1, 10);
+    const hostile = 'a\uFFFFb\uFFFEc\uD800d\uDFFFe\u0001f\u{1F600}g';
+    notification.alerts[0].labels.hostile = hostile;
+    notification.commonLabels.hostile = hostile;
+
+    // Act
+    const entries = buildFanout([routed(notification)], REQUEST);
+
+    // Assess
+    expect(entries[0].message.body).not.toMatch(REFUSED_BY_SQS);
+    const parsed = parseMessage(entries[0].message.body);
+    expect(parsed.notification.alerts[0].labels.hostile).toBe(hostile);
+    expect(parsed.notification.commonLabels.hostile).toBe(hostile);
+  });
+
+  it('should fit any strings, SQS-safe, and leave what is under the cap as it came (property)', () => {
+    // Prepare
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 50 }),
+      fc.constantFrom('\uFFFF', '\uFFFE', '\uD800', '\u0000'),
+    );
+    const arb = fc.record({
+      labels: fc.dictionary(fc.string({ maxLength: 10 }), text, { maxKeys: 5 }),
+      annotation: text,
+      repeat: fc.nat({ max: 3000 }),
+      maxBytes: fc.integer({ min: 4000, max: 20_000 }),
+    });
+
     // Act & Assess
-    expect(() => buildFanout([routed(notification)], RECEIVED_AT)).toThrow(MessageTooLargeError);
+    fc.assert(
+      fc.property(arb, ({ labels, annotation, repeat, maxBytes }) => {
+        const notification = bigNotification(2, 0);
+        notification.alerts[0].labels = { ...labels, alertname: 'A' };
+        notification.alerts[1].annotations.description = annotation.repeat(repeat);
+        const entries = buildFanout([routed(notification)], REQUEST, maxBytes);
+        const alerts = entries.flatMap((e) => parseMessage(e.message.body).notification.alerts);
+        for (const entry of entries) {
+          expect(bytes(entry.message.body)).toBeLessThanOrEqual(maxBytes);
+          expect(entry.message.body).not.toMatch(REFUSED_BY_SQS);
+        }
+        expect(alerts.map((a) => a.fingerprint)).toEqual(notification.alerts.map((a) => a.fingerprint));
+        expect(alerts[0].labels).toEqual(notification.alerts[0].labels);
+        const description = alerts[1].annotations.description;
+        if (description !== notification.alerts[1].annotations.description) {
+          expect(description).toMatch(/ \[truncated \d+ bytes\]$/);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('should split into parts that fit any limit and keep every alert in order (property)', () => {
@@ -210,7 +338,7 @@ describe('Function: buildFanout', () => {
         sizes.forEach((size, i) => {
           notification.alerts[i].annotations.description = 'é'.repeat(size);
         });
-        const entries = buildFanout([routed(notification)], RECEIVED_AT, maxBytes);
+        const entries = buildFanout([routed(notification)], REQUEST, maxBytes);
         const parts = entries.map(parse);
         for (const entry of entries) expect(bytes(entry.message.body)).toBeLessThanOrEqual(maxBytes);
         expect(parts.map((p) => p.part)).toEqual(

@@ -7,8 +7,10 @@ import type { DestinationConfig, RelayConfig } from '../../lib/config/types.ts';
 import { PermanentError } from '../../lib/delivery/errors.ts';
 import type { SecretReader } from '../../lib/delivery/sink.ts';
 import { createIngestHandler, MAX_BODY_BYTES, safeEqual } from '../../lib/ingest/ingest.ts';
-import { idempotencyKey, messageGroupId } from '../../lib/queue/idempotency.ts';
-import type { QueueMessage } from '../../lib/queue/message.ts';
+import { idempotencyKey, messageGroupId, queueDeduplicationId } from '../../lib/queue/idempotency.ts';
+import { LocalEnqueuer } from '../../lib/queue/local.ts';
+import { parseMessage, type QueueMessage } from '../../lib/queue/message.ts';
+import { SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
 import type { Enqueuer, OutgoingMessage, SendBatchResult } from '../../lib/queue/types.ts';
 import { CountingTelemetry, createLogger } from '../../lib/telemetry.ts';
 import { payloadText as capturedText } from '../support/notifications.ts';
@@ -25,6 +27,9 @@ vi.mock('node:crypto', async (importOriginal) => {
 const TOKEN = 'current-token-4f1c2a9b7e3d8c6a';
 const PREVIOUS_TOKEN = 'previous-token-0b9a8c7d6e5f4a3b';
 const SQS_LIMIT = 1_048_576;
+/** What SQS refuses in a body: anything but the XML 1.0 characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
+const REFUSED_BY_SQS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 function payloadText(name = 'am-0.25-prom-group-some-resolved.json'): string {
   return capturedText(name);
@@ -41,6 +46,7 @@ function apiEvent(
     headers?: Record<string, string | undefined>;
     method?: string;
     isBase64Encoded?: boolean;
+    requestId?: string;
   } = {},
 ): APIGatewayProxyEventV2 {
   const method = options.method ?? 'POST';
@@ -69,7 +75,7 @@ function apiEvent(
         sourceIp: '10.0.0.1',
         userAgent: 'Alertmanager/0.25.0',
       },
-      requestId: 'request-1',
+      requestId: options.requestId ?? 'request-1',
       routeKey: `${method} /alertmanager`,
       stage: '$default',
       time: '21/Nov/2026:12:00:00 +0000',
@@ -460,7 +466,7 @@ describe('Function: createIngestHandler', () => {
       expectErrorBody(result);
     });
 
-    it('should answer 413, not 5xx, for an alert whose labels alone are over a queue message', async () => {
+    it('should accept, never 413, an alert whose labels alone are over a queue message, the long value cut with a mark', async () => {
       // Prepare
       const { handler, enqueuer } = setup();
       const body = payload();
@@ -470,9 +476,11 @@ describe('Function: createIngestHandler', () => {
       const result = await handler(apiEvent({ body: JSON.stringify(body) }));
 
       // Assess
-      expect(result.statusCode).toBe(413);
-      expectErrorBody(result);
-      expect(enqueuer.calls).toEqual([]);
+      expect(result.statusCode).toBe(202);
+      const sent = enqueuer.bodies().flatMap((b) => b.notification.alerts);
+      expect(sent.find((a) => a.fingerprint === body.alerts[0].fingerprint)?.labels.huge).toMatch(
+        /^x+ \[truncated \d+ bytes\]$/,
+      );
     });
   });
 
@@ -729,8 +737,8 @@ describe('Function: createIngestHandler', () => {
         const body = JSON.parse(message.body) as QueueMessage;
         expect(message.groupId).toBe(messageGroupId(body.destination, notification.groupKey));
         expect(message.groupId.length).toBeLessThanOrEqual(128);
-        expect(message.deduplicationId).toBe(idempotencyKey(body.destination, body.notification));
-        expect(body.idempotencyKey).toBe(message.deduplicationId);
+        expect(body.idempotencyKey).toBe(idempotencyKey(body.destination, body.notification));
+        expect(message.deduplicationId).toBe(queueDeduplicationId(body.idempotencyKey, 'request-1'));
         expect(body.part).toEqual({ index: 1, count: 1 });
       }
       expect(telemetry.get('NotificationsReceived')).toBe(1);
@@ -738,20 +746,84 @@ describe('Function: createIngestHandler', () => {
       expect(telemetry.get('MessagesEnqueued', 'pager')).toBe(1);
     });
 
-    it('should derive the same deduplication ids for the same notification sent twice (an HA pair)', async () => {
+    it('should give the same notification posted twice (an HA pair) the same content keys but its own deduplication ids', async () => {
       // Prepare
       const { handler, enqueuer } = setup();
       const reordered = payload();
       reordered.alerts.reverse();
 
       // Act
-      await handler(apiEvent());
-      await handler(apiEvent({ body: JSON.stringify(reordered) }));
+      await handler(apiEvent({ requestId: 'from-am-1' }));
+      await handler(apiEvent({ body: JSON.stringify(reordered), requestId: 'from-am-2' }));
 
       // Assess
       const ids = enqueuer.accepted.map((a) => a.message.deduplicationId);
+      const keys = enqueuer.bodies().map((b) => b.idempotencyKey);
       expect(ids).toHaveLength(6);
-      expect(new Set(ids).size).toBe(3);
+      expect(new Set(ids).size).toBe(6);
+      expect(new Set(keys).size).toBe(3);
+    });
+
+    it('should put both of two identical posts on the embedded queue, and a resend within one request only once', async () => {
+      // Prepare
+      const queue = new SqliteQueue({ path: ':memory:' });
+      for (const sink of ['console', 'webhook']) queue.createQueue(sink, { visibilityTimeoutSeconds: 30 });
+      const local = new LocalEnqueuer(queue);
+      const { handler, enqueuer } = setup();
+      // Every entry reported failed once after the queue took it (a lost answer): ingest resends it.
+      enqueuer.script = async (sink, entries, call) => {
+        await local.sendBatch(sink, entries);
+        return call <= 2
+          ? { failed: entries.map((e) => ({ id: e.id, reason: 'InternalError' })) }
+          : { failed: [] };
+      };
+
+      // Act
+      const first = await handler(apiEvent({ requestId: 'from-am-1' }));
+      const second = await handler(apiEvent({ requestId: 'from-am-2' }));
+
+      // Assess
+      expect([first.statusCode, second.statusCode]).toEqual([202, 202]);
+      expect(enqueuer.calls.length).toBeGreaterThan(4);
+      const queued = [...queue.peek('console', 100), ...queue.peek('webhook', 100)];
+      expect(queued).toHaveLength(6);
+      const keys = queued.map((m) => parseMessage(m.body).idempotencyKey);
+      expect(new Set(keys).size).toBe(3);
+      queue.close();
+    });
+
+    it('should accept a label with U+FFFF, U+FFFE and a lone surrogate, enqueue a body SQS accepts, and keep the text', async () => {
+      // Prepare
+      const { handler, enqueuer } = setup({ config: { destinations: [{ name: 'ops', sink: 'console' }] } });
+      const hostile = 'a\uFFFFb\uFFFEc\uD800d';
+      const body = payload();
+      body.alerts[0].labels.hostile = hostile;
+
+      // Act
+      const result = await handler(apiEvent({ body: JSON.stringify(body) }));
+
+      // Assess
+      expect(result.statusCode).toBe(202);
+      const [message] = enqueuer.accepted.map((a) => a.message);
+      expect(message.body).not.toMatch(REFUSED_BY_SQS);
+      expect(parseMessage(message.body).notification.alerts[0].labels.hostile).toBe(hostile);
+    });
+
+    it('should accept one alert with a 1.1 MB description repeated in commonAnnotations, cut with a mark', async () => {
+      // Prepare
+      const { handler, enqueuer } = setup({ config: { destinations: [{ name: 'ops', sink: 'console' }] } });
+      const body = payload();
+      body.alerts = [{ ...body.alerts[0], annotations: { description: 'd'.repeat(1_100_000) } }];
+      body.commonAnnotations = { description: 'd'.repeat(1_100_000) };
+
+      // Act
+      const result = await handler(apiEvent({ body: JSON.stringify(body) }));
+
+      // Assess
+      expect(result.statusCode).toBe(202);
+      const [sent] = enqueuer.bodies();
+      expect(sent.notification.alerts[0].annotations.description).toMatch(/^d+ \[truncated \d+ bytes\]$/);
+      expect(sent.notification.commonAnnotations).toEqual(sent.notification.alerts[0].annotations);
     });
 
     it('should split a notification over 1 MiB into parts, losing no alert, in calls of at most 10 and 1 MiB', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Notification } from '../../lib/alertmanager/types.ts';
-import { idempotencyKey, messageGroupId } from '../../lib/queue/idempotency.ts';
+import { idempotencyKey, messageGroupId, queueDeduplicationId } from '../../lib/queue/idempotency.ts';
 import { referencePayload } from '../support/notifications.ts';
 
 const payload = referencePayload;
@@ -162,6 +162,34 @@ describe('Function: idempotencyKey', () => {
         expect(idempotencyKey('dest', { groupKey, status, alerts: full(shuffled) })).toBe(key);
         const mutated = full(alerts).map((a, i) => (i === target % alerts.length ? changed(a, field) : a));
         expect(idempotencyKey('dest', { groupKey, status, alerts: mutated })).not.toBe(key);
+      }),
+    );
+  });
+});
+
+describe('Function: queueDeduplicationId', () => {
+  it('should be the same within one request and differ between two requests with the same content', () => {
+    // Prepare
+    const key = idempotencyKey('ops', payload('am-0.25-prom-group-some-resolved.json'));
+
+    // Act
+    const resend = [queueDeduplicationId(key, 'request-1'), queueDeduplicationId(key, 'request-1')];
+    const otherPost = queueDeduplicationId(key, 'request-2');
+    const otherContent = queueDeduplicationId(key.replace(/^./, 'x'), 'request-1');
+
+    // Assess
+    expect(resend[0]).toBe(resend[1]);
+    expect(otherPost).not.toBe(resend[0]);
+    expect(otherContent).not.toBe(resend[0]);
+    expect(resend[0]).not.toBe(key);
+    expect(resend[0]).toMatch(SQS_ID);
+  });
+
+  it('should fit SQS for any request id (property)', () => {
+    // Act & Assess
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (requestId) => {
+        expect(queueDeduplicationId('k'.repeat(64), requestId)).toMatch(SQS_ID);
       }),
     );
   });

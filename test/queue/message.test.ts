@@ -1,8 +1,19 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildMessage, parseMessage } from '../../lib/queue/message.ts';
+import {
+  buildMessage,
+  parseMessage,
+  serializeMessage,
+  toQueueJson,
+  toQueueText,
+} from '../../lib/queue/message.ts';
 import { makeNotification } from '../support/notifications.ts';
 
 const RECEIVED_AT = '2026-11-21T12:00:00.000Z';
+/** What SQS refuses in a body or a string attribute: anything but the XML 1.0 characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
+const REFUSED_BY_SQS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const HOSTILE = 'a\uFFFFb\uFFFEc\uD800d\uDFFFe\u0000f\u0008g\u{1F600}h\\\uFFFF';
 
 function message(key: string) {
   return {
@@ -52,5 +63,47 @@ describe('Function: parseMessage', () => {
   ])('should throw "%s"', (expected, body) => {
     // Act & Assess
     expect(() => parseMessage(JSON.stringify(body))).toThrow(expected);
+  });
+});
+
+describe('Function: serializeMessage', () => {
+  it('should escape U+FFFE, U+FFFF, lone surrogates and control characters so SQS accepts the body, and parse back exactly', () => {
+    // Prepare
+    const notification = makeNotification({ labels: () => ({ hostile: HOSTILE }) });
+    const built = buildMessage('audit', 'webhook', notification, RECEIVED_AT, { index: 1, count: 1 });
+
+    // Act
+    const body = serializeMessage(built);
+
+    // Assess
+    expect(body).not.toMatch(REFUSED_BY_SQS);
+    expect(body).toContain('\\uffff');
+    expect(parseMessage(body)).toEqual(built);
+  });
+});
+
+describe('Function: toQueueJson', () => {
+  it('should give JSON that SQS accepts and that parses back to the same value, for any string (property)', () => {
+    // Act & Assess
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' })), (value) => {
+        const json = toQueueJson(value);
+        expect(json).not.toMatch(REFUSED_BY_SQS);
+        expect(JSON.parse(json)).toEqual(value);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('Function: toQueueText', () => {
+  it('should replace each character SQS refuses with U+FFFD and keep the rest', () => {
+    // Act
+    const text = toQueueText(HOSTILE);
+
+    // Assess
+    expect(text).toBe('a\uFFFDb\uFFFDc\uFFFDd\uFFFDe\uFFFDf\uFFFDg\u{1F600}h\\\uFFFD');
+    expect(text).not.toMatch(REFUSED_BY_SQS);
+    expect(toQueueText('tab\tnewline\ncr\r')).toBe('tab\tnewline\ncr\r');
   });
 });

@@ -96,6 +96,62 @@ describe('Class: SqliteQueue', () => {
       expect(queue.depth('sink').visible).toBe(2);
     });
 
+    it.each([
+      ['U+FFFF', 'a\uFFFFb'],
+      ['U+FFFE', 'a\uFFFEb'],
+      ['a lone high surrogate', 'a\uD800b'],
+      ['a lone low surrogate', 'a\uDC00b'],
+      ['a NUL', 'a\u0000b'],
+      ['a C0 control other than tab, LF and CR', 'a\u001Bb'],
+    ])('should refuse a body with %s as SQS does (InvalidMessageContents)', (_name, body) => {
+      // Act
+      const result = queue.send('sink', [entry(1, 'g1', { body }), entry(2)]);
+
+      // Assess
+      expect(result.failed).toEqual([{ id: 'e1', reason: expect.stringMatching(/^InvalidMessageContents/) }]);
+      expect(queue.peek('sink').map((m) => m.body)).toEqual(['body-2']);
+    });
+
+    it('should refuse a string attribute with a character SQS refuses (InvalidMessageContents)', () => {
+      // Act
+      const result = queue.send('sink', [
+        entry(1, 'g1', { attributes: { reason: 'boom \uFFFF' } }),
+        entry(2, 'g1', { attributes: { reason: 'cut \uD83D' } }),
+        entry(3, 'g1', { attributes: { reason: 'fine\ttab \u{1F600} \uFFFD' } }),
+      ]);
+
+      // Assess
+      expect(result.failed.map((f) => [f.id, f.reason.split(':')[0]])).toEqual([
+        ['e1', 'InvalidMessageContents'],
+        ['e2', 'InvalidMessageContents'],
+      ]);
+      expect(queue.peek('sink').map((m) => m.attributes)).toEqual([{ reason: 'fine\ttab \u{1F600} \uFFFD' }]);
+    });
+
+    it.each([
+      ['a space', 'bad name'],
+      ['a leading period', '.reason'],
+      ['a trailing period', 'reason.'],
+      ['two periods in a row', 'a..b'],
+      ['the AWS. prefix', 'AWS.reason'],
+      ['the amazon. prefix in any case', 'amazon.reason'],
+      ['over 256 characters', 'a'.repeat(257)],
+    ])('should refuse an attribute name with %s', (_name, name) => {
+      // Act
+      const result = queue.send('sink', [entry(1, 'g1', { attributes: { [name]: 'v' } })]);
+
+      // Assess
+      expect(result.failed).toEqual([{ id: 'e1', reason: expect.stringMatching(/^InvalidParameterValue/) }]);
+    });
+
+    it('should accept tab, LF, CR and characters beyond the BMP in a body', () => {
+      // Act
+      const result = queue.send('sink', [entry(1, 'g1', { body: 'a\tb\nc\rd\u{1F600}\uE000\uFFFD' })]);
+
+      // Assess
+      expect(result.failed).toEqual([]);
+    });
+
     it('should accept a duplicate within the dedup window without enqueueing it again', () => {
       // Prepare
       const first = queue.send('sink', [entry(1)]);
