@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { PermanentError } from '../../delivery/errors.ts';
 import { statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
@@ -28,20 +28,25 @@ export const RESERVED_HEADERS = [
   'webhook-id',
   'webhook-timestamp',
   'webhook-signature',
+  'webhook-superseded-by',
 ];
 
 const WHSEC_PREFIX = 'whsec_';
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Standard base64, with or without its `=` padding (a length of 4n+1 is never valid base64).
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 
 /**
  * Decodes a signing secret's value into HMAC keys.
  *
  * - `whsec_<base64>` (what Standard Webhooks libraries generate and verify): the key is the
- *   base64-decoded remainder. Several such secrets separated by spaces are all used, so a
- *   receiver can rotate: every request carries one `v1,` signature per key.
- * - Anything else is a raw secret: the key is its UTF-8 bytes, as typed (a receiver verifies
- *   with `new Webhook(secret, { format: 'raw' })`). We do not guess at base64 here, because
- *   most passwords happen to be valid base64 and would silently become a different key.
+ *   base64-decoded remainder, padded or not. Several such secrets separated by spaces are all
+ *   used, so a receiver can rotate: every request carries one `v1,` signature per key.
+ * - Anything else is a raw secret, turned into a key exactly as the `standardwebhooks`
+ *   library does for `new Webhook(secret, { format: 'raw' })`: one byte per code point, the
+ *   low 8 bits of its first UTF-16 unit (`Uint8Array.from(secret, c => c.charCodeAt(0))`).
+ *   For ASCII that is its UTF-8; for anything else it is not, and a receiver verifying with
+ *   the library must get the same key. We do not guess at base64 here, because most
+ *   passwords happen to be valid base64 and would silently become a different key.
  *
  * Surrounding whitespace is trimmed either way (secret files usually end in a newline).
  * Throws an Error that never quotes the value.
@@ -49,14 +54,30 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 export function decodeSigningSecret(value: string): Buffer[] {
   const trimmed = value.trim();
   if (trimmed === '') throw new Error('the signing secret is empty');
-  if (!trimmed.startsWith(WHSEC_PREFIX)) return [Buffer.from(trimmed, 'utf8')];
+  if (!trimmed.startsWith(WHSEC_PREFIX)) return [rawSecretKey(trimmed)];
   return trimmed.split(/\s+/).map((part, index) => {
     const encoded = part.startsWith(WHSEC_PREFIX) ? part.slice(WHSEC_PREFIX.length) : undefined;
-    if (encoded === undefined || encoded === '' || !STRICT_BASE64.test(encoded)) {
-      throw new Error(`signing secret ${index + 1} is not whsec_ followed by standard padded base64`);
+    if (encoded === undefined || encoded === '' || !BASE64.test(encoded)) {
+      throw new Error(`signing secret ${index + 1} is not whsec_ followed by standard base64`);
     }
     return Buffer.from(encoded, 'base64');
   });
+}
+
+/** The key of a raw secret, as the `standardwebhooks` library derives it (see decodeSigningSecret). */
+export function rawSecretKey(secret: string): Buffer {
+  return Buffer.from(Array.from(secret, (c) => c.charCodeAt(0) & 0xff));
+}
+
+/**
+ * The `webhook-id` of one notification occurrence: a hash of the idempotency key (the
+ * content) and `receivedAt` (when ingest accepted it). Retries, an HA pair's duplicate and a
+ * DLQ redrive of that occurrence keep both, so the id stays and a receiver's deduplication
+ * drops them; Alertmanager's `repeat_interval` reminder is a new occurrence with a new
+ * `receivedAt`, so the receiver sees it.
+ */
+export function webhookId(idempotencyKey: string, receivedAt: string): string {
+  return `msg_${createHash('sha256').update(`${idempotencyKey}\n${receivedAt}`).digest('hex').slice(0, 32)}`;
 }
 
 /**
@@ -81,6 +102,7 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
 
   return {
     name: 'webhook',
+    kind: 'event-log',
     configSchema: webhookConfigSchema,
 
     describe(destination) {
@@ -119,16 +141,23 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
         }
       }
 
-      const body = JSON.stringify(delivery.notification);
+      // An older notification than its group's last applied one (a DLQ redrive) still goes to an
+      // event log, marked so the receiver does not take it for the group's current state.
+      const body = JSON.stringify(
+        delivery.superseded
+          ? { ...delivery.notification, superseded: delivery.superseded }
+          : delivery.notification,
+      );
       const timestamp = Math.floor(now() / 1000);
       const headers = buildHeaders(destination.headers ?? {});
       headers.set('content-type', 'application/json');
       headers.set('user-agent', USER_AGENT);
       // The id and timestamp go out unsigned too: receivers dedupe on webhook-id either way.
-      setHeader(headers, 'webhook-id', delivery.idempotencyKey);
+      const id = webhookId(delivery.idempotencyKey, delivery.receivedAt);
+      headers.set('webhook-id', id);
       headers.set('webhook-timestamp', String(timestamp));
-      if (keys.length > 0)
-        headers.set('webhook-signature', signStandardWebhook(delivery.idempotencyKey, timestamp, body, keys));
+      if (delivery.superseded) headers.set('webhook-superseded-by', delivery.superseded.by);
+      if (keys.length > 0) headers.set('webhook-signature', signStandardWebhook(id, timestamp, body, keys));
 
       const started = performance.now();
       const response = await vendorFetch(

@@ -10,6 +10,7 @@ import {
   decodeSigningSecret,
   signStandardWebhook,
   type WebhookDestination,
+  webhookId,
   webhookSink,
 } from '../../../lib/sinks/webhook/webhook.ts';
 import { describeSinkConformance } from '../../support/conformance.ts';
@@ -28,6 +29,9 @@ const TOKEN_PATH = `/hooks/${PATH_TOKEN}?token=${QUERY_TOKEN}`;
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const SECRET_NAME = 'WEBHOOK_SIGNING_KEY';
+const RECEIVED_AT = '2026-11-21T12:00:00.000Z';
+/** The webhook-id of the test's notification occurrence. */
+const ID = webhookId('idem-0d4c2a1f9b7e', RECEIVED_AT);
 
 function alert(fingerprint: string): Alert {
   return {
@@ -57,7 +61,12 @@ const NOTIFICATION: Notification = {
 
 function delivery(
   destination: Partial<WebhookDestination> & { url: string },
-  options: { secrets?: Record<string, string>; attempt?: number; logger?: SinkLogger } = {},
+  options: {
+    secrets?: Record<string, string>;
+    attempt?: number;
+    logger?: SinkLogger;
+    receivedAt?: string;
+  } = {},
 ): Delivery<WebhookDestination> {
   const secrets = options.secrets ?? { [SECRET_NAME]: SECRET };
   return {
@@ -65,7 +74,7 @@ function delivery(
     notification: NOTIFICATION,
     idempotencyKey: 'idem-0d4c2a1f9b7e',
     part: { index: 1, count: 1 },
-    receivedAt: '2026-11-21T12:00:00.000Z',
+    receivedAt: options.receivedAt ?? RECEIVED_AT,
     attempt: options.attempt ?? 1,
     secrets: {
       async get(name) {
@@ -131,7 +140,7 @@ describe('Sink: webhook', () => {
       expect(request.verified).toBe(true);
       expect(request.headers['content-type']).toBe('application/json');
       expect(request.headers['user-agent']).toBe('alertmanager-relay');
-      expect(request.webhookId).toBe('idem-0d4c2a1f9b7e');
+      expect(request.webhookId).toBe(ID);
       expect(request.headers['webhook-timestamp']).toMatch(/^\d{10}$/);
       expect(request.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
       const verified = new Webhook(SECRET).verify(request.rawBody, request.headers);
@@ -162,7 +171,7 @@ describe('Sink: webhook', () => {
       // Assess
       const [request] = await hook.waitFor(1);
       expect(request.verified).toBeUndefined();
-      expect(request.webhookId).toBe('idem-0d4c2a1f9b7e');
+      expect(request.webhookId).toBe(ID);
       expect(request.headers['webhook-timestamp']).toMatch(/^\d+$/);
       expect(request.headers).not.toHaveProperty('webhook-signature');
       expect(webhookSink.describe?.({ name: 'receiver', sink: 'webhook', url: hook.url })).toEqual([
@@ -182,7 +191,7 @@ describe('Sink: webhook', () => {
       const [request] = await hook.waitFor(1);
       expect(request.headers['x-team']).toBe('sre');
       expect(request.headers['content-type']).toBe('application/json');
-      expect(request.webhookId).toBe('idem-0d4c2a1f9b7e');
+      expect(request.webhookId).toBe(ID);
       expect(request.verified).toBe(true);
       expect(
         webhookSink.describe?.({ name: 'r', sink: 'webhook', url: hook.url, signingSecret: 'S', headers }),
@@ -222,6 +231,62 @@ describe('Sink: webhook', () => {
       expect(request.verified).toBe(true);
     });
 
+    it('should sign with a non-ASCII raw secret exactly as the standardwebhooks library derives its key', async () => {
+      // Prepare
+      const raw = 'pässwörd-€-東京-🔑';
+      const hook = await receiver({ secret: raw, secretFormat: 'raw' });
+
+      // Act
+      await webhookSink.deliver(
+        delivery({ url: hook.url, signingSecret: SECRET_NAME }, { secrets: { [SECRET_NAME]: raw } }),
+      );
+
+      // Assess
+      const [request] = await hook.waitFor(1);
+      expect(request.verified, request.verifyError).toBe(true);
+    });
+
+    it('should accept a whsec_ secret without its base64 padding', async () => {
+      // Prepare
+      const padded = `whsec_${Buffer.from('sixteen-byte-key!').toString('base64')}`;
+      expect(padded.endsWith('=')).toBe(true);
+      const hook = await receiver({ secret: padded });
+
+      // Act
+      await webhookSink.deliver(
+        delivery(
+          { url: hook.url, signingSecret: SECRET_NAME },
+          { secrets: { [SECRET_NAME]: padded.replace(/=+$/, '') } },
+        ),
+      );
+
+      // Assess
+      const [request] = await hook.waitFor(1);
+      expect(request.verified, request.verifyError).toBe(true);
+    });
+
+    it('should give a repeat_interval reminder a new webhook-id and keep it for its own retries', async () => {
+      // Prepare
+      const hook = await receiver();
+      const reminderAt = '2026-11-21T16:00:00.000Z';
+
+      // Act
+      await webhookSink.deliver(delivery({ url: hook.url, signingSecret: SECRET_NAME }));
+      await webhookSink.deliver(
+        delivery({ url: hook.url, signingSecret: SECRET_NAME }, { receivedAt: reminderAt }),
+      );
+      await webhookSink.deliver(
+        delivery({ url: hook.url, signingSecret: SECRET_NAME }, { receivedAt: reminderAt, attempt: 2 }),
+      );
+
+      // Assess
+      const requests = await hook.waitFor(3);
+      const reminderId = webhookId('idem-0d4c2a1f9b7e', reminderAt);
+      expect(reminderId).not.toBe(ID);
+      expect(requests.map((r) => r.webhookId)).toEqual([ID, reminderId, reminderId]);
+      expect(requests.every((r) => r.verified)).toBe(true);
+    });
+
     it('should keep webhook-id across retries so the receiver can count one delivery', async () => {
       // Prepare
       const hook = await receiver();
@@ -241,8 +306,8 @@ describe('Sink: webhook', () => {
       expect(first).toBeInstanceOf(RetryableError);
       expect(second).toMatchObject({ name: 'RetryableError', statusCode: 429, retryAfterSeconds: 1 });
       expect(hook.requests.map((r) => r.outcome)).toEqual([500, 429, 200]);
-      expect(hook.attemptsById()).toEqual(new Map([['idem-0d4c2a1f9b7e', 3]]));
-      expect(hook.deliveriesById()).toEqual(new Map([['idem-0d4c2a1f9b7e', 1]]));
+      expect(hook.attemptsById()).toEqual(new Map([[ID, 3]]));
+      expect(hook.deliveriesById()).toEqual(new Map([[ID, 1]]));
       expect(hook.duplicates()).toEqual([]);
     });
 
@@ -257,9 +322,9 @@ describe('Sink: webhook', () => {
 
       // Assess
       const requests = await hook.waitFor((list) => list.filter((r) => r.verified).length === 2);
-      expect(requests.map((r) => r.webhookId)).toEqual(['idem-0d4c2a1f9b7e', 'idem-0d4c2a1f9b7e']);
-      expect(hook.duplicates()).toEqual(['idem-0d4c2a1f9b7e']);
-      expect(hook.deliveriesById().get('idem-0d4c2a1f9b7e')).toBe(2);
+      expect(requests.map((r) => r.webhookId)).toEqual([ID, ID]);
+      expect(hook.duplicates()).toEqual([ID]);
+      expect(hook.deliveriesById().get(ID)).toBe(2);
     });
 
     it('should log a delivery by host only', async () => {
