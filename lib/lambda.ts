@@ -58,7 +58,11 @@ export function awsIngest(
   return { handler, telemetry };
 }
 
-/** Wires one sink's record handler: its queue and DLQ, the state table, the secret. */
+/**
+ * Wires one sink's record handler: its queue and DLQ, the state table, the secret. Lambda calls
+ * the handler with its context (middy passes it on), whose getRemainingTimeInMillis is the
+ * deadline the handler and the sink's vendor calls keep to.
+ */
 export function awsSink<C extends DestinationConfig>(
   sink: Sink<C>,
   env: NodeJS.ProcessEnv,
@@ -84,7 +88,9 @@ export function awsSink<C extends DestinationConfig>(
       dlqUrl: required(env, dlqUrlVar(sinkName)),
     }),
     telemetry,
-    maxReceiveCount: positiveInteger(env, ENV.maxReceiveCount, DELIVERY_POLICY.maxAttempts),
+    // The queue's redrive backstop; the relay's own attempt count (maxAttempts) decides the DLQ.
+    maxReceiveCount: positiveInteger(env, ENV.maxReceiveCount, DELIVERY_POLICY.receiveBackstop),
+    maxAttempts: DELIVERY_POLICY.maxAttempts,
   });
   return { handler, telemetry };
 }

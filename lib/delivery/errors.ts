@@ -30,3 +30,16 @@ export class PermanentError extends Error {
     this.statusCode = options.statusCode;
   }
 }
+
+/**
+ * The function's time ran out before the delivery was done (lib/delivery/deadline.ts). When
+ * the delivery made progress first (a journal step recorded), the record handler returns the
+ * message to the queue at once without counting a failed attempt, and the next receive
+ * resumes where this one stopped; without progress it is an ordinary retryable failure.
+ */
+export class OutOfTimeError extends RetryableError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'OutOfTimeError';
+  }
+}

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { PermanentError, RetryableError } from './errors.ts';
+import { assertTimeForCall, callTimeoutSeconds } from './deadline.ts';
+import { OutOfTimeError, PermanentError, RetryableError } from './errors.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
 /**
@@ -27,8 +28,7 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Timeouts and connection failures: the receiver may be back by the next attempt. */
 export function transportError(error: unknown, label: string, timeoutSeconds: number): RetryableError {
-  const name = (error as { name?: unknown } | null)?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
+  if (isTimeout(error)) {
     return new RetryableError(`${label} did not answer within ${timeoutSeconds} s`);
   }
   const code = errorCode(error);
@@ -139,6 +139,10 @@ async function readAtMost(response: Response, limit: number): Promise<{ text: st
  * a key in the path or a signed payload to a host nobody configured), the whole request is cut
  * off after `timeoutSeconds`, and a transport failure becomes a RetryableError that names only
  * `label` (undici's errors can quote the URL). Resolves with the response whatever its status.
+ *
+ * Inside a delivery the timeout is also capped by the function's time left less the handler's
+ * reserve (lib/delivery/deadline.ts): a call is not started without time for it (OutOfTimeError),
+ * and a call cut short by the deadline, not by its own timeout, fails with OutOfTimeError.
  */
 export async function vendorFetch(
   url: string | URL,
@@ -146,15 +150,30 @@ export async function vendorFetch(
   options: { label: string; timeoutSeconds: number; fetch?: typeof globalThis.fetch },
 ): Promise<Response> {
   const doFetch = options.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
+  assertTimeForCall(`the call to ${options.label}`);
+  const timeout = callTimeoutSeconds(options.timeoutSeconds);
   try {
     return await doFetch(url, {
       ...init,
       redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutSeconds * 1000),
+      signal: AbortSignal.timeout(Math.max(1, Math.floor(timeout.seconds * 1000))),
     });
   } catch (error) {
-    throw transportError(error, options.label, options.timeoutSeconds);
+    const failure = transportError(error, options.label, roundSeconds(timeout.seconds));
+    if (timeout.capped && isTimeout(error)) {
+      throw new OutOfTimeError(`${failure.message}, cut short by the function's deadline`);
+    }
+    throw failure;
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
+}
+
+function roundSeconds(seconds: number): number {
+  return Math.round(seconds * 10) / 10;
 }
 
 /** What a vendor sink needs to POST JSON and say what came back, without leaking the URL. */

@@ -1,4 +1,5 @@
 import type { Alert } from '../alertmanager/types.ts';
+import { assertTimeForCall, markProgress } from './deadline.ts';
 import { DELIVERY_POLICY } from './policy.ts';
 import type { Delivery } from './sink.ts';
 
@@ -34,7 +35,11 @@ export function stepJournal(
   const ttlSeconds = DELIVERY_POLICY.stateTtlSeconds;
   const journal: StepJournal = {
     get: (step) => state.get(prefix + step),
-    record: (step, value) => state.put(prefix + step, value, { ttlSeconds }),
+    async record(step, value) {
+      await state.put(prefix + step, value, { ttlSeconds });
+      // A recorded step survives a return to the queue: running out of time after it is progress.
+      markProgress();
+    },
     async once(step, action) {
       const done = await journal.get<Awaited<ReturnType<typeof action>>>(step);
       if (done) return { value: done, ran: false };
@@ -52,7 +57,9 @@ export function stepJournal(
  * delivery's journal. When alert 3 of 5 fails, the retry of this message starts at alert 3:
  * alerts 1 and 2 are not sent twice (a vendor without a dedup key, such as Sysdig's events,
  * would show them twice). Alerts are sent in order; the first failure stops the loop and is
- * thrown.
+ * thrown. Before each alert it checks the function's deadline (lib/delivery/deadline.ts): with
+ * too little time left for one more call it stops with an OutOfTimeError, and the record
+ * handler hands the message back at once to carry on from there, without counting a failure.
  *
  * @example
  * await forEachAlertOnce(delivery, async (alert) => postEvent(toEvent(alert)));
@@ -66,6 +73,7 @@ export async function forEachAlertOnce<C extends Delivery['destination']>(
   let skipped = 0;
   for (const [index, alert] of delivery.notification.alerts.entries()) {
     const { ran } = await journal.once(`alert:${alert.fingerprint}:${alert.status}`, async () => {
+      assertTimeForCall(`alert ${index + 1} of ${delivery.notification.alerts.length}`);
       await send(alert, index);
       return { sentAt: new Date().toISOString() };
     });

@@ -1,24 +1,44 @@
 /**
- * The delivery policy: every number that decides when a failed delivery is tried again and
- * when it is given up, in one place. The record handler, the Lambda wiring, the local runtime
- * and the generated infrastructure (lib/infra) all read it, so the queue's redrive policy, the
- * handler's own dead-lettering and the local emulation can never disagree.
+ * The delivery policy: every number that decides when a failed delivery is tried again, when
+ * it is given up, and how much of a function's time a delivery may use, in one place. The
+ * record handler, the Lambda wiring, the local runtime and the generated infrastructure
+ * (lib/infra) all read it, so the queue's redrive policy, the handler's own dead-lettering and
+ * the local emulation can never disagree.
  */
 export interface DeliveryPolicy {
-  /** The attempt that fails retryably at this count is dead-lettered with its reason. */
+  /**
+   * Failed attempts the relay counts (in the state store) before it dead-letters a message with
+   * its reason. Receives spent waiting behind a group-mate, and returns because the function's
+   * time ran out after progress, are not attempts.
+   */
   readonly maxAttempts: number;
+  /**
+   * The queue's redrive maxReceiveCount. Far above maxAttempts, so SQS's own redrive (which
+   * carries no reason) only catches a message whose function keeps crashing; the handler
+   * dead-letters a message at this receive itself, with a reason, whatever the outcome.
+   */
+  readonly receiveBackstop: number;
   /** Backoff between attempts when the vendor gave no Retry-After. */
   readonly backoff: BackoffPolicy;
   /**
-   * Two messages with the same content key accepted this close together are the same
-   * notification (an Alertmanager HA pair, an Alertmanager retry). Further apart, they are
-   * Alertmanager's repeat_interval reminder, which is delivered again.
+   * A message whose content key equals the one last applied to its group, accepted this close
+   * to it, is the same notification (an Alertmanager HA pair, an Alertmanager retry). Further
+   * apart, it is Alertmanager's repeat_interval reminder, which is delivered again.
    */
   readonly duplicateWindowMs: number;
-  /** How long delivery state (what was delivered, a journal's steps) is kept. */
+  /** How long delivery state (what was applied, a journal's steps, attempt counts) is kept. */
   readonly stateTtlSeconds: number;
   /** The longest wait a Retry-After or backoff can ask for (SQS ChangeMessageVisibility's maximum). */
   readonly maxRetryDelaySeconds: number;
+  /**
+   * Kept free below the longest wait: ChangeMessageVisibility's 12 hours count from the receive,
+   * which happened a little before the handler started (the event source mapping's own delay).
+   */
+  readonly visibilityMarginSeconds: number;
+  /** The end of a function's time the handler keeps for itself (state writes, visibility, DLQ). */
+  readonly deadlineReserveMs: number;
+  /** A vendor call is not started with less than this left before the reserve. */
+  readonly minVendorCallMs: number;
 }
 
 /** How long a retryable failure waits before the next attempt. */
@@ -29,28 +49,54 @@ export interface BackoffPolicy {
 }
 
 /**
- * 5 s, 20 s, 80 s, 320 s (+-50% jitter): with maxReceiveCount 5 a message gets about seven
- * minutes of retries before the DLQ; a longer vendor outage is what the DLQ and redrive are for.
+ * 5 s, 20 s, 80 s, 320 s (+-50% jitter): with 5 attempts a message gets about seven minutes of
+ * retries before the DLQ; a longer vendor outage is what the DLQ and redrive are for.
  */
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseSeconds: 5, factor: 4, maxSeconds: 900 };
 
-/** SQS's ChangeMessageVisibility maximum (12 hours). */
+/** SQS's ChangeMessageVisibility maximum (12 hours from the receive). */
 export const MAX_VISIBILITY_SECONDS = 43_200;
 
 /** The policy every sink runs under, on AWS and locally. */
 export const DELIVERY_POLICY: DeliveryPolicy = {
-  // AWS suggests a maxReceiveCount of at least 5 so a briefly failing function is not sent
-  // straight to the DLQ: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+  // AWS suggests at least 5 receives so a briefly failing function is not sent straight to the
+  // DLQ: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html. The relay
+  // counts real attempts itself, so 5 of them is the same budget without the queue-mates' waits.
   maxAttempts: 5,
+  receiveBackstop: 50,
   backoff: DEFAULT_BACKOFF,
   duplicateWindowMs: 5 * 60 * 1000,
   stateTtlSeconds: 7 * 24 * 3600,
   maxRetryDelaySeconds: MAX_VISIBILITY_SECONDS,
+  visibilityMarginSeconds: 300,
+  deadlineReserveMs: 2_000,
+  minVendorCallMs: 1_000,
 };
 
 /**
+ * Time left in the function below which the handler stops starting work (a record, an alert,
+ * a vendor call) and returns what is left to the queue: the reserve plus one shortest call.
+ */
+export const DEADLINE_MARGIN_MS = DELIVERY_POLICY.deadlineReserveMs + DELIVERY_POLICY.minVendorCallMs;
+
+/**
+ * The longest visibility ChangeMessageVisibility accepts for a message received
+ * `sinceReceiveMs` ago: 12 hours from the receive, less the margin.
+ *
+ * @example visibilityLimitSeconds(60_000) // 43_200 - 300 - 60
+ */
+export function visibilityLimitSeconds(sinceReceiveMs = 0): number {
+  const limit =
+    DELIVERY_POLICY.maxRetryDelaySeconds -
+    DELIVERY_POLICY.visibilityMarginSeconds -
+    Math.ceil(Math.max(0, sinceReceiveMs) / 1000);
+  return Math.max(0, limit);
+}
+
+/**
  * Delay before attempt `attempt + 1`, "equal jitter": half fixed, half random, so retries of
- * a storm spread out but never come back sooner than half the nominal delay.
+ * a storm spread out but never come back sooner than half the nominal delay. Never more than
+ * SQS accepts for a message received `sinceReceiveMs` ago.
  *
  * @example backoffSeconds(1) // 2.5..5 with the default policy
  */
@@ -58,12 +104,35 @@ export function backoffSeconds(
   attempt: number,
   policy: BackoffPolicy = DEFAULT_BACKOFF,
   random = Math.random,
+  sinceReceiveMs = 0,
 ): number {
   const nominal = Math.min(policy.maxSeconds, policy.baseSeconds * policy.factor ** Math.max(0, attempt - 1));
-  return Math.min(DELIVERY_POLICY.maxRetryDelaySeconds, Math.ceil(nominal / 2 + (random() * nominal) / 2));
+  return Math.min(visibilityLimitSeconds(sinceReceiveMs), Math.ceil(nominal / 2 + (random() * nominal) / 2));
 }
 
-/** A vendor's Retry-After, clamped to what SQS can wait. */
-export function retryAfterVisibility(seconds: number): number {
-  return Math.max(0, Math.min(DELIVERY_POLICY.maxRetryDelaySeconds, Math.ceil(seconds)));
+/** A vendor's Retry-After, clamped to what SQS accepts for a message received `sinceReceiveMs` ago. */
+export function retryAfterVisibility(seconds: number, sinceReceiveMs = 0): number {
+  return Math.max(0, Math.min(visibilityLimitSeconds(sinceReceiveMs), Math.ceil(seconds)));
+}
+
+/**
+ * Why a destination's vendor timeout does not fit its sink's function, or undefined when it
+ * does: one call at its full timeout, plus the handler's reserve, must end before the function
+ * is stopped; otherwise every call that hangs is cut short by the deadline, not by its timeout.
+ * The build refuses such a config.
+ *
+ * @example destinationTimeoutProblem({ name: 'pd', timeoutSeconds: 29 }, 30) // 'pd: timeoutSeconds 29 ...'
+ */
+export function destinationTimeoutProblem(
+  destination: { name: string; timeoutSeconds?: number },
+  functionTimeoutSeconds: number,
+): string | undefined {
+  if (destination.timeoutSeconds === undefined) return undefined;
+  const longest = Math.floor((functionTimeoutSeconds * 1000 - DEADLINE_MARGIN_MS) / 1000);
+  if (destination.timeoutSeconds <= longest) return undefined;
+  return (
+    `${destination.name}: timeoutSeconds ${destination.timeoutSeconds} does not fit the sink function's ` +
+    `${functionTimeoutSeconds} s with the ${DEADLINE_MARGIN_MS / 1000} s the relay keeps for itself; ` +
+    `use at most ${longest}`
+  );
 }

@@ -27,8 +27,14 @@ export interface Delivery<C extends DestinationConfig = DestinationConfig> {
   part: { index: number; count: number };
   /** When ingest accepted the notification (ISO 8601). */
   receivedAt: string;
-  /** 1 on the first attempt. */
+  /** 1 on the first attempt: failed attempts the relay counted for this message, plus one. */
   attempt: number;
+  /**
+   * Set only for an event-log sink (`kind: 'event-log'`), when a newer notification of the same
+   * group was applied before this one (a DLQ redrive of an old message): the receiver must see
+   * that this is history, not the group's current state. `by` is the newer one's receivedAt.
+   */
+  superseded?: { by: string };
   secrets: SecretReader;
   state: StateStore;
   logger: SinkLogger;
@@ -47,6 +53,14 @@ export type SinkMetricName = 'GraphsSkipped';
 export interface Sink<C extends DestinationConfig = DestinationConfig> {
   /** The `sink:` value in the config, and the name of its queue, Lambda and DLQ. */
   readonly name: string;
+  /**
+   * `lifecycle`: the vendor shows the group's current state (a Slack message, a PagerDuty
+   * incident, a Sentry issue), so a message older than the group's last applied one is skipped
+   * (counted as Superseded). `event-log`: the receiver keeps every notification (a webhook, the
+   * console), so an older one is still delivered, marked with `superseded`. Every new vendor
+   * with open/resolved state is `lifecycle`.
+   */
+  readonly kind: 'lifecycle' | 'event-log';
   /**
    * JSON schema (draft 2020-12 subset that ajv understands) for the destination's own
    * fields; `name`, `sink` and `matchers` are checked by the common schema. Use

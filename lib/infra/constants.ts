@@ -53,9 +53,10 @@ export const INFRA: InfraConstants = {
   queue: {
     // 4 days is the SQS default; the DLQ must keep a message longer than its source does.
     retentionSeconds: 4 * 24 * 60 * 60,
-    // The delivery policy's attempts (lib/delivery/policy.ts): the handler dead-letters the
-    // last one itself, with its reason; the redrive policy catches crashes.
-    maxReceiveCount: DELIVERY_POLICY.maxAttempts,
+    // The delivery policy's receive backstop (lib/delivery/policy.ts), far above its attempts:
+    // the relay counts failed attempts itself and dead-letters the last one with its reason;
+    // the redrive policy only catches a function that keeps crashing.
+    maxReceiveCount: DELIVERY_POLICY.receiveBackstop,
     // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: "at least
     // six times the timeout that you configure on your function".
     visibilityTimeoutFactor: 6,

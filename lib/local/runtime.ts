@@ -25,7 +25,7 @@ import { QueueWorker } from './worker.ts';
 /** The embedded queue's settings: the same maxReceiveCount as on AWS, a visibility timeout that covers a slow batch. */
 export const LOCAL_QUEUE_DEFAULTS = {
   visibilityTimeoutSeconds: 120,
-  maxReceiveCount: DELIVERY_POLICY.maxAttempts,
+  maxReceiveCount: DELIVERY_POLICY.receiveBackstop,
 } as const;
 
 export interface RelayOptions {

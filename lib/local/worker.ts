@@ -7,10 +7,19 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { SinkLogger } from '../delivery/sink.ts';
+import { INFRA } from '../infra/constants.ts';
 import type { ReceivedMessage, SqliteQueue } from '../queue/sqlite-queue.ts';
 
-// biome-ignore lint/suspicious/noConfusingVoidType: an async handler that returns nothing is a Promise<void>
-export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+/** What the worker passes as Lambda's context: only the part the record handler reads (its deadline). */
+export interface LocalInvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export type SqsHandler = (
+  event: SQSEvent,
+  context: LocalInvocationContext,
+  // biome-ignore lint/suspicious/noConfusingVoidType: an async handler that returns nothing is a Promise<void>
+) => Promise<SQSBatchResponse | void>;
 
 export interface QueueWorkerOptions {
   queue: SqliteQueue;
@@ -20,6 +29,12 @@ export interface QueueWorkerOptions {
   batchSize?: number;
   /** Overrides the queue's visibility timeout for each receive. */
   visibilityTimeoutSeconds?: number;
+  /**
+   * The invocation's time, as the sink's Lambda has it (default INFRA.sink.timeoutSeconds): the
+   * handler gets a context whose getRemainingTimeInMillis counts down from it on the queue's
+   * clock, so it stops and hands work back before the deadline as it does on AWS.
+   */
+  functionTimeoutSeconds?: number;
   logger?: SinkLogger;
   /**
    * Longest wait between polls when nothing wakes the worker. Bounds how late messages sent by
@@ -59,6 +74,7 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
   private readonly handler: SqsHandler;
   private readonly batchSize: number;
   private readonly visibilityTimeoutSeconds?: number;
+  private readonly functionTimeoutMs: number;
   private readonly logger?: SinkLogger;
   private readonly maxIdleMs: number;
   private running = false;
@@ -78,6 +94,7 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     this.handler = options.handler;
     this.batchSize = batchSize;
     this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds;
+    this.functionTimeoutMs = (options.functionTimeoutSeconds ?? INFRA.sink.timeoutSeconds) * 1000;
     this.logger = options.logger;
     this.maxIdleMs = options.maxIdleMs ?? 1_000;
   }
@@ -161,8 +178,12 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     const messageIds = messages.map((m) => m.messageId);
     let failedIds: Set<string>;
     let error: unknown;
+    const deadline = this.queue.now() + this.functionTimeoutMs;
+    const context: LocalInvocationContext = {
+      getRemainingTimeInMillis: () => Math.max(0, deadline - this.queue.now()),
+    };
     try {
-      const response = await this.handler(event);
+      const response = await this.handler(event, context);
       failedIds = failuresOf(response as SQSBatchResponse | undefined, new Set(messageIds));
     } catch (thrown) {
       error = thrown;

@@ -3,9 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   type BackoffPolicy,
   backoffSeconds,
+  DEADLINE_MARGIN_MS,
   DEFAULT_BACKOFF,
+  DELIVERY_POLICY,
+  destinationTimeoutProblem,
   MAX_VISIBILITY_SECONDS,
   retryAfterVisibility,
+  visibilityLimitSeconds,
 } from '../../lib/delivery/policy.ts';
 
 const lowest = () => 0;
@@ -48,9 +52,11 @@ describe('Function: backoffSeconds', () => {
 
     // Act
     const delay = backoffSeconds(8, policy, highest);
+    const later = backoffSeconds(8, policy, highest, 600_000);
 
     // Assess
-    expect(delay).toBe(MAX_VISIBILITY_SECONDS);
+    expect(delay).toBe(MAX_VISIBILITY_SECONDS - 300);
+    expect(later).toBe(MAX_VISIBILITY_SECONDS - 300 - 600);
   });
 
   it('should treat an attempt below 1 as the first attempt', () => {
@@ -122,16 +128,63 @@ describe('Function: retryAfterVisibility', () => {
     expect(retryAfterVisibility(1.2)).toBe(2);
   });
 
-  it('should clamp to the 12-hour ChangeMessageVisibility maximum', () => {
+  it('should clamp to the 12 hours SQS counts from the receive, less the margin', () => {
     // Act & Assess
-    expect(retryAfterVisibility(43_201)).toBe(43_200);
-    expect(retryAfterVisibility(86_400 * 7)).toBe(MAX_VISIBILITY_SECONDS);
-    expect(retryAfterVisibility(43_200)).toBe(43_200);
+    expect(retryAfterVisibility(43_201)).toBe(42_900);
+    expect(retryAfterVisibility(86_400 * 7)).toBe(
+      MAX_VISIBILITY_SECONDS - DELIVERY_POLICY.visibilityMarginSeconds,
+    );
+    expect(retryAfterVisibility(42_900)).toBe(42_900);
+  });
+
+  it('should take off the time since the receive, rounded up, and never go above what SQS accepts', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e7, noNaN: true }),
+        fc.integer({ min: 0, max: 43_200_000 }),
+        (seconds, since) => {
+          // Act
+          const visibility = retryAfterVisibility(seconds, since);
+
+          // Assess
+          expect(Number.isInteger(visibility)).toBe(true);
+          expect(visibility).toBeGreaterThanOrEqual(0);
+          expect(visibility + since / 1000).toBeLessThanOrEqual(MAX_VISIBILITY_SECONDS);
+        },
+      ),
+    );
   });
 
   it('should clamp a negative value to 0', () => {
     // Act & Assess
     expect(retryAfterVisibility(-5)).toBe(0);
     expect(retryAfterVisibility(0)).toBe(0);
+  });
+});
+
+describe('Function: visibilityLimitSeconds', () => {
+  it('should be 0 once the 12 hours since the receive are used up', () => {
+    // Act & Assess
+    expect(visibilityLimitSeconds(43_200_000)).toBe(0);
+    expect(visibilityLimitSeconds(1_500)).toBe(43_200 - 300 - 2);
+  });
+});
+
+describe('Function: destinationTimeoutProblem', () => {
+  it('should accept a vendor timeout that leaves the handler its margin in the function', () => {
+    // Act & Assess
+    expect(DEADLINE_MARGIN_MS).toBe(3_000);
+    expect(destinationTimeoutProblem({ name: 'pd', timeoutSeconds: 27 }, 30)).toBeUndefined();
+    expect(destinationTimeoutProblem({ name: 'pd' }, 30)).toBeUndefined();
+  });
+
+  it('should refuse one that does not fit, saying the longest that does', () => {
+    // Act
+    const problem = destinationTimeoutProblem({ name: 'pd', timeoutSeconds: 28 }, 30);
+
+    // Assess
+    expect(problem).toBe(
+      "pd: timeoutSeconds 28 does not fit the sink function's 30 s with the 3 s the relay keeps for itself; use at most 27",
+    );
   });
 });

@@ -3,8 +3,11 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { RelayConfig } from '../../lib/config/types.ts';
-import { PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
-import type { BackoffPolicy } from '../../lib/delivery/policy.ts';
+import { attemptsKey } from '../../lib/delivery/attempts.ts';
+import { markProgress } from '../../lib/delivery/deadline.ts';
+import { OutOfTimeError, PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import { groupStateKey } from '../../lib/delivery/group-state.ts';
+import { type BackoffPolicy, DEADLINE_MARGIN_MS } from '../../lib/delivery/policy.ts';
 import {
   createRecordHandler,
   DUPLICATE_WINDOW_MS,
@@ -111,7 +114,11 @@ type Outcome = (delivery: Delivery) => void | Promise<void>;
 
 interface Setup {
   outcome?: Outcome;
+  /** The queue's receive backstop; default 50. */
   maxReceiveCount?: number;
+  /** The relay's attempts; default 5. */
+  maxAttempts?: number;
+  kind?: Sink['kind'];
   backoff?: BackoffPolicy;
   secrets?: SecretReader;
   logger?: Logger;
@@ -127,6 +134,7 @@ function setup(options: Setup = {}) {
   const deliveries: Delivery[] = [];
   const sink: Sink = {
     name: 'webhook',
+    kind: options.kind ?? 'event-log',
     configSchema: {},
     deliver: async (delivery) => {
       deliveries.push(delivery);
@@ -145,7 +153,8 @@ function setup(options: Setup = {}) {
     state,
     queue,
     telemetry,
-    maxReceiveCount: options.maxReceiveCount ?? 5,
+    maxReceiveCount: options.maxReceiveCount ?? 50,
+    maxAttempts: options.maxAttempts,
     backoff: options.backoff,
     now: () => clock.now,
   });
@@ -228,9 +237,10 @@ describe('Function: createRecordHandler', () => {
       // Prepare
       const { handler, deliveries, secrets, state } = setup();
       const body = message('k1', { part: { index: 2, count: 3 } });
+      await state.put(attemptsKey(body), { failures: 2, firstFailureAt: RECEIVED_AT });
 
       // Act
-      await handler(event(sqsRecord('1', body, { receiveCount: 3 })));
+      await handler(event(sqsRecord('1', body, { receiveCount: 7 })));
 
       // Assess
       expect(deliveries).toHaveLength(1);
@@ -245,7 +255,7 @@ describe('Function: createRecordHandler', () => {
       expect(delivery.state).toBe(state);
     });
 
-    it('should record the delivered key with a 7-day ttl', async () => {
+    it('should record the group’s last applied notification with a 7-day ttl', async () => {
       // Prepare
       const { handler, state } = setup();
 
@@ -256,8 +266,8 @@ describe('Function: createRecordHandler', () => {
       expect(IDEMPOTENCY_TTL_SECONDS).toBe(7 * 24 * 3600);
       expect(state.puts).toEqual([
         {
-          key: 'idem#audit#k1',
-          value: { receivedAt: RECEIVED_AT, deliveredAt: new Date(NOW).toISOString() },
+          key: groupStateKey('audit', notification.groupKey),
+          value: { receivedAt: RECEIVED_AT, keys: ['k1'], appliedAt: new Date(NOW).toISOString() },
           ttlSeconds: 604_800,
         },
       ]);
@@ -282,7 +292,7 @@ describe('Function: createRecordHandler', () => {
       expect(reporter.captureException).toHaveBeenCalledTimes(2);
       expect(reporter.captureException.mock.calls[0][0]).toBe(state.putError);
       expect(reporter.captureException.mock.calls[0][1]?.tags).toMatchObject({
-        stage: 'record-idempotency',
+        stage: 'record-group-state',
         destination: 'audit',
       });
     });
@@ -381,26 +391,30 @@ describe('Function: createRecordHandler', () => {
       expect(queue.deadLettered).toEqual([]);
     });
 
-    it('should clamp a Retry-After beyond 12 hours to 43200 s', async () => {
+    it('should clamp a Retry-After beyond 12 hours to what SQS accepts after this receive: 43,200 s less the margin and the time since the receive', async () => {
       // Prepare
-      const { handler, queue } = setup({
-        outcome: failWith({ k1: new RetryableError('429', { retryAfterSeconds: 7 * 86_400 }) }),
+      const { handler, queue, clock } = setup({
+        outcome: (delivery) => {
+          // The delivery itself took 25 s of the 12 hours that count from the receive.
+          clock.now += 25_000;
+          failWith({ k1: new RetryableError('429', { retryAfterSeconds: 7 * 86_400 }) })(delivery);
+        },
       });
 
       // Act
       await handler(event(sqsRecord('1', message('k1'))));
 
       // Assess
-      expect(queue.visibility).toEqual([{ receiptHandle: 'rh-1', seconds: 43_200 }]);
+      expect(queue.visibility).toEqual([{ receiptHandle: 'rh-1', seconds: 43_200 - 300 - 25 }]);
     });
 
-    it('should back off exponentially, with jitter, by ApproximateReceiveCount when no Retry-After is given', async () => {
+    it('should back off exponentially, with jitter, by the relay’s count of failed attempts when no Retry-After is given', async () => {
       // Prepare
       const backoff: BackoffPolicy = { baseSeconds: 100, factor: 3, maxSeconds: 10_000 };
       const { handler, queue } = setup({
         outcome: () => Promise.reject(new RetryableError('503')),
         backoff,
-        maxReceiveCount: 10,
+        maxAttempts: 10,
       });
       const random = vi.spyOn(Math, 'random');
 
@@ -408,18 +422,17 @@ describe('Function: createRecordHandler', () => {
       random.mockReturnValue(0);
       await handler(event(sqsRecord('1', message('k1'), { receiveCount: 1 })));
       random.mockReturnValue(0.999_999);
-      await handler(event(sqsRecord('2', message('k1'), { receiveCount: 1 })));
-      await handler(event(sqsRecord('3', message('k1'), { receiveCount: 3 })));
-      random.mockReturnValue(0);
-      await handler(event(sqsRecord('4', message('k1'), { receiveCount: 3 })));
+      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 9 })));
+      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 9 })));
       random.mockRestore();
-      await handler(event(sqsRecord('5', message('k1'), { receiveCount: 2 })));
+      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 9 })));
 
       // Assess
       const seconds = queue.visibility.map((v) => v.seconds);
-      expect(seconds.slice(0, 4)).toEqual([50, 100, 900, 450]);
-      expect(seconds[4]).toBeGreaterThanOrEqual(150);
-      expect(seconds[4]).toBeLessThanOrEqual(300);
+      // Failures 1, 2, 3 whatever the receive count said; then the 4th with real jitter.
+      expect(seconds.slice(0, 3)).toEqual([50, 300, 900]);
+      expect(seconds[3]).toBeGreaterThanOrEqual(1350);
+      expect(seconds[3]).toBeLessThanOrEqual(2700);
     });
 
     it('should retry and report an error that is neither retryable nor permanent', async () => {
@@ -455,35 +468,41 @@ describe('Function: createRecordHandler', () => {
       expect(reporter.captureException).not.toHaveBeenCalled();
     });
 
-    it('should retry on the attempt before maxReceiveCount', async () => {
+    it('should retry on the attempt before maxAttempts, whatever the receive count', async () => {
       // Prepare
-      const { handler, queue } = setup({
+      const { handler, queue, state } = setup({
         outcome: failWith({ k1: new RetryableError('503') }),
-        maxReceiveCount: 5,
+        maxAttempts: 5,
       });
+      await state.put(attemptsKey(message('k1')), { failures: 3, firstFailureAt: RECEIVED_AT });
 
       // Act
-      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 4 })));
+      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 12 })));
 
       // Assess
       expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
       expect(queue.deadLettered).toEqual([]);
     });
 
-    it('should dead-letter a retryable failure at maxReceiveCount with "gave up after N attempts" and go on with the batch', async () => {
+    it('should dead-letter a retryable failure at maxAttempts with "gave up after N attempts" and the relay’s count, and go on with the batch', async () => {
       // Prepare
-      const { handler, queue, deliveries, telemetry } = setup({
+      const firstFailure = new Date(NOW - 400_000).toISOString();
+      const { handler, queue, deliveries, telemetry, state } = setup({
         outcome: failWith({
           k1: new RetryableError('webhook hooks.example.com answered 503 Service Unavailable', {
             statusCode: 503,
           }),
         }),
-        maxReceiveCount: 5,
+        maxAttempts: 5,
       });
+      await state.put(attemptsKey(message('k1')), { failures: 4, firstFailureAt: firstFailure });
 
       // Act
       const result = await handler(
-        event(sqsRecord('1', message('k1'), { receiveCount: 5 }), sqsRecord('2', message('k2'))),
+        event(
+          sqsRecord('1', message('k1'), { receiveCount: 9 }),
+          sqsRecord('2', message('k2'), { groupId: 'audit:other' }),
+        ),
       );
 
       // Assess
@@ -496,29 +515,32 @@ describe('Function: createRecordHandler', () => {
           'gave up after 5 attempts: RetryableError: webhook hooks.example.com answered 503 Service Unavailable',
         destination: 'audit',
         statusCode: '503',
-        firstFailureAt: new Date(FIRST_RECEIVE).toISOString(),
+        firstFailureAt: firstFailure,
         attempts: '5',
         errorType: 'retries-exhausted',
       });
+      // A redrive starts counting afresh.
+      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
       expect(telemetry.get('DeadLettered', 'audit')).toBe(1);
       expect(telemetry.get('Retried')).toBe(0);
       expect(telemetry.get('Delivered', 'audit')).toBe(1);
     });
 
-    it('should dead-letter an unexpected error at maxReceiveCount too', async () => {
+    it('should dead-letter an unexpected error at maxAttempts too', async () => {
       // Prepare
-      const { handler, queue, reporter } = setup({
+      const { handler, queue, reporter, state } = setup({
         outcome: failWith({ k1: new Error('socket hang up') }),
-        maxReceiveCount: 3,
+        maxAttempts: 3,
       });
+      await state.put(attemptsKey(message('k1')), { failures: 2, firstFailureAt: RECEIVED_AT });
 
       // Act
-      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 7 })));
+      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 3 })));
 
       // Assess
       expect(result.batchItemFailures).toEqual([]);
       expect(queue.deadLettered[0].attributes?.reason).toBe(
-        'gave up after 7 attempts: Error: socket hang up',
+        'gave up after 3 attempts: Error: socket hang up',
       );
       expect(queue.deadLettered[0].attributes?.errorType).toBe('retries-exhausted');
       expect(queue.deadLettered[0].attributes).not.toHaveProperty('statusCode');
@@ -530,10 +552,10 @@ describe('Function: createRecordHandler', () => {
       ['undefined', undefined],
       ['null', null],
     ])(
-      'should dead-letter a sink that throws %s at maxReceiveCount instead of failing the whole batch',
+      'should dead-letter a sink that throws %s at maxAttempts instead of failing the whole batch',
       async (_, thrown) => {
         // Prepare
-        const { handler, queue } = setup({ outcome: failWith({ k1: thrown }), maxReceiveCount: 1 });
+        const { handler, queue } = setup({ outcome: failWith({ k1: thrown }), maxAttempts: 1 });
 
         // Act
         const result = await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'))));
@@ -699,94 +721,161 @@ describe('Function: createRecordHandler', () => {
     });
   });
 
-  describe('Returned handler: idempotency', () => {
-    it('should skip a message already delivered with the same receivedAt (a DLQ redrive)', async () => {
+  describe('Returned handler: group state decides duplicates', () => {
+    const at = (offsetMs: number) => new Date(Date.parse(RECEIVED_AT) + offsetMs).toISOString();
+    const firing = (receivedAt: string) => message('k-firing', { receivedAt });
+    const resolved = (receivedAt: string) =>
+      message('k-resolved', { receivedAt, notification: { ...notification, status: 'resolved' } });
+
+    it('should deliver a re-fire whose content equals the firing before the resolve, within the window', async () => {
       // Prepare
-      const { handler, state, deliveries, telemetry } = setup();
-      await state.put('idem#audit#k1', {
-        receivedAt: RECEIVED_AT,
-        deliveredAt: new Date(NOW - 3_600_000).toISOString(),
-      });
+      const { handler, deliveries, telemetry } = setup();
 
       // Act
-      const result = await handler(event(sqsRecord('1', message('k1'))));
+      await handler(event(sqsRecord('1', firing(at(0)))));
+      await handler(event(sqsRecord('2', resolved(at(30_000)))));
+      await handler(event(sqsRecord('3', firing(at(60_000)))));
 
       // Assess
-      expect(result.batchItemFailures).toEqual([]);
-      expect(deliveries).toEqual([]);
-      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
-      expect(telemetry.get('Delivered')).toBe(0);
+      expect(deliveries.map((d) => [d.idempotencyKey, d.receivedAt])).toEqual([
+        ['k-firing', at(0)],
+        ['k-resolved', at(30_000)],
+        ['k-firing', at(60_000)],
+      ]);
+      expect(telemetry.get('DuplicatesSkipped')).toBe(0);
     });
 
-    it('should skip the same notification accepted again within 5 minutes (an HA pair or a retry)', async () => {
+    it('should skip the HA copy (same content, accepted within 5 minutes) and count it', async () => {
       // Prepare
-      const { handler, state, deliveries, telemetry } = setup();
-      const earlier = new Date(Date.parse(RECEIVED_AT) - DUPLICATE_WINDOW_MS + 1_000).toISOString();
-      await state.put('idem#audit#k1', { receivedAt: earlier, deliveredAt: earlier });
+      const { handler, deliveries, telemetry } = setup();
+      await handler(event(sqsRecord('1', firing(at(0)))));
 
       // Act
-      await handler(event(sqsRecord('1', message('k1'))));
+      const result = await handler(event(sqsRecord('2', firing(at(DUPLICATE_WINDOW_MS - 1_000)))));
 
       // Assess
       expect(DUPLICATE_WINDOW_MS).toBe(300_000);
-      expect(deliveries).toEqual([]);
-      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
-    });
-
-    it('should deliver again a repeat_interval reminder 6 hours later, and remember the new one', async () => {
-      // Prepare
-      const { handler, state, deliveries, telemetry } = setup();
-      const sixHoursEarlier = new Date(Date.parse(RECEIVED_AT) - 6 * 3_600_000).toISOString();
-      await state.put('idem#audit#k1', { receivedAt: sixHoursEarlier, deliveredAt: sixHoursEarlier });
-
-      // Act
-      await handler(event(sqsRecord('1', message('k1'))));
-
-      // Assess
-      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1']);
-      expect(telemetry.get('DuplicatesSkipped')).toBe(0);
-      expect(telemetry.get('Delivered', 'audit')).toBe(1);
-      expect(await state.get('idem#audit#k1')).toEqual({
-        receivedAt: RECEIVED_AT,
-        deliveredAt: new Date(NOW).toISOString(),
-      });
-    });
-
-    it('should keep the key per destination: the same key for another destination is delivered', async () => {
-      // Prepare
-      const { handler, state, deliveries } = setup();
-      await state.put('idem#audit#k1', { receivedAt: RECEIVED_AT, deliveredAt: RECEIVED_AT });
-
-      // Act
-      await handler(event(sqsRecord('1', message('k1', { destination: 'ops' }))));
-
-      // Assess
-      expect(deliveries.map((d) => d.destination.name)).toEqual(['ops']);
-    });
-
-    it('should deliver once when the same message comes back after a successful delivery', async () => {
-      // Prepare
-      const { handler, deliveries, telemetry, clock } = setup();
-      await handler(event(sqsRecord('1', message('k1'))));
-      clock.now += 30_000;
-
-      // Act
-      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 2 })));
-
-      // Assess
       expect(result.batchItemFailures).toEqual([]);
       expect(deliveries).toHaveLength(1);
       expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
     });
 
-    it('should deliver again once the remembered key has expired', async () => {
+    it('should skip the very same message coming back after it was applied (a crash before the delete)', async () => {
+      // Prepare
+      const { handler, deliveries, telemetry, clock } = setup();
+      await handler(event(sqsRecord('1', firing(at(0)))));
+      clock.now += 3_600_000;
+
+      // Act
+      await handler(event(sqsRecord('1', firing(at(0)), { receiveCount: 2 })));
+
+      // Assess
+      expect(deliveries).toHaveLength(1);
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
+    });
+
+    it('should deliver a repeat_interval reminder accepted after the window, and remember it', async () => {
+      // Prepare
+      const { handler, deliveries, state, telemetry } = setup();
+      await handler(event(sqsRecord('1', firing(at(0)))));
+
+      // Act
+      await handler(event(sqsRecord('2', firing(at(DUPLICATE_WINDOW_MS)))));
+
+      // Assess
+      expect(deliveries.map((d) => d.receivedAt)).toEqual([at(0), at(DUPLICATE_WINDOW_MS)]);
+      expect(telemetry.get('DuplicatesSkipped')).toBe(0);
+      expect(await state.get(groupStateKey('audit', notification.groupKey))).toMatchObject({
+        receivedAt: at(DUPLICATE_WINDOW_MS),
+        keys: ['k-firing'],
+      });
+    });
+
+    it('should apply every part of a split notification, and skip an HA copy of each part', async () => {
+      // Prepare
+      const { handler, deliveries, telemetry } = setup();
+      const part = (key: string, index: number, receivedAt: string) =>
+        message(key, { receivedAt, part: { index, count: 2 } });
+
+      // Act
+      await handler(event(sqsRecord('1', part('p1', 1, at(0))), sqsRecord('2', part('p2', 2, at(0)))));
+      await handler(
+        event(sqsRecord('3', part('p1', 1, at(2_000))), sqsRecord('4', part('p2', 2, at(2_000)))),
+      );
+
+      // Assess
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['p1', 'p2']);
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(2);
+    });
+
+    it('should keep group state per destination: the same content for another destination is delivered', async () => {
+      // Prepare
+      const { handler, deliveries } = setup();
+      await handler(event(sqsRecord('1', firing(at(0)))));
+
+      // Act
+      await handler(event(sqsRecord('2', { ...firing(at(0)), destination: 'ops' })));
+
+      // Assess
+      expect(deliveries.map((d) => d.destination.name)).toEqual(['audit', 'ops']);
+    });
+
+    it('should skip a stale message on a lifecycle sink, count it as Superseded and log both times', async () => {
+      // Prepare
+      const output: string[] = [];
+      vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
+        output.push(String(chunk));
+        return true;
+      }) as typeof process.stdout.write);
+      const logger = new Logger({ serviceName: 'pagerduty', logLevel: 'INFO' });
+      const { handler, deliveries, telemetry, state } = setup({ kind: 'lifecycle', logger });
+      await handler(event(sqsRecord('1', resolved(at(60_000)))));
+
+      // Act
+      const result = await handler(event(sqsRecord('2', firing(at(0)))));
+
+      // Assess
+      vi.restoreAllMocks();
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k-resolved']);
+      expect(telemetry.get('Superseded', 'audit')).toBe(1);
+      expect(telemetry.get('Delivered', 'audit')).toBe(1);
+      const line = output.map((text) => JSON.parse(text)).find((log) => /superseded/.test(log.message));
+      expect(line).toMatchObject({ receivedAt: at(0), supersededBy: at(60_000) });
+      expect(await state.get(groupStateKey('audit', notification.groupKey))).toMatchObject({
+        receivedAt: at(60_000),
+        keys: ['k-resolved'],
+      });
+    });
+
+    it('should deliver a stale message on an event-log sink with the superseded marker, leaving the group state alone', async () => {
+      // Prepare
+      const { handler, deliveries, telemetry, state } = setup({ kind: 'event-log' });
+      await handler(event(sqsRecord('1', resolved(at(60_000)))));
+
+      // Act
+      await handler(event(sqsRecord('2', firing(at(0)))));
+
+      // Assess
+      expect(deliveries.map((d) => [d.idempotencyKey, d.superseded])).toEqual([
+        ['k-resolved', undefined],
+        ['k-firing', { by: at(60_000) }],
+      ]);
+      expect(telemetry.get('Delivered', 'audit')).toBe(2);
+      expect(telemetry.get('Superseded')).toBe(0);
+      expect(await state.get(groupStateKey('audit', notification.groupKey))).toMatchObject({
+        receivedAt: at(60_000),
+      });
+    });
+
+    it('should deliver again once the group state has expired', async () => {
       // Prepare
       const { handler, deliveries, clock } = setup();
-      await handler(event(sqsRecord('1', message('k1'))));
+      await handler(event(sqsRecord('1', firing(at(0)))));
       clock.now += IDEMPOTENCY_TTL_SECONDS * 1000;
 
       // Act
-      await handler(event(sqsRecord('2', message('k1'))));
+      await handler(event(sqsRecord('2', firing(at(0)))));
 
       // Assess
       expect(deliveries).toHaveLength(2);
@@ -808,6 +897,127 @@ describe('Function: createRecordHandler', () => {
     });
   });
 
+  describe('Returned handler: attempts counted by the relay', () => {
+    it('should not count an attempt against records held back behind a failing group-mate', async () => {
+      // Prepare
+      const { handler, queue, state, deliveries } = setup({
+        outcome: failWith({ k1: new RetryableError('webhook hooks.example.com answered 503') }),
+        maxAttempts: 5,
+      });
+      const batch = (receiveCount: number) =>
+        event(
+          sqsRecord('1', message('k1'), { receiveCount }),
+          sqsRecord('2', message('k2'), { receiveCount }),
+        );
+
+      // Act
+      for (let receive = 1; receive <= 5; receive++) await handler(batch(receive));
+      const after = await handler(event(sqsRecord('2', message('k2'), { receiveCount: 6 })));
+
+      // Assess
+      expect(queue.deadLettered.map((m) => m.id)).toEqual(['msg-1']);
+      expect(await state.get(attemptsKey(message('k2')))).toBeUndefined();
+      expect(after.batchItemFailures).toEqual([]);
+      expect(deliveries.filter((d) => d.idempotencyKey === 'k2').map((d) => d.attempt)).toEqual([1]);
+    });
+
+    it('should give a held-back record the reason when it reaches the queue’s receive limit, before SQS moves it without one', async () => {
+      // Prepare
+      const { handler, queue } = setup({
+        outcome: failWith({ k1: new RetryableError('503') }),
+        maxReceiveCount: 50,
+      });
+
+      // Act
+      const result = await handler(
+        event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'), { receiveCount: 50 })),
+      );
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+      expect(queue.deadLettered.map((m) => m.id)).toEqual(['msg-2']);
+      expect(queue.deadLettered[0].attributes?.reason).toBe(
+        "received 50 times (the queue's limit) without being delivered: an earlier message of its group was handed back",
+      );
+    });
+
+    it('should count each failed attempt with the time of the first one', async () => {
+      // Prepare
+      const { handler, state, clock } = setup({ outcome: failWith({ k1: new RetryableError('503') }) });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+      clock.now += 10_000;
+      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 2 })));
+
+      // Assess
+      expect(await state.get(attemptsKey(message('k1')))).toEqual({
+        failures: 2,
+        firstFailureAt: new Date(NOW).toISOString(),
+      });
+    });
+  });
+
+  describe('Returned handler: the deadline', () => {
+    const remaining = (ms: number) => ({ getRemainingTimeInMillis: () => ms });
+
+    it('should hand every record back at once, untried and uncounted, when too little time is left to start', async () => {
+      // Prepare
+      const { handler, deliveries, queue, state } = setup();
+
+      // Act
+      const result = await handler(
+        event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'), { groupId: 'audit:other' })),
+        remaining(DEADLINE_MARGIN_MS - 1),
+      );
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-2' }]);
+      expect(deliveries).toEqual([]);
+      expect(queue.visibility).toEqual([
+        { receiptHandle: 'rh-1', seconds: 0 },
+        { receiptHandle: 'rh-2', seconds: 0 },
+      ]);
+      expect(state.puts).toEqual([]);
+    });
+
+    it('should hand a message back at once without counting a failure when time ran out after progress', async () => {
+      // Prepare
+      const { handler, queue, state, telemetry } = setup({
+        outcome: () => {
+          markProgress();
+          throw new OutOfTimeError('alert 3 of 5 not started');
+        },
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-2' }]);
+      expect(queue.visibility[0]).toEqual({ receiptHandle: 'rh-1', seconds: 0 });
+      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+      expect(telemetry.get('Retried')).toBe(0);
+    });
+
+    it('should count a failure, with backoff, when time ran out before any progress', async () => {
+      // Prepare
+      const { handler, queue, state, telemetry } = setup({
+        outcome: () => {
+          throw new OutOfTimeError('alert 1 of 5 not started');
+        },
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(queue.visibility[0].seconds).toBeGreaterThan(0);
+      expect(await state.get(attemptsKey(message('k1')))).toMatchObject({ failures: 1 });
+      expect(telemetry.get('Retried', 'audit')).toBe(1);
+    });
+  });
+
   describe('Returned handler: counters', () => {
     it('should count Delivered, Retried, DeadLettered and DuplicatesSkipped per destination, adding up to the records handled', async () => {
       // Prepare
@@ -817,9 +1027,14 @@ describe('Function: createRecordHandler', () => {
           'audit-exhausted': new RetryableError('audit 502', { statusCode: 502 }),
           'ops-retry': new RetryableError('ops 503', { statusCode: 503 }),
         }),
-        maxReceiveCount: 3,
+        maxAttempts: 3,
       });
-      await state.put('idem#audit#audit-dup', { receivedAt: RECEIVED_AT, deliveredAt: RECEIVED_AT });
+      await state.put(groupStateKey('audit', notification.groupKey), {
+        receivedAt: RECEIVED_AT,
+        keys: ['audit-dup'],
+        appliedAt: RECEIVED_AT,
+      });
+      await state.put(attemptsKey(message('audit-exhausted')), { failures: 2, firstFailureAt: RECEIVED_AT });
       const records = [
         sqsRecord('1', message('audit-ok-1')),
         sqsRecord('2', message('ops-perm', { destination: 'ops' })),
@@ -848,7 +1063,7 @@ describe('Function: createRecordHandler', () => {
         Retried: 1,
         'Retried.ops': 1,
       });
-      const handled = ['Delivered', 'Retried', 'DeadLettered', 'DuplicatesSkipped'] as const;
+      const handled = ['Delivered', 'Retried', 'DeadLettered', 'DuplicatesSkipped', 'Superseded'] as const;
       expect(handled.reduce((sum, name) => sum + telemetry.get(name), 0)).toBe(records.length);
     });
   });

@@ -37,6 +37,7 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): Sink<Consol
 
   return {
     name: 'console',
+    kind: 'event-log',
     configSchema: consoleConfigSchema,
 
     describe(destination) {
@@ -45,7 +46,10 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): Sink<Consol
 
     async deliver(delivery: Delivery<ConsoleDestination>): Promise<void> {
       const { destination } = delivery;
-      const records = consoleRecords(delivery, now());
+      const { superseded } = delivery;
+      const records = consoleRecords(delivery, now()).map((record) =>
+        superseded ? { ...record, superseded } : record,
+      );
       const jsonLines = records.map((record) => `${JSON.stringify(record)}\n`).join('');
 
       // The file first: it is the part that can fail for good, and then nothing is printed
@@ -58,12 +62,20 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): Sink<Consol
         }
       }
 
-      await write(destination.format === 'json' ? jsonLines : formatNotification(delivery));
+      const text = formatNotification(delivery);
+      await write(
+        destination.format === 'json' ? jsonLines : superseded ? markSuperseded(text, superseded.by) : text,
+      );
     },
   };
 }
 
 export const consoleSink: Sink<ConsoleDestination> = createConsoleSink();
+
+/** Each printed line says it is history: a newer notification of its group was applied first. */
+function markSuperseded(text: string, by: string): string {
+  return text.replace(/^(?=.)/gm, `[SUPERSEDED by ${by}] `);
+}
 
 function fileError(error: unknown, file: string): Error {
   const code = (error as { code?: unknown } | null)?.code;

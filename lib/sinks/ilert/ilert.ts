@@ -41,6 +41,7 @@ export function createIlertSink(options: IlertSinkOptions = {}): Sink<IlertDesti
 
   return {
     name: 'ilert',
+    kind: 'lifecycle',
     configSchema: ilertConfigSchema,
 
     describe(destination) {

@@ -41,6 +41,7 @@ export function createPagerDutySink(options: PagerDutySinkOptions = {}): Sink<Pa
 
   return {
     name: 'pagerduty',
+    kind: 'lifecycle',
     configSchema: pagerdutyConfigSchema,
 
     describe(destination) {

@@ -71,6 +71,7 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
 
   return {
     name: 'sentry',
+    kind: 'lifecycle',
     configSchema: sentryConfigSchema,
 
     describe(destination) {

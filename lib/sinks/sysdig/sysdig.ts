@@ -60,6 +60,7 @@ export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDe
 
   return {
     name: 'sysdig',
+    kind: 'lifecycle',
     configSchema: sysdigConfigSchema,
 
     describe(destination) {
