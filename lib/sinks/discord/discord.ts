@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
+import { stepJournal } from '../../delivery/journal.ts';
+import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { DEFAULT_DISCORD_TIMEOUT_SECONDS, type DiscordDestination, discordConfigSchema } from './config.ts';
+import { buildDiscordMessages, type DiscordLinks } from './embeds.ts';
+import { DISCORD_ERRORS, DiscordWebhook, discordErrorCode } from './webhook-api.ts';
+
+export type { DiscordDestination } from './config.ts';
+
+/**
+ * Discord sink: one message per alert group, posted through a channel webhook and edited as
+ * the group changes; red while firing, green once resolved. When the group fires again after
+ * it resolved, it gets a new message (the resolved one stays as the record of the last
+ * incident). Its config: ./config.ts; the embeds: ./embeds.ts; the calls: ./webhook-api.ts.
+ *
+ * The group's message ids live in the state store per destination + groupKey. Every Discord
+ * call of a delivery is a step of its journal, so a retry does not post twice what an earlier
+ * attempt posted and recorded. What a journal cannot cover: an execute whose answer was lost
+ * (a timeout after Discord created the message) is posted again on the retry, because a
+ * webhook cannot list the channel's messages to find it.
+ */
+
+export interface DiscordSinkOptions {
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+  links?: DiscordLinks;
+  /** Embed characters per message (tests of the splitting). */
+  maxChars?: number;
+}
+
+/** The group's messages, per destination + groupKey in the state store. */
+export interface DiscordGroupRecord {
+  /** Message ids, in order: the group's message first, then its continuations. */
+  messages: string[];
+  status: 'firing' | 'resolved';
+  updatedAt: string;
+}
+
+/** The journal step holding which messages this delivery edits, decided once. */
+interface PlanStep {
+  messages: string[];
+}
+
+const GROUP_TTL_SECONDS = 30 * 24 * 3600;
+const defaultLinks: DiscordLinks = { silenceUrl, runbookUrl };
+
+/** The state-store key of a group's messages. */
+export function discordGroupKey(destination: string, groupKey: string): string {
+  return `discordgroup#${destination}#${createHash('sha256').update(groupKey).digest('hex').slice(0, 40)}`;
+}
+
+export function createDiscordSink(options: DiscordSinkOptions = {}): Sink<DiscordDestination> {
+  const now = options.now ?? Date.now;
+  const links = options.links ?? defaultLinks;
+
+  return {
+    name: 'discord',
+    kind: 'lifecycle',
+    configSchema: discordConfigSchema,
+
+    async deliver(delivery: Delivery<DiscordDestination>): Promise<void> {
+      const { destination, notification, state, logger } = delivery;
+      const webhook = new DiscordWebhook(await delivery.secrets.get(destination.webhookUrlSecret), {
+        timeoutSeconds: destination.timeoutSeconds ?? DEFAULT_DISCORD_TIMEOUT_SECONDS,
+        fetch: options.fetch,
+        now,
+        secretName: destination.webhookUrlSecret,
+      });
+      const journal = stepJournal(delivery);
+      const key = discordGroupKey(destination.name, notification.groupKey);
+      // Later parts of a split notification are messages of their own; the first part owns the group's.
+      const ownsGroup = delivery.part.index === 1;
+
+      const { value: plan } = await journal.once<PlanStep>('plan', async () => {
+        const group = ownsGroup ? await state.get<DiscordGroupRecord>(key) : undefined;
+        const startsOver = !group || (group.status === 'resolved' && notification.status === 'firing');
+        return { messages: startsOver ? [] : group.messages };
+      });
+
+      const built = buildDiscordMessages(notification, {
+        links,
+        part: delivery.part,
+        maxChars: options.maxChars,
+      });
+      const ids: string[] = [];
+      let edited = 0;
+      for (const [index, message] of built.entries()) {
+        const existing = plan.messages[index];
+        if (existing) {
+          try {
+            await journal.once(`edit:${index}`, async () => {
+              await webhook.edit(existing, message);
+              return { editedAt: new Date(now()).toISOString() };
+            });
+            ids.push(existing);
+            edited++;
+            continue;
+          } catch (error) {
+            if (discordErrorCode(error) !== DISCORD_ERRORS.unknownMessage) throw error;
+            // Someone deleted the message: the group gets a new one.
+            logger.warn('the group message was deleted in Discord; posting a new one', {
+              message: index + 1,
+            });
+          }
+        }
+        const { value } = await journal.once<{ id?: string }>(`post:${index}`, async () => {
+          const id = await webhook.execute(message);
+          return id ? { id } : {};
+        });
+        if (value.id) ids.push(value.id);
+        else
+          logger.warn('Discord answered without the message; later notifications post a new one', {
+            host: webhook.label,
+          });
+      }
+      // Fewer messages than last time (alerts went away): the extra ones would show stale alerts.
+      for (const [index, stale] of plan.messages.slice(built.length).entries()) {
+        await journal.once(`delete:${index}`, async () => {
+          await webhook.remove(stale);
+          return { deletedAt: new Date(now()).toISOString() };
+        });
+      }
+      if (ownsGroup) {
+        const record: DiscordGroupRecord = {
+          messages: ids,
+          status: notification.status,
+          updatedAt: new Date(now()).toISOString(),
+        };
+        await state.put(key, record, { ttlSeconds: GROUP_TTL_SECONDS });
+      }
+      logger.info('discord message delivered', {
+        status: notification.status,
+        messages: built.length,
+        edited,
+        posted: built.length - edited,
+        attempt: delivery.attempt,
+      });
+    },
+  };
+}
+
+export const discordSink: Sink<DiscordDestination> = createDiscordSink();
