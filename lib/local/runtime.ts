@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RelayConfig } from '../config/types.ts';
 import { type BackoffPolicy, DELIVERY_POLICY } from '../delivery/policy.ts';
 import { createRecordHandler } from '../delivery/record-handler.ts';
 import type { SecretReader } from '../delivery/sink.ts';
-import { createIngestHandler } from '../ingest/ingest.ts';
+import { createAuthenticator, createIngestHandler } from '../ingest/ingest.ts';
 import {
   deadLetterQueueName,
   ensureSinkQueues,
@@ -20,7 +21,7 @@ import { SqliteStateStore } from '../state/sqlite.ts';
 import { CountingTelemetry, contextLogger, createLogger } from '../telemetry.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createLocalServer } from './server.ts';
-import { QueueWorker } from './worker.ts';
+import { describeStorageError, QueueWorker } from './worker.ts';
 
 /** The embedded queue's settings: the same maxReceiveCount as on AWS, a visibility timeout that covers a slow batch. */
 export const LOCAL_QUEUE_DEFAULTS = {
@@ -40,6 +41,101 @@ export interface RelayOptions {
   maxReceiveCount?: number;
   visibilityTimeoutSeconds?: number;
   backoff?: BackoffPolicy;
+  /** The workers' wait after a storage failure (default 100 ms doubling to 30 s). */
+  storageBackoff?: { initialMs: number; maxMs: number };
+}
+
+/**
+ * A database of the data directory cannot be used at start. The message names the file and
+ * what to do: it goes to the operator's terminal, never to an HTTP caller.
+ */
+export class DataFileError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataFileError';
+  }
+}
+
+// SQLite's primary result codes (https://www.sqlite.org/rescode.html) that call for different advice.
+const SQLITE_CORRUPT = 11;
+const SQLITE_FULL = 13;
+const SQLITE_NOTADB = 26;
+const SQLITE_READONLY = 8;
+const SQLITE_CANTOPEN = 14;
+const SQLITE_IOERR = 10;
+const SQLITE_PERM = 3;
+
+/**
+ * Opens one of the data directory's databases and checks every page of it (PRAGMA quick_check:
+ * a corrupt page would otherwise surface only when a poll reaches it). Any failure becomes a
+ * DataFileError that names the file and the remedy.
+ */
+function openDataFile<T extends { database: DatabaseSync; close(): void }>(
+  what: 'queue' | 'state',
+  path: string,
+  open: () => T,
+): T {
+  let opened: T | undefined;
+  try {
+    opened = open();
+    const rows = opened.database.prepare('PRAGMA quick_check(1)').all() as Record<string, unknown>[];
+    // Its answer spans lines (`*** in database main ***` then the page); one line reads better.
+    const verdict = String(Object.values(rows[0] ?? {})[0] ?? 'no answer').replace(/\s+/g, ' ');
+    if (verdict !== 'ok') {
+      throw Object.assign(new Error(verdict), { errcode: SQLITE_CORRUPT, errstr: verdict });
+    }
+    return opened;
+  } catch (error) {
+    opened?.close();
+    throw dataFileError(what, path, error);
+  }
+}
+
+/** The queue (relay.db) and state (state.db) databases, checked, with the sinks' queues in place. */
+function openDataFiles(
+  dataDir: string,
+  queueSettings: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
+): { queue: SqliteQueue; state: SqliteStateStore } {
+  const queuePath = join(dataDir, 'relay.db');
+  const queue = openDataFile('queue', queuePath, () => new SqliteQueue({ path: queuePath }));
+  try {
+    ensureSinkQueues(
+      queue,
+      sinks.map((s) => s.name),
+      queueSettings,
+    );
+    // Only this process uses the data dir (the lock): what a killed process left in flight is
+    // nobody's, so it is released now instead of after the visibility timeout.
+    for (const sink of sinks) queue.releaseInFlight(sinkQueueName(sink.name));
+    const statePath = join(dataDir, 'state.db');
+    return { queue, state: openDataFile('state', statePath, () => new SqliteStateStore(statePath)) };
+  } catch (error) {
+    queue.close();
+    throw error instanceof DataFileError ? error : dataFileError('queue', queuePath, error);
+  }
+}
+
+function dataFileError(what: 'queue' | 'state', path: string, error: unknown): DataFileError {
+  const code = (error as { errcode?: number }).errcode;
+  const said = describeStorageError(error);
+  const kept =
+    what === 'queue'
+      ? 'the messages queued and dead-lettered in it stay in the moved file'
+      : 'what it remembers (delivered notifications, message ids) stays in the moved file, so some notifications may be delivered again';
+  const primary = code === undefined ? undefined : code & 0xff;
+  let advice: string;
+  if (primary === SQLITE_CORRUPT || primary === SQLITE_NOTADB) {
+    advice = `the ${what} database ${path} is corrupt (${said}): move it aside or restore it from a backup; the relay will create a new one (${kept})`;
+  } else if (primary === SQLITE_FULL) {
+    advice = `the disk holding the ${what} database ${path} is full (${said}): free some space and start the relay again`;
+  } else if (primary === SQLITE_READONLY || primary === SQLITE_CANTOPEN || primary === SQLITE_PERM) {
+    advice = `cannot open the ${what} database ${path} for writing (${said}): check that ${dirname(path)} exists and the relay's user can read and write it and the files in it`;
+  } else if (primary === SQLITE_IOERR) {
+    advice = `the ${what} database ${path} could not be read or written (${said}): check the disk and the file system`;
+  } else {
+    advice = `cannot open the ${what} database ${path} (${error instanceof Error ? error.message : String(error)})`;
+  }
+  return new DataFileError(advice, { cause: error });
 }
 
 export interface Relay {
@@ -71,18 +167,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       options.visibilityTimeoutSeconds ?? LOCAL_QUEUE_DEFAULTS.visibilityTimeoutSeconds,
     maxReceiveCount: options.maxReceiveCount ?? LOCAL_QUEUE_DEFAULTS.maxReceiveCount,
   };
-  const queue = new SqliteQueue({ path: join(options.dataDir, 'relay.db') });
-  const state = new SqliteStateStore(join(options.dataDir, 'state.db'));
+  let opened: { queue: SqliteQueue; state: SqliteStateStore };
+  try {
+    opened = openDataFiles(options.dataDir, queueSettings);
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+  const { queue, state } = opened;
   const logger = options.logger ?? createLogger('alertmanager-relay');
   const telemetry = new CountingTelemetry({ logger });
-  ensureSinkQueues(
-    queue,
-    sinks.map((s) => s.name),
-    queueSettings,
-  );
-  // Only this process uses the data dir (the lock): what a killed process left in flight is
-  // nobody's, so it is released now instead of after the visibility timeout.
-  for (const sink of sinks) queue.releaseInFlight(sinkQueueName(sink.name));
 
   const workers = new Map<string, QueueWorker>();
   const wake = (queueName: string) => workers.get(queueName)?.wake();
@@ -103,7 +197,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const queueName = sinkQueueName(sink.name);
     workers.set(
       queueName,
-      new QueueWorker({ queue, queueName, handler, logger: contextLogger(logger, { sink: sink.name }) }),
+      new QueueWorker({
+        queue,
+        queueName,
+        handler,
+        logger: contextLogger(logger, { sink: sink.name }),
+        ...(options.storageBackoff ? { storageBackoff: options.storageBackoff } : {}),
+      }),
     );
   }
 
@@ -113,21 +213,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     enqueuer: new LocalEnqueuer(queue, { onSent: wake }),
     telemetry,
   });
+  const checkToken = createAuthenticator(options.config, options.secrets);
   const server = createLocalServer({
     ingest,
-    health: () => ({
-      status: 'ok',
-      queues: Object.fromEntries(
-        [...usedSinks].map((sink) => [
-          sink,
-          {
-            ...queue.depth(sinkQueueName(sink)),
-            deadLettered: queue.depth(deadLetterQueueName(sink)).visible,
-          },
-        ]),
-      ),
-      counters: telemetry.snapshot(),
-    }),
+    // The token is checked on the headers before the body is read; a refusal counts as ingest's would.
+    authenticate: async (authorization) => {
+      const verdict = await checkToken(authorization);
+      if (verdict !== 'ok') telemetry.count('NotificationsRejected', {});
+      return verdict;
+    },
+    health: () => health(queue, workers, usedSinks, telemetry),
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -176,5 +271,49 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * What GET /healthz answers: `ok`, or `degraded` with the reason while a worker finds the queue's
+ * storage failing (or the depths cannot be read), so a probe sees what the logs say. Unauthenticated
+ * callers read it: the reason has SQLite's words and codes, never a file path.
+ */
+function health(
+  queue: SqliteQueue,
+  workers: ReadonlyMap<string, QueueWorker>,
+  usedSinks: ReadonlySet<string>,
+  telemetry: CountingTelemetry,
+): Record<string, unknown> & { status: string } {
+  const problems: string[] = [];
+  let since: number | undefined;
+  for (const worker of workers.values()) {
+    const failure = worker.storageFailure;
+    if (!failure) continue;
+    problems.push(
+      `the ${worker.queueName} queue cannot be read: ${failure.reason}; ${failure.failures} failed polls, next in ${Math.ceil(failure.retryInMs / 1000)} s`,
+    );
+    since = Math.min(since ?? failure.since, failure.since);
+  }
+  let queues: Record<string, unknown> | undefined;
+  try {
+    queues = Object.fromEntries(
+      [...usedSinks].map((sink) => [
+        sink,
+        {
+          ...queue.depth(sinkQueueName(sink)),
+          deadLettered: queue.depth(deadLetterQueueName(sink)).visible,
+        },
+      ]),
+    );
+  } catch (error) {
+    problems.push(`queue depths cannot be read: ${describeStorageError(error)}`);
+  }
+  return {
+    status: problems.length === 0 ? 'ok' : 'degraded',
+    ...(problems.length > 0 ? { reason: problems.join('; ') } : {}),
+    ...(since !== undefined ? { since: new Date(since).toISOString() } : {}),
+    ...(queues ? { queues } : {}),
+    counters: telemetry.snapshot(),
   };
 }

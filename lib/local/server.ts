@@ -10,10 +10,31 @@ import { type IngestHandler, MAX_BODY_BYTES } from '../ingest/ingest.ts';
  */
 export const SERVER_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 } as const;
 
+/**
+ * Request bodies held in memory at once, across all connections. Past it a request is answered
+ * 503 (Alertmanager retries) before its body is read: without a bound, a few hundred slow
+ * uploads of 5 MiB each take the process past a gigabyte.
+ */
+export const MAX_IN_FLIGHT_BODY_BYTES = 64 * 1024 * 1024;
+
+/** How long a connection we are closing early may keep sending (read and dropped), so the client reads our answer. */
+const LINGER_MS = 2_000;
+
+/** The ingest token check on the Authorization header: 'ok' or the reason it is refused; throws when it cannot tell. */
+export type Authenticate = (authorization: string | undefined) => Promise<'ok' | string>;
+
 export interface LocalServerOptions {
   ingest: IngestHandler;
-  health: () => Record<string, unknown>;
+  /** `status` other than 'ok' is answered 503, so a probe sees it. */
+  health: () => Record<string, unknown> & { status: string };
+  /**
+   * Checked on the headers alone, before a byte of the body is read, so a caller without the
+   * token cannot make the relay buffer anything. The ingest handler checks again (on AWS it is
+   * the only check).
+   */
+  authenticate?: Authenticate;
   maxBodyBytes?: number;
+  maxInFlightBodyBytes?: number;
   timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number };
 }
 
@@ -23,6 +44,7 @@ export interface LocalServerOptions {
  */
 export function createLocalServer(options: LocalServerOptions): Server {
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const budget = new BodyBudget(options.maxInFlightBodyBytes ?? MAX_IN_FLIGHT_BODY_BYTES);
   const timeouts = options.timeouts ?? SERVER_TIMEOUTS;
   // Node checks headersTimeout and requestTimeout only every connectionsCheckingInterval (30 s
   // by default), which let a slow client hold a connection for up to 40 s instead of 10 s.
@@ -47,7 +69,8 @@ export function createLocalServer(options: LocalServerOptions): Server {
     if (url.pathname === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return send(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
-      return send(res, 200, options.health());
+      const health = options.health();
+      return send(res, health.status === 'ok' ? 200 : 503, health);
     }
     if (url.pathname !== '/alertmanager') {
       return send(res, 404, {
@@ -63,52 +86,159 @@ export function createLocalServer(options: LocalServerOptions): Server {
         { allow: 'POST' },
       );
     }
+    if (options.authenticate) {
+      let verdict: string;
+      try {
+        verdict = await options.authenticate(req.headers.authorization);
+      } catch {
+        // The token cannot be read: ingest answers this (503, so Alertmanager keeps the
+        // notification) in its words; the body it needs is read within the budget below.
+        verdict = 'ok';
+      }
+      if (verdict !== 'ok') {
+        return refuse(
+          res,
+          401,
+          { error: 'unauthorized', details: [verdict] },
+          { 'www-authenticate': 'Bearer realm="alertmanager-relay"' },
+        );
+      }
+    }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
       // Refused before reading a byte of it.
       return tooLarge(res);
     }
-    const body = await readBody(req, maxBodyBytes);
-    if (body === undefined) return tooLarge(res);
-    const result = await options.ingest(toEvent(req, url, body));
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(result.headers ?? {})) headers[key] = String(value);
-    res.writeHead(result.statusCode ?? 200, headers);
-    res.end(result.body ?? '');
+    // A declared length is reserved whole up front; a chunked body as it arrives.
+    const reservation = budget.reserve(Number.isFinite(declared) ? declared : 0);
+    if (!reservation) return busy(res);
+    try {
+      const body = await readBody(req, maxBodyBytes, reservation);
+      if (body === 'too large') return tooLarge(res);
+      if (body === 'over budget') return busy(res);
+      if (body === 'aborted') return void res.destroy();
+      const result = await options.ingest(toEvent(req, url, body));
+      const headers: Record<string, string> = {};
+      for (const [key, value] of Object.entries(result.headers ?? {})) headers[key] = String(value);
+      res.writeHead(result.statusCode ?? 200, headers);
+      res.end(result.body ?? '');
+    } finally {
+      reservation.release();
+    }
   }
 
   function tooLarge(res: ServerResponse): void {
-    // Close the connection: the rest of the body is not read.
-    send(
+    refuse(res, 413, { error: 'payload too large', details: [`the body is over ${maxBodyBytes} bytes`] });
+  }
+
+  function busy(res: ServerResponse): void {
+    refuse(
       res,
-      413,
-      { error: 'payload too large', details: [`the body is over ${maxBodyBytes} bytes`] },
-      { connection: 'close' },
+      503,
+      {
+        error: 'busy',
+        details: [`the relay is already reading ${budget.limit} bytes of requests; try again shortly`],
+      },
+      { 'retry-after': '1' },
     );
-    res.on('finish', () => res.socket?.destroy());
   }
 
   return server;
 }
 
-/** Reads the body up to `limit` bytes; undefined when it is longer (reading stops there). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+/**
+ * Answers without reading the body, and closes the connection: the client gets `connection:
+ * close`, our side of the socket is shut once the answer is written, and whatever the client
+ * still sends is dropped unread for LINGER_MS (closing at once would reset the connection,
+ * and a client still uploading could lose the answer), then the socket is destroyed.
+ */
+function refuse(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const { req } = res;
+  send(res, status, body, { ...headers, connection: 'close' });
+  res.on('finish', () => {
+    const socket = res.socket ?? req.socket;
+    req.removeAllListeners('data');
+    req.resume();
+    socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  });
+}
+
+/** Bytes of request bodies held across all connections, against a limit. */
+class BodyBudget {
+  readonly limit: number;
+  private used = 0;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Takes `bytes` now; undefined when that would pass the limit. */
+  reserve(bytes: number): BodyReservation | undefined {
+    if (this.used + bytes > this.limit) return undefined;
+    this.used += bytes;
+    let held = bytes;
+    let released = false;
+    return {
+      grow: (total) => {
+        if (released || total <= held) return true;
+        if (this.used + (total - held) > this.limit) return false;
+        this.used += total - held;
+        held = total;
+        return true;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.used -= held;
+      },
+    };
+  }
+}
+
+interface BodyReservation {
+  /** Extends the reservation to `total` bytes; false when the budget cannot. */
+  grow(total: number): boolean;
+  release(): void;
+}
+
+/**
+ * Reads the body up to `limit` bytes and within the budget; reading stops at whichever is passed
+ * first (the rest is never buffered).
+ */
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  reservation: BodyReservation,
+): Promise<Buffer | 'too large' | 'over budget' | 'aborted'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const stop = (outcome: 'too large' | 'over budget') => {
+      req.off('data', onData);
+      req.pause();
+      chunks.length = 0;
+      resolve(outcome);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        resolve(undefined);
-        return;
-      }
+      if (size > limit) return stop('too large');
+      if (!reservation.grow(size)) return stop('over budget');
       chunks.push(chunk);
     };
     req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    // A client that goes away mid-upload: nothing to answer, and its bytes are given back.
+    req.on('close', () => {
+      chunks.length = 0;
+      resolve('aborted');
+    });
   });
 }
 

@@ -41,7 +41,31 @@ export interface QueueWorkerOptions {
    * another process (the redrive CLI) are noticed.
    */
   maxIdleMs?: number;
+  /**
+   * The wait after the queue's storage failed (a full disk, a corrupt page, a file gone): doubles
+   * from `initialMs` with each consecutive failure up to `maxMs`. Default 100 ms to 30 s.
+   */
+  storageBackoff?: { initialMs: number; maxMs: number };
+  /** While storage keeps failing, at most one log line per this many ms (default 30 s). */
+  storageLogIntervalMs?: number;
+  /** Epoch ms, for the log interval and `storageFailure.since`; default Date.now. */
+  now?: () => number;
 }
+
+/** The queue's storage failing, as the worker last saw it; no file paths (it is shown by /healthz). */
+export interface StorageFailure {
+  /** What SQLite (or the system) said, e.g. `database or disk is full (SQLite error 13)`. */
+  reason: string;
+  /** Epoch ms of the first failure of this run of failures. */
+  since: number;
+  /** Consecutive failed polls. */
+  failures: number;
+  /** The wait before the next poll. */
+  retryInMs: number;
+}
+
+/** The storage backoff when none is given: 100 ms, doubling, at most 30 s. */
+export const STORAGE_BACKOFF_DEFAULTS = { initialMs: 100, maxMs: 30_000, logIntervalMs: 30_000 } as const;
 
 /** What one invocation did; emitted as `batch`. */
 export interface BatchReport {
@@ -59,6 +83,10 @@ export interface QueueWorkerEvents {
   batch: [BatchReport];
   /** The worker found nothing to receive and is waiting. */
   idle: [];
+  /** Polling failed in the queue's storage; the worker waits `retryInMs` before trying again. */
+  storageError: [StorageFailure & { error: unknown }];
+  /** A poll succeeded after storage failures. */
+  storageRecovered: [{ failures: number; since: number }];
 }
 
 export const LOCAL_REGION = 'local';
@@ -82,6 +110,12 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
   private wakePending = false;
   private wakeWaiter?: () => void;
   private timer?: NodeJS.Timeout;
+  private readonly storageBackoff: { initialMs: number; maxMs: number };
+  private readonly storageLogIntervalMs: number;
+  private readonly now: () => number;
+  private failure?: StorageFailure;
+  private lastStorageLogAt = 0;
+  private unloggedStorageErrors = 0;
 
   constructor(options: QueueWorkerOptions) {
     super();
@@ -97,10 +131,21 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     this.functionTimeoutMs = (options.functionTimeoutSeconds ?? INFRA.sink.timeoutSeconds) * 1000;
     this.logger = options.logger;
     this.maxIdleMs = options.maxIdleMs ?? 1_000;
+    this.storageBackoff = options.storageBackoff ?? STORAGE_BACKOFF_DEFAULTS;
+    if (!(this.storageBackoff.initialMs > 0 && this.storageBackoff.maxMs >= this.storageBackoff.initialMs)) {
+      throw new RangeError('storageBackoff needs 0 < initialMs <= maxMs');
+    }
+    this.storageLogIntervalMs = options.storageLogIntervalMs ?? STORAGE_BACKOFF_DEFAULTS.logIntervalMs;
+    this.now = options.now ?? Date.now;
   }
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /** Set while the queue's storage is failing (cleared by the next successful poll). */
+  get storageFailure(): StorageFailure | undefined {
+    return this.failure && { ...this.failure };
   }
 
   start(): void {
@@ -131,13 +176,15 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
         const report = await this.pollOnce();
         handled = report?.messageIds.length ?? 0;
         failed = report?.error !== undefined;
+        if (this.failure) this.storageRecovered();
       } catch (error) {
-        // Only the queue itself can throw here (the handler's errors are caught per batch).
-        this.logger?.error('local queue worker could not poll', {
-          queue: this.queueName,
-          error: String(error),
-        });
-        failed = true;
+        // Only the queue itself can throw here (the handler's errors are caught per batch): its
+        // storage is failing. Polling again at once would fail again at once, hundreds of times
+        // a second, so back off, and retry on the timer alone (a wake must not cut it short).
+        const backoffMs = this.storageFailed(error);
+        if (!this.running) break;
+        await this.waitForWork(backoffMs);
+        continue;
       }
       if (!this.running) break;
       // After a successful batch there may be more; after a failure the batch stays in flight,
@@ -147,13 +194,25 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     }
   }
 
-  private async waitForWork(): Promise<void> {
-    if (this.wakePending) return;
-    const now = this.queue.now();
-    const next = this.queue.nextVisibleAt(this.queueName);
-    const delay = next === undefined ? this.maxIdleMs : Math.min(Math.max(next - now, 0), this.maxIdleMs);
-    this.emit('idle');
-    if (this.wakePending || !this.running) return;
+  /** Waits for a wake, the next visible message or maxIdleMs; with `backoffMs`, for that long (or stop()). */
+  private async waitForWork(backoffMs?: number): Promise<void> {
+    let delay: number;
+    if (backoffMs !== undefined) delay = backoffMs;
+    else {
+      if (this.wakePending) return;
+      let next: number | undefined;
+      try {
+        next = this.queue.nextVisibleAt(this.queueName);
+      } catch {
+        // Storage failed since the poll: the next poll meets it and backs off.
+        next = undefined;
+      }
+      const now = this.queue.now();
+      delay = next === undefined ? this.maxIdleMs : Math.min(Math.max(next - now, 0), this.maxIdleMs);
+      this.emit('idle');
+      if (this.wakePending || !this.running) return;
+    }
+    if (!this.running) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(this.timer);
@@ -161,9 +220,51 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
         this.wakeWaiter = undefined;
         resolve();
       };
-      this.wakeWaiter = done;
+      // During a backoff only stop() ends the wait early; otherwise any wake does.
+      this.wakeWaiter = backoffMs === undefined ? done : () => (this.running ? undefined : done());
       this.timer = setTimeout(done, delay);
     });
+  }
+
+  /** Records a storage failure, logs it (at most once per log interval) and returns the wait before the next poll. */
+  private storageFailed(error: unknown): number {
+    const now = this.now();
+    const failures = (this.failure?.failures ?? 0) + 1;
+    const retryInMs = Math.min(
+      this.storageBackoff.initialMs * 2 ** Math.min(failures - 1, 30),
+      this.storageBackoff.maxMs,
+    );
+    this.failure = {
+      reason: describeStorageError(error),
+      since: this.failure?.since ?? now,
+      failures,
+      retryInMs,
+    };
+    if (failures === 1 || now - this.lastStorageLogAt >= this.storageLogIntervalMs) {
+      this.logger?.error('local queue storage is failing; polling backs off', {
+        queue: this.queueName,
+        error: error instanceof Error ? error.message : String(error),
+        failures,
+        suppressedSinceLastLine: this.unloggedStorageErrors,
+        retryInMs,
+      });
+      this.lastStorageLogAt = now;
+      this.unloggedStorageErrors = 0;
+    } else this.unloggedStorageErrors++;
+    this.emit('storageError', { ...this.failure, error });
+    return retryInMs;
+  }
+
+  private storageRecovered(): void {
+    const { failures, since } = this.failure as StorageFailure;
+    this.failure = undefined;
+    this.unloggedStorageErrors = 0;
+    this.logger?.warn('local queue storage recovered', {
+      queue: this.queueName,
+      failures,
+      failingForMs: this.now() - since,
+    });
+    this.emit('storageRecovered', { failures, since });
   }
 
   private async pollOnce(): Promise<BatchReport | undefined> {
@@ -220,6 +321,19 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     this.emit('batch', report);
     return report;
   }
+}
+
+/**
+ * What a storage error says, without file paths: SQLite's own message and code (node:sqlite puts
+ * them in `errstr` and `errcode`), else the system error code (EACCES, EIO), else the error's name.
+ */
+export function describeStorageError(error: unknown): string {
+  const e = error as { errstr?: unknown; errcode?: unknown; code?: unknown; name?: unknown };
+  if (typeof e?.errstr === 'string' && typeof e.errcode === 'number') {
+    return `${e.errstr} (SQLite error ${e.errcode})`;
+  }
+  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) return `system error ${e.code}`;
+  return typeof e?.name === 'string' ? e.name : 'unknown error';
 }
 
 /**
