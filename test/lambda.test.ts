@@ -9,17 +9,19 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../lib/alertmanager/types.ts';
 import { ConfigError, parseConfig } from '../lib/config/load.ts';
+import { groupStateKey } from '../lib/delivery/group-state.ts';
 import { awsIngest, awsSink } from '../lib/lambda.ts';
+import { queueDeduplicationId } from '../lib/queue/idempotency.ts';
 import type { QueueMessage } from '../lib/queue/message.ts';
 import { consoleSink } from '../lib/sinks/console/console.ts';
-import { webhookSink } from '../lib/sinks/webhook/webhook.ts';
+import { webhookId, webhookSink } from '../lib/sinks/webhook/webhook.ts';
 
 const ACCOUNT = 'https://sqs.eu-west-1.amazonaws.com/123456789012';
 const QUEUES = {
@@ -82,7 +84,7 @@ const sqsMock = mockClient(SQSClient);
 const secretsMock = mockClient(SecretsManagerClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
 
-function apiEvent(body: string, token = INGEST_TOKEN): APIGatewayProxyEventV2 {
+function apiEvent(body: string, token = INGEST_TOKEN, requestId = 'req-1'): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
     routeKey: 'POST /alertmanager',
@@ -105,7 +107,7 @@ function apiEvent(body: string, token = INGEST_TOKEN): APIGatewayProxyEventV2 {
         sourceIp: '192.0.2.10',
         userAgent: 'Alertmanager/0.25.0',
       },
-      requestId: 'req-1',
+      requestId,
       routeKey: 'POST /alertmanager',
       stage: '$default',
       time: '21/Nov/2026:12:00:00 +0000',
@@ -195,8 +197,17 @@ describe('Module: lambda wiring', () => {
     }));
     sqsMock.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
     sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
-    ddbMock.on(GetCommand).resolves({});
-    ddbMock.on(PutCommand).resolves({});
+    // The state table in memory: the relay reads back what it wrote (group state, attempt counts).
+    const table = new Map<string, Record<string, unknown>>();
+    ddbMock.on(PutCommand).callsFake((input: { Item: { pk: string } }) => {
+      table.set(input.Item.pk, input.Item);
+      return {};
+    });
+    ddbMock.on(GetCommand).callsFake((input: { Key: { pk: string } }) => ({ Item: table.get(input.Key.pk) }));
+    ddbMock.on(DeleteCommand).callsFake((input: { Key: { pk: string } }) => {
+      table.delete(input.Key.pk);
+      return {};
+    });
   });
 
   afterEach(async () => {
@@ -233,7 +244,7 @@ describe('Module: lambda wiring', () => {
       expect(body.destination).toBe('audit');
       expect(body.notification.alerts.map((a) => a.fingerprint)).toEqual(['ec823e990a83f493']);
       expect(webhookEntry.MessageGroupId).toMatch(/^audit:/);
-      expect(webhookEntry.MessageDeduplicationId).toBe(body.idempotencyKey);
+      expect(webhookEntry.MessageDeduplicationId).toBe(queueDeduplicationId(body.idempotencyKey, 'req-1'));
     });
 
     it('should answer 401 for a wrong token without enqueuing', async () => {
@@ -350,7 +361,7 @@ describe('Module: lambda wiring', () => {
       expect(() => awsSink(webhookSink, env)).toThrow(/RELAY_BUNDLED_CONFIG is not JSON/);
     });
 
-    it('should dead-letter to the DLQ URL at MAX_RECEIVE_COUNT and change visibility on the queue URL before', async () => {
+    it('should dead-letter to the DLQ URL at the MAX_RECEIVE_COUNT backstop and change visibility on the queue URL before', async () => {
       // Prepare
       vi.stubGlobal(
         'fetch',
@@ -388,6 +399,52 @@ describe('Module: lambda wiring', () => {
       );
       expect(JSON.stringify(input.MessageAttributes)).not.toContain(HOOK_SECRET);
     });
+    it('should keep to Lambda’s remaining time: with too little left the batch goes back untried and uncounted', async () => {
+      // Prepare
+      const fetch = vi.fn(async () => new Response(null, { status: 204 }));
+      vi.stubGlobal('fetch', fetch);
+      await awsIngest(env).handler(apiEvent(JSON.stringify(notification)));
+      const [entry] = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      const { handler } = awsSink(webhookSink, env);
+
+      // Act
+      const result = await handler(
+        { Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK)] },
+        {
+          getRemainingTimeInMillis: () => 1_000,
+        },
+      );
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: `msg-${entry.Id}` }]);
+      expect(fetch).not.toHaveBeenCalled();
+      expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)[0].args[0].input.VisibilityTimeout).toBe(0);
+      expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+    });
+
+    it('should count attempts in the state table and dead-letter at the 5th failure, whatever the receive count', async () => {
+      // Prepare
+      vi.stubGlobal(
+        'fetch',
+        vi.fn(async () => new Response('upstream down', { status: 503 })),
+      );
+      await awsIngest(env).handler(apiEvent(JSON.stringify(notification)));
+      const [entry] = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      const { handler } = awsSink(webhookSink, { ...env, MAX_RECEIVE_COUNT: '50' });
+
+      // Act
+      for (let receive = 11; receive <= 14; receive++) {
+        await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, receive)] });
+      }
+      const before = sqsMock.commandCalls(SendMessageCommand).length;
+      await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, 15)] });
+
+      // Assess
+      expect(before).toBe(0);
+      const [dlq] = sqsMock.commandCalls(SendMessageCommand);
+      expect(dlq.args[0].input.MessageAttributes?.attempts).toEqual({ DataType: 'String', StringValue: '5' });
+      expect(dlq.args[0].input.MessageAttributes?.reason?.StringValue).toMatch(/^gave up after 5 attempts: /);
+    });
   });
 
   describe('End to end in process', () => {
@@ -421,7 +478,7 @@ describe('Module: lambda wiring', () => {
       expect(delivered.groupKey).toBe(notification.groupKey);
       expect(delivered.alerts.map((a) => a.labels.instance)).toEqual(['host1:9100']);
       const message = JSON.parse(entries[0].MessageBody ?? '') as QueueMessage;
-      expect(headers.get('webhook-id')).toBe(message.idempotencyKey);
+      expect(headers.get('webhook-id')).toBe(webhookId(message.idempotencyKey, message.receivedAt));
       // Signed with the key read from Secrets Manager.
       expect(() =>
         new Webhook(HOOK_SECRET).verify(body, {
@@ -434,7 +491,10 @@ describe('Module: lambda wiring', () => {
       expect(puts).toHaveLength(1);
       expect(puts[0].args[0].input).toMatchObject({
         TableName: 'relay-ci-state',
-        Item: { pk: `idem#audit#${message.idempotencyKey}`, value: { receivedAt: message.receivedAt } },
+        Item: {
+          pk: groupStateKey('audit', notification.groupKey),
+          value: { receivedAt: message.receivedAt, keys: [message.idempotencyKey] },
+        },
       });
       expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
     });
@@ -463,7 +523,7 @@ describe('Module: lambda wiring', () => {
       expect(printed).not.toContain(INGEST_TOKEN);
       const [message] = entries.map((e) => JSON.parse(e.MessageBody ?? '') as QueueMessage);
       expect(ddbMock.commandCalls(GetCommand)[0].args[0].input).toMatchObject({
-        Key: { pk: `idem#stdout#${message.idempotencyKey}` },
+        Key: { pk: groupStateKey('stdout', message.notification.groupKey) },
         ConsistentRead: true,
       });
       expect(ddbMock.commandCalls(PutCommand)).toHaveLength(1);
@@ -473,17 +533,9 @@ describe('Module: lambda wiring', () => {
       // Prepare
       const ingest = awsIngest(env).handler;
       const sink = awsSink(consoleSink, env).handler;
-      await ingest(apiEvent(JSON.stringify(notification)));
-      await ingest(apiEvent(JSON.stringify(notification)));
+      await ingest(apiEvent(JSON.stringify(notification), INGEST_TOKEN, 'req-1'));
+      await ingest(apiEvent(JSON.stringify(notification), INGEST_TOKEN, 'req-2'));
       const entries = sentEntries().get(QUEUES.QUEUE_URL_CONSOLE) ?? [];
-      const table = new Map<string, unknown>();
-      ddbMock.on(PutCommand).callsFake((input: { Item: { pk: string } }) => {
-        table.set(input.Item.pk, input.Item);
-        return {};
-      });
-      ddbMock
-        .on(GetCommand)
-        .callsFake((input: { Key: { pk: string } }) => ({ Item: table.get(input.Key.pk) }));
       const output = captureStdout();
 
       // Act
@@ -495,7 +547,8 @@ describe('Module: lambda wiring', () => {
       // Assess
       vi.restoreAllMocks();
       expect(entries).toHaveLength(2);
-      expect(entries[0].MessageDeduplicationId).toBe(entries[1].MessageDeduplicationId);
+      // Two posts are two queue messages; the group state decides the second is the same notification.
+      expect(entries[0].MessageDeduplicationId).not.toBe(entries[1].MessageDeduplicationId);
       expect(first.batchItemFailures).toEqual([]);
       expect(second.batchItemFailures).toEqual([]);
       expect(output.join('').match(/severity=critical/g)).toHaveLength(1);
