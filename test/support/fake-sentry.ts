@@ -69,7 +69,7 @@ export async function startFakeSentry(
   const publicKey = options.publicKey ?? 'f00dfacef00dfacef00dfacef00dface';
   const projectId = options.projectId ?? '4507001';
   const org = options.org ?? 'acme';
-  const token = options.token ?? 'sntrys_fake-token-0123456789';
+  const token = options.token ?? 'sntryu_fake-token-0123456789';
   const events: StoredSentryEvent[] = [];
   const issues: FakeSentryIssue[] = [];
   const violations: string[] = [];
@@ -147,6 +147,11 @@ export async function startFakeSentry(
 
   function checkResolve(request: FakeRequest): FakeAnswer | undefined {
     if (request.method !== 'PUT') return reject(405, 'method not allowed');
+    // Scope per token kind: an organization token (sntrys_) authenticates but has a fixed CI
+    // scope without event:write, so Sentry refuses the issue update.
+    if (/^Bearer sntrys_/.test(request.headers.authorization ?? '')) {
+      return reject(403, 'You do not have permission to perform this action.');
+    }
     if (request.headers.authorization !== `Bearer ${token}`) {
       return reject(401, 'Invalid token');
     }

@@ -101,6 +101,13 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
       const token = destination.authTokenSecret
         ? (await delivery.secrets.get(destination.authTokenSecret)).trim()
         : undefined;
+      if (token && isOrganizationToken(token)) {
+        throw new PermanentError(
+          `the auth token in "${destination.authTokenSecret}" is a Sentry organization auth token (sntrys_): ` +
+            'Sentry gives those a fixed CI scope without event:write, so every resolve would be refused; ' +
+            'use an internal integration token or a user auth token with event:write',
+        );
+      }
       const redactions = [rawDsn.trim(), dsn.publicKey, dsn.secretKey ?? '', token ?? ''];
       const resolvedCount = delivery.notification.alerts.filter((a) => a.status === 'resolved').length;
       if (!token && resolvedCount > 0 && !warnedResolvesOff.has(destination.name)) {
@@ -307,4 +314,13 @@ function firedKey(destination: string, fingerprint: string): string {
 
 function missKey(destination: string, idempotencyKey: string, fingerprint: string): string {
   return `sentry#${destination}#resolve-miss#${idempotencyKey}#${fingerprint}`;
+}
+
+/**
+ * Sentry's organization auth tokens start with `sntrys_` and carry a fixed scope for CI
+ * (releases, source maps), never event:write, which resolving an issue needs
+ * (https://docs.sentry.io/account/auth-tokens/, https://docs.sentry.io/api/permissions/).
+ */
+export function isOrganizationToken(token: string): boolean {
+  return token.startsWith('sntrys_');
 }

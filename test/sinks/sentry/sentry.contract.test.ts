@@ -21,7 +21,7 @@ const TOKEN_SECRET = 'SENTRY_AUTH_TOKEN';
 
 const PUBLIC_KEY = 'c0ffeec0ffeec0ffeec0ffeec0ffee42';
 const LEGACY_SECRET_KEY = '5ec7e75ec7e75ec7e75ec7e75ec7e742';
-const AUTH_TOKEN = 'sntrys_conformance-token-0123456789';
+const AUTH_TOKEN = 'sntryu_conformance-token-0123456789';
 
 // Firing alerts go to the DSN's ingest endpoint, resolved ones to the Web API: both run the kit.
 const conformance: SinkConformance<SentryDestination> = {
@@ -561,7 +561,7 @@ describe('Sink: sentry', () => {
     it('should fail a resolve permanently on a refused token, without quoting it', async () => {
       // Prepare
       const sentry = await fake();
-      const secrets = { [DSN_SECRET]: sentry.dsn, [TOKEN_SECRET]: 'sntrys_wrong-token-abcdef' };
+      const secrets = { [DSN_SECRET]: sentry.dsn, [TOKEN_SECRET]: 'sntryu_wrong-token-abcdef' };
 
       // Act
       const error = await failure(sentrySink.deliver(delivery(sentry, resolved(1), { secrets })));
@@ -571,6 +571,22 @@ describe('Sink: sentry', () => {
       expect(error).toBeInstanceOf(PermanentError);
       expect(error.message).toMatch(/auth token in "SENTRY_AUTH_TOKEN" was refused or lacks event:write/);
       expect(error.message).not.toContain('wrong-token');
+    });
+
+    it('should refuse an organization auth token (sntrys_) before any call, saying what to use', async () => {
+      // Prepare
+      const sentry = await fake();
+      const secrets = { [DSN_SECRET]: sentry.dsn, [TOKEN_SECRET]: 'sntrys_org-token-abcdef' };
+
+      // Act
+      const error = await failure(sentrySink.deliver(delivery(sentry, resolved(1), { secrets })));
+
+      // Assess
+      expect(error).toBeInstanceOf(PermanentError);
+      expect(error.message).toContain('organization auth token (sntrys_)');
+      expect(error.message).toContain('internal integration token or a user auth token with event:write');
+      expect(error.message).not.toContain('org-token-abcdef');
+      expect(sentry.requests).toEqual([]);
     });
 
     it('should fail a resolve permanently for an unknown organization', async () => {
@@ -589,6 +605,26 @@ describe('Sink: sentry', () => {
   });
 
   describe('the fake itself', () => {
+    it('should answer 403 to an organization token (sntrys_) on the resolve API, as its fixed scope lacks event:write', async () => {
+      // Prepare
+      const sentry = await fake();
+      const url = `${sentry.url}/api/0/organizations/${sentry.org}/issues/?project=${sentry.projectId}&query=alert_fingerprint:abc`;
+      const put = (token: string) =>
+        fetch(url, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ status: 'resolved' }),
+        });
+
+      // Act
+      const org = await put('sntrys_org-token-abcdef');
+      const user = await put(sentry.token);
+
+      // Assess
+      expect(org.status).toBe(403);
+      expect(user.status).toBe(204);
+    });
+
     const envelope = (event: object, itemLength?: number) => {
       const payload = JSON.stringify(event);
       const length = itemLength ?? Buffer.byteLength(payload);
