@@ -36,6 +36,21 @@ export async function resolveAlerts(
   return resolved;
 }
 
+/**
+ * Fires resolved alerts again with IDENTICAL content: the same labels and startsAt, no endsAt,
+ * as when Prometheus restores an alert's startsAt after a restart or a rule reload. Alertmanager
+ * does not merge it into the resolved one (their active ranges do not overlap), so its next
+ * notification carries the same fingerprint, startsAt and endsAt as the first firing did.
+ */
+export async function refireAlerts(
+  alertmanagerUrl: string,
+  alerts: PostableAlert[],
+): Promise<PostableAlert[]> {
+  const firing = alerts.map((alert) => ({ ...alert, endsAt: undefined }));
+  await post(alertmanagerUrl, firing);
+  return firing;
+}
+
 async function post(alertmanagerUrl: string, alerts: PostableAlert[]): Promise<void> {
   const response = await fetch(`${alertmanagerUrl}/api/v2/alerts`, {
     method: 'POST',
