@@ -1,5 +1,6 @@
 import type { Sink } from '../delivery/sink.ts';
 import { consoleSink } from './console/console.ts';
+import { discordSink } from './discord/discord.ts';
 import { googlechatSink } from './googlechat/googlechat.ts';
 import { ilertSink } from './ilert/ilert.ts';
 import { opsgenieSink } from './opsgenie/opsgenie.ts';
@@ -7,6 +8,7 @@ import { pagerdutySink } from './pagerduty/pagerduty.ts';
 import { sentrySink } from './sentry/sentry.ts';
 import { slackSink } from './slack/slack.ts';
 import { sysdigSink } from './sysdig/sysdig.ts';
+import { teamsSink } from './teams/teams.ts';
 import { webhookSink } from './webhook/webhook.ts';
 
 /**
@@ -15,6 +17,7 @@ import { webhookSink } from './webhook/webhook.ts';
  */
 export const sinks: readonly Sink[] = [
   consoleSink,
+  discordSink,
   googlechatSink,
   ilertSink,
   opsgenieSink,
@@ -22,6 +25,7 @@ export const sinks: readonly Sink[] = [
   sentrySink,
   slackSink,
   sysdigSink,
+  teamsSink,
   webhookSink,
 ] as Sink[];
 

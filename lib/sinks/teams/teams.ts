@@ -1,0 +1,111 @@
+import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
+import { PermanentError } from '../../delivery/errors.ts';
+import { drain, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
+import { stepJournal } from '../../delivery/journal.ts';
+import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { buildTeamsMessages, type TeamsLinks } from './card.ts';
+import { DEFAULT_TEAMS_TIMEOUT_SECONDS, type TeamsDestination, teamsConfigSchema } from './config.ts';
+
+export type { TeamsDestination } from './config.ts';
+
+/**
+ * Microsoft Teams sink: posts each notification as Adaptive Cards to a Teams workflow started
+ * by "When a Teams webhook request is received" (Office 365 connectors, the old incoming
+ * webhooks, are retired). A workflow cannot edit or thread what it posted, so a firing
+ * notification is one card and its resolve another. Its config: ./config.ts; the cards:
+ * ./card.ts.
+ *
+ * The workflow answers 202 Accepted once the run is queued, before Teams has the card: a
+ * card Teams refuses (too large, not a valid card) fails in the workflow's run history, not
+ * here. So the cards are kept within Teams' limits and checked by the tests against them.
+ * Each card is a step of the delivery's journal: a retry posts only the cards that were not
+ * accepted yet.
+ */
+
+export interface TeamsSinkOptions {
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+  links?: TeamsLinks;
+  /** Bytes per card (tests of the splitting). */
+  maxBytes?: number;
+}
+
+const defaultLinks: TeamsLinks = { silenceUrl, runbookUrl };
+
+export function createTeamsSink(options: TeamsSinkOptions = {}): Sink<TeamsDestination> {
+  const now = options.now ?? Date.now;
+  const links = options.links ?? defaultLinks;
+
+  return {
+    name: 'teams',
+    kind: 'lifecycle',
+    configSchema: teamsConfigSchema,
+
+    async deliver(delivery: Delivery<TeamsDestination>): Promise<void> {
+      const { destination, notification, logger } = delivery;
+      const secretName = destination.webhookUrlSecret;
+      const raw = (await delivery.secrets.get(secretName)).trim();
+      const url = workflowUrl(raw, secretName);
+      const label = `teams ${url.host}`;
+      const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TEAMS_TIMEOUT_SECONDS;
+      const journal = stepJournal(delivery);
+
+      const messages = buildTeamsMessages(notification, {
+        links,
+        part: delivery.part,
+        maxBytes: options.maxBytes,
+      });
+      let posted = 0;
+      for (const [index, message] of messages.entries()) {
+        const { ran } = await journal.once(`card:${index + 1}`, async () => {
+          const response = await postJson(url, JSON.stringify(message), {
+            label,
+            timeoutSeconds,
+            fetch: options.fetch,
+          });
+          if (response.status < 200 || response.status >= 300) {
+            throw await statusError(response, {
+              label,
+              redactions: [raw, ...urlSecrets(url)],
+              now: now(),
+              redirectHint: `put the workflow's final URL in ${secretName}`,
+              permanentHint: (status) =>
+                status === 401 || status === 403 || status === 404
+                  ? `: the workflow was deleted or turned off, or its URL's signature is wrong; put the workflow's current URL in ${secretName}`
+                  : undefined,
+            });
+          }
+          await drain(response);
+          return { status: response.status, postedAt: new Date(now()).toISOString() };
+        });
+        if (ran) posted++;
+      }
+      logger.info('teams cards delivered', {
+        host: url.host,
+        status: notification.status,
+        cards: messages.length,
+        posted,
+        attempt: delivery.attempt,
+      });
+    },
+  };
+}
+
+export const teamsSink: Sink<TeamsDestination> = createTeamsSink();
+
+/** The workflow's URL from the secret, checked; errors name the secret, never its value. */
+function workflowUrl(raw: string, secretName: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new PermanentError(`teams: the secret ${secretName} does not hold a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new PermanentError(`teams: the URL in ${secretName} is not http(s)`);
+  }
+  if (url.username || url.password) {
+    throw new PermanentError(`teams: the URL in ${secretName} must not contain credentials`);
+  }
+  return url;
+}
