@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -113,6 +113,53 @@ describe('Relay process (npm start)', () => {
     // Assess
     expect(result.code).toBe(78);
     expect(result.stderr).toMatch(/destinations\[1\]\.matchers\[0\]: .*unterminated/);
+  });
+
+  it('should start although relay.pid names a live process that is not a relay', async () => {
+    // Prepare: the pid file of an earlier version, holding the pid of this test's parent (alive).
+    const config = await writeConfig('destinations:\n  - name: stdout\n    sink: console\n');
+    await mkdir(join(dir, 'data'));
+    await writeFile(join(dir, 'data', 'relay.pid'), String(process.ppid));
+
+    // Act
+    const { proc, url } = await startRelay(await freePort(), config);
+    const health = await fetch(`${url}/healthz`);
+
+    // Assess
+    expect(health.status).toBe(200);
+    expect(proc.exitStatus()).toBeNull();
+  });
+
+  it('should refuse a second relay on the same data directory, saying which and what to do', async () => {
+    // Prepare
+    const config = await writeConfig('destinations:\n  - name: stdout\n    sink: console\n');
+    const first = await startRelay(await freePort(), config);
+
+    // Act
+    const second = await runToExit({ RELAY_CONFIG: config, PORT: String(await freePort()) });
+
+    // Assess
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`${join(dir, 'data')} is in use by another running relay`);
+    expect(second.stderr).toContain('set RELAY_DATA_DIR to another directory');
+    expect(first.proc.exitStatus()).toBeNull();
+  });
+
+  it('should let a new relay take the data directory at once after the holder is killed with -9', async () => {
+    // Prepare
+    const config = await writeConfig('destinations:\n  - name: stdout\n    sink: console\n');
+    const port = await freePort();
+    const first = await startRelay(port, config);
+
+    // Act
+    process.kill(first.proc.pid, 'SIGKILL');
+    await first.proc.exited();
+    const second = await startRelay(port, config);
+    const health = await fetch(`${second.url}/healthz`);
+
+    // Assess
+    expect(first.proc.exitStatus()?.signal).toBe('SIGKILL');
+    expect(health.status).toBe(200);
   });
 
   /** Runs the relay expecting it to exit by itself (it refuses to start). */
