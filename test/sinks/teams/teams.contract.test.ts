@@ -29,7 +29,7 @@ describeSinkConformance<TeamsDestination>({
   http: { label: (vendor) => `teams ${vendor.host}` },
   hostile: ({ requests }) => {
     expect(teamsRunFailure(requests[0]?.body, requests[0]?.rawBody.byteLength ?? 0)).toBeUndefined();
-    const card = (requests[0]?.body as { attachments: { content: unknown }[] }).attachments[0].content;
+    const card = (requests[0].body as { attachments: { content: unknown }[] }).attachments[0].content;
     const texts: string[] = [];
     JSON.stringify(card, (key, value) => {
       if ((key === 'text' || key === 'title' || key === 'value') && typeof value === 'string')
