@@ -1,8 +1,8 @@
 /**
  * `npm run build`: validates the relay config, bundles every Lambda with esbuild into
  * .build/functions/<name>/index.mjs, and writes the serverless.yml fragments that lib/infra
- * generates from the sink registry to .build/serverless/. A bad config exits 1 with every
- * problem and its path.
+ * generates for the sinks the config uses to .build/serverless/ (so `sls package` zips and
+ * deploys only those). A bad config exits 1 with every problem and its path.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +10,11 @@ import { dirname, join, resolve } from 'node:path';
 import { build, type Metafile, transform } from 'esbuild';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
 import { deployRefusal } from '../lib/infra/deploy-checks.ts';
+import {
+  DeploymentConfigError,
+  type DeploymentSettings,
+  deploymentSettings,
+} from '../lib/infra/deployment.ts';
 import { fragmentFiles, generateFragments } from '../lib/infra/fragments.ts';
 import { bundleDir, INGEST_FUNCTION } from '../lib/infra/names.ts';
 import { ENV } from '../lib/runtime-env.ts';
@@ -34,7 +39,20 @@ async function main(): Promise<void> {
   console.log(`config: ${source} (${config.destinations.length} destinations)`);
   const refusal = deployRefusal(config, process.argv.slice(2));
   if (refusal) throw new ConfigError(source, [refusal]);
+  let deployment: DeploymentSettings;
+  try {
+    deployment = deploymentSettings(
+      config,
+      sinks.map((sink) => sink.name),
+    );
+  } catch (error) {
+    if (error instanceof DeploymentConfigError) throw new ConfigError(source, error.problems);
+    throw error;
+  }
+  console.log(`stack: ingest + ${deployment.sinks.join(', ')} (the sinks the destinations use)`);
 
+  // Every registered sink is bundled (in parallel, so it costs no time; bench/cold-start.ts
+  // measures them all); only the deployed ones are in the fragments, so only those are zipped.
   const entries: Record<string, string> = { [INGEST_FUNCTION]: 'functions/ingest.ts' };
   for (const sink of sinks) entries[sink.name] = `functions/sinks/${sink.name}.ts`;
   const missing = Object.values(entries).filter((entry) => !existsSync(join(root, entry)));
@@ -43,7 +61,7 @@ async function main(): Promise<void> {
   await rm(join(root, '.build'), { recursive: true, force: true });
   const [bundles, , configLiteral] = await Promise.all([
     Promise.all(Object.entries(entries).map(([name, entry]) => bundle(name, entry, config))),
-    writeFragments(sinks.map((sink) => sink.name)),
+    writeFragments(deployment),
     printedLiteral(JSON.stringify(config)),
   ]);
 
@@ -128,10 +146,10 @@ function sum(outputs: { bytes: number }[]): number {
   return outputs.reduce((total, output) => total + output.bytes, 0);
 }
 
-async function writeFragments(sinkNames: string[]): Promise<void> {
+async function writeFragments(deployment: DeploymentSettings): Promise<void> {
   const dir = join(root, '.build', 'serverless');
   await mkdir(dir, { recursive: true });
-  const files = fragmentFiles(generateFragments(sinkNames));
+  const files = fragmentFiles(generateFragments(deployment));
   await Promise.all(
     Object.entries(files).map(([file, content]) =>
       writeFile(join(dir, file), `${JSON.stringify(content, null, 2)}\n`),

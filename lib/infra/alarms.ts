@@ -5,8 +5,8 @@ import type { FragmentGenerator } from './fragment-generator.ts';
 import { functionNames, INGEST_FUNCTION, normalizedName, SHARED, type SinkNames } from './names.ts';
 
 /**
- * The stage's alarms: per sink, a message in its DLQ, a message waiting too long and Lambda
- * errors; for ingest, 5xx answers and Lambda errors. Each description is the runbook line
+ * The stage's alarms: per sink, a new message in its DLQ, a message waiting too long and Lambda
+ * errors; for ingest, 5xx and 4xx answers and Lambda errors. Each description is the runbook line
  * docs/operations.md repeats. They notify one SNS topic: the one named by `--param alarmTopicArn=...`,
  * or else `AlarmTopic`, which serverless.yml creates (subscribe to it).
  */
@@ -34,6 +34,7 @@ export function sinkAlarmIds(names: SinkNames) {
 
 export const INGEST_ALARM_IDS = {
   serverErrors: 'IngestServerErrorsAlarm',
+  rejected: 'IngestRejectedAlarm',
   functionErrors: 'IngestFunctionErrorsAlarm',
 } as const;
 
@@ -58,13 +59,8 @@ interface AlarmSpec {
   statistic: 'Sum' | 'Maximum';
   periodSeconds: number;
   threshold: number;
-  /**
-   * `notBreaching`: no data means nothing happened (no requests, no invocations).
-   * `ignore`: no data keeps the state. SQS stops publishing a queue's metrics after about six
-   * idle hours, so a DLQ whose messages nobody touches would otherwise turn OK with its
-   * messages still in it: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
-   */
-  missingData: 'notBreaching' | 'ignore';
+  /** `notBreaching`: no data means nothing happened (no requests, no invocations, no dead letter). */
+  missingData: 'notBreaching';
 }
 
 function alarm(spec: AlarmSpec): CfnResource {
@@ -107,19 +103,25 @@ export function sinkAlarms(names: SinkNames): Record<string, CfnResource> {
   const ids = sinkAlarmIds(names);
   const { sink } = names;
   return {
+    // Messages SENT to the DLQ in a minute, not its depth: the alarm goes back to OK the next
+    // quiet minute, so each later dead letter notifies again (a depth alarm stays red and tells
+    // nobody about the second one). The record handler sends every dead letter itself
+    // (SendMessage), which this metric counts; SQS's own redrive policy (a function that crashed
+    // maxReceiveCount times) is not counted by it, and is caught by the function-errors alarm.
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
     [ids.deadLetters]: alarm({
       name: `${sink}-dead-letters`,
       description:
-        `A ${sink} notification could not be delivered and waits in the DLQ. ` +
-        `Run: npm run dlq -- list --sink ${sink}; fix the reason it shows (token, channel, vendor outage); ` +
-        `then npm run dlq -- redrive --sink ${sink}.`,
+        `A ${sink} notification could not be delivered and was dead-lettered (each new one notifies again). ` +
+        `Run: npm run dlq -- list --stage <stage> --sink ${sink}; fix the reason it shows (token, channel, ` +
+        `vendor outage); then npm run dlq -- redrive --stage <stage> --sink ${sink}.`,
       namespace: 'AWS/SQS',
-      metric: 'ApproximateNumberOfMessagesVisible',
+      metric: 'NumberOfMessagesSent',
       dimensions: [{ Name: 'QueueName', Value: getAtt(names.deadLetterQueueLogicalId, 'QueueName') }],
-      statistic: 'Maximum',
+      statistic: 'Sum',
       periodSeconds: 60,
       threshold: 0,
-      missingData: 'ignore',
+      missingData: 'notBreaching',
     }),
     [ids.oldestMessage]: alarm({
       name: `${sink}-delivery-late`,
@@ -158,6 +160,24 @@ export function ingestAlarms(): Record<string, CfnResource> {
       dimensions: [{ Name: 'ApiId', Value: ref(SHARED.httpApi) }],
       statistic: 'Sum',
       periodSeconds: 60,
+      threshold: 0,
+      missingData: 'notBreaching',
+    }),
+    // Alertmanager drops a notification on any 4xx, so a 4xx is a lost notification: a token
+    // rotation that missed a host (401), a body over the limit (413), the stage throttle (429).
+    // HTTP APIs publish 4xx per ApiId: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+    [INGEST_ALARM_IDS.rejected]: alarm({
+      name: 'ingest-rejected',
+      description:
+        'The relay answered 4xx, which Alertmanager does not retry: those notifications are lost. ' +
+        'Read npx sls logs -f ingest --stage <stage> for the status: 401 = an Alertmanager host sends a token ' +
+        'that is neither INGEST_TOKEN nor the previous token (finish or undo the rotation); 413/400 = a body ' +
+        'the relay refused; 429 = the stage throttle (raise ingest.throttle in relay.yaml).',
+      namespace: 'AWS/ApiGateway',
+      metric: '4xx',
+      dimensions: [{ Name: 'ApiId', Value: ref(SHARED.httpApi) }],
+      statistic: 'Sum',
+      periodSeconds: 300,
       threshold: 0,
       missingData: 'notBreaching',
     }),

@@ -9,6 +9,7 @@ export interface CfnResource {
   Type: string;
   Properties: Record<string, unknown>;
   DependsOn?: string[];
+  Condition?: string;
 }
 
 export interface CfnOutput {
@@ -30,6 +31,8 @@ export interface ServerlessFunction {
   architecture: string;
   timeout: number;
   memorySize: number;
+  /** ReservedConcurrentExecutions: the function's reserved share and its ceiling. */
+  reservedConcurrency?: number;
   logRetentionInDays: number;
   /** Logical id of an AWS::IAM::Role in the same template. */
   role: string;

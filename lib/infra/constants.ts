@@ -8,12 +8,22 @@ import { DELIVERY_POLICY } from '../delivery/policy.ts';
 export interface InfraConstants {
   readonly runtime: string;
   readonly architecture: 'arm64' | 'x86_64';
-  readonly ingest: { readonly timeoutSeconds: number; readonly memoryMb: number };
-  readonly sink: {
+  readonly ingest: {
     readonly timeoutSeconds: number;
     readonly memoryMb: number;
+    /** Default of `ingest.reservedConcurrency` in relay.yaml. */
+    readonly reservedConcurrency: number;
+    /** Defaults of `ingest.throttle` in relay.yaml: the HTTP API stage's token bucket. */
+    readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  };
+  readonly sink: {
+    readonly timeoutSeconds: number;
+    /** Default memory of a sink function; `memoryMbBySink` and relay.yaml `sinks.<sink>.memoryMb` override it. */
+    readonly memoryMb: number;
+    readonly memoryMbBySink: Readonly<Record<string, number>>;
     readonly batchSize: number;
     readonly maximumBatchingWindowSeconds: number;
+    /** Default of relay.yaml `sinks.<sink>.maximumConcurrency`. */
     readonly maximumConcurrency: number;
   };
   readonly queue: {
@@ -23,6 +33,8 @@ export interface InfraConstants {
   };
   readonly deadLetterQueue: { readonly retentionSeconds: number };
   readonly logs: { readonly retentionDays: number };
+  /** Default of relay.yaml `state.pointInTimeRecovery`. */
+  readonly stateTable: { readonly pointInTimeRecovery: boolean };
 }
 
 export const INFRA: InfraConstants = {
@@ -32,13 +44,32 @@ export const INFRA: InfraConstants = {
     // Alertmanager waits for our answer; API Gateway HTTP APIs cut integrations off at 30 s
     // anyway: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
     timeoutSeconds: 10,
-    memoryMb: 512,
+    // I/O-bound (parse, route, one SendMessageBatch per sink); 256 MB is about 0.15 vCPU, which
+    // runs the handler's ~0.3 ms of CPU at 100 alerts in ~2 ms (BENCHMARKS.md). Lambda bills
+    // GB-s, so half the memory is half the compute cost:
+    // https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+    memoryMb: 256,
+    // Bounds what an unauthenticated flood can cost per second, and keeps other functions of
+    // the account from starving ingest. Past it Lambda throttles, API Gateway answers 5xx and
+    // Alertmanager retries (it drops 4xx, so this is the safer ceiling). Lambda keeps 100 of
+    // the account's concurrency unreserved:
+    // https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    reservedConcurrency: 50,
+    // Stage throttling answers 429 past it, and Alertmanager DROPS a 429, so the bucket must hold
+    // the largest flush an Alertmanager HA pair sends at once (every group flushing together:
+    // 500 groups x 2 replicas) and the rate any storm sustains. It exists to bound a flood.
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+    throttle: { rateLimit: 200, burstLimit: 1000 },
   },
   sink: {
     // Long enough for a slow vendor plus a Prometheus query for a graph; every extra second
     // is six more seconds of visibility timeout before a crashed batch is retried.
     timeoutSeconds: 30,
-    memoryMb: 512,
+    // Waiting on a vendor is most of a sink's time; measured peak RSS of a delivery is far under
+    // 256 MB. The Slack renderer (resvg wasm + font) peaks at ~190 MiB VmHWM for 20 charts of 8
+    // series against ~62 MiB for Node idle (docs/operations.md, "Limits"), so Slack gets 512.
+    memoryMb: 256,
+    memoryMbBySink: { slack: 512 },
     // FIFO event source mappings take at most 10 messages per batch:
     // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
     batchSize: 10,
@@ -68,5 +99,10 @@ export const INFRA: InfraConstants = {
   },
   logs: {
     retentionDays: 30,
+  },
+  stateTable: {
+    // The table holds records that expire within 7-30 days and rebuild themselves (a lost
+    // delivery record means at most one duplicate delivery); PITR is billed per GB-month.
+    pointInTimeRecovery: false,
   },
 };

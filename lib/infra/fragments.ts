@@ -2,17 +2,19 @@ import { alarmIds, alarms } from './alarms.ts';
 import type { ServerlessFragment } from './cloudformation.ts';
 import { INFRA, type InfraConstants } from './constants.ts';
 import { dashboardGenerator } from './dashboard.ts';
+import { type DeploymentSettings, defaultDeployment } from './deployment.ts';
 import type { FragmentGenerator } from './fragment-generator.ts';
 import { ingestFunction, sinkFunction } from './functions.ts';
 import { functionNames, INGEST_FUNCTION, sinkNames } from './names.ts';
 import { sinkQueues } from './queues.ts';
+import { sharedResources } from './shared-resources.ts';
 
 /** Per sink: its FIFO queue, FIFO DLQ, Lambda function (fed by the queue) and execution role. */
-export const sinkPipelines: FragmentGenerator = (sinks, constants) => {
+export const sinkPipelines: FragmentGenerator = (sinks, constants, deployment) => {
   const fragment: ServerlessFragment = { functions: {}, resources: {}, outputs: {} };
   for (const names of sinks) {
     const queues = sinkQueues(names, constants);
-    const { function: definition, role } = sinkFunction(names, constants);
+    const { function: definition, role } = sinkFunction(names, constants, deployment);
     Object.assign(fragment.resources, queues.resources, { [names.roleLogicalId]: role });
     Object.assign(fragment.outputs, queues.outputs);
     fragment.functions[names.key] = definition;
@@ -20,10 +22,10 @@ export const sinkPipelines: FragmentGenerator = (sinks, constants) => {
   return fragment;
 };
 
-/** The ingest function, allowed to send to every sink's queue. */
-export const ingest: FragmentGenerator = (sinks, constants) => {
+/** The ingest function, allowed to send to the queue of every deployed sink. */
+export const ingest: FragmentGenerator = (sinks, constants, deployment) => {
   const names = functionNames(INGEST_FUNCTION);
-  const { function: definition, role } = ingestFunction(names, sinks, constants);
+  const { function: definition, role } = ingestFunction(names, sinks, constants, deployment);
   return { functions: { [names.key]: definition }, resources: { [names.roleLogicalId]: role }, outputs: {} };
 };
 
@@ -31,28 +33,34 @@ export const ingest: FragmentGenerator = (sinks, constants) => {
 export const GENERATORS: readonly FragmentGenerator[] = [
   sinkPipelines,
   ingest,
+  sharedResources,
   alarms,
   dashboardGenerator(alarmIds),
 ];
 
 /**
- * Everything serverless.yml pulls in with `${file(./.build/serverless/<name>.json)}`, for
- * the given sink names (lib/sinks/registry.ts). Throws on a bad sink name or when two
+ * Everything serverless.yml pulls in with `${file(./.build/serverless/<name>.json)}`: for the
+ * sinks of a deployment (lib/infra/deployment.ts: the ones the config uses), or for a plain
+ * list of sink names with the default sizing. Throws on a bad sink name or when two
  * generators claim the same key.
  *
- * @example generateFragments(sinks.map((sink) => sink.name))
+ * @example generateFragments(deploymentSettings(config, sinks.map((sink) => sink.name)))
  */
 export function generateFragments(
-  sinkList: readonly string[],
+  deploymentOrSinks: DeploymentSettings | readonly string[],
   constants: InfraConstants = INFRA,
   generators: readonly FragmentGenerator[] = GENERATORS,
 ): ServerlessFragment {
+  const deployment = isSinkList(deploymentOrSinks)
+    ? defaultDeployment(deploymentOrSinks, constants)
+    : deploymentOrSinks;
+  const sinkList = deployment.sinks;
   if (new Set(sinkList).size !== sinkList.length)
     throw new Error(`duplicate sink names in ${sinkList.join(', ')}`);
   const names = sinkList.map(sinkNames);
   const merged: ServerlessFragment = { functions: {}, resources: {}, outputs: {} };
   for (const generate of generators) {
-    const fragment = generate(names, constants);
+    const fragment = generate(names, constants, deployment);
     for (const section of ['functions', 'resources', 'outputs'] as const) {
       for (const key of Object.keys(fragment[section])) {
         if (key in merged[section]) throw new Error(`two generators define ${section}.${key}`);
@@ -61,6 +69,10 @@ export function generateFragments(
     }
   }
   return merged;
+}
+
+function isSinkList(value: DeploymentSettings | readonly string[]): value is readonly string[] {
+  return Array.isArray(value);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type ServerlessFunction,
 } from './cloudformation.ts';
 import { INFRA, type InfraConstants } from './constants.ts';
+import { type DeploymentSettings, defaultDeployment } from './deployment.ts';
 import { bundleDir, type FunctionNames, SHARED, type SinkNames } from './names.ts';
 
 // Stack traces point into the TypeScript sources: the bundles ship a linked source map.
@@ -39,7 +40,9 @@ function common(names: FunctionNames, constants: InfraConstants) {
 export function sinkFunction(
   names: SinkNames,
   constants: InfraConstants = INFRA,
+  deployment: DeploymentSettings = defaultDeployment([names.sink], constants),
 ): { function: ServerlessFunction; role: CfnResource } {
+  const sizing = deployment.sink[names.sink] ?? defaultDeployment([names.sink], constants).sink[names.sink];
   const queueArn = getAtt(names.queueLogicalId, 'Arn');
   const deadLetterQueueArn = getAtt(names.deadLetterQueueLogicalId, 'Arn');
   const environment: Record<string, CfnValue> = {
@@ -65,9 +68,10 @@ export function sinkFunction(
     },
     // A permanent error goes to the DLQ at once, with its reason.
     { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [deadLetterQueueArn] },
+    // What lib/state/dynamodb.ts calls, nothing more (it never updates in place).
     {
       Effect: 'Allow',
-      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
       Resource: [getAtt(SHARED.stateTable, 'Arn')],
     },
     SECRET_READ,
@@ -77,7 +81,7 @@ export function sinkFunction(
       ...common(names, constants),
       description: `Delivers queued Alertmanager notifications to ${names.sink} destinations`,
       timeout: constants.sink.timeoutSeconds,
-      memorySize: constants.sink.memoryMb,
+      memorySize: sizing.memoryMb,
       environment,
       events: [
         {
@@ -85,7 +89,7 @@ export function sinkFunction(
             arn: queueArn,
             batchSize: constants.sink.batchSize,
             functionResponseType: 'ReportBatchItemFailures',
-            maximumConcurrency: constants.sink.maximumConcurrency,
+            maximumConcurrency: sizing.maximumConcurrency,
           },
         },
       ],
@@ -95,13 +99,17 @@ export function sinkFunction(
 }
 
 /**
- * The ingest function and its role: send to every sink's queue, read the secret. Its
- * `httpApi` event is declared in serverless.yml, where the route is easy to find.
+ * The ingest function and its role: send to the queue of every deployed sink, read the secret.
+ * Its `httpApi` event is declared in serverless.yml, where the route is easy to find.
  */
 export function ingestFunction(
   names: FunctionNames,
   sinks: readonly SinkNames[],
   constants: InfraConstants = INFRA,
+  deployment: DeploymentSettings = defaultDeployment(
+    sinks.map((sink) => sink.sink),
+    constants,
+  ),
 ): { function: ServerlessFunction; role: CfnResource } {
   const environment: Record<string, CfnValue> = { [ENV.secretId]: ref(SHARED.relaySecret), ...SOURCE_MAPS };
   for (const sink of sinks) environment[queueUrlVar(sink.sink)] = ref(sink.queueLogicalId);
@@ -120,6 +128,7 @@ export function ingestFunction(
       description: 'Accepts Alertmanager webhooks and queues them for each sink',
       timeout: constants.ingest.timeoutSeconds,
       memorySize: constants.ingest.memoryMb,
+      reservedConcurrency: deployment.ingest.reservedConcurrency,
       environment,
     },
     role,

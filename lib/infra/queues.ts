@@ -19,6 +19,20 @@ export function visibilityTimeoutSeconds(
   return factor * functionTimeoutSeconds + maximumBatchingWindowSeconds;
 }
 
+/**
+ * High-throughput FIFO: the throughput quota applies per message group instead of per queue
+ * (300 API calls/s per queue otherwise, which a storm of separate notifications exceeds), and
+ * deduplication is checked within a message group. The relay's deduplication ids are the
+ * idempotency key, which already includes the destination and groupKey that form the group,
+ * so checking them per group drops exactly the same duplicates.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/high-throughput-fifo.html
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html
+ */
+export const HIGH_THROUGHPUT_FIFO = {
+  DeduplicationScope: 'messageGroup',
+  FifoThroughputLimit: 'perMessageGroupId',
+} as const;
+
 /** A sink's FIFO queue and its FIFO dead-letter queue, with their URLs as stack outputs. */
 export function sinkQueues(
   names: SinkNames,
@@ -31,6 +45,7 @@ export function sinkQueues(
       FifoQueue: true,
       // Ingest sets MessageDeduplicationId from the payload (lib/queue/idempotency.ts), never the body hash.
       ContentBasedDeduplication: false,
+      ...HIGH_THROUGHPUT_FIFO,
       VisibilityTimeout: visibilityTimeoutSeconds(
         constants.sink.timeoutSeconds,
         constants.sink.maximumBatchingWindowSeconds,
@@ -46,12 +61,17 @@ export function sinkQueues(
   };
   // A FIFO queue's dead-letter queue must be FIFO too:
   // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+  // High throughput too: a revoked token dead-letters every message of a storm at the rate the
+  // function fails them, one SendMessage each, which is above 300 calls/s at 1,000 messages/s.
+  // The DLQ's deduplication ids carry the time (lib/delivery/record-handler.ts), so a per-group
+  // scope drops nothing the queue scope would not.
   const deadLetterQueue: CfnResource = {
     Type: 'AWS::SQS::Queue',
     Properties: {
       QueueName: names.deadLetterQueueName,
       FifoQueue: true,
       ContentBasedDeduplication: false,
+      ...HIGH_THROUGHPUT_FIFO,
       MessageRetentionPeriod: constants.deadLetterQueue.retentionSeconds,
       SqsManagedSseEnabled: true,
     },

@@ -27,8 +27,15 @@ export class DynamoDbStateStore implements StateStore {
     return Item.value as T;
   }
 
+  /**
+   * Stores what the node:sqlite store stores: the value as JSON sees it. The document client
+   * refuses to marshal `undefined` fields (and class instances such as Date) unless told
+   * otherwise per client, and a client handed to us may not be; normalising here means an
+   * `{ ts: undefined }` a sink writes works on AWS exactly as it does under `npm start`.
+   * https://docs.aws.amazon.com/AWSJavaScriptSDK/v3/latest/Package/-aws-sdk-lib-dynamodb/
+   */
   async put(key: string, value: object, options: { ttlSeconds?: number } = {}): Promise<void> {
-    const item: Record<string, unknown> = { pk: key, value };
+    const item: Record<string, unknown> = { pk: key, value: JSON.parse(JSON.stringify(value)) };
     if (options.ttlSeconds !== undefined)
       item.expiresAt = Math.floor(this.#now() / 1000) + options.ttlSeconds;
     await this.#client.send(new PutCommand({ TableName: this.#table, Item: item }));

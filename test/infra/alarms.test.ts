@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALARM_THRESHOLDS, alarmIds, alarms, ingestAlarms, sinkAlarms } from '../../lib/infra/alarms.ts';
 import { INFRA } from '../../lib/infra/constants.ts';
+import { defaultDeployment } from '../../lib/infra/deployment.ts';
 import { sinkNames } from '../../lib/infra/names.ts';
 
 describe('Function: sinkAlarms', () => {
@@ -15,11 +16,18 @@ describe('Function: sinkAlarms', () => {
       'WebhookFunctionErrorsAlarm',
       'WebhookOldestMessageAlarm',
     ]);
+    // Messages sent to the DLQ per minute, back to OK the next quiet minute: every new dead letter notifies.
     expect(found.WebhookDeadLetterAlarm.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'NumberOfMessagesSent',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'QueueName'] } }],
+      Statistic: 'Sum',
+      Period: 60,
       Threshold: 0,
-      TreatMissingData: 'ignore',
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
     });
+    expect(found.WebhookDeadLetterAlarm.Properties.AlarmDescription).toMatch(/npm run dlq -- list/);
     expect(found.WebhookOldestMessageAlarm.Properties).toMatchObject({
       MetricName: 'ApproximateAgeOfOldestMessage',
       Threshold: ALARM_THRESHOLDS.oldestMessageAgeSeconds,
@@ -55,13 +63,33 @@ describe('Function: ingestAlarms', () => {
       TreatMissingData: 'notBreaching',
     });
   });
+
+  it('should alarm on any 4xx, which Alertmanager drops, with the token rotation in its runbook line', () => {
+    // Act
+    const found = ingestAlarms();
+
+    // Assess
+    expect(found.IngestRejectedAlarm.Properties).toMatchObject({
+      AlarmName: '${self:service}-${sls:stage}-ingest-rejected',
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '4xx',
+      Dimensions: [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(found.IngestRejectedAlarm.Properties.AlarmDescription).toMatch(
+      /401.*INGEST_TOKEN.*429.*ingest\.throttle/s,
+    );
+  });
 });
 
 describe('Generator: alarms', () => {
   it('should create exactly the alarms alarmIds lists, notifying the alarm topic', () => {
     // Act
     const sinks = ['console', 'webhook'].map(sinkNames);
-    const fragment = alarms(sinks, INFRA);
+    const fragment = alarms(sinks, INFRA, defaultDeployment(['console', 'webhook']));
 
     // Assess
     expect(Object.keys(fragment.resources).sort()).toEqual(alarmIds(sinks).sort());

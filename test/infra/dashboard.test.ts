@@ -118,7 +118,7 @@ describe('Function: describeDashboard', () => {
     expect(outline).toContain(
       '[webhook: delivered, retried, dead-lettered (per destination)] delivered, retried, dead-lettered',
     );
-    expect(outline).toContain('[Alarms (red: see the runbook in docs/operations.md)] 8 alarms');
+    expect(outline).toContain('[Alarms (red: see the runbook in docs/operations.md)] 9 alarms');
   });
 });
 

@@ -48,7 +48,10 @@ describe('Object: INFRA', () => {
     expect(INFRA.sink.maximumBatchingWindowSeconds).toBe(0);
     expect(INFRA.sink.maximumConcurrency).toBeGreaterThanOrEqual(2);
     expect(INFRA.sink.maximumConcurrency).toBeLessThanOrEqual(1000);
-    expect(INFRA.queue.maxReceiveCount).toBe(5);
+    expect(INFRA.queue.maxReceiveCount).toBeGreaterThanOrEqual(1);
+    expect(INFRA.queue.maxReceiveCount).toBeLessThanOrEqual(1000);
+    expect(INFRA.ingest.throttle.burstLimit).toBeGreaterThanOrEqual(INFRA.ingest.throttle.rateLimit);
+    expect(INFRA.sink.memoryMbBySink.slack).toBeGreaterThan(INFRA.sink.memoryMb);
     expect(INFRA.deadLetterQueue.retentionSeconds).toBe(1_209_600);
     expect(INFRA.deadLetterQueue.retentionSeconds).toBeGreaterThan(INFRA.queue.retentionSeconds);
   });
@@ -103,6 +106,8 @@ describe('Function: generateFragments', () => {
       QueueName: '${self:service}-${sls:stage}-webhook.fifo',
       FifoQueue: true,
       ContentBasedDeduplication: false,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
       VisibilityTimeout: visibilityTimeoutSeconds(
         INFRA.sink.timeoutSeconds,
         INFRA.sink.maximumBatchingWindowSeconds,
@@ -110,7 +115,7 @@ describe('Function: generateFragments', () => {
       MessageRetentionPeriod: INFRA.queue.retentionSeconds,
       RedrivePolicy: {
         deadLetterTargetArn: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'Arn'] },
-        maxReceiveCount: 5,
+        maxReceiveCount: INFRA.queue.maxReceiveCount,
       },
     });
   });
@@ -123,6 +128,8 @@ describe('Function: generateFragments', () => {
     expect(deadLetterQueue.Properties).toMatchObject({
       QueueName: '${self:service}-${sls:stage}-webhook-dlq.fifo',
       FifoQueue: true,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
       MessageRetentionPeriod: 1_209_600,
     });
     expect(deadLetterQueue.Properties.RedrivePolicy).toBeUndefined();
@@ -163,7 +170,7 @@ describe('Function: generateFragments', () => {
       RELAY_SINK: 'console',
       QUEUE_URL_CONSOLE: { Ref: 'ConsoleQueue' },
       DLQ_URL_CONSOLE: { Ref: 'ConsoleDeadLetterQueue' },
-      MAX_RECEIVE_COUNT: '5',
+      MAX_RECEIVE_COUNT: String(INFRA.queue.maxReceiveCount),
       STATE_TABLE: { Ref: 'StateTable' },
       RELAY_SECRET_ID: { Ref: 'RelaySecret' },
     });
@@ -209,7 +216,7 @@ describe('Function: generateFragments', () => {
       },
       {
         Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
         Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
       },
       { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [{ Ref: 'RelaySecret' }] },

@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListMessageMoveTasksCommand,
+  type Message,
   PurgeQueueCommand,
   ReceiveMessageCommand,
   type SQSClient,
@@ -22,6 +24,13 @@ interface QueueRef {
   arn: string;
 }
 
+/**
+ * How long `list` holds the messages it has read invisible: long enough to page through a
+ * DLQ of thousands (each receive takes milliseconds), short enough that a listing killed
+ * half-way gives its messages back within a minute. Released at once when the listing ends.
+ */
+export const LIST_HOLD_SECONDS = 60;
+
 /** SQS's move task statuses, as the progress reports them. */
 const STATUS: Record<string, RedriveProgress['status']> = {
   RUNNING: 'running',
@@ -30,6 +39,21 @@ const STATUS: Record<string, RedriveProgress['status']> = {
   CANCELLED: 'cancelled',
   FAILED: 'failed',
 };
+
+/** A sink's queue is not in the stage (no destination of that sink, or no such stage). */
+class QueueNotFoundError extends DeadLetterQueueError {}
+
+function rawDeadLetter(message: Message): RawDeadLetter {
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {}))
+    if (value.StringValue !== undefined) attributes[name] = value.StringValue;
+  return {
+    messageId: message.MessageId as string,
+    body: message.Body ?? '',
+    attributes,
+    ...(message.Attributes?.SentTimestamp ? { sentTimestamp: Number(message.Attributes.SentTimestamp) } : {}),
+  };
+}
 
 /**
  * The DLQs of a deployed stage. Queue names come from lib/infra/names.ts (the same names the
@@ -47,7 +71,7 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
   constructor(options: {
     client: SQSClient;
     stage: Stage;
-    /** The sinks of the registry: every one has a queue and a DLQ in the stack. */
+    /** The sinks of the registry; the stack has a queue and a DLQ for those its config uses. */
     sinks: readonly string[];
     sleep?: (ms: number) => Promise<unknown>;
     pollIntervalMs?: number;
@@ -60,8 +84,29 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
     this.description = `SQS, stage ${options.stage.stage}${options.stage.region ? ` in ${options.stage.region}` : ''}`;
   }
 
+  /**
+   * The sinks whose DLQ exists in the stage: the stack holds only the sinks its config uses,
+   * so a registry sink without a queue is left out rather than reported as an error.
+   */
   async sinks(): Promise<string[]> {
-    return [...this.#sinks];
+    const found = await Promise.all(
+      this.#sinks.map(async (sink) => {
+        try {
+          await this.#queue(sink, 'dlq');
+          return sink;
+        } catch (error) {
+          if (error instanceof QueueNotFoundError) return undefined;
+          throw error;
+        }
+      }),
+    );
+    const deployed = found.filter((sink): sink is string => sink !== undefined);
+    if (deployed.length === 0) {
+      throw new DeadLetterQueueError(
+        `no DLQ of any sink found (${this.description}): is stage ${this.#stage.stage} deployed in this region?`,
+      );
+    }
+    return deployed;
   }
 
   async depth(sink: string): Promise<number> {
@@ -79,43 +124,80 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
   }
 
   /**
-   * ReceiveMessage with VisibilityTimeout 0: the messages stay visible (nothing is removed;
-   * their receive count on the DLQ goes up, which nothing reads). A FIFO queue answers with
-   * the same first messages again, so receiving stops when a call brings nothing new.
+   * Pages through the DLQ without removing anything: each ReceiveMessage holds what it got
+   * invisible (LIST_HOLD_SECONDS), so the next one returns the messages after them, until a
+   * receive brings nothing; then every held message is made visible again
+   * (ChangeMessageVisibilityBatch to 0), also when a receive fails. A receive with visibility
+   * 0 would hand out the same first messages every time.
+   *
+   * FIFO rule: while a message group has a message in flight, its later messages are not
+   * returned. One receive returns several messages of a group (up to 10), so a group with more
+   * dead letters than that shows its first ones; `depth` still counts them all. Receiving
+   * raises the messages' receive count on the DLQ, which nothing reads (it has no redrive policy).
+   * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html
    */
   async peek(sink: string, limit: number): Promise<RawDeadLetter[]> {
     const { url } = await this.#queue(sink, 'dlq');
     const seen = new Map<string, RawDeadLetter>();
-    while (seen.size < limit) {
-      const { Messages = [] } = await this.#client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: url,
-          MaxNumberOfMessages: Math.min(10, limit - seen.size),
-          VisibilityTimeout: 0,
-          WaitTimeSeconds: 0,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['SentTimestamp'],
-        }),
-      );
-      let added = 0;
-      for (const message of Messages) {
-        if (!message.MessageId || seen.has(message.MessageId)) continue;
-        const attributes: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.MessageAttributes ?? {}))
-          if (value.StringValue !== undefined) attributes[name] = value.StringValue;
-        seen.set(message.MessageId, {
-          messageId: message.MessageId,
-          body: message.Body ?? '',
-          attributes,
-          ...(message.Attributes?.SentTimestamp
-            ? { sentTimestamp: Number(message.Attributes.SentTimestamp) }
-            : {}),
-        });
-        added++;
+    const held: string[] = [];
+    let failure: unknown;
+    try {
+      while (seen.size < limit) {
+        const { Messages = [] } = await this.#client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: Math.min(10, limit - seen.size),
+            VisibilityTimeout: LIST_HOLD_SECONDS,
+            // Long polling asks every SQS server, so an empty answer means nothing is left to
+            // receive; a short poll samples some servers and may answer empty too early.
+            WaitTimeSeconds: 1,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['SentTimestamp'],
+          }),
+        );
+        if (Messages.length === 0) break;
+        for (const message of Messages) {
+          if (message.ReceiptHandle) held.push(message.ReceiptHandle);
+          if (!message.MessageId || seen.has(message.MessageId)) continue;
+          seen.set(message.MessageId, rawDeadLetter(message));
+        }
       }
-      if (added === 0) break;
+    } catch (error) {
+      failure = error;
+    }
+    const unreleased = await this.#release(url, held);
+    if (failure) throw failure;
+    if (unreleased > 0) {
+      throw new DeadLetterQueueError(
+        `${sink}: ${unreleased} listed message(s) could not be made visible again; they return by themselves ` +
+          `within ${LIST_HOLD_SECONDS} s`,
+      );
     }
     return [...seen.values()].slice(0, limit);
+  }
+
+  /** Makes held messages visible again, 10 per call; returns how many SQS refused. */
+  async #release(url: string, receiptHandles: readonly string[]): Promise<number> {
+    let refused = 0;
+    for (let i = 0; i < receiptHandles.length; i += 10) {
+      const chunk = receiptHandles.slice(i, i + 10);
+      try {
+        const { Failed = [] } = await this.#client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: url,
+            Entries: chunk.map((handle, j) => ({
+              Id: String(j),
+              ReceiptHandle: handle,
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
+        refused += Failed.length;
+      } catch {
+        refused += chunk.length;
+      }
+    }
+    return refused;
   }
 
   /**
@@ -186,8 +268,9 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
     } catch (error) {
       const { name: code, message } = error as Error;
       if (code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue') {
-        throw new DeadLetterQueueError(
-          `queue ${name} not found (${code}): is stage ${this.#stage.stage} deployed in this region?`,
+        throw new QueueNotFoundError(
+          `queue ${name} not found (${code}): is stage ${this.#stage.stage} deployed in this region, ` +
+            `with a destination of sink ${sink}?`,
         );
       }
       throw new DeadLetterQueueError(`could not look up queue ${name}: ${code}: ${message}`);

@@ -1,0 +1,171 @@
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
+
+/**
+ * Real protocol servers for the AWS code paths, on loopback: fauxqs speaks SQS (the JSON
+ * protocol the v3 SDK uses, FIFO groups, visibility, deduplication, redrive to a DLQ) and
+ * dynalite speaks DynamoDB (marshalling, conditional writes, item size limits). Unlike
+ * aws-sdk-client-mock, they check what SQS and DynamoDB would do with our calls.
+ * Neither emulates StartMessageMoveTask or Secrets Manager: secretsServer below answers
+ * GetSecretValue for a packaged bundle, and move tasks stay client-mocked.
+ */
+
+export const EMULATOR_REGION = 'us-east-1';
+/** Any values do: neither emulator checks signatures, but the SDK refuses to sign without them. */
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'emulator', secretAccessKey: 'emulator' } as const;
+
+export interface AwsEmulators {
+  sqsEndpoint: string;
+  dynamoDbEndpoint: string;
+  fauxqs: FauxqsServer;
+  sqs: SQSClient;
+  dynamoDb: DynamoDBClient;
+  stop(): Promise<void>;
+}
+
+interface Dynalite {
+  listen(port: number, host: string, done: (error?: Error) => void): void;
+  close(done: () => void): void;
+  address(): AddressInfo;
+}
+
+/** Starts fauxqs and dynalite on 127.0.0.1, on ports the OS picks. */
+export async function startAwsEmulators(): Promise<AwsEmulators> {
+  const fauxqs = await startFauxqs({
+    port: 0,
+    host: '127.0.0.1',
+    logger: false,
+    defaultRegion: EMULATOR_REGION,
+  });
+  // dynalite is CommonJS without types.
+  const dynalite = (createRequire(import.meta.url)('dynalite') as (options: object) => Dynalite)({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve, reject) =>
+    dynalite.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
+  );
+  const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
+  const dynamoDbEndpoint = `http://127.0.0.1:${dynalite.address().port}`;
+  const common = { region: EMULATOR_REGION, credentials: EMULATOR_CREDENTIALS };
+  const sqs = new SQSClient({ ...common, endpoint: sqsEndpoint });
+  const dynamoDb = new DynamoDBClient({ ...common, endpoint: dynamoDbEndpoint });
+  return {
+    sqsEndpoint,
+    dynamoDbEndpoint,
+    fauxqs,
+    sqs,
+    dynamoDb,
+    async stop() {
+      sqs.destroy();
+      dynamoDb.destroy();
+      await fauxqs.stop();
+      await new Promise<void>((resolve) => dynalite.close(resolve));
+    },
+  };
+}
+
+/**
+ * A sink's FIFO queue and FIFO DLQ as lib/infra generates them (high throughput, the redrive
+ * policy), created through the SQS API so fauxqs validates the attributes.
+ */
+export async function createSinkQueues(
+  sqs: SQSClient,
+  name: string,
+  options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {},
+): Promise<{ queueUrl: string; queueArn: string; dlqUrl: string; dlqArn: string }> {
+  const fifo = {
+    FifoQueue: 'true',
+    ContentBasedDeduplication: 'false',
+    DeduplicationScope: 'messageGroup',
+    FifoThroughputLimit: 'perMessageGroupId',
+  };
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: fifo }));
+  const dlqArn = await queueArn(sqs, dlq.QueueUrl as string);
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${name}.fifo`,
+      Attributes: {
+        ...fifo,
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 180),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: options.maxReceiveCount ?? 5,
+        }),
+      },
+    }),
+  );
+  return {
+    queueUrl: queue.QueueUrl as string,
+    queueArn: await queueArn(sqs, queue.QueueUrl as string),
+    dlqUrl: dlq.QueueUrl as string,
+    dlqArn,
+  };
+}
+
+async function queueArn(sqs: SQSClient, url: string): Promise<string> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  return Attributes?.QueueArn as string;
+}
+
+/** The state table as lib/infra/shared-resources.ts declares it (key `pk`, on demand). */
+export async function createStateTable(dynamoDb: DynamoDBClient, name: string): Promise<string> {
+  await dynamoDb.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
+  return name;
+}
+
+/**
+ * Secrets Manager's GetSecretValue (JSON 1.1 protocol, `X-Amz-Target:
+ * secretsmanager.GetSecretValue`) for one secret id, which no emulator here provides.
+ * Point AWS_ENDPOINT_URL_SECRETS_MANAGER at `url`.
+ */
+export async function startSecretsServer(
+  secretId: string,
+  value: Record<string, string>,
+): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
+  let requests = 0;
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      requests++;
+      const target = request.headers['x-amz-target'];
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string };
+      response.setHeader('content-type', 'application/x-amz-json-1.1');
+      if (target !== 'secretsmanager.GetSecretValue' || body.SecretId !== secretId) {
+        response.statusCode = 400;
+        response.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'no such secret' }));
+        return;
+      }
+      response.end(
+        JSON.stringify({
+          ARN: `arn:aws:secretsmanager:${EMULATOR_REGION}:000000000000:secret:${secretId}`,
+          Name: secretId,
+          SecretString: JSON.stringify(value),
+          VersionId: 'v1',
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
