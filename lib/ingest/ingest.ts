@@ -8,8 +8,16 @@ import type { Telemetry } from '../telemetry.ts';
 import { buildFanout, type FanoutEntry, MessageTooLargeError, packBatches } from './fanout.ts';
 import { compileRoutes, routeNotification } from './routing.ts';
 
-/** Largest body ingest accepts (API Gateway HTTP APIs allow 10 MB; Alertmanager bodies are far smaller). */
-export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/**
+ * Largest body ingest accepts: 2.75 MiB (2,883,584 bytes). On AWS the body reaches the Lambda
+ * as a JSON string inside the API Gateway event, and a synchronous invocation carries at most
+ * 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html; read as
+ * 6,000,000 bytes, the smaller reading). In valid JSON every byte escapes to at most two (`"`
+ * and `\` gain a backslash; control characters are already escaped, and tab/CR/LF become
+ * two bytes; UTF-8 text passes unescaped), so 2 x 2,883,584 plus 64 KiB for headers and request context is 5,832,704
+ * bytes: a body up to 2.83 MiB still reaches the handler, which answers 413 above this.
+ */
+export const MAX_BODY_BYTES = 2.75 * 1024 * 1024;
 
 /** Deepest nesting of objects and arrays ingest accepts (an Alertmanager body is 4 deep). */
 export const MAX_JSON_DEPTH = 64;
