@@ -82,6 +82,10 @@ export class SecretsManagerSecrets implements SecretReader {
 /**
  * Secrets locally: the environment variable of that name, else the JSON file named by
  * RELAY_SECRETS_FILE (re-read when it changes, so a rotated value is picked up).
+ *
+ * Error messages name the variable, never the file's path: ingest puts the message of a token it
+ * cannot read into its 503 body, which anyone who can reach the port reads. The path is in the
+ * error's `cause`, which the relay's log prints (and `npm start` names the file at start).
  */
 export class LocalSecrets implements SecretReader {
   readonly #env: NodeJS.ProcessEnv;
@@ -101,7 +105,8 @@ export class LocalSecrets implements SecretReader {
       if (typeof value === 'string' && value !== '') return value;
     }
     throw new PermanentError(
-      `secret "${name}" is not set: set the environment variable ${name}${this.#file ? ` or add it to ${this.#file}` : ' or put it in a JSON file named by RELAY_SECRETS_FILE'}`,
+      `secret "${name}" is not set: set the environment variable ${name} or ${this.#file ? 'add it to the file named by RELAY_SECRETS_FILE' : 'put it in a JSON file named by RELAY_SECRETS_FILE'}`,
+      this.#file ? { cause: new Error(`RELAY_SECRETS_FILE is ${this.#file}`) } : {},
     );
   }
 
@@ -111,8 +116,10 @@ export class LocalSecrets implements SecretReader {
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
+      // The code (ENOENT, EACCES) says what to fix; the path, in the cause, goes to the log only.
       throw new PermanentError(
-        `RELAY_SECRETS_FILE ${file} cannot be read: ${(error as NodeJS.ErrnoException).code}`,
+        `the file named by RELAY_SECRETS_FILE cannot be read: ${(error as NodeJS.ErrnoException).code}`,
+        { cause: new Error(`RELAY_SECRETS_FILE ${file}: ${(error as Error).message}`, { cause: error }) },
       );
     }
     if (this.#fileCache?.text === text) return this.#fileCache.values;
@@ -120,10 +127,16 @@ export class LocalSecrets implements SecretReader {
     try {
       values = JSON.parse(text);
     } catch {
-      throw new PermanentError(`RELAY_SECRETS_FILE ${file} is not valid JSON`);
+      // Never the parser's message: it quotes the text, which holds secrets.
+      throw new PermanentError('the file named by RELAY_SECRETS_FILE is not valid JSON', {
+        cause: new Error(`RELAY_SECRETS_FILE is ${file}`),
+      });
     }
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-      throw new PermanentError(`RELAY_SECRETS_FILE ${file} must hold a JSON object of name -> value`);
+      throw new PermanentError(
+        'the file named by RELAY_SECRETS_FILE must hold a JSON object of name -> value',
+        { cause: new Error(`RELAY_SECRETS_FILE is ${file}`) },
+      );
     }
     this.#fileCache = { text, values: values as Record<string, unknown> };
     return this.#fileCache.values;

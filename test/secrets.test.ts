@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -334,7 +334,9 @@ describe('Class: LocalSecrets', () => {
       // Assess
       expect(error).toBeInstanceOf(PermanentError);
       expect(error.message).toContain('environment variable SLACK_TOKEN');
-      expect(error.message).toContain(file);
+      expect(error.message).toContain('RELAY_SECRETS_FILE');
+      expect(error.message).not.toContain(dir);
+      expect((error.cause as Error).message).toBe(`RELAY_SECRETS_FILE is ${file}`);
       expect(error.message).not.toContain(TOKEN_VALUE);
     });
 
@@ -360,8 +362,34 @@ describe('Class: LocalSecrets', () => {
 
       // Assess
       expect(error).toBeInstanceOf(PermanentError);
-      expect(error.message).toContain('ENOENT');
+      expect(error.message).toBe('the file named by RELAY_SECRETS_FILE cannot be read: ENOENT');
     });
+
+    it.each([
+      ['missing', async (path: string) => path],
+      [
+        'unreadable (a directory)',
+        async (path: string) => {
+          await mkdir(path);
+          return path;
+        },
+      ],
+    ])(
+      'should keep the path of a %s file out of the message and in the cause, for the log only',
+      async (_, make) => {
+        // Prepare
+        const path = await make(join(dir, 'private-secrets-location.json'));
+        const secrets = new LocalSecrets({ env: { RELAY_SECRETS_FILE: path } });
+
+        // Act
+        const error = await caught(secrets.get('INGEST_TOKEN'));
+
+        // Assess
+        expect(error.message).not.toContain('private-secrets-location');
+        expect(error.message).not.toContain(dir);
+        expect(String((error.cause as Error).message)).toContain(path);
+      },
+    );
 
     it.each([
       ['not valid JSON', `{"INGEST_TOKEN": "${TOKEN_VALUE}"`],
@@ -376,7 +404,9 @@ describe('Class: LocalSecrets', () => {
 
       // Assess
       expect(error).toBeInstanceOf(PermanentError);
-      expect(error.message).toContain(file);
+      expect(error.message).toMatch(/^the file named by RELAY_SECRETS_FILE /);
+      expect(error.message).not.toContain(dir);
+      expect((error.cause as Error).message).toBe(`RELAY_SECRETS_FILE is ${file}`);
       expect(error.message).not.toContain(TOKEN_VALUE);
     });
   });

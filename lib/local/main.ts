@@ -28,12 +28,16 @@ async function main(): Promise<number> {
     return 78;
   }
   const secrets = new LocalSecrets({ env });
+  // The errors name RELAY_SECRETS_FILE, not its path (HTTP callers can see them); this terminal may.
+  const secretsFile = env.RELAY_SECRETS_FILE ? ` (RELAY_SECRETS_FILE is ${env.RELAY_SECRETS_FILE})` : '';
+  const explain = (error: Error) =>
+    error.message.includes('RELAY_SECRETS_FILE') ? `${error.message}${secretsFile}` : error.message;
   const warnings: string[] = [];
   for (const name of [config.ingest.tokenSecret].filter((n): n is string => !!n)) {
     try {
       await secrets.get(name);
     } catch (error) {
-      console.error(`ingest.tokenSecret: ${(error as Error).message}`);
+      console.error(`ingest.tokenSecret: ${explain(error as Error)}`);
       return 78;
     }
   }
@@ -42,7 +46,7 @@ async function main(): Promise<number> {
       if (!field.endsWith('Secret') || typeof value !== 'string') continue;
       await secrets.get(value).catch((error: Error) => {
         warnings.push(
-          `${destination.name}.${field}: ${error.message}; its deliveries will be dead-lettered until it is set`,
+          `${destination.name}.${field}: ${explain(error)}; its deliveries will be dead-lettered until it is set`,
         );
       });
     }
