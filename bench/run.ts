@@ -11,6 +11,7 @@ import { benchColdStart } from './cold-start.ts';
 import { benchIngest } from './ingest.ts';
 import { benchMatchers } from './matchers.ts';
 import { type BenchResult, repoRoot } from './measure.ts';
+import { benchMemory } from './memory.ts';
 import { benchStorm } from './storm.ts';
 import { benchThroughput } from './throughput.ts';
 
@@ -21,6 +22,7 @@ const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
   alertmanager: benchAlertmanager,
   storm: benchStorm,
   matchers: benchMatchers,
+  memory: benchMemory,
 };
 
 function format(value: number | null): string {
