@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_BODY_BYTES } from '../../lib/ingest/ingest.ts';
 import { MAX_IN_FLIGHT_BODY_BYTES } from '../../lib/local/server.ts';
 import { useLocalRelay } from '../support/local-relay.ts';
 import { makeNotification } from '../support/notifications.ts';
@@ -90,17 +91,17 @@ describe('Local runtime: request bodies and memory', () => {
   });
 
   it('should answer 503 with Retry-After past the in-flight budget, and take requests again once bodies are done', async () => {
-    // Prepare: authenticated uploads that declare 5 MiB each and send nothing yet hold the budget.
+    // Prepare: authenticated uploads that declare the largest body each and send nothing yet hold the budget.
     const relay = await local.start({ token: TOKEN, destinations: [{ name: 'stdout', sink: 'console' }] });
-    const fit = Math.floor(MAX_IN_FLIGHT_BODY_BYTES / FIVE_MIB);
+    const fit = Math.floor(MAX_IN_FLIGHT_BODY_BYTES / MAX_BODY_BYTES);
     const held = [];
-    for (let i = 0; i < fit; i++) held.push(await startUpload(relay.url, FIVE_MIB, `Bearer ${TOKEN}`));
+    for (let i = 0; i < fit; i++) held.push(await startUpload(relay.url, MAX_BODY_BYTES, `Bearer ${TOKEN}`));
 
     // Act
-    const over = await startUpload(relay.url, FIVE_MIB, `Bearer ${TOKEN}`);
+    const over = await startUpload(relay.url, MAX_BODY_BYTES, `Bearer ${TOKEN}`);
     const refused = await over.response;
-    // One upload finishes (an invalid body: 400), which gives its 5 MiB back.
-    held[0].socket.write(Buffer.alloc(FIVE_MIB, 0x20));
+    // One upload finishes (an invalid body: 400), which gives its bytes back.
+    held[0].socket.write(Buffer.alloc(MAX_BODY_BYTES, 0x20));
     const finished = await held[0].response;
     const after = await relay.post(makeNotification({}));
 
