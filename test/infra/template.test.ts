@@ -1,17 +1,21 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load.ts';
+import { INFRA } from '../../lib/infra/constants.ts';
 import { dlqUrlVar, queueUrlVar } from '../../lib/runtime-env.ts';
 import { sinks } from '../../lib/sinks/registry.ts';
 
 /**
- * Checks the CloudFormation that `npm run package -- --stage ci` produces, for every sink in
- * the registry, by walking the template (Fn::GetAtt and Ref) rather than trusting lib/infra's
- * names. Needs no AWS credentials.
+ * Checks the CloudFormation that `npm run package -- --stage ci` produces with relay.example.yaml
+ * (a destination of every sink it shows), by walking the template (Fn::GetAtt and Ref) rather
+ * than trusting lib/infra's names; and that a config of one webhook destination packages
+ * nothing of the other sinks. Needs no AWS credentials.
  */
 
 const run = promisify(execFile);
@@ -44,7 +48,7 @@ beforeAll(async () => {
   // --package: a temporary directory instead of .serverless, which a deploy from this checkout may be using.
   await run('npm', ['run', 'package', '--', '--stage', 'ci', '--package', packageDir], {
     cwd: root,
-    env: cleanEnv(),
+    env: cleanEnv({ RELAY_CONFIG: EXAMPLE_CONFIG }),
     maxBuffer: 16 * 1024 * 1024,
   });
   text = await readFile(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8');
@@ -168,9 +172,14 @@ function zipOf(fn: Json): string {
   return join(packageDir, String(fn.Properties.Code.S3Key).split('/').pop() as string);
 }
 
-const sinkNames = sinks.map((sink) => sink.name);
+const EXAMPLE_CONFIG = join(root, 'relay.example.yaml');
+const exampleSinks = new Set(
+  parseConfig(readFileSync(EXAMPLE_CONFIG, 'utf8'), EXAMPLE_CONFIG).destinations.map((d) => d.sink),
+);
+/** The sinks relay.example.yaml uses, in registry order: the ones packaged. */
+const sinkNames = sinks.map((sink) => sink.name).filter((sink) => exampleSinks.has(sink));
 
-describe('Template: every sink in the registry', () => {
+describe('Template: every sink relay.example.yaml uses', () => {
   it('should have one function per sink plus ingest', () => {
     // Assess
     expect(ofType('AWS::Lambda::Function')).toHaveLength(sinkNames.length + 1);
@@ -209,7 +218,7 @@ describe('Template: every sink in the registry', () => {
       expect(mapping.Properties.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(1000);
     });
 
-    it('should read from a FIFO queue that redrives to its own FIFO DLQ after 5 receives', () => {
+    it('should read from a high-throughput FIFO queue that redrives to its own high-throughput FIFO DLQ', () => {
       // Act
       const { queue, queueId, deadLetterQueue, deadLetterQueueId } = pipeline(sink);
 
@@ -219,11 +228,17 @@ describe('Template: every sink in the registry', () => {
         QueueName: `alertmanager-relay-ci-${sink}.fifo`,
         FifoQueue: true,
         ContentBasedDeduplication: false,
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
       });
-      expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBe(5);
+      expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBe(INFRA.queue.maxReceiveCount);
       expect(deadLetterQueueId).not.toBe(queueId);
       expect(deadLetterQueue.Type).toBe('AWS::SQS::Queue');
-      expect(deadLetterQueue.Properties.FifoQueue).toBe(true);
+      expect(deadLetterQueue.Properties).toMatchObject({
+        FifoQueue: true,
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
+      });
       expect(deadLetterQueue.Properties.QueueName).toMatch(/\.fifo$/);
     });
 
@@ -264,7 +279,7 @@ describe('Template: every sink in the registry', () => {
       // Assess
       expect(refOf(variables[queueUrlVar(sink)])).toBe(queueId);
       expect(refOf(variables[dlqUrlVar(sink)])).toBe(deadLetterQueueId);
-      expect(variables.MAX_RECEIVE_COUNT).toBe('5');
+      expect(variables.MAX_RECEIVE_COUNT).toBe(String(INFRA.queue.maxReceiveCount));
       expect(refOf(variables.STATE_TABLE)).toBe('StateTable');
       expect(refOf(variables.RELAY_SECRET_ID)).toBe('RelaySecret');
     });
@@ -321,6 +336,21 @@ describe('Template: ingest', () => {
     expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
   });
 
+  it('should throttle the HTTP API stage and reserve the ingest function its concurrency', () => {
+    // Act
+    const [, fn] = ingestFunction();
+    const stages = ofType('AWS::ApiGatewayV2::Stage');
+
+    // Assess
+    expect(stages).toHaveLength(1);
+    expect(stages[0][1].Properties.DefaultRouteSettings).toMatchObject({
+      ThrottlingRateLimit: INFRA.ingest.throttle.rateLimit,
+      ThrottlingBurstLimit: INFRA.ingest.throttle.burstLimit,
+    });
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(INFRA.ingest.reservedConcurrency);
+    expect(fn.Properties.MemorySize).toBe(INFRA.ingest.memoryMb);
+  });
+
   it('should ship only its own bundle folder', async () => {
     // Act
     const [, fn] = ingestFunction();
@@ -364,6 +394,7 @@ describe('Template: shared resources', () => {
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false },
     });
   });
 
@@ -386,7 +417,7 @@ describe('Template: shared resources', () => {
 
     // Assess
     expect(outputs.WebhookUrl.Value).toEqual({
-      'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com/alertmanager',
+      'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/alertmanager',
     });
     expect(refOf(outputs.RelaySecretId.Value)).toBe('RelaySecret');
     const urls = Object.values(outputs).map((output) => refOf((output as Json).Value));
@@ -600,10 +631,10 @@ describe('Template: alarms', () => {
   const topicAction = [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''] }];
 
   describe.each(sinkNames)('Template: alarms of sink %s', (sink) => {
-    it('should alarm on any message in its DLQ, keeping the state when SQS stops reporting', () => {
+    it('should alarm on every minute a message is sent to its DLQ, and turn OK again after', () => {
       // Act
       const { deadLetterQueueId } = pipeline(sink);
-      const found = alarmsOn('ApproximateNumberOfMessagesVisible', {
+      const found = alarmsOn('NumberOfMessagesSent', {
         'Fn::GetAtt': [deadLetterQueueId, 'QueueName'],
       });
 
@@ -611,13 +642,18 @@ describe('Template: alarms', () => {
       expect(found).toHaveLength(1);
       expect(found[0].Properties).toMatchObject({
         Namespace: 'AWS/SQS',
-        Statistic: 'Maximum',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
-        TreatMissingData: 'ignore',
+        TreatMissingData: 'notBreaching',
         AlarmActions: topicAction,
+        OKActions: topicAction,
       });
-      expect(found[0].Properties.AlarmDescription).toContain(`npm run dlq -- redrive --sink ${sink}`);
+      expect(found[0].Properties.AlarmDescription).toContain(
+        `npm run dlq -- redrive --stage <stage> --sink ${sink}`,
+      );
     });
 
     it('should alarm when the oldest message of its queue is older than the threshold', () => {
@@ -646,10 +682,11 @@ describe('Template: alarms', () => {
     });
   });
 
-  it('should alarm on ingest 5xx and ingest function errors', () => {
+  it('should alarm on ingest 5xx, 4xx and ingest function errors', () => {
     // Act
     const [functionId] = ingestFunction();
     const serverErrors = alarmsOn('5xx', { Ref: 'HttpApi' });
+    const rejected = alarmsOn('4xx', { Ref: 'HttpApi' });
     const functionErrors = alarmsOn('Errors', { Ref: functionId });
 
     // Assess
@@ -658,6 +695,9 @@ describe('Template: alarms', () => {
       Namespace: 'AWS/ApiGateway',
       TreatMissingData: 'notBreaching',
     });
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0].Properties).toMatchObject({ Namespace: 'AWS/ApiGateway', Threshold: 0 });
+    expect(rejected[0].Properties.AlarmDescription).toMatch(/401/);
     expect(functionErrors).toHaveLength(1);
   });
 
@@ -685,5 +725,61 @@ describe('Template: operating outputs', () => {
     expect(outputs.AlarmTopicArn.Value).toEqual({
       'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''],
     });
+  });
+});
+
+describe('Template: a config of only a webhook destination', () => {
+  let webhookDir: string;
+  let webhookResources: Record<string, Json>;
+  let zips: string[];
+
+  beforeAll(async () => {
+    webhookDir = await mkdtemp(join(tmpdir(), 'relay-package-webhook-'));
+    const config = join(webhookDir, 'relay.yaml');
+    await writeFile(
+      config,
+      'ingest: { tokenSecret: INGEST_TOKEN }\ndestinations:\n  - { name: audit, sink: webhook, url: "https://hooks.example.com/a" }\n',
+    );
+    await run('npm', ['run', 'package', '--', '--stage', 'ci', '--package', join(webhookDir, 'out')], {
+      cwd: root,
+      env: cleanEnv({ RELAY_CONFIG: config }),
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const built = JSON.parse(
+      await readFile(join(webhookDir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'),
+    );
+    webhookResources = built.Resources;
+    zips = (await readdir(join(webhookDir, 'out'))).filter((file) => file.endsWith('.zip')).sort();
+  }, 180_000);
+
+  afterAll(async () => {
+    if (webhookDir) await rm(webhookDir, { recursive: true, force: true });
+  });
+
+  it('should package ingest and webhook only', () => {
+    // Assess
+    expect(zips).toEqual(['ingest.zip', 'webhook.zip']);
+    const functions = Object.values(webhookResources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(2);
+  });
+
+  it.each(['Slack', 'Sentry', 'Ilert', 'Sysdig', 'Pagerduty', 'Console'])(
+    'should contain no resource, alarm, dashboard row or variable of %s',
+    (name) => {
+      // Assess
+      const text = JSON.stringify(webhookResources);
+      expect(Object.keys(webhookResources).filter((id) => id.startsWith(name))).toEqual([]);
+      expect(text).not.toContain(`${name}Queue`);
+      expect(text).not.toContain(`Sink: ${name.toLowerCase()}`);
+      expect(text).not.toContain(`QUEUE_URL_${name.toUpperCase()}`);
+    },
+  );
+
+  it('should still have the queue, DLQ, alarms and dashboard row of webhook', () => {
+    // Assess
+    expect(webhookResources.WebhookQueue.Properties.FifoThroughputLimit).toBe('perMessageGroupId');
+    expect(webhookResources.WebhookDeadLetterQueue.Properties.DeduplicationScope).toBe('messageGroup');
+    expect(webhookResources.WebhookDeadLetterAlarm.Properties.MetricName).toBe('NumberOfMessagesSent');
+    expect(JSON.stringify(webhookResources.RelayDashboard)).toContain('Sink: webhook');
   });
 });
