@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { safeHttpUrl } from '../../format/url.ts';
 import type { OpsgenieDestination, OpsgeniePriority } from './config.ts';
 
 /**
@@ -148,7 +149,7 @@ export function groupCreate(
     );
   if (firing.length > 0) sections.push(`Alerts Firing:\n${firing.map(alertText).join('\n')}`);
   if (resolved.length > 0) sections.push(`Alerts Resolved:\n${resolved.map(alertText).join('\n')}`);
-  const silence = silenceUrl(notification);
+  const silence = safeHttpUrl(silenceUrl(notification));
   if (silence) sections.push(`Silence this group: ${silence}`);
 
   const cut: string[] = [];
@@ -175,7 +176,7 @@ export function alertCreate(
   const name = alert.labels.alertname ?? 'alert';
   const text = alert.annotations?.summary ?? alert.annotations?.description;
   const cut: string[] = [];
-  const silence = silenceUrl(notification, alert);
+  const silence = safeHttpUrl(silenceUrl(notification, alert));
   const description = [alertText(alert), silence ? `Silence this alert: ${silence}` : '']
     .filter(Boolean)
     .join('\n\n');
@@ -227,9 +228,10 @@ function alertText(alert: Alert): string {
       .join('\n');
   const lines = ['Labels:', pairs(alert.labels)];
   if (Object.keys(alert.annotations ?? {}).length > 0) lines.push('Annotations:', pairs(alert.annotations));
-  const source = generatorUrl(alert);
+  // Checked and normalised: a crafted URL cannot carry a second address past a linkifier.
+  const source = safeHttpUrl(generatorUrl(alert));
   if (source) lines.push(`Source: ${source}`);
-  const runbook = runbookUrl(alert);
+  const runbook = safeHttpUrl(runbookUrl(alert));
   if (runbook) lines.push(`Runbook: ${runbook}`);
   return lines.join('\n');
 }
