@@ -24,7 +24,7 @@ function entry(id: string, group: string, dedup: string) {
 describe('Class: SqsEnqueuer (fauxqs)', () => {
   it('should put each entry on the sink queue and drop a second copy with the same deduplication id', async () => {
     // Prepare
-    const { queueUrl } = await createSinkQueues(aws.sqs, 'enqueue-dedup');
+    const { queueUrl } = await createSinkQueues(aws, 'enqueue-dedup');
     const enqueuer = new SqsEnqueuer(aws.sqs, new Map([['webhook', queueUrl]]));
 
     // Act
@@ -47,7 +47,7 @@ describe('Class: SqsEnqueuer (fauxqs)', () => {
 
   it('should report the entries SQS refuses (a body with a character SQS does not allow) by their id', async () => {
     // Prepare
-    const { queueUrl } = await createSinkQueues(aws.sqs, 'enqueue-refused');
+    const { queueUrl } = await createSinkQueues(aws, 'enqueue-refused');
     const enqueuer = new SqsEnqueuer(aws.sqs, new Map([['webhook', queueUrl]]));
 
     // Act
@@ -63,7 +63,7 @@ describe('Class: SqsEnqueuer (fauxqs)', () => {
 describe('Class: SqsRecordQueue (fauxqs)', () => {
   it('should hide a received message for the given seconds and bring it back at once with 0', async () => {
     // Prepare
-    const { queueUrl, dlqUrl } = await createSinkQueues(aws.sqs, 'record-visibility');
+    const { queueUrl, dlqUrl } = await createSinkQueues(aws, 'record-visibility');
     await new SqsEnqueuer(aws.sqs, new Map([['webhook', queueUrl]])).sendBatch('webhook', [
       entry('a', 'g1', 'k1'),
     ]);
@@ -87,7 +87,7 @@ describe('Class: SqsRecordQueue (fauxqs)', () => {
 
   it('should dead-letter a message with its String attributes into the FIFO DLQ', async () => {
     // Prepare
-    const { queueUrl, dlqUrl } = await createSinkQueues(aws.sqs, 'record-dlq');
+    const { queueUrl, dlqUrl } = await createSinkQueues(aws, 'record-dlq');
     const queue = new SqsRecordQueue(aws.sqs, { queueUrl, dlqUrl });
 
     // Act
@@ -107,7 +107,7 @@ describe('Class: SqsRecordQueue (fauxqs)', () => {
 
   it('should refuse a visibility change with a stale receipt handle', async () => {
     // Prepare
-    const { queueUrl, dlqUrl } = await createSinkQueues(aws.sqs, 'record-stale');
+    const { queueUrl, dlqUrl } = await createSinkQueues(aws, 'record-stale');
     const queue = new SqsRecordQueue(aws.sqs, { queueUrl, dlqUrl });
 
     // Act

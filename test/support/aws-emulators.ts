@@ -75,7 +75,7 @@ export async function startAwsEmulators(): Promise<AwsEmulators> {
  * policy), created through the SQS API so fauxqs validates the attributes.
  */
 export async function createSinkQueues(
-  sqs: SQSClient,
+  aws: Pick<AwsEmulators, 'sqs' | 'sqsEndpoint'>,
   name: string,
   options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {},
 ): Promise<{ queueUrl: string; queueArn: string; dlqUrl: string; dlqArn: string }> {
@@ -85,8 +85,13 @@ export async function createSinkQueues(
     DeduplicationScope: 'messageGroup',
     FifoThroughputLimit: 'perMessageGroupId',
   };
+  const { sqs } = aws;
+  // fauxqs answers `http://sqs.<region>.127.0.0.1:<port>/...`, which is no valid URL; the same
+  // path on the endpoint is, and is what the SDK then sends to.
+  const onEndpoint = (url: string | undefined) => (url as string).replace(/^http:\/\/[^/]+/, aws.sqsEndpoint);
   const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: fifo }));
-  const dlqArn = await queueArn(sqs, dlq.QueueUrl as string);
+  const dlqUrl = onEndpoint(dlq.QueueUrl);
+  const dlqArn = await queueArn(sqs, dlqUrl);
   const queue = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${name}.fifo`,
@@ -100,12 +105,8 @@ export async function createSinkQueues(
       },
     }),
   );
-  return {
-    queueUrl: queue.QueueUrl as string,
-    queueArn: await queueArn(sqs, queue.QueueUrl as string),
-    dlqUrl: dlq.QueueUrl as string,
-    dlqArn,
-  };
+  const queueUrl = onEndpoint(queue.QueueUrl);
+  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), dlqUrl, dlqArn };
 }
 
 async function queueArn(sqs: SQSClient, url: string): Promise<string> {

@@ -55,7 +55,7 @@ function deadLetterQueues(): AwsDeadLetterQueues {
 describe('Class: AwsDeadLetterQueues (fauxqs)', () => {
   beforeAll(async () => {
     // Only webhook is deployed: the stack has queues for the sinks its config uses.
-    await createSinkQueues(aws.sqs, 'relay-emu-webhook');
+    await createSinkQueues(aws, 'relay-emu-webhook');
   });
 
   it('should find only the sinks whose DLQ the stage has', async () => {
@@ -68,7 +68,7 @@ describe('Class: AwsDeadLetterQueues (fauxqs)', () => {
 
   it('should page through 25 dead letters in 25 groups, past the first receive, and leave them all visible', async () => {
     // Prepare
-    const { dlqUrl } = await createSinkQueues(aws.sqs, 'relay-emu2-webhook');
+    const { dlqUrl } = await createSinkQueues(aws, 'relay-emu2-webhook');
     await deadLetters(dlqUrl, 25, 25);
     const queues = new AwsDeadLetterQueues({
       client: aws.sqs,
@@ -87,7 +87,7 @@ describe('Class: AwsDeadLetterQueues (fauxqs)', () => {
 
   it('should list 25 dead letters in 5 groups with their total, and give every one back', async () => {
     // Prepare
-    const { dlqUrl } = await createSinkQueues(aws.sqs, 'relay-emu3-webhook');
+    const { dlqUrl } = await createSinkQueues(aws, 'relay-emu3-webhook');
     await deadLetters(dlqUrl, 25, 5);
     const queues = new AwsDeadLetterQueues({
       client: aws.sqs,
