@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const LAYERS: readonly (readonly string[])[] = [
   ['lib/alertmanager', 'lib/state', 'lib/runtime-env.ts'],
   ['lib/config', 'lib/queue'],
-  ['lib/delivery', 'lib/format', 'lib/telemetry.ts', 'lib/secrets.ts', 'lib/sentry.ts'],
+  ['lib/delivery', 'lib/format', 'lib/templates', 'lib/telemetry.ts', 'lib/secrets.ts', 'lib/sentry.ts'],
   ['lib/sinks'],
   // Loading a config validates each destination against its sink's schema, so it sits above the sinks.
   ['lib/ingest', 'lib/infra', 'lib/config/load.ts'],

@@ -1,0 +1,185 @@
+import { ConfigError } from '../config/config-error.ts';
+import { type CompiledTemplate, compileTemplate, renderTemplate, TemplateParseError } from './engine.ts';
+import { type OutputFormat, type OutputFormatName, outputFormat } from './formats.ts';
+
+/**
+ * `templates:` on a destination: a map from the keys its sink documents (`title`, `text`,
+ * `summary`, ...) to Liquid source. Parsed when the config is validated, so a template that
+ * does not parse stops `npm start` and `npm run build` with where it is wrong; rendered per
+ * delivery, and a render that fails falls back to the sink's own rendering with a note.
+ */
+
+/** The JSON schema of one template's source, for a sink's config schema. */
+export const templateSourceSchema = { type: 'string', minLength: 1, maxLength: 20_000 } as const;
+
+/** What a sink says about its templates: the keys it takes and the format they render into. */
+export interface TemplateSpec {
+  readonly keys: readonly string[];
+  /** The format, or how a destination picks it (the webhook body: JSON or text by contentType). */
+  readonly format: OutputFormat | OutputFormatName | ((destination: TemplatedDestination) => OutputFormat);
+}
+
+/** The fields of a destination compiling its templates reads. */
+export interface TemplatedDestination {
+  name: string;
+  sink: string;
+  templates?: unknown;
+  [field: string]: unknown;
+}
+
+/** A destination's parsed templates, by key. */
+export interface DestinationTemplates {
+  readonly destination: string;
+  readonly format: OutputFormat;
+  readonly byKey: ReadonlyMap<string, CompiledTemplate>;
+}
+
+/** The format `spec` gives `destination`. */
+export function specFormat(spec: TemplateSpec, destination: TemplatedDestination): OutputFormat {
+  return typeof spec.format === 'function' ? spec.format(destination) : outputFormat(spec.format);
+}
+
+/**
+ * Parses every template of `destination`. Throws a ConfigError listing each problem with the
+ * destination, the key, the line and the column; returns undefined when it has no templates.
+ *
+ * @example
+ * compileDestinationTemplates(
+ *   { name: 'ops', sink: 'teams', templates: { title: '{{ status | upcase }}' } },
+ *   ['title', 'text'],
+ *   'markdown',
+ * )
+ */
+export function compileDestinationTemplates(
+  destination: TemplatedDestination,
+  allowedKeys: readonly string[],
+  format: OutputFormat | OutputFormatName,
+): DestinationTemplates | undefined {
+  const { templates } = destination;
+  if (templates === undefined) return undefined;
+  const where = `destination "${destination.name}" (${destination.sink})`;
+  if (typeof templates !== 'object' || templates === null || Array.isArray(templates))
+    throw new ConfigError(where, [`${where} templates: must be a map of ${allowedKeys.join(', ')}`]);
+  const resolved = outputFormat(format);
+  const problems: string[] = [];
+  const byKey = new Map<string, CompiledTemplate>();
+  for (const [key, source] of Object.entries(templates)) {
+    const at = `${where} templates.${key}`;
+    if (!allowedKeys.includes(key)) {
+      const known = allowedKeys.length > 0 ? allowedKeys.join(', ') : 'none';
+      problems.push(`${at}: unknown template key (${destination.sink} takes ${known})`);
+      continue;
+    }
+    if (typeof source !== 'string' || source === '') {
+      problems.push(`${at}: must be a non-empty string of Liquid`);
+      continue;
+    }
+    try {
+      byKey.set(key, compileTemplate(source, resolved));
+    } catch (error) {
+      if (!(error instanceof TemplateParseError)) throw error;
+      problems.push(`${at}: ${error.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(where, problems);
+  return { destination: destination.name, format: resolved, byKey };
+}
+
+/**
+ * The problems of a destination's templates for the config loader, each prefixed with `at`
+ * (`destinations[2]`), empty when they all parse.
+ */
+export function templateProblems(
+  destination: TemplatedDestination,
+  spec: TemplateSpec,
+  at: string,
+): string[] {
+  try {
+    compileDestinationTemplates(destination, spec.keys, specFormat(spec, destination));
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.map((problem) => `${at}: ${problem}`);
+  }
+}
+
+const cache = new WeakMap<object, DestinationTemplates | Error | undefined>();
+
+/**
+ * The destination's parsed templates for a delivery, parsed once per destination object. The
+ * config was validated, so this does not throw; should it fail anyway (a config that skipped
+ * validation), the error is returned and every key falls back.
+ */
+export function destinationTemplates(
+  destination: TemplatedDestination,
+  spec: TemplateSpec,
+): DestinationTemplates | Error | undefined {
+  if (cache.has(destination)) return cache.get(destination);
+  let compiled: DestinationTemplates | Error | undefined;
+  try {
+    compiled = compileDestinationTemplates(destination, spec.keys, specFormat(spec, destination));
+  } catch (error) {
+    compiled = error as Error;
+  }
+  cache.set(destination, compiled);
+  return compiled;
+}
+
+/** Where a sink reports a template that failed: the delivery's logger and metric counter. */
+export interface TemplateReporter {
+  logger: { warn(message: string, extra?: Record<string, unknown>): void };
+  /** The delivery's counter; `TemplateFailed` is counted with the destination's dimensions. */
+  count?(name: string, value?: number): void;
+}
+
+/** What rendering a destination's templates gave: the rendered keys and a note per failure. */
+export interface RenderedTemplates {
+  /** Rendered text by key; a key without a template, or whose template failed, is absent. */
+  values: Partial<Record<string, string>>;
+  /** One line per failed template, already escaped for the format, to show in the message. */
+  notes: string[];
+}
+
+const REASON_CHARS = 160;
+
+/**
+ * Renders the templates of `keys` over `data`. A template that fails or runs over a limit is
+ * left out (the sink renders that part as it does without templates), logged, counted as
+ * `TemplateFailed`, and gives a one-line note for the message, so the alert is never lost.
+ */
+export function renderDestinationTemplates(
+  destination: TemplatedDestination,
+  spec: TemplateSpec,
+  data: Record<string, unknown>,
+  reporter: TemplateReporter,
+  options: { now?: number } = {},
+): RenderedTemplates {
+  const compiled = destinationTemplates(destination, spec);
+  const values: Partial<Record<string, string>> = {};
+  const notes: string[] = [];
+  if (compiled === undefined) return { values, notes };
+  const format = compiled instanceof Error ? specFormat(spec, destination) : compiled.format;
+  const fail = (key: string, reason: string) => {
+    const short = reason.length > REASON_CHARS ? `${reason.slice(0, REASON_CHARS - 1)}…` : reason;
+    reporter.logger.warn('template failed; the default rendering is used', {
+      destination: destination.name,
+      template: key,
+      reason: short,
+    });
+    reporter.count?.('TemplateFailed');
+    notes.push(format.escape(`(template "${key}" failed: ${short}; showing the default)`));
+  };
+  if (compiled instanceof Error) {
+    const reason = compiled.message.split('\n')[0];
+    for (const key of Object.keys(destination.templates as object)) fail(key, reason);
+    return { values, notes };
+  }
+  for (const [key, template] of compiled.byKey) {
+    try {
+      values[key] = renderTemplate(template, data, options);
+    } catch (error) {
+      fail(key, (error as Error).message);
+    }
+  }
+  return { values, notes };
+}
