@@ -1,5 +1,6 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /**
  * A Discord destination's own fields: the JSON schema the config loader checks, and the type
@@ -23,6 +24,12 @@ export const discordConfigSchema = {
       maximum: 60,
       default: DEFAULT_DISCORD_TIMEOUT_SECONDS,
     },
+    /** Liquid templates (docs/templates.md): `title` is the embed's title, `text` its description. */
+    templates: {
+      type: 'object',
+      properties: { title: templateSourceSchema, text: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['webhookUrlSecret'],
   additionalProperties: false,
@@ -30,3 +37,6 @@ export const discordConfigSchema = {
 
 /** A Discord destination as the sink reads it (a defaulted field stays optional; the sink applies it). */
 export type DiscordDestination = DestinationFromSchema<typeof discordConfigSchema>;
+
+/** Discord renders Markdown in embeds: `title` replaces the title, `text` the summary and alert lines. */
+export const DISCORD_TEMPLATES: TemplateSpec = { keys: ['title', 'text'], format: 'markdown' };

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { DEFAULT_DISCORD_TIMEOUT_SECONDS, type DiscordDestination, discordConfigSchema } from './config.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import {
+  DEFAULT_DISCORD_TIMEOUT_SECONDS,
+  DISCORD_TEMPLATES,
+  type DiscordDestination,
+  discordConfigSchema,
+} from './config.ts';
 import { buildDiscordMessages, type DiscordLinks } from './embeds.ts';
 import { DISCORD_ERRORS, DiscordWebhook, discordErrorCode } from './webhook-api.ts';
 
@@ -50,7 +57,9 @@ export function discordGroupKey(destination: string, groupKey: string): string {
   return `discordgroup#${destination}#${createHash('sha256').update(groupKey).digest('hex').slice(0, 40)}`;
 }
 
-export function createDiscordSink(options: DiscordSinkOptions = {}): Sink<DiscordDestination> {
+export function createDiscordSink(
+  options: DiscordSinkOptions = {},
+): Sink<DiscordDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
   const links = options.links ?? defaultLinks;
 
@@ -58,6 +67,7 @@ export function createDiscordSink(options: DiscordSinkOptions = {}): Sink<Discor
     name: 'discord',
     kind: 'lifecycle',
     configSchema: discordConfigSchema,
+    templates: DISCORD_TEMPLATES,
 
     async deliver(delivery: Delivery<DiscordDestination>): Promise<void> {
       const { destination, notification, state, logger } = delivery;
@@ -78,10 +88,18 @@ export function createDiscordSink(options: DiscordSinkOptions = {}): Sink<Discor
         return { messages: startsOver ? [] : group.messages };
       });
 
+      const { values, notes } = renderDestinationTemplates(
+        destination,
+        DISCORD_TEMPLATES,
+        templateData(notification, destination, { part: delivery.part }),
+        delivery,
+        { now: now() },
+      );
       const built = buildDiscordMessages(notification, {
         links,
         part: delivery.part,
         maxChars: options.maxChars,
+        templated: { title: values.title, text: values.text, notes },
       });
       const ids: string[] = [];
       let edited = 0;
@@ -140,4 +158,4 @@ export function createDiscordSink(options: DiscordSinkOptions = {}): Sink<Discor
   };
 }
 
-export const discordSink: Sink<DiscordDestination> = createDiscordSink();
+export const discordSink = createDiscordSink();

@@ -1,6 +1,7 @@
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { markdown, markdownLink } from '../../format/markdown.ts';
 import { terminal } from '../../format/terminal.ts';
+import { fitRendered } from '../../templates/fit.ts';
 
 /**
  * What a Discord message of an alert group looks like: embeds, coloured by status, within
@@ -67,7 +68,17 @@ export interface EmbedOptions {
   part?: { index: number; count: number };
   /** Embed characters per message, for tests of the splitting; never above Discord's 6000. */
   maxChars?: number;
+  /**
+   * The destination's rendered templates (Markdown, values already escaped): `title` replaces
+   * the title, `text` the summary, description and alert lines (one message); `notes` are
+   * templates that failed, shown in the description.
+   */
+  templated?: { title?: string; text?: string; notes?: string[] };
 }
+
+/** Longest templated text in the header's description, leaving room for notes and links. */
+export const TEMPLATED_TEXT_CHARS = 3000;
+const utf16 = (text: string) => text.length;
 
 /** Alert text as Discord markdown on one line: no control or bidi characters, no markup, no mention. */
 export function discordText(raw: string): string {
@@ -168,10 +179,15 @@ function footerText(notification: Notification, part: EmbedOptions['part']): str
 function headerEmbed(notification: Notification, options: EmbedOptions, color: number): DiscordEmbed {
   const first = notification.alerts.find((a) => a.status === 'firing') ?? notification.alerts[0];
   const about: string[] = [];
+  const templated = options.templated ?? {};
   const summary = notification.commonAnnotations.summary;
   const description = notification.commonAnnotations.description;
-  if (summary) about.push(`**${discordTextWithin(summary, SUMMARY_CHARS)}**`);
-  if (description) about.push(discordTextWithin(description, SUMMARY_CHARS));
+  // A templated text goes first, cut to what the rest of the embed leaves (added below).
+  if (templated.text === undefined) {
+    if (summary) about.push(`**${discordTextWithin(summary, SUMMARY_CHARS)}**`);
+    if (description) about.push(discordTextWithin(description, SUMMARY_CHARS));
+  }
+  for (const note of templated.notes ?? []) about.push(fitRendered(note, 300, utf16));
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0) {
     about.push(
@@ -220,13 +236,34 @@ function headerEmbed(notification: Notification, options: EmbedOptions, color: n
   const at =
     notification.status === 'resolved' && ended.length > 0 ? Math.max(...ended) : Math.min(...started);
   return {
-    title: `${emoji} ${discordTextWithin(groupTitle(notification), DISCORD_LIMITS.title - 3)}`,
+    title:
+      templated.title !== undefined
+        ? fitRendered(templated.title, DISCORD_LIMITS.title, utf16)
+        : `${emoji} ${discordTextWithin(groupTitle(notification), DISCORD_LIMITS.title - 3)}`,
     ...(about.length > 0 ? { description: about.join('\n') } : {}),
     color,
     ...(fields.length > 0 ? { fields } : {}),
     footer: { text: footerText(notification, options.part) },
     ...(Number.isFinite(at) ? { timestamp: new Date(at).toISOString() } : {}),
   };
+}
+
+/**
+ * The header with the templated text at the top of its description, cut to what the embed's
+ * description (4096) and the message's characters (6000) leave after the rest.
+ */
+function withTemplatedText(header: DiscordEmbed, options: EmbedOptions, maxChars: number): DiscordEmbed {
+  const text = options.templated?.text;
+  if (text === undefined) return header;
+  const rest = header.description ?? '';
+  const separator = rest === '' ? 0 : 1;
+  const room = Math.min(
+    TEMPLATED_TEXT_CHARS,
+    DISCORD_LIMITS.description - rest.length - separator,
+    maxChars - embedChars(header) - separator,
+  );
+  const fitted = fitRendered(text, Math.max(1, room), utf16);
+  return { ...header, description: rest === '' ? fitted : `${fitted}\n${rest}` };
 }
 
 /**
@@ -243,7 +280,11 @@ export function buildDiscordMessages(notification: Notification, options: EmbedO
   const ordered = [...notification.alerts].sort((a, b) =>
     a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1,
   );
-  const lines = ordered.map((alert) => alertLine(alert, notification, options.links));
+  // A templated text lists the alerts itself: one message.
+  const lines =
+    options.templated?.text !== undefined
+      ? []
+      : ordered.map((alert) => alertLine(alert, notification, options.links));
 
   interface Packed {
     embeds: DiscordEmbed[];
@@ -252,7 +293,7 @@ export function buildDiscordMessages(notification: Notification, options: EmbedO
     from: number;
     count: number;
   }
-  const header = headerEmbed(notification, options, color);
+  const header = withTemplatedText(headerEmbed(notification, options, color), options, maxChars);
   const messages: Packed[] = [{ embeds: [header], chars: embedChars(header), from: 0, count: 0 }];
   for (const [index, line] of lines.entries()) {
     let message = messages[messages.length - 1];

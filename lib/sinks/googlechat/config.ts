@@ -1,5 +1,7 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
+import { googleChatFormat } from './text.ts';
 
 /**
  * A Google Chat destination's own fields: the JSON schema the config loader checks, and the
@@ -44,6 +46,12 @@ export const googlechatConfigSchema = {
       maximum: 60,
       default: DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS,
     },
+    /** Liquid templates (docs/templates.md): `title` is the first line, `text` the alert list. */
+    templates: {
+      type: 'object',
+      properties: { title: templateSourceSchema, text: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['webhookUrlSecret'],
   additionalProperties: false,
@@ -51,3 +59,6 @@ export const googlechatConfigSchema = {
 
 /** A Google Chat destination: one space, through its incoming webhook. */
 export type GoogleChatDestination = DestinationFromSchema<typeof googlechatConfigSchema>;
+
+/** Chat's text formatting: `title` replaces the headline, `text` the alert lines. */
+export const GOOGLECHAT_TEMPLATES: TemplateSpec = { keys: ['title', 'text'], format: googleChatFormat };

@@ -2,9 +2,12 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError } from '../../delivery/http.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS,
   GOOGLECHAT_SPACE_WRITES_PER_MINUTE,
+  GOOGLECHAT_TEMPLATES,
   type GoogleChatDestination,
   googlechatConfigSchema,
 } from './config.ts';
@@ -44,13 +47,16 @@ interface CreatedMessage {
   thread?: { name?: string };
 }
 
-export function createGoogleChatSink(options: GoogleChatSinkOptions = {}): Sink<GoogleChatDestination> {
+export function createGoogleChatSink(
+  options: GoogleChatSinkOptions = {},
+): Sink<GoogleChatDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
 
   return {
     name: 'googlechat',
     kind: 'lifecycle',
     configSchema: googlechatConfigSchema,
+    templates: GOOGLECHAT_TEMPLATES,
 
     describe(destination) {
       const share = destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE;
@@ -63,7 +69,18 @@ export function createGoogleChatSink(options: GoogleChatSinkOptions = {}): Sink<
         (await delivery.secrets.get(destination.webhookUrlSecret)).trim(),
         destination.webhookUrlSecret,
       );
-      const message = buildMessage(notification, destination.name, delivery.part);
+      const { values, notes } = renderDestinationTemplates(
+        destination,
+        GOOGLECHAT_TEMPLATES,
+        templateData(notification, destination, { part: delivery.part }),
+        delivery,
+        { now: now() },
+      );
+      const message = buildMessage(notification, destination.name, delivery.part, {
+        title: values.title,
+        text: values.text,
+        notes,
+      });
       const body = JSON.stringify(message);
       if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) {
         // buildMessage keeps the text under the limit; only a bug gets here.
@@ -120,7 +137,7 @@ export function createGoogleChatSink(options: GoogleChatSinkOptions = {}): Sink<
   };
 }
 
-export const googlechatSink: Sink<GoogleChatDestination> = createGoogleChatSink();
+export const googlechatSink = createGoogleChatSink();
 
 function permanentHint(status: number): string | undefined {
   if (status === 401 || status === 403)

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { fitRendered } from '../../templates/fit.ts';
 import { chatLink, chatText, cutChars } from './text.ts';
 
 /**
@@ -34,6 +35,20 @@ export interface PartInfo {
   index: number;
   count: number;
 }
+
+/**
+ * The destination's rendered templates (values already escaped with chatText): `title`
+ * replaces the headline, `text` the alert lines; `notes` are templates that failed.
+ */
+export interface TemplatedParts {
+  title?: string;
+  text?: string;
+  notes?: string[];
+}
+
+/** Longest templated headline, in characters. */
+export const TEMPLATED_TITLE_CHARS = 1000;
+const utf8 = (text: string) => Buffer.byteLength(text);
 
 /**
  * The thread of a group in a space: every notification of the group replies into it
@@ -76,14 +91,21 @@ export function buildMessage(
   notification: Notification,
   destination: string,
   part: PartInfo = { index: 1, count: 1 },
+  templated: TemplatedParts = {},
 ): ChatMessage {
   const firing = notification.alerts.filter((a) => a.status === 'firing');
   const resolved = notification.alerts.filter((a) => a.status !== 'firing');
-  const head = headline(notification, firing.length, part);
+  const head =
+    templated.title !== undefined
+      ? fitRendered(templated.title, TEMPLATED_TITLE_CHARS)
+      : headline(notification, firing.length, part);
 
-  const lines = [...firing, ...resolved].map((alert) => alertLine(alert, notification));
+  const lines =
+    templated.text !== undefined
+      ? []
+      : [...firing, ...resolved].map((alert) => alertLine(alert, notification));
   const footer = links(notification, firing);
-  const notes: string[] = [];
+  const notes: string[] = [...(templated.notes ?? []).map((note) => `_${note}_`)];
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0)
     notes.push(`_Alertmanager left ${truncated} more alert(s) of this group out of the notification._`);
@@ -98,7 +120,11 @@ export function buildMessage(
     shown.push(line);
     bytes += size;
   }
-  const hidden = lines.length - shown.length;
+  if (templated.text !== undefined) {
+    // The templated text lists the alerts itself, cut to what the message leaves.
+    shown.push(fitRendered(templated.text, Math.max(16, MAX_TEXT_BYTES - bytes - 120), utf8));
+  }
+  const hidden = lines.length - (templated.text !== undefined ? 0 : shown.length);
   const more =
     hidden > 0 ? [`_… and ${hidden} more alert(s) not listed here; Alertmanager has all of them._`] : [];
   const text = [head, ...shown, ...more, ...notes, footer].filter(Boolean).join('\n');

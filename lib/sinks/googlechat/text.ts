@@ -1,5 +1,6 @@
 import { neutraliseMentions } from '../../format/mentions.ts';
 import { safeHttpUrl } from '../../format/url.ts';
+import type { OutputFormat } from '../../templates/formats.ts';
 
 /**
  * Google Chat's text-message formatting (https://developers.google.com/workspace/chat/format-messages):
@@ -71,3 +72,15 @@ export function cutChars(text: string, max: number): string {
   const chars = Array.from(text);
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
+
+/**
+ * Google Chat's output format for templates (docs/templates.md): values escaped with chatText
+ * (one line each, look-alikes for markup), links only from `| link` through chatLink, and no
+ * value inside a `<...>` token.
+ */
+export const googleChatFormat: OutputFormat = {
+  name: 'googlechat',
+  escape: chatText,
+  link: chatLink,
+  linkTargets: ['<'],
+};

@@ -58,6 +58,22 @@ export interface PartInfo {
   count: number;
 }
 
+/**
+ * The destination's rendered templates (plain text, values already escaped): `summary`
+ * replaces the message, `description` the description; `notes` are templates that failed,
+ * put at the top of the description.
+ */
+export interface TemplatedFields {
+  summary?: string;
+  description?: string;
+  notes?: string[];
+}
+
+/** The description with the notes of failed templates on top. */
+function withNotes(description: string, notes: readonly string[] | undefined): string {
+  return notes && notes.length > 0 ? `${notes.join('\n')}\n\n${description}` : description;
+}
+
 /** A request and the fields that had to be cut to fit, for the log. */
 export interface Fitted<T> {
   body: T;
@@ -126,6 +142,7 @@ export function groupCreate(
   notification: Notification,
   destination: OpsgenieDestination,
   part: PartInfo = { index: 1, count: 1 },
+  templated: TemplatedFields = {},
 ): Fitted<OpsgenieCreate> {
   const firing = notification.alerts.filter((a) => a.status === 'firing');
   const resolved = notification.alerts.filter((a) => a.status !== 'firing');
@@ -154,9 +171,13 @@ export function groupCreate(
 
   const cut: string[] = [];
   const body: OpsgenieCreate = {
-    message: fitMessage(groupSubject(notification, common, firing.length), cut),
+    message: fitMessage(templated.summary ?? groupSubject(notification, common, firing.length), cut),
     alias: groupAlias(notification.groupKey),
-    description: fitDescription(sections.join('\n\n'), notification.alerts.length, cut),
+    description: fitDescription(
+      withNotes(templated.description ?? sections.join('\n\n'), templated.notes),
+      notification.alerts.length,
+      cut,
+    ),
     priority: priority ?? destination.defaultPriority ?? 'P3',
     ...sourceOf(notification),
   };
@@ -172,6 +193,7 @@ export function alertCreate(
   notification: Notification,
   alert: Alert,
   destination: OpsgenieDestination,
+  templated: TemplatedFields = {},
 ): Fitted<OpsgenieCreate> {
   const name = alert.labels.alertname ?? 'alert';
   const text = alert.annotations?.summary ?? alert.annotations?.description;
@@ -181,9 +203,9 @@ export function alertCreate(
     .filter(Boolean)
     .join('\n\n');
   const body: OpsgenieCreate = {
-    message: fitMessage(`[FIRING] ${name}${text ? `: ${text}` : ''}`, cut),
+    message: fitMessage(templated.summary ?? `[FIRING] ${name}${text ? `: ${text}` : ''}`, cut),
     alias: alertAlias(destination.name, alert.fingerprint),
-    description: fitDescription(description, 1, cut),
+    description: fitDescription(withNotes(templated.description ?? description, templated.notes), 1, cut),
     priority: priorityOf(alert.labels, destination),
     ...sourceOf(notification),
   };

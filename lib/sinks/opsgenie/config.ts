@@ -1,5 +1,6 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /**
  * An Opsgenie destination's own fields: the JSON schema the config loader checks, and the
@@ -48,6 +49,12 @@ export const opsgenieConfigSchema = {
     tagLabels: { type: 'array', items: labelName, maxItems: 20 },
     /** Whole-request timeout. Default 10. */
     timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_OPSGENIE_TIMEOUT_SECONDS },
+    /** Liquid templates (docs/templates.md): `summary` is the alert's message, `description` its description. */
+    templates: {
+      type: 'object',
+      properties: { summary: templateSourceSchema, description: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['apiKeySecret'],
   additionalProperties: false,
@@ -55,3 +62,6 @@ export const opsgenieConfigSchema = {
 
 /** An Opsgenie destination: one API integration (its key). */
 export type OpsgenieDestination = DestinationFromSchema<typeof opsgenieConfigSchema>;
+
+/** Opsgenie's fields are plain text: `summary` replaces the message, `description` the description. */
+export const OPSGENIE_TEMPLATES: TemplateSpec = { keys: ['summary', 'description'], format: 'text' };

@@ -1,7 +1,10 @@
+import type { Alert } from '../../alertmanager/types.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, joinUrl, parseBaseUrl, postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   alertAlias,
   alertCreate,
@@ -11,10 +14,12 @@ import {
   groupCreate,
   type OpsgenieClose,
   type OpsgenieCreate,
+  type TemplatedFields,
 } from './alert.ts';
 import {
   DEFAULT_OPSGENIE_TIMEOUT_SECONDS,
   DEFAULT_OPSGENIE_URL,
+  OPSGENIE_TEMPLATES,
   type OpsgenieDestination,
   opsgenieConfigSchema,
 } from './config.ts';
@@ -37,13 +42,16 @@ export interface OpsgenieSinkOptions {
   now?: () => number;
 }
 
-export function createOpsgenieSink(options: OpsgenieSinkOptions = {}): Sink<OpsgenieDestination> {
+export function createOpsgenieSink(
+  options: OpsgenieSinkOptions = {},
+): Sink<OpsgenieDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
 
   return {
     name: 'opsgenie',
     kind: 'lifecycle',
     configSchema: opsgenieConfigSchema,
+    templates: OPSGENIE_TEMPLATES,
 
     describe(destination) {
       const notes = [
@@ -70,11 +78,25 @@ export function createOpsgenieSink(options: OpsgenieSinkOptions = {}): Sink<Opsg
       if (apiKey === '')
         throw new PermanentError(`opsgenie API key secret "${destination.apiKeySecret}" is empty`);
       const client = { base, apiKey, delivery, fetch: options.fetch, now };
+      // Rendered only for what creates an alert: a close carries no message or description.
+      const templated = (alert?: Alert): TemplatedFields => {
+        const data = templateData(notification, destination, { part: delivery.part, alert });
+        const { values, notes } = renderDestinationTemplates(
+          destination,
+          OPSGENIE_TEMPLATES,
+          data,
+          delivery,
+          {
+            now: now(),
+          },
+        );
+        return { summary: values.summary, description: values.description, notes };
+      };
 
       if (destination.mode === 'alert') {
         const { sent, skipped } = await forEachAlertOnce(delivery, (alert) =>
           alert.status === 'firing'
-            ? create(client, alertCreate(notification, alert, destination))
+            ? create(client, alertCreate(notification, alert, destination, templated(alert)))
             : close(client, alertAlias(destination.name, alert.fingerprint), closeRequest(notification)),
         );
         delivery.logger.info('opsgenie alerts sent', { sent, skipped });
@@ -85,13 +107,13 @@ export function createOpsgenieSink(options: OpsgenieSinkOptions = {}): Sink<Opsg
       if (notification.status === 'resolved') {
         await close(client, groupAlias(notification.groupKey), closeRequest(notification));
       } else {
-        await create(client, groupCreate(notification, destination, delivery.part));
+        await create(client, groupCreate(notification, destination, delivery.part, templated()));
       }
     },
   };
 }
 
-export const opsgenieSink: Sink<OpsgenieDestination> = createOpsgenieSink();
+export const opsgenieSink = createOpsgenieSink();
 
 interface Client {
   base: URL;

@@ -2,6 +2,7 @@ import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { markdown, markdownLink } from '../../format/markdown.ts';
 import { terminal } from '../../format/terminal.ts';
 import { safeHttpUrl } from '../../format/url.ts';
+import { fitRendered, jsonBytes } from '../../templates/fit.ts';
 
 /**
  * What a Teams message of an alert group looks like: an Adaptive Card 1.4 in the attachments
@@ -67,7 +68,18 @@ export interface CardOptions {
   part?: { index: number; count: number };
   /** Bytes of JSON per message, for tests of the splitting; never above TEAMS_LIMITS.cardBytes. */
   maxBytes?: number;
+  /**
+   * The destination's rendered templates (Markdown, values already escaped): `title` replaces
+   * the heading, `text` the summary, description and alert lines (one card); `notes` are
+   * templates that failed, shown as notices.
+   */
+  templated?: { title?: string; text?: string; notes?: string[] };
 }
+
+/** Longest templated heading, in characters. */
+export const TEMPLATED_TITLE_CHARS = 250;
+/** Longest templated text, in bytes of JSON: leaves room in one card for the facts, notices and buttons. */
+export const TEMPLATED_TEXT_BYTES = 14 * 1024;
 
 /** Alert text as Teams markdown: no control or bidi characters, no markup, link or mention. */
 export function teamsText(raw: string, maxChars: number): string {
@@ -204,11 +216,19 @@ export function buildTeamsMessages(notification: Notification, options: CardOpti
   const emoji = status === 'firing' ? '🔥' : '✅';
   const firing = notification.alerts.filter((a) => a.status === 'firing').length;
 
-  const top: CardElement[] = [heading(`${emoji} ${teamsText(groupTitle(notification), 250)}`, status)];
+  const templated = options.templated ?? {};
+  const title =
+    templated.title !== undefined
+      ? fitRendered(templated.title, TEMPLATED_TITLE_CHARS)
+      : `${emoji} ${teamsText(groupTitle(notification), 250)}`;
+  const top: CardElement[] = [heading(title, status)];
   const { summary, description } = notification.commonAnnotations;
-  if (summary) top.push(text(`**${teamsText(summary, 1000)}**`));
-  if (description) top.push(text(teamsText(description, 1500)));
-  const notices: string[] = [];
+  // A templated text goes under the heading, cut below once the rest of the card is known.
+  if (templated.text === undefined) {
+    if (summary) top.push(text(`**${teamsText(summary, 1000)}**`));
+    if (description) top.push(text(teamsText(description, 1500)));
+  }
+  const notices: string[] = [...(templated.notes ?? [])];
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0) {
     notices.push(
@@ -240,14 +260,24 @@ export function buildTeamsMessages(notification: Notification, options: CardOpti
   ].filter((t): t is string => Boolean(t));
   const footer = text(when.join(' · '), { isSubtle: true, size: 'Small' });
   const buttons = actions(notification, options.links);
+  if (templated.text !== undefined) {
+    const room = maxBytes - RESERVED_BYTES - messageBytes(card([...top, footer], buttons));
+    top.splice(
+      1,
+      0,
+      text(fitRendered(templated.text, Math.max(16, Math.min(TEMPLATED_TEXT_BYTES, room)), jsonBytes)),
+    );
+  }
 
   // Firing first: what needs a person now.
   const ordered = [...notification.alerts].sort((a, b) =>
     a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1,
   );
-  const lines = ordered.map((alert) =>
-    text(alertLine(alert, notification, options.links), { spacing: 'Small' }),
-  );
+  // A templated text lists the alerts itself: one card.
+  const lines =
+    templated.text !== undefined
+      ? []
+      : ordered.map((alert) => text(alertLine(alert, notification, options.links), { spacing: 'Small' }));
 
   // Lines go into a card while its JSON stays within the budget, less room for what is only
   // known once all are packed (a continuation's heading, "continues in 3 more cards"). A line

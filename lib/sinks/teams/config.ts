@@ -1,5 +1,6 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /**
  * A Microsoft Teams destination's own fields: the JSON schema the config loader checks, and
@@ -23,6 +24,12 @@ export const teamsConfigSchema = {
       maximum: 60,
       default: DEFAULT_TEAMS_TIMEOUT_SECONDS,
     },
+    /** Liquid templates (docs/templates.md): `title` is the card's heading, `text` its body. */
+    templates: {
+      type: 'object',
+      properties: { title: templateSourceSchema, text: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['webhookUrlSecret'],
   additionalProperties: false,
@@ -30,3 +37,6 @@ export const teamsConfigSchema = {
 
 /** A Teams destination as the sink reads it (a defaulted field stays optional; the sink applies it). */
 export type TeamsDestination = DestinationFromSchema<typeof teamsConfigSchema>;
+
+/** Teams renders Markdown in TextBlocks: `title` replaces the heading, `text` the summary and alert lines. */
+export const TEAMS_TEMPLATES: TemplateSpec = { keys: ['title', 'text'], format: 'markdown' };

@@ -3,8 +3,15 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import { buildTeamsMessages, type TeamsLinks } from './card.ts';
-import { DEFAULT_TEAMS_TIMEOUT_SECONDS, type TeamsDestination, teamsConfigSchema } from './config.ts';
+import {
+  DEFAULT_TEAMS_TIMEOUT_SECONDS,
+  TEAMS_TEMPLATES,
+  type TeamsDestination,
+  teamsConfigSchema,
+} from './config.ts';
 
 export type { TeamsDestination } from './config.ts';
 
@@ -32,7 +39,9 @@ export interface TeamsSinkOptions {
 
 const defaultLinks: TeamsLinks = { silenceUrl, runbookUrl };
 
-export function createTeamsSink(options: TeamsSinkOptions = {}): Sink<TeamsDestination> {
+export function createTeamsSink(
+  options: TeamsSinkOptions = {},
+): Sink<TeamsDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
   const links = options.links ?? defaultLinks;
 
@@ -40,6 +49,7 @@ export function createTeamsSink(options: TeamsSinkOptions = {}): Sink<TeamsDesti
     name: 'teams',
     kind: 'lifecycle',
     configSchema: teamsConfigSchema,
+    templates: TEAMS_TEMPLATES,
 
     async deliver(delivery: Delivery<TeamsDestination>): Promise<void> {
       const { destination, notification, logger } = delivery;
@@ -50,10 +60,18 @@ export function createTeamsSink(options: TeamsSinkOptions = {}): Sink<TeamsDesti
       const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TEAMS_TIMEOUT_SECONDS;
       const journal = stepJournal(delivery);
 
+      const { values, notes } = renderDestinationTemplates(
+        destination,
+        TEAMS_TEMPLATES,
+        templateData(notification, destination, { part: delivery.part }),
+        delivery,
+        { now: now() },
+      );
       const messages = buildTeamsMessages(notification, {
         links,
         part: delivery.part,
         maxBytes: options.maxBytes,
+        templated: { title: values.title, text: values.text, notes },
       });
       let posted = 0;
       for (const [index, message] of messages.entries()) {
@@ -91,7 +109,7 @@ export function createTeamsSink(options: TeamsSinkOptions = {}): Sink<TeamsDesti
   };
 }
 
-export const teamsSink: Sink<TeamsDestination> = createTeamsSink();
+export const teamsSink = createTeamsSink();
 
 /** The workflow's URL from the secret, checked; errors name the secret, never its value. */
 function workflowUrl(raw: string, secretName: string): URL {
