@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Alert, Notification } from '../alertmanager/types.ts';
 import { messageGroupId, queueDeduplicationId } from '../queue/idempotency.ts';
-import { buildMessage, type QueueMessage, serializeMessage } from '../queue/message.ts';
+import { buildMessage, type QueueMessage, serializeMessage, toQueueJson } from '../queue/message.ts';
 import type { OutgoingMessage } from '../queue/types.ts';
 import { ALERT_RULES, ENVELOPE_RULES, fitRecord, queueBytes, VALUE_CAP_BYTES } from './fit.ts';
 import type { RoutedNotification } from './routing.ts';
@@ -58,6 +59,7 @@ export function buildFanout(
   maxBytes = MAX_MESSAGE_BYTES,
 ): FanoutEntry[] {
   const entries: FanoutEntry[] = [];
+  const bodies = new MessageBodies();
   for (const { destination, notification } of routed) {
     const build = (shared: Notification, alerts: Alert[], part: { index: number; count: number }) =>
       buildMessage(destination.name, destination.sink, { ...shared, alerts }, request.receivedAt, part);
@@ -75,7 +77,7 @@ export function buildFanout(
         },
       });
     const asItCame = build(notification, notification.alerts, ONE_PART);
-    const body = serializeMessage(asItCame);
+    const body = bodies.write(asItCame);
     if (Buffer.byteLength(body) <= Math.min(VALUE_CAP_BYTES, maxBytes)) {
       // No value can be over the cap in a message smaller than the cap: nothing to cut.
       push(asItCame, body);
@@ -96,6 +98,41 @@ export function buildFanout(
 }
 
 const ONE_PART = { index: 1, count: 1 } as const;
+
+/**
+ * The bodies of one notification's messages, exactly as serializeMessage writes them, but each
+ * alert serialized once however many destinations carry it: the alerts are most of a body, and
+ * a notification routed to three destinations was serialized (and scanned for characters SQS
+ * refuses) three times. The envelope is serialized with a mark where the alerts go; the mark
+ * is random per process, and a body in which it is not found exactly once (a notification
+ * carrying it) is written by serializeMessage instead. A test pins `write(m) === serializeMessage(m)`.
+ */
+export class MessageBodies {
+  readonly #alerts = new Map<Alert, string>();
+
+  write(message: QueueMessage): string {
+    const alerts = message.notification.alerts;
+    let list = '[';
+    for (let i = 0; i < alerts.length; i++) {
+      let json = this.#alerts.get(alerts[i]);
+      if (json === undefined) {
+        json = toQueueJson(alerts[i]);
+        this.#alerts.set(alerts[i], json);
+      }
+      list += i === 0 ? json : `,${json}`;
+    }
+    const envelope = toQueueJson({
+      ...message,
+      notification: { ...message.notification, alerts: ALERTS_MARK },
+    });
+    const at = envelope.indexOf(ALERTS_MARK_JSON);
+    if (at < 0 || envelope.includes(ALERTS_MARK_JSON, at + 1)) return serializeMessage(message);
+    return `${envelope.slice(0, at)}${list}]${envelope.slice(at + ALERTS_MARK_JSON.length)}`;
+  }
+}
+
+const ALERTS_MARK = `relay-alerts-${randomUUID()}`;
+const ALERTS_MARK_JSON = JSON.stringify(ALERTS_MARK);
 
 /** `notification` with every value capped, and its envelope and each alert cut to fit (see lib/ingest/fit.ts). */
 function fitNotification(

@@ -256,17 +256,19 @@ async function describeProblems(value: unknown): Promise<SchemaProblem[]> {
   return result.problems;
 }
 
-/** Whether `value` nests objects/arrays deeper than `limit`; iterative, so depth cannot overflow the stack. */
+/**
+ * Whether `value` nests objects/arrays deeper than `limit`. The recursion stops at `limit`
+ * levels, so a hostile depth cannot overflow the stack, and it allocates nothing per value.
+ */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop() as [unknown, number];
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(current) ? current : Object.values(current)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-    }
+  if (value === null || typeof value !== 'object') return false;
+  if (limit <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const child of value) if (nestedDeeperThan(child, limit - 1)) return true;
+    return false;
   }
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (nestedDeeperThan(record[key], limit - 1)) return true;
   return false;
 }
 

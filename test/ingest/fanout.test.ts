@@ -9,12 +9,13 @@ import {
   MAX_BATCH_BYTES,
   MAX_BATCH_ENTRIES,
   MAX_MESSAGE_BYTES,
+  MessageBodies,
   packBatches,
 } from '../../lib/ingest/fanout.ts';
 import { TRUNCATION_NOTE, VALUE_CAP_BYTES } from '../../lib/ingest/fit.ts';
 import type { RoutedNotification } from '../../lib/ingest/routing.ts';
 import { idempotencyKey, messageGroupId, queueDeduplicationId } from '../../lib/queue/idempotency.ts';
-import { parseMessage, type QueueMessage } from '../../lib/queue/message.ts';
+import { buildMessage, parseMessage, type QueueMessage, serializeMessage } from '../../lib/queue/message.ts';
 import type { OutgoingMessage } from '../../lib/queue/types.ts';
 import { referencePayload } from '../support/notifications.ts';
 
@@ -351,6 +352,65 @@ describe('Function: buildFanout', () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('Class: MessageBodies', () => {
+  describe('Method: write', () => {
+    it('should write what serializeMessage writes, for every destination sharing the alerts', () => {
+      // Prepare
+      const notification = payload();
+      // U+FFFE and U+FFFF are the characters JSON.stringify leaves raw and SQS refuses, here in keys too.
+      notification.alerts[1].labels['odd\uFFFEname'] = 'odd\uFFFFvalue';
+      (notification as Record<string, unknown>)['extra\uFFFE'] = { nested: ['\uFFFF'] };
+      const bodies = new MessageBodies();
+      const shares = [notification.alerts, notification.alerts.slice(1), [notification.alerts[2]]];
+      const messages = shares.map((alerts, i) =>
+        buildMessage(`d${i}`, 'console', { ...notification, alerts }, RECEIVED_AT, { index: 1, count: 1 }),
+      );
+
+      // Act
+      const written = messages.map((m) => bodies.write(m));
+
+      // Assess
+      expect(written).toEqual(messages.map((m) => serializeMessage(m)));
+    });
+
+    it('should write what serializeMessage writes for any JSON in labels, annotations and extra fields (property)', () => {
+      // Prepare
+      const template = payload();
+      const text = fc.string({ unit: 'binary', maxLength: 20 });
+      const strings = fc.dictionary(text, text, { maxKeys: 4 });
+      const extras = fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 3 });
+
+      // Act & Assess
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(strings, strings, extras), { minLength: 1, maxLength: 4 }),
+          extras,
+          text,
+          (alerts, envelopeExtras, groupKey) => {
+            const notification = JSON.parse(
+              JSON.stringify({
+                ...envelopeExtras,
+                ...template,
+                groupKey,
+                alerts: alerts.map(([labels, annotations, extra], i) => ({
+                  ...extra,
+                  ...template.alerts[0],
+                  labels,
+                  annotations,
+                  fingerprint: `f${i}`,
+                })),
+              }),
+            ) as Notification;
+            const message = buildMessage('d', 'webhook', notification, RECEIVED_AT, { index: 1, count: 1 });
+            expect(new MessageBodies().write(message)).toBe(serializeMessage(message));
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
   });
 });
 
