@@ -3,9 +3,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { postAlerts } from '../test/e2e/support/alerts.ts';
 import { ALERTMANAGER_BIN, E2EStack } from '../test/e2e/support/stack.ts';
-import { type BenchResult, median, result } from './measure.ts';
+import { type BenchResult, median, percentile, result } from './measure.ts';
 
-const SAMPLES = 21;
+// Enough for a p90 that is not the slowest sample: the 37th of 41.
+const SAMPLES = 41;
+/** Most the relay may add to Alertmanager's own webhook latency (issue 16). */
+const ADDED_P50_MS = 5;
+const ADDED_P90_MS = 15;
 
 interface Arrival {
   path: string;
@@ -89,16 +93,24 @@ export async function benchAlertmanager(): Promise<BenchResult[] | string> {
       relayed.push(viaRelay.at - posted);
       added.push(viaRelay.at - straight.at);
     }
-    const value = median(relayed);
-    const baseline = median(direct);
+    const addedP50 = median(added);
+    const addedP90 = percentile(added, 90);
     return [
       result({
-        name: `end to end, Alertmanager -> relay -> receiver vs Alertmanager -> receiver (p50 of ${SAMPLES}; relay adds ${median(added).toFixed(1)} ms p50)`,
-        value,
+        name: `end to end, Alertmanager -> relay -> receiver vs Alertmanager -> receiver (p50 of ${SAMPLES}; relay adds ${addedP50.toFixed(1)} ms p50)`,
+        value: median(relayed),
         unit: 'ms',
-        baseline,
-        target: '<= baseline + 10 ms',
-        met: median(added) <= 10,
+        baseline: median(direct),
+        target: `relay adds <= ${ADDED_P50_MS} ms p50`,
+        met: addedP50 <= ADDED_P50_MS,
+      }),
+      result({
+        name: `end to end, Alertmanager -> relay -> receiver vs Alertmanager -> receiver (p90 of ${SAMPLES}; relay adds ${addedP90.toFixed(1)} ms p90)`,
+        value: percentile(relayed, 90),
+        unit: 'ms',
+        baseline: percentile(direct, 90),
+        target: `relay adds <= ${ADDED_P90_MS} ms p90`,
+        met: addedP90 <= ADDED_P90_MS,
       }),
     ];
   } finally {

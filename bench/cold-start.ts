@@ -11,8 +11,11 @@ import { type BenchResult, median, nodeBin, repoRoot, result, timeNode } from '.
 
 const RUNS = 9;
 const KIB = 1024;
+/** Most a cold import() may take above `node -e 0` (issue 16): ingest, and each sink function. */
+const INGEST_ABOVE_FLOOR_MS = 50;
+const SINK_ABOVE_FLOOR_MS = 60;
 
-/** What serverless.yml would set; the clients are created at import but make no call. */
+/** What serverless.yml would set; the SDK clients are created at import but make no call. */
 function lambdaEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     AWS_REGION: 'eu-west-1',
@@ -104,14 +107,15 @@ async function measure(bundles: string): Promise<BenchResult[]> {
       }),
     );
     const ms = median(times.get(name) ?? []);
+    const above = isIngest ? INGEST_ABOVE_FLOOR_MS : SINK_ABOVE_FLOOR_MS;
     results.push(
       result({
-        name: `cold import(): ${name} vs node -e 0`,
+        name: `cold import(): ${name} vs node -e 0 (${(ms - floorMs).toFixed(1)} ms above)`,
         value: ms,
         unit: 'ms',
         baseline: floorMs,
-        target: isIngest ? '<= node -e 0 + 80 ms' : null,
-        met: isIngest ? ms - floorMs <= 80 : null,
+        target: `<= node -e 0 + ${above} ms`,
+        met: ms - floorMs <= above,
       }),
     );
     const assets = join(folder, 'graph-assets');

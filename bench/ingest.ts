@@ -10,6 +10,9 @@ import { type BenchResult, median, result } from './measure.ts';
 const TOKEN = 'bench-token-0123456789abcdef';
 const RUNS = 7;
 
+/** Most the handler may take, as a multiple of the floor, per notification size (issue 16). */
+const TARGETS: Record<number, number> = { 1: 6, 10: 3, 100: 3 };
+
 /** Three destinations as a typical relay.yaml has them: a catch-all, a label match and a regex. */
 const CONFIG: RelayConfig = {
   ingest: { tokenSecret: 'TOKEN' },
@@ -110,8 +113,8 @@ export async function benchIngest(): Promise<BenchResult[]> {
         value,
         unit: 'µs/notification',
         baseline,
-        target: alerts === 100 ? '<= 5x' : null,
-        met: alerts === 100 ? ratio <= 5 : null,
+        target: `<= ${TARGETS[alerts]}x`,
+        met: ratio <= TARGETS[alerts],
       }),
     );
   }

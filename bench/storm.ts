@@ -106,8 +106,8 @@ export async function benchStorm(): Promise<BenchResult[]> {
       value: seconds,
       unit: 's',
       baseline: median(direct),
-      target: '< 30 s',
-      met: seconds < 30,
+      target: '< 10 s',
+      met: seconds < 10,
     }),
     result({
       name: 'storm: relay peak RSS (VmHWM) vs the relay idle after start',
