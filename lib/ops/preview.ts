@@ -1,0 +1,292 @@
+import { validateNotification } from '../alertmanager/schema.ts';
+import type { Notification } from '../alertmanager/types.ts';
+import type { DestinationConfig, RelayConfig } from '../config/types.ts';
+import type { Delivery, SecretReader, Sink, SinkLogger } from '../delivery/sink.ts';
+import { compileRoutes, routeNotification } from '../ingest/routing.ts';
+import { createConsoleSink } from '../sinks/console/console.ts';
+import { findSink } from '../sinks/registry.ts';
+import type { StateStore } from '../state/store.ts';
+
+/**
+ * `npm run preview`: what each destination a notification routes to would send, sending
+ * nothing. Each sink's own `deliver` runs against an intercepting fetch that records the
+ * request and answers like the vendor (200 with a plausible body), an in-memory state store,
+ * and secrets that are placeholders, so nothing real is read and no socket is opened. Secret
+ * placeholders are masked back to `<SECRET NAME>` wherever they show up (URL, headers, body).
+ */
+
+/** One request a sink made. */
+export interface PreviewRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What one destination would send. */
+export interface DestinationPreview {
+  destination: string;
+  sink: string;
+  alerts: number;
+  requests: PreviewRequest[];
+  /** What the console sink would print. */
+  printed: string[];
+  /** Set when the sink refused (a PermanentError, a bug): the message, masked. */
+  error?: string;
+  /** Log lines at warn or above (a template that failed). */
+  warnings: string[];
+}
+
+const MARKER = 'PREVIEW_SECRET_';
+
+/**
+ * A placeholder for a secret, shaped like what the sink expects in it (a workflow URL, a
+ * webhook URL, a DSN), with the marker where the credential would be.
+ */
+export function placeholderSecret(sink: string, field: string, name: string): string {
+  const token = `${MARKER}${name}`;
+  if (field === 'webhookUrlSecret') {
+    if (sink === 'discord') return `https://discord.invalid/api/webhooks/0/${token}`;
+    if (sink === 'googlechat')
+      return `https://chat.invalid/v1/spaces/PREVIEW/messages?key=${token}&token=${token}`;
+    return `https://workflow.invalid/workflows/preview/triggers/manual/paths/invoke?sig=${token}`;
+  }
+  if (field === 'dsnSecret') return `https://${token}@sentry.invalid/1`;
+  if (field === 'signingSecret') return `whsec_${Buffer.from(token).toString('base64')}`;
+  return token;
+}
+
+/** `text` with every secret placeholder as `<SECRET NAME>`. */
+export function maskSecrets(text: string): string {
+  return text.replace(new RegExp(`${MARKER}([A-Za-z0-9_]+)`, 'g'), '<SECRET $1>');
+}
+
+function secretsFor(destination: DestinationConfig): SecretReader {
+  const fields = new Map(
+    Object.entries(destination)
+      .filter(([field, value]) => field.endsWith('Secret') && typeof value === 'string')
+      .map(([field, value]) => [value as string, field]),
+  );
+  return {
+    async get(name) {
+      return placeholderSecret(destination.sink, fields.get(name) ?? '', name);
+    },
+  };
+}
+
+function memoryStore(): StateStore {
+  const items = new Map<string, object>();
+  return {
+    async get<T extends object>(key: string) {
+      return items.get(key) as T | undefined;
+    },
+    async put(key, value) {
+      items.set(key, structuredClone(value));
+    },
+    async delete(key) {
+      items.delete(key);
+    },
+  };
+}
+
+/** A plausible successful answer from the vendor of `sink` to a request for `url`. */
+export function vendorAnswer(sink: string, url: URL): { status: number; body: unknown } {
+  if (/\/api\/v1\/query(_range)?$/.test(url.pathname))
+    return { status: 200, body: { status: 'success', data: { resultType: 'matrix', result: [] } } };
+  switch (sink) {
+    case 'slack':
+      if (url.pathname.endsWith('/files.getUploadURLExternal'))
+        return {
+          status: 200,
+          body: { ok: true, upload_url: 'https://files.slack.invalid/upload', file_id: 'F0PREVIEW' },
+        };
+      return {
+        status: 200,
+        body: {
+          ok: true,
+          channel: 'C0PREVIEW',
+          ts: '1700000000.000100',
+          messages: [],
+          files: [{ id: 'F0PREVIEW' }],
+        },
+      };
+    case 'discord':
+      return { status: 200, body: { id: '1000000000000000001' } };
+    case 'sentry':
+      return { status: 200, body: url.pathname.includes('/envelope/') ? { id: '0'.repeat(32) } : [] };
+    case 'googlechat':
+      return {
+        status: 200,
+        body: { name: 'spaces/PREVIEW/messages/1', thread: { name: 'spaces/PREVIEW/threads/1' } },
+      };
+    case 'opsgenie':
+      return { status: 202, body: { result: 'Request will be processed', took: 0.01, requestId: 'preview' } };
+    case 'pagerduty':
+      return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: 'preview' } };
+    case 'sysdig':
+      return { status: 201, body: { event: { id: 'preview' } } };
+    case 'ilert':
+    case 'teams':
+      return { status: 202, body: '' };
+    default:
+      return { status: 200, body: '' };
+  }
+}
+
+function headersOf(init: RequestInit | undefined): Record<string, string> {
+  return Object.fromEntries(new Headers(init?.headers).entries());
+}
+
+async function bodyOf(init: RequestInit | undefined): Promise<string> {
+  const body = init?.body;
+  if (body === undefined || body === null) return '';
+  if (typeof body === 'string') return body;
+  return new Response(body).text();
+}
+
+function previewLogger(warnings: string[]): SinkLogger {
+  const keep = (level: string) => (message: string, extra?: Record<string, unknown>) =>
+    void warnings.push(maskSecrets(`${level}: ${message}${extra ? ` ${JSON.stringify(extra)}` : ''}`));
+  return { debug: () => {}, info: () => {}, warn: keep('warn'), error: keep('error') };
+}
+
+/**
+ * Runs every destination `notification` routes to (or only `options.destination`) against
+ * an intercepting fetch. `globalThis.fetch` is replaced for the duration and restored.
+ */
+export async function previewNotification(
+  config: RelayConfig,
+  notification: Notification,
+  options: { destination?: string; now?: () => number } = {},
+): Promise<DestinationPreview[]> {
+  const routes = compileRoutes({
+    ...config,
+    destinations: config.destinations.filter(
+      (d) => options.destination === undefined || d.name === options.destination,
+    ),
+  });
+  const previews: DestinationPreview[] = [];
+  const original = globalThis.fetch;
+  let current: { sink: string; requests: PreviewRequest[] } = { sink: '', requests: [] };
+  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    current.requests.push({
+      method: init?.method ?? (input instanceof Request ? input.method : 'GET'),
+      url: url.href,
+      headers: headersOf(init),
+      body: await bodyOf(init),
+    });
+    const answer = vendorAnswer(current.sink, url);
+    const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+    return new Response(answer.status === 204 ? null : text, {
+      status: answer.status,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+  try {
+    for (const { destination, notification: share } of routeNotification(notification, routes)) {
+      const printed: string[] = [];
+      const warnings: string[] = [];
+      const requests: PreviewRequest[] = [];
+      current = { sink: destination.sink, requests };
+      // The console sink prints; in a preview it prints here, and appends to no file.
+      const { file: _file, ...withoutFile } = destination;
+      const sink: Sink | undefined =
+        destination.sink === 'console'
+          ? (createConsoleSink({ write: (text) => void printed.push(text) }) as unknown as Sink)
+          : findSink(destination.sink);
+      const delivery: Delivery = {
+        destination: destination.sink === 'console' ? withoutFile : destination,
+        notification: share,
+        idempotencyKey: 'preview',
+        part: { index: 1, count: 1 },
+        receivedAt: new Date(options.now?.() ?? Date.now()).toISOString(),
+        attempt: 1,
+        secrets: secretsFor(destination),
+        state: memoryStore(),
+        logger: previewLogger(warnings),
+        count: () => {},
+      };
+      let error: string | undefined;
+      try {
+        if (!sink) throw new Error(`unknown sink "${destination.sink}"`);
+        await sink.deliver(delivery);
+      } catch (thrown) {
+        error = maskSecrets((thrown as Error).message);
+      }
+      previews.push({
+        destination: destination.name,
+        sink: destination.sink,
+        alerts: share.alerts.length,
+        requests: requests.map((r) => ({
+          method: r.method,
+          url: maskSecrets(r.url),
+          headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, maskSecrets(v)])),
+          body: maskSecrets(r.body),
+        })),
+        printed: printed.map(maskSecrets),
+        ...(error === undefined ? {} : { error }),
+        warnings,
+      });
+    }
+  } finally {
+    globalThis.fetch = original;
+  }
+  return previews;
+}
+
+/** Slack's Block Kit Builder with these blocks loaded. */
+export function blockKitBuilderUrl(blocks: unknown[]): string {
+  return `https://app.slack.com/block-kit-builder/#${encodeURIComponent(JSON.stringify({ blocks }))}`;
+}
+
+function prettyBody(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}
+
+/** The preview as text for a terminal. */
+export function formatPreview(previews: readonly DestinationPreview[]): string {
+  if (previews.length === 0) return 'The notification routes to no destination: nothing would be sent.\n';
+  const out: string[] = [];
+  for (const preview of previews) {
+    out.push(`== ${preview.destination} (${preview.sink}): ${preview.alerts} alert(s)`);
+    for (const line of preview.printed) out.push(`prints: ${line.trimEnd()}`);
+    for (const [i, request] of preview.requests.entries()) {
+      out.push(`-- request ${i + 1} of ${preview.requests.length}`, `${request.method} ${request.url}`);
+      for (const [name, value] of Object.entries(request.headers)) out.push(`${name}: ${value}`);
+      if (request.body !== '') out.push('', prettyBody(request.body));
+      if (preview.sink === 'slack') {
+        try {
+          const blocks = (JSON.parse(request.body) as { blocks?: unknown }).blocks;
+          if (Array.isArray(blocks)) out.push('', `Block Kit Builder: ${blockKitBuilderUrl(blocks)}`);
+        } catch {
+          // Not JSON (a file upload): no blocks to show.
+        }
+      }
+    }
+    for (const warning of preview.warnings) out.push(warning);
+    if (preview.error) out.push(`the sink refused: ${preview.error}`);
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Parses a payload file's text: a webhook v4 body, or an error naming the problems. */
+export function parsePayload(text: string): Notification {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the payload is not JSON: ${(error as Error).message}`);
+  }
+  const checked = validateNotification(value);
+  if (!checked.ok)
+    throw new Error(
+      `the payload is not an Alertmanager webhook v4 body:\n${checked.problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`,
+    );
+  return checked.notification;
+}
