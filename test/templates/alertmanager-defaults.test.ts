@@ -32,16 +32,16 @@ function goSubject(n: Notification): string {
   return `[${status}] ${group.join(' ')} ${more ? `(${extra.join(' ')})` : ''}`;
 }
 
-// msteams.default.text and __text_alert_list_markdown, each value through `escape`.
-function goTeamsText(n: Notification, escape: (value: string) => string): string {
+// msteams.default.text and __text_alert_list_markdown, each value through `esc`.
+function goTeamsText(n: Notification, esc: (value: string) => string): string {
   const list = (alerts: Alert[]) =>
     `${alerts
       .map((a) => {
         const pairs = (map: Record<string, string>) =>
           sortedPairs(map)
-            .map(([k, v]) => `  - ${escape(k)} = ${escape(v)}\n`)
+            .map(([k, v]) => `  - ${esc(k)} = ${esc(v)}\n`)
             .join('');
-        return `\nLabels:\n${pairs(a.labels)}\nAnnotations:\n${pairs(a.annotations)}\nSource: ${escape(a.generatorURL)}\n`;
+        return `\nLabels:\n${pairs(a.labels)}\nAnnotations:\n${pairs(a.annotations)}\nSource: ${esc(a.generatorURL)}\n`;
       })
       .join('')}\n`;
   const firing = n.alerts.filter((a) => a.status === 'firing');
