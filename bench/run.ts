@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchAlertmanager } from './alertmanager.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchCost } from './cost.ts';
 import { benchIngest } from './ingest.ts';
 import { benchMatchers } from './matchers.ts';
 import { type BenchResult, repoRoot } from './measure.ts';
@@ -23,6 +24,7 @@ const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
   storm: benchStorm,
   matchers: benchMatchers,
   memory: benchMemory,
+  cost: benchCost,
 };
 
 function format(value: number | null): string {

@@ -67,7 +67,8 @@ export const INFRA: InfraConstants = {
     timeoutSeconds: 30,
     // Waiting on a vendor is most of a sink's time; measured peak RSS of a delivery is far under
     // 256 MB. The Slack renderer (resvg wasm + font) peaks at ~190 MiB VmHWM for 20 charts of 8
-    // series against ~62 MiB for Node idle (docs/operations.md, "Limits"), so Slack gets 512.
+    // series against ~62 MiB for Node idle (docs/operations.md, "Limits"), so Slack gets 512
+    // when one of its destinations draws graphs (lib/infra/deployment.ts), 256 otherwise.
     memoryMb: 256,
     memoryMbBySink: { slack: 512 },
     // FIFO event source mappings take at most 10 messages per batch:

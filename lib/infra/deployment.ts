@@ -30,11 +30,23 @@ export class DeploymentConfigError extends Error {
   }
 }
 
-function sinkDefaults(sink: string, constants: InfraConstants): SinkDeployment {
+function sinkDefaults(sink: string, constants: InfraConstants, needsRenderer = true): SinkDeployment {
   return {
     maximumConcurrency: constants.sink.maximumConcurrency,
-    memoryMb: constants.sink.memoryMbBySink[sink] ?? constants.sink.memoryMb,
+    memoryMb: needsRenderer
+      ? (constants.sink.memoryMbBySink[sink] ?? constants.sink.memoryMb)
+      : constants.sink.memoryMb,
   };
+}
+
+/**
+ * The memory a sink's extra share is for (memoryMbBySink: the Slack renderer) is only needed
+ * when a destination draws graphs; without one the sink gets the default, like every other.
+ */
+function drawsGraphs(config: RelayConfig, sink: string): boolean {
+  return config.destinations.some(
+    (destination) => destination.sink === sink && destination.graph !== undefined,
+  );
 }
 
 /** Every sink with the defaults: what the unit tests of the generators use. */
@@ -82,7 +94,9 @@ export function deploymentSettings(
   }
   if (problems.length > 0) throw new DeploymentConfigError(problems);
   const sink: Record<string, SinkDeployment> = {};
-  for (const name of sinks) sink[name] = { ...sinkDefaults(name, constants), ...deployment.sinks?.[name] };
+  for (const name of sinks) {
+    sink[name] = { ...sinkDefaults(name, constants, drawsGraphs(config, name)), ...deployment.sinks?.[name] };
+  }
   return {
     sinks,
     sink,

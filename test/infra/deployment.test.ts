@@ -25,12 +25,25 @@ describe('Function: deploymentSettings', () => {
       maximumConcurrency: INFRA.sink.maximumConcurrency,
       memoryMb: 256,
     });
-    expect(settings.sink.slack.memoryMb).toBe(512);
+    expect(settings.sink.slack.memoryMb).toBe(256);
     expect(settings.ingest).toEqual({
       ...INFRA.ingest.throttle,
       reservedConcurrency: INFRA.ingest.reservedConcurrency,
     });
     expect(settings.pointInTimeRecovery).toBe(false);
+  });
+
+  it('should give Slack the renderer memory only when one of its destinations draws graphs', () => {
+    // Prepare
+    const text =
+      'destinations:\n  - { name: ops, sink: slack, tokenSecret: SLACK_TOKEN, channel: C0123456789, ' +
+      'graph: { prometheusUrl: "https://prometheus.example.com" } }\n';
+
+    // Act
+    const settings = deploymentSettings(parseConfig(text, 'relay.yaml'), REGISTRY);
+
+    // Assess
+    expect(settings.sink.slack.memoryMb).toBe(INFRA.sink.memoryMbBySink.slack);
   });
 
   it('should take throttling, reserved concurrency, per-sink sizing and PITR from relay.yaml', () => {
