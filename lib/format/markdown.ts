@@ -1,4 +1,5 @@
 import { neutraliseMentions } from './mentions.ts';
+import { terminal } from './terminal.ts';
 import { safeHttpUrl } from './url.ts';
 
 /**
@@ -22,7 +23,8 @@ const SPECIAL = /[\\`*_{}[\]()#+\-.!|<>~&=]/g;
  * markdown('[login](https://evil.example) # @everyone') // '\\[login\\]\\(https://evil\\.example\\) \\# @\u200beveryone'
  */
 export function markdown(text: string): string {
-  return neutraliseMentions(text.replace(SPECIAL, (c) => `\\${c}`));
+  // Controls and bidi overrides go too (lib/format/terminal.ts): an RLO reorders what follows.
+  return neutraliseMentions(terminal(text, { multiline: true }).replace(SPECIAL, (c) => `\\${c}`));
 }
 
 /**

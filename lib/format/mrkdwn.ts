@@ -1,4 +1,5 @@
 import { neutraliseMentions } from './mentions.ts';
+import { terminal } from './terminal.ts';
 import { safeHttpUrl } from './url.ts';
 
 /**
@@ -23,7 +24,10 @@ import { safeHttpUrl } from './url.ts';
  * mrkdwn('pod=<!channel> <https://evil.example|click>') // 'pod=&lt;!channel&gt; &lt;https://evil.example|click&gt;'
  */
 export function mrkdwn(text: string): string {
-  return neutraliseMentions(text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+  // Controls and bidi overrides go too: a chat app shows no escape sequence, but an RLO
+  // reorders what follows it, and "exe.txt" reads as something else.
+  const plain = terminal(text, { multiline: true });
+  return neutraliseMentions(plain.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
 }
 
 /**

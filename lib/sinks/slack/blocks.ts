@@ -224,9 +224,13 @@ function alertLine(alert: Alert, notification: Notification, links: AlertLinks):
     const silence = link(links.silenceUrl(notification, alert), 'silence');
     if (silence) urls.push(silence);
   }
-  if (urls.length > 0) parts.push(urls.join(' · '));
   // One alert, one line: the section packing counts alerts by lines.
-  return parts.join(' · ').replace(/\s*\n\s*/g, ' ');
+  let line = parts.join(' · ').replace(/\s*\n\s*/g, ' ');
+  // A link is added whole or not at all: a line cut to fit a section must never cut a link.
+  for (const url of urls) {
+    if (line.length + 3 + url.length <= BLOCK_LIMITS.sectionText) line = `${line} · ${url}`;
+  }
+  return line;
 }
 
 /** Packs lines into mrkdwn sections of at most 3000 characters each (one line never spans two). */

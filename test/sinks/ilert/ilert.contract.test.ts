@@ -50,6 +50,27 @@ describeSinkConformance<IlertDestination>({
   ...conformance,
   name: 'ilert (mode events)',
   destination: (vendor) => ({ ...conformance.destination(vendor), mode: 'events' }),
+  hostile: ({ outcome, requests }) => {
+    // The details are Markdown that ilert renders: every label, annotation, the receiver and
+    // the fingerprint stay text; links are only the validated ones, never to the attacker.
+    expect(outcome).toEqual({ delivered: true });
+    expect(requests.length).toBeGreaterThan(0);
+    for (const request of requests) {
+      const event = request.body as { details: string; links?: { href: string }[] };
+      const unescaped = event.details.replace(/\\[\s\S]/g, '');
+      // Our own **Firing** / **Labels**, the table's pipes and the relay's note are the only markup left.
+      const ours = unescaped
+        .replace(/\*\*(Firing|Resolved|Annotations|Labels)\*\*/g, '')
+        .replace(/^\|.*\|$/gm, '')
+        .replace(/^> .*$/gm, '')
+        .replace(/^- \*\*[^*]*\*\*:/gm, '');
+      expect(ours).not.toMatch(/[[\]()<>*_`#!]/);
+      expect(event.details).not.toMatch(/(^|[^\p{L}\p{N}_.+-])@(everyone|here)/u);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach ilert
+      expect(event.details).not.toMatch(/[\u001b\u009b\u202a-\u202e\u2066-\u2069]/);
+      for (const link of event.links ?? []) expect(new URL(link.href).hostname).not.toBe('evil.example');
+    }
+  },
 });
 
 describe('Sink: ilert', () => {

@@ -8,8 +8,8 @@ import {
   type SlackDestination,
   type SlackSinkOptions,
 } from '../../../lib/sinks/slack/slack.ts';
-import { describeSinkConformance } from '../../support/conformance.ts';
-import { type FakeSlack, startFakeSlack } from '../../support/fake-slack.ts';
+import { describeSinkConformance, HOSTILE, hostileNotification } from '../../support/conformance.ts';
+import { type FakeSlack, messageViolations, startFakeSlack } from '../../support/fake-slack.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { captureLogger, memoryState, slackDelivery } from '../../support/slack-delivery.ts';
 
@@ -53,6 +53,17 @@ describeSinkConformance<SlackDestination>({
     timeoutSeconds: vendor.timeoutSeconds,
   }),
   secrets: () => ({ SLACK_TOKEN: TOKEN }),
+  hostile: ({ outcome, requests }) => {
+    // Every label, annotation, URL and the groupKey were hostile: no mention, no link to the
+    // attacker's host, no unencoded URL in any text, mrkdwn field or button.
+    expect(outcome).toEqual({ delivered: true });
+    const posts = requests.filter((r) => r.url.includes('chat.postMessage'));
+    expect(posts.length).toBeGreaterThan(0);
+    for (const post of posts) {
+      const body = post.body as { text?: unknown; blocks?: unknown };
+      expect(messageViolations(body.text, body.blocks)).toEqual([]);
+    }
+  },
   // Slack names the method, not the host.
   http: {
     label: () => 'Slack chat.postMessage',
@@ -196,6 +207,75 @@ describe('Sink: slack (contract with the fake Slack Web API)', () => {
   });
 
   describe('Lifecycle', () => {
+    it('should let no mention or foreign link through the message, its edits or its thread replies', async () => {
+      // Prepare
+      const s = sink();
+      const first = hostileNotification();
+      const second = hostileNotification();
+      second.alerts.push({
+        ...second.alerts[0],
+        fingerprint: 'f00dfeed00000001',
+        labels: { ...second.alerts[0].labels, pod: HOSTILE },
+      });
+
+      // Act
+      await s.deliver(delivery(first, {}, '2026-11-21T12:00:00Z'));
+      clock += 10_000;
+      await s.deliver(delivery(second, {}, '2026-11-21T12:00:10Z'));
+
+      // Assess
+      const top = fake.topLevel(CHANNEL);
+      expect(top).toHaveLength(1);
+      expect(top[0].edits).toHaveLength(1);
+      const replies = fake.replies(CHANNEL, top[0].ts);
+      expect(replies.map((m) => m.text)).toEqual([expect.stringMatching(/^:red_circle: 1 new alert: pod=/)]);
+      expect(replies[0].text).toContain('&lt;!channel&gt;');
+      expect(fake.violations).toEqual([]);
+    });
+
+    it('should record a violation when a mention or foreign link reaches it (the fake itself)', () => {
+      // Act
+      const found = messageViolations(`${HOSTILE} <https://evil.example/x|docs>`, [
+        { type: 'section', text: { type: 'mrkdwn', text: '<!here> @channel' } },
+        { type: 'actions', elements: [{ type: 'button', url: 'https://evil.example/' }] },
+      ]);
+
+      // Assess
+      expect(found).toEqual(
+        expect.arrayContaining([
+          'mention <!channel>',
+          'mention <@U0123ABCD>',
+          'link <https://evil.example|click here>',
+          'bare mention @channel',
+          'button url https://evil.example/',
+        ]),
+      );
+    });
+
+    it('should split a message Slack refuses as msg_blocks_too_long smaller, dropping no alert', async () => {
+      // Prepare
+      await fake.close();
+      fake = await startFakeSlack({
+        token: TOKEN,
+        channels: [CHANNEL],
+        now: () => clock,
+        blocksTextLimit: 4000,
+      });
+      const n = makeNotification({ count: 30 });
+      for (const alert of n.alerts) alert.annotations = { summary: 'x'.repeat(300) };
+
+      // Act
+      const errors = await deliverWithRetries(sink(), delivery(n));
+
+      // Assess
+      const [top] = fake.topLevel(CHANNEL);
+      const all = [top, ...fake.replies(CHANNEL, top.ts)];
+      const shown = JSON.stringify(all.map((m) => m.blocks));
+      for (const alert of n.alerts) expect(shown).toContain(`instance=${alert.labels.instance}`);
+      expect(errors.every((e) => !e.message.includes('msg_blocks_too_long'))).toBe(true);
+      expect(all.length).toBeGreaterThan(1);
+    });
+
     it('should edit the group message and reply in its thread as alerts come and go, then turn it resolved', async () => {
       // Prepare
       const s = sink();
