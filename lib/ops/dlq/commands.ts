@@ -2,7 +2,9 @@ import {
   type DeadLetter,
   DeadLetterQueueError,
   type DeadLetterQueues,
+  type RedriveOutlook,
   readDeadLetter,
+  redriveOutlook,
 } from './dead-letters.ts';
 import { formatTable } from './table.ts';
 
@@ -15,20 +17,48 @@ export interface CommandIo {
 
 const REASON_WIDTH = 100;
 
+/** Dead letters judged against their group state before a redrive, at most. */
+const REDRIVE_JUDGE_LIMIT = 10_000;
+
 function alertColumn(letter: DeadLetter): string {
   if (letter.alertCount === 0) return '-';
   const names = letter.alertNames.join(', ') || '(no alertname)';
   return `${names} (${letter.alertCount})`;
 }
 
-/** The table of one sink's dead letters. */
-export function formatDeadLetters(letters: readonly DeadLetter[], options: { wide?: boolean } = {}): string {
+function outlookColumn(outlook: RedriveOutlook | undefined): string {
+  if (!outlook) return '-';
+  if (outlook.state === 'superseded') return `superseded by ${outlook.by}`;
+  if (outlook.state === 'applied') return 'already applied';
+  if (outlook.state === 'pending') return 'pending';
+  return '?';
+}
+
+/**
+ * The table of one sink's dead letters; `outlooks` (same order) add what a redrive would do
+ * with each, judged against its group's state.
+ */
+export function formatDeadLetters(
+  letters: readonly DeadLetter[],
+  options: { wide?: boolean; outlooks?: readonly RedriveOutlook[] } = {},
+): string {
   return formatTable(
-    ['DESTINATION', 'GROUP KEY', 'STATUS', 'ALERTS', 'CODE', 'FIRST FAILURE', 'ATTEMPTS', 'REASON'],
-    letters.map((letter) => [
+    [
+      'DESTINATION',
+      'GROUP KEY',
+      'STATUS',
+      'GROUP STATE',
+      'ALERTS',
+      'CODE',
+      'FIRST FAILURE',
+      'ATTEMPTS',
+      'REASON',
+    ],
+    letters.map((letter, i) => [
       letter.destination,
       letter.groupKey,
       letter.status,
+      outlookColumn(options.outlooks?.[i]),
       alertColumn(letter),
       letter.statusCode ?? '-',
       letter.firstFailureAt ?? '-',
@@ -39,6 +69,7 @@ export function formatDeadLetters(letters: readonly DeadLetter[], options: { wid
       maxWidth: [
         undefined,
         options.wide ? undefined : 60,
+        undefined,
         undefined,
         50,
         undefined,
@@ -79,11 +110,14 @@ export async function listCommand(
   for (const [sink, depth] of depths) {
     if (depth === 0) continue;
     const letters = (await queues.peek(sink, options.limit ?? 50)).map(readDeadLetter);
+    const outlooks = await Promise.all(letters.map((letter) => redriveOutlook(queues, letter)));
     io.print('');
     io.print(
       `${sink}: ${depth} message${depth === 1 ? '' : 's'}${letters.length < depth ? ` (showing ${letters.length})` : ''}`,
     );
-    io.print(formatDeadLetters(letters, { wide: options.wide }));
+    io.print(formatDeadLetters(letters, { wide: options.wide, outlooks }));
+    const superseded = outlooks.filter((outlook) => outlook.state === 'superseded').length;
+    if (superseded > 0) io.print(supersededNote(sink, superseded, letters.length));
   }
   const total = depths.reduce((sum, [, depth]) => sum + depth, 0);
   if (total > 0) {
@@ -110,6 +144,12 @@ export async function redriveCommand(
     `${sink}: redriving ${depth} message${depth === 1 ? '' : 's'} to the sink's queue` +
       `${options.ratePerSecond ? ` at up to ${options.ratePerSecond}/s` : ''} (${queues.description})`,
   );
+  // Judged before the move: once moved, the relay may apply them at any moment. Only where the
+  // group state can be read (peeking SQS would hold the messages back from the move task).
+  const letters = queues.appliedGroup
+    ? (await queues.peek(sink, Math.min(depth, REDRIVE_JUDGE_LIMIT))).map(readDeadLetter)
+    : [];
+  const outlooks = await Promise.all(letters.map((letter) => redriveOutlook(queues, letter)));
   const result = await queues.redrive(sink, {
     ratePerSecond: options.ratePerSecond,
     onProgress: (progress) =>
@@ -121,9 +161,19 @@ export async function redriveCommand(
     io.print(`${sink}: redrive ${result.status}${result.failureReason ? `: ${result.failureReason}` : ''}`);
     return false;
   }
-  io.print(
-    `${sink}: done. Already delivered notifications are skipped by the relay's idempotency record, not sent twice.`,
-  );
+  const count = (state: RedriveOutlook['state']) => outlooks.filter((o) => o.state === state).length;
+  io.print(`${sink}: done.`);
+  if (outlooks.some((outlook) => outlook.state !== 'unknown')) {
+    io.print(
+      `  ${count('superseded')} superseded (a newer notification of their group was applied first), ` +
+        `${count('applied')} already applied (skipped as duplicates), ${count('pending')} to apply`,
+    );
+    if (count('superseded') > 0) io.print(supersededNote(sink, count('superseded'), letters.length));
+  } else {
+    io.print(
+      '  The relay skips what its group has already applied and, on lifecycle sinks, what a newer notification superseded (metric Superseded).',
+    );
+  }
   return true;
 }
 
@@ -147,4 +197,13 @@ export async function purgeCommand(
   const purged = await queues.purge(sink);
   io.print(`${sink}: deleted ${purged} message${purged === 1 ? '' : 's'}`);
   return true;
+}
+
+/** What happens to superseded dead letters, in one line. */
+function supersededNote(sink: string, superseded: number, of: number): string {
+  return (
+    `  ${sink}: ${superseded} of ${of} superseded by a newer notification of their group: a sink that shows ` +
+    "the group's state (Slack, PagerDuty, Sentry, ...) skips them (metric Superseded) and reopens nothing; " +
+    'an event-log sink (webhook, console) delivers them marked as superseded.'
+  );
 }

@@ -1,3 +1,4 @@
+import { type AppliedGroup, judge } from '../../delivery/group-state.ts';
 import { DLQ_ATTRIBUTES, type QueueMessage } from '../../queue/message.ts';
 
 /** A message as a DLQ holds it: the queue message body and the String attributes the record handler set. */
@@ -24,7 +25,22 @@ export interface DeadLetter {
   firstFailureAt?: string;
   attempts?: string;
   errorType?: string;
+  /** When ingest accepted it; with `idempotencyKey`, what its group's state is compared with. */
+  receivedAt?: string;
+  idempotencyKey?: string;
 }
+
+/**
+ * What a redrive of a dead letter would do, judged against its group's state (the rules of
+ * lib/delivery/group-state.ts): `superseded` (a newer notification of the group was applied:
+ * a lifecycle sink skips it, an event-log sink delivers it marked), `applied` (the same content
+ * is already the group's state: skipped as a duplicate), or `pending` (it would be applied).
+ */
+export type RedriveOutlook =
+  | { state: 'superseded'; by: string }
+  | { state: 'applied' }
+  | { state: 'pending' }
+  | { state: 'unknown' };
 
 /**
  * Where the dead-letter queues live: the embedded node:sqlite queue (lib/ops/dlq/local.ts) or SQS
@@ -46,6 +62,23 @@ export interface DeadLetterQueues {
   ): Promise<RedriveProgress>;
   /** Deletes every message of the sink's DLQ; returns how many there were (approximate on SQS). */
   purge(sink: string): Promise<number>;
+  /**
+   * The last notification applied to a destination's alert group, from the relay's state store,
+   * when this backend can read it; without it, list and redrive cannot say what is superseded.
+   */
+  appliedGroup?(destination: string, groupKey: string): Promise<AppliedGroup | undefined>;
+}
+
+/** Judges a dead letter against its group's state (see RedriveOutlook). */
+export async function redriveOutlook(queues: DeadLetterQueues, letter: DeadLetter): Promise<RedriveOutlook> {
+  if (!queues.appliedGroup || !letter.receivedAt || !letter.idempotencyKey || letter.groupKey === '?') {
+    return { state: 'unknown' };
+  }
+  const applied = await queues.appliedGroup(letter.destination, letter.groupKey);
+  const verdict = judge({ idempotencyKey: letter.idempotencyKey, receivedAt: letter.receivedAt }, applied);
+  if (verdict.action === 'superseded') return { state: 'superseded', by: verdict.by };
+  if (verdict.action === 'duplicate') return { state: 'applied' };
+  return { state: 'pending' };
 }
 
 export interface RedriveProgress {
@@ -94,5 +127,7 @@ export function readDeadLetter(raw: RawDeadLetter): DeadLetter {
     firstFailureAt: attribute(DLQ_ATTRIBUTES.firstFailureAt),
     attempts: attribute(DLQ_ATTRIBUTES.attempts),
     errorType: attribute(DLQ_ATTRIBUTES.errorType),
+    receivedAt: typeof message?.receivedAt === 'string' ? message.receivedAt : undefined,
+    idempotencyKey: typeof message?.idempotencyKey === 'string' ? message.idempotencyKey : undefined,
   };
 }

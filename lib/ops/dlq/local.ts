@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type AppliedGroup, readAppliedGroup } from '../../delivery/group-state.ts';
 import { deadLetterQueueName, sinkQueueName } from '../../queue/local.ts';
 import { SqliteQueue } from '../../queue/sqlite-queue.ts';
+import { SqliteStateStore } from '../../state/sqlite.ts';
 import {
   DeadLetterQueueError,
   type DeadLetterQueues,
@@ -15,6 +17,11 @@ export function localQueuePath(dataDir: string): string {
   return join(dataDir, 'relay.db');
 }
 
+/** The local runtime's state store inside its data directory (lib/local/runtime.ts). */
+export function localStatePath(dataDir: string): string {
+  return join(dataDir, 'state.db');
+}
+
 /**
  * The DLQs of the local runtime (`npm start`), in `<RELAY_DATA_DIR>/relay.db`. Safe while the
  * relay runs: both processes open the file with a busy timeout and write in IMMEDIATE
@@ -24,6 +31,7 @@ export function localQueuePath(dataDir: string): string {
 export class LocalDeadLetterQueues implements DeadLetterQueues {
   readonly description: string;
   readonly #queue: SqliteQueue;
+  readonly #state: SqliteStateStore | undefined;
   readonly #sleep: (ms: number) => Promise<unknown>;
 
   constructor(options: { dataDir: string; sleep?: (ms: number) => Promise<unknown> }) {
@@ -34,6 +42,9 @@ export class LocalDeadLetterQueues implements DeadLetterQueues {
       );
     }
     this.#queue = new SqliteQueue({ path });
+    // Read for the group state only (what is superseded); a relay that never delivered has none.
+    const statePath = localStatePath(options.dataDir);
+    this.#state = existsSync(statePath) ? new SqliteStateStore(statePath) : undefined;
     this.#sleep = options.sleep ?? sleep;
     this.description = `local queue ${path}`;
   }
@@ -89,8 +100,13 @@ export class LocalDeadLetterQueues implements DeadLetterQueues {
     return this.#queue.purge(this.#dlq(sink));
   }
 
+  async appliedGroup(destination: string, groupKey: string): Promise<AppliedGroup | undefined> {
+    return this.#state ? readAppliedGroup(this.#state, destination, groupKey) : undefined;
+  }
+
   close(): void {
     this.#queue.close();
+    this.#state?.close();
   }
 
   #dlq(sink: string): string {

@@ -95,6 +95,9 @@ describe('DLQ tools: against the local runtime while it runs', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('webhook: redriving 2 messages');
     expect(result.stdout).toContain('completed: moved 2 of 2');
+    expect(result.stdout).toContain(
+      '0 superseded (a newer notification of their group was applied first), 1 already applied (skipped as duplicates), 1 to apply',
+    );
     expect(relay.queue.depth(DLQ)).toEqual({ visible: 0, inFlight: 0 });
     expect(receiver.delivered()).toHaveLength(2);
     expect([...receiver.deliveriesById().values()]).toEqual([1, 1]);

@@ -254,7 +254,7 @@ describe('Class: AwsDeadLetterQueues', () => {
 });
 
 describe('Command: list', () => {
-  it('should print each DLQ depth and a row per message with destination, group, alerts, code and reason', async () => {
+  it('should print each DLQ depth and a row per message with destination, group, group state (? where it cannot be read), alerts, code and reason', async () => {
     // Prepare
     sqs.on(ReceiveMessageCommand).resolves({
       Messages: [
@@ -283,7 +283,7 @@ describe('Command: list', () => {
     expect(io.lines).toContain('console  0');
     expect(io.lines).toContain('webhook  2');
     expect(io.lines.find((line) => line.startsWith('audit'))).toBe(
-      'audit        {}:{alertname="HighLatency"}  firing  HighLatency (2)  400   2026-11-21T12:00:01.000Z  1         PermanentError: webhook example.com answered 400 Bad Request',
+      'audit        {}:{alertname="HighLatency"}  firing  ?            HighLatency (2)  400   2026-11-21T12:00:01.000Z  1         PermanentError: webhook example.com answered 400 Bad Request',
     );
     expect(io.lines).toContain('webhook: 2 messages (showing 1)');
   });
