@@ -249,7 +249,10 @@ export function packLines(lines: readonly string[], max: number = BLOCK_LIMITS.s
   return sections;
 }
 
-const mrkdwn = (text: string): MrkdwnElement => ({ type: 'mrkdwn', text });
+// verbatim: Slack then does not auto-link bare URLs, channel names or mentions in the text
+// (https://docs.slack.dev/reference/block-kit/composition-objects/text-object): alert content
+// stays plain text, and the only links are the <url|text> ones the relay builds from checked URLs.
+const mrkdwn = (text: string): MrkdwnElement => ({ type: 'mrkdwn', text, verbatim: true });
 const section = (text: string): SectionBlock => ({ type: 'section', text: mrkdwn(text) });
 const context = (texts: readonly string[]): ContextBlock => ({
   type: 'context',

@@ -173,6 +173,33 @@ describe('Function: buildGroupMessage', () => {
   });
 });
 
+describe('Function: buildGroupMessage (verbatim text)', () => {
+  it('should mark every mrkdwn text verbatim, so Slack links no bare URL, channel or mention from alert content', () => {
+    // Prepare
+    const notification = makeNotification({
+      count: 30,
+      labels: (i) => ({ alertname: 'Bare', instance: `evil${i}.example.com:9100`, pod: '#general @channel' }),
+    });
+
+    // Act
+    const { main, continuations } = buildGroupMessage(notification, { links, maxBlocks: 8 });
+    const texts: { type?: string; verbatim?: boolean }[] = [];
+    const collect = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(collect);
+      else if (value && typeof value === 'object') {
+        const object = value as Record<string, unknown>;
+        if (object.type === 'mrkdwn') texts.push(object);
+        Object.values(object).forEach(collect);
+      }
+    };
+    collect([main, ...continuations]);
+
+    // Assess
+    expect(texts.length).toBeGreaterThan(3);
+    expect(texts.filter((text) => text.verbatim !== true)).toEqual([]);
+  });
+});
+
 describe('Function: packLines', () => {
   it('should fill sections up to the limit without splitting a line', () => {
     // Prepare
