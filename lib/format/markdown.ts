@@ -3,12 +3,12 @@ import { terminal } from './terminal.ts';
 import { safeHttpUrl } from './url.ts';
 
 /**
- * Markdown (CommonMark and its chat dialects: ilert's alert details, Teams, Discord, Google
- * Chat). Alert text must stay text: no link or image (`[x](u)`, `![x](u)`, `<u>`), no
+ * Markdown (CommonMark and its chat dialects: ilert's alert details, Teams, Discord; Google
+ * Chat's text format is not Markdown and has its own rule in lib/sinks/googlechat/text.ts). Alert text must stay text: no link or image (`[x](u)`, `![x](u)`, `<u>`), no
  * heading (`#`, or a `===` line under it), no emphasis, list, quote, table, code or raw HTML.
  * CommonMark lets any ASCII punctuation be escaped with a backslash, so every character
  * that opens one of those is escaped; `@everyone`, `@here` and handles get a zero-width
- * space after the `@`. Links are only built by `markdownLink`, from a URL that passed
+ * space after the `@`, and a bare `scheme://` one after its colon. Links are only built by `markdownLink`, from a URL that passed
  * `safeHttpUrl`.
  */
 
@@ -20,12 +20,17 @@ const SPECIAL = /[\\`*_{}[\]()#+\-.!|<>~&=]/g;
  * Alert text as Markdown that renders as the same text.
  *
  * @example
- * markdown('[login](https://evil.example) # @everyone') // '\\[login\\]\\(https://evil\\.example\\) \\# @\u200beveryone'
+ * markdown('[login](https://evil.example) # @everyone') // '\\[login\\]\\(https:\u200b//evil\\.example\\) \\# @\u200beveryone'
  */
 export function markdown(text: string): string {
   // Controls and bidi overrides go too (lib/format/terminal.ts): an RLO reorders what follows.
-  return neutraliseMentions(terminal(text, { multiline: true }).replace(SPECIAL, (c) => `\\${c}`));
+  const plain = terminal(text, { multiline: true }).replace(SCHEME_SEPARATOR, ':\u200b');
+  return neutraliseMentions(plain.replace(SPECIAL, (c) => `\\${c}`));
 }
+
+// Discord and Teams turn a bare `https://…` into a link whatever the escaping around it; a
+// zero-width space after the colon keeps the text as it reads and stops the auto-link.
+const SCHEME_SEPARATOR = /:(?=\/\/)/g;
 
 /**
  * `[text](url)` for an http(s) URL that passed `safeHttpUrl`, or undefined. Parentheses and

@@ -24,7 +24,7 @@ describe('Function: markdown', () => {
 
     // Assess
     expect(text).toBe(
-      '\\# Title\n\\!\\[x\\]\\(https://evil\\.example/a\\.png\\) \\[login\\]\\(https://evil\\.example\\) \\*\\*bold\\*\\* \\_i\\_',
+      '\\# Title\n\\!\\[x\\]\\(https:\u200b//evil\\.example/a\\.png\\) \\[login\\]\\(https:\u200b//evil\\.example\\) \\*\\*bold\\*\\* \\_i\\_',
     );
   });
 
@@ -34,6 +34,15 @@ describe('Function: markdown', () => {
 
     // Assess
     expect(unescapedRest(text)).not.toMatch(/[<>=|]/);
+  });
+
+  it('should stop a bare URL from becoming an auto-link', () => {
+    // Act
+    const text = markdown('see https://evil.example/login and ftp://x.example');
+
+    // Assess
+    expect(text).not.toMatch(/[a-z]:\/\//i);
+    expect(text).toContain('https:\u200b//evil\\.example/login');
   });
 
   it('should break @everyone and @here', () => {

@@ -142,7 +142,7 @@ describe('Filters: links', () => {
     const out = render('{{ link | link: "G" | upcase }}', markdownFormat);
 
     // Assess
-    expect(out).toBe('\\[G\\]\\(HTTPS://GRAFANA\\.EXAMPLE/D/X?VAR\\=%28A%29\\)');
+    expect(out).toBe('\\[G\\]\\(HTTPS:\u200b//GRAFANA\\.EXAMPLE/D/X?VAR\\=%28A%29\\)');
   });
 
   it('should write json as JSON text in a JSON body and as escaped text elsewhere', () => {

@@ -92,6 +92,6 @@ describe('Function: teamsText', () => {
     const text = teamsText('[x](https://e.example) @here \u202e\u001b[31m', 100);
 
     // Assess
-    expect(text).toBe('\\[x\\]\\(https://e\\.example\\) @\u200bhere ');
+    expect(text).toBe('\\[x\\]\\(https:\u200b//e\\.example\\) @\u200bhere ');
   });
 });
