@@ -16,6 +16,7 @@ export type MetricName =
   | 'Retried'
   | 'DeadLettered'
   | 'DuplicatesSkipped'
+  | 'Superseded'
   | 'DeliveryLatency'
   | SinkMetricName;
 

@@ -43,7 +43,7 @@ export interface Delivery<C extends DestinationConfig = DestinationConfig> {
 }
 
 /** Metrics a sink may count itself; the record handler counts deliveries, retries and dead letters. */
-export type SinkMetricName = 'GraphsSkipped';
+export type SinkMetricName = 'GraphsSkipped' | 'TemplateFailed' | 'StormStarted' | 'GroupsFolded';
 
 /**
  * A kind of destination. One folder per sink in lib/sinks/<name>/, registered in lib/sinks/registry.ts.
