@@ -156,11 +156,15 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
           }),
         );
         if (Messages.length === 0) break;
+        const before = seen.size;
         for (const message of Messages) {
           if (message.ReceiptHandle) held.push(message.ReceiptHandle);
           if (!message.MessageId || seen.has(message.MessageId)) continue;
           seen.set(message.MessageId, rawDeadLetter(message));
         }
+        // Held messages are not handed out again; a receive of only known ones means SQS (or a
+        // hold that ran out) is going round in circles: what we have is the whole list.
+        if (seen.size === before) break;
       }
     } catch (error) {
       failure = error;

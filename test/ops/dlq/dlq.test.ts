@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AwsDeadLetterQueues } from '../../../lib/ops/dlq/aws.ts';
+import { AwsDeadLetterQueues, LIST_HOLD_SECONDS } from '../../../lib/ops/dlq/aws.ts';
 import { type CommandIo, listCommand, purgeCommand, redriveCommand } from '../../../lib/ops/dlq/commands.ts';
 import { readDeadLetter } from '../../../lib/ops/dlq/dead-letters.ts';
 import { formatTable } from '../../../lib/ops/dlq/table.ts';
@@ -74,7 +74,7 @@ beforeEach(() => {
 
 describe('Class: AwsDeadLetterQueues', () => {
   describe('Method: peek', () => {
-    it('should receive with visibility 0 and every attribute, until a receive brings nothing new', async () => {
+    it('should receive with a hold and every attribute, until a receive brings nothing new', async () => {
       // Prepare
       const message = (id: string) => ({
         MessageId: id,
@@ -99,7 +99,7 @@ describe('Class: AwsDeadLetterQueues', () => {
       expect(calls).toHaveLength(2);
       expect(calls[0].args[0].input).toMatchObject({
         QueueUrl: url(DLQ),
-        VisibilityTimeout: 0,
+        VisibilityTimeout: LIST_HOLD_SECONDS,
         MessageAttributeNames: ['All'],
         MaxNumberOfMessages: 10,
       });
@@ -234,7 +234,7 @@ describe('Class: AwsDeadLetterQueues', () => {
 
     // Assess
     await expect(failure).rejects.toThrow(
-      'queue alertmanager-relay-prod-webhook-dlq.fifo not found (QueueDoesNotExist): is stage prod deployed in this region?',
+      'queue alertmanager-relay-prod-webhook-dlq.fifo not found (QueueDoesNotExist): is stage prod deployed in this region, with a destination of sink webhook?',
     );
   });
   it('should pass on why a queue could not be looked up (credentials, permissions)', async () => {
