@@ -159,15 +159,25 @@ CREATE INDEX IF NOT EXISTS sq_dedup_expires ON sq_dedup (expires_at);
 const DEDUP_SWEEP_INTERVAL_MS = 60_000;
 
 /**
- * Opens a database file the way both the queue and the state store want it: WAL with
- * synchronous=NORMAL survives a kill -9 of the process (only an OS crash can lose the last
- * commits), and busy_timeout lets a second process (the `dlq` CLI) share the file.
+ * Opens a database file the way the queue wants it: WAL with synchronous=NORMAL survives a
+ * kill -9 of the process (only an OS crash can lose the last commits), and busy_timeout lets a
+ * second process (the `dlq` CLI) share the file. The rest is speed and changes nothing of
+ * what a commit guarantees:
+ * - temp_store=MEMORY: the statement journal of each send's savepoint (lib/queue/local.ts)
+ *   stays in memory; on a temp file it was most of the writes of a group commit.
+ * - cache_size of 16 MiB (2 MiB by default): a queue a few thousand messages deep no longer
+ *   reads its index pages back from disk on every insert.
+ * - wal_autocheckpoint of 4,000 pages (1,000 by default): a checkpoint, the one step that
+ *   fsyncs, runs a quarter as often; the WAL stays under about 16 MiB.
  */
 export function openSqliteDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path, { timeout: 5_000 });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('PRAGMA temp_store = MEMORY');
+  db.exec('PRAGMA cache_size = -16384');
+  db.exec('PRAGMA wal_autocheckpoint = 4000');
   return db;
 }
 
@@ -665,9 +675,13 @@ function messageBytes(entry: OutgoingMessage): number {
 
 // Characters SQS accepts in a message body and in a string attribute's value (XML 1.0
 // characters); anything else makes it refuse the entry with InvalidMessageContents. Kept apart
-// from the encoder in message.ts on purpose: a regression there must fail here.
+// from the encoder in message.ts on purpose: a regression there must fail here. What is not an
+// XML character is a C0 control other than tab, LF and CR, U+FFFE, U+FFFF, or an unpaired
+// surrogate (which isWellFormed finds natively): two scans several times faster on a whole
+// body than one Unicode-mode class with astral ranges.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
-const INVALID_TEXT_CHARS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const INVALID_BMP_CHARS = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+const hasInvalidTextChars = (text: string): boolean => !text.isWellFormed() || INVALID_BMP_CHARS.test(text);
 const ID_PATTERN = /^[\x21-\x7E]{1,128}$/;
 // An attribute name: up to 256 of A-Z a-z 0-9 _ - . ; not starting with AWS. or Amazon. (any
 // case), no leading, trailing or doubled period.
@@ -675,8 +689,7 @@ const ATTRIBUTE_NAME = /^(?!aws\.|amazon\.)(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.
 
 function validateEntry(entry: OutgoingMessage): string | undefined {
   if (typeof entry.body !== 'string' || entry.body.length === 0) return 'InvalidParameterValue: empty body';
-  if (INVALID_TEXT_CHARS.test(entry.body))
-    return 'InvalidMessageContents: the body has characters SQS refuses';
+  if (hasInvalidTextChars(entry.body)) return 'InvalidMessageContents: the body has characters SQS refuses';
   if (typeof entry.groupId !== 'string' || !ID_PATTERN.test(entry.groupId)) {
     return 'MissingParameter: MessageGroupId must be 1..128 printable ASCII characters';
   }
@@ -694,7 +707,7 @@ function validateEntry(entry: OutgoingMessage): string | undefined {
     if (typeof value !== 'string' || value.length === 0) {
       return `InvalidParameterValue: message attribute ${name} must have a non-empty string value`;
     }
-    if (INVALID_TEXT_CHARS.test(value)) {
+    if (hasInvalidTextChars(value)) {
       return `InvalidMessageContents: message attribute ${name} has characters SQS refuses`;
     }
   }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QueueError, SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
+import { openSqliteDatabase, QueueError, SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
 import type { OutgoingMessage } from '../../lib/queue/types.ts';
 
 const START = Date.UTC(2026, 0, 1);
@@ -674,6 +674,24 @@ describe('Class: SqliteQueue', () => {
       // Assess
       expect(signal).toBe('SIGKILL');
       expect(received.map((m) => m.body)).toEqual(['survives']);
+    });
+
+    it('should open the file in WAL mode with synchronous=NORMAL, whatever else is tuned for speed', () => {
+      // Prepare
+      const path = join(dir, 'relay.db');
+
+      // Act
+      const db = openSqliteDatabase(path);
+      const pragma = (name: string) => Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0];
+      const settings = {
+        journalMode: pragma('journal_mode'),
+        synchronous: pragma('synchronous'),
+        tempStore: pragma('temp_store'),
+      };
+      db.close();
+
+      // Assess: 1 is NORMAL (a commit survives a kill -9 of the process), 2 is MEMORY.
+      expect(settings).toEqual({ journalMode: 'wal', synchronous: 1, tempStore: 2 });
     });
 
     it('should share one file between two open instances', () => {
