@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { SchemaProblem } from '../alertmanager/schema.ts';
 import type { Notification } from '../alertmanager/types.ts';
@@ -186,13 +186,14 @@ export function createAuthenticator(config: RelayConfig, secrets: SecretReader) 
   const names = [config.ingest.tokenSecret, config.ingest.previousTokenSecret].filter(
     (n): n is string => !!n,
   );
+  const known: { token: string; digest: Buffer }[] = [];
   return async (header: string | undefined): Promise<AuthResult> => {
     if (names.length === 0) return 'ok';
     const match = /^Bearer ([^\s]+)$/i.exec(header ?? '');
     if (!match) return header ? 'expected "Authorization: Bearer <token>"' : 'missing Authorization header';
     const presented = digest(match[1]);
     let ok = false;
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       let token: string;
       try {
         token = await secrets.get(name);
@@ -201,14 +202,17 @@ export function createAuthenticator(config: RelayConfig, secrets: SecretReader) 
         if (name === config.ingest.previousTokenSecret) continue;
         throw error;
       }
+      // The token's digest is kept while the secret reads the same (it is read, cached, on
+      // every request); a rotated token is hashed once.
+      if (known[i]?.token !== token) known[i] = { token, digest: digest(token) };
       // Evaluate every candidate (no early exit), so timing doesn't tell which one matched.
-      ok = safeEqual(presented, digest(token)) || ok;
+      ok = safeEqual(presented, known[i].digest) || ok;
     }
     return ok ? 'ok' : 'invalid token';
   };
 }
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
 
 /** The timing-safe comparison used for tokens (exported so a test can pin it). */
 export function safeEqual(a: Buffer, b: Buffer): boolean {

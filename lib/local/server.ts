@@ -17,6 +17,11 @@ export const SERVER_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAlive
  */
 export const MAX_IN_FLIGHT_BODY_BYTES = 64 * 1024 * 1024;
 
+const ALERTMANAGER_URL: Readonly<Pick<URL, 'pathname' | 'search'>> = {
+  pathname: '/alertmanager',
+  search: '',
+};
+
 /** How long a connection we are closing early may keep sending (read and dropped), so the client reads our answer. */
 const LINGER_MS = 2_000;
 
@@ -65,7 +70,9 @@ export function createLocalServer(options: LocalServerOptions): Server {
   server.keepAliveTimeout = timeouts.keepAliveMs;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://relay.local');
+    // Alertmanager posts to exactly this path; anything else is parsed (dot segments, query).
+    const url =
+      req.url === '/alertmanager' ? ALERTMANAGER_URL : new URL(req.url ?? '/', 'http://relay.local');
     if (url.pathname === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return send(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
@@ -242,7 +249,11 @@ function readBody(
   });
 }
 
-function toEvent(req: IncomingMessage, url: URL, body: Buffer): APIGatewayProxyEventV2 {
+function toEvent(
+  req: IncomingMessage,
+  url: Pick<URL, 'pathname' | 'search'>,
+  body: Buffer,
+): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(',') : value;
