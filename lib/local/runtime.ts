@@ -38,7 +38,12 @@ export interface RelayOptions {
   /** 0 picks a free port. */
   port?: number;
   logger?: Logger;
+  /** The embedded queue's redrive backstop (default DELIVERY_POLICY.receiveBackstop): catches crashes only. */
   maxReceiveCount?: number;
+  /** Failed attempts before the handler dead-letters a message (default DELIVERY_POLICY.maxAttempts). */
+  maxAttempts?: number;
+  /** Each invocation's time budget, as a sink Lambda's timeout (default INFRA.sink.timeoutSeconds). */
+  functionTimeoutSeconds?: number;
   visibilityTimeoutSeconds?: number;
   backoff?: BackoffPolicy;
   /** The workers' wait after a storage failure (default 100 ms doubling to 30 s). */
@@ -192,6 +197,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       queue: new LocalRecordQueue(queue, sink.name, { onSent: wake }),
       telemetry,
       maxReceiveCount: queueSettings.maxReceiveCount,
+      ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
       backoff: options.backoff,
     });
     const queueName = sinkQueueName(sink.name);
@@ -202,6 +208,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         queueName,
         handler,
         logger: contextLogger(logger, { sink: sink.name }),
+        ...(options.functionTimeoutSeconds !== undefined
+          ? { functionTimeoutSeconds: options.functionTimeoutSeconds }
+          : {}),
         ...(options.storageBackoff ? { storageBackoff: options.storageBackoff } : {}),
       }),
     );

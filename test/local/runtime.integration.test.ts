@@ -16,7 +16,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     receiver = local.own(await startWebhookReceiver({ secret: SIGNING_SECRET }));
   });
 
-  function start(options: { maxReceiveCount?: number } = {}): Promise<LocalRelay> {
+  function start(options: { maxAttempts?: number } = {}): Promise<LocalRelay> {
     return local.start({
       token: TOKEN,
       destinations: [
@@ -30,7 +30,7 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
         },
       ],
       secrets: { AUDIT_HOOK_SECRET: SIGNING_SECRET },
-      maxReceiveCount: options.maxReceiveCount,
+      maxAttempts: options.maxAttempts,
     });
   }
 
@@ -127,9 +127,9 @@ describe('Local runtime: POST /alertmanager -> queue -> sink', () => {
     expect(dead.attributes.errorType).toBe('permanent');
   });
 
-  it('should dead-letter after maxReceiveCount retryable failures', async () => {
+  it('should dead-letter after maxAttempts retryable failures', async () => {
     // Prepare
-    const r = await start({ maxReceiveCount: 3 });
+    const r = await start({ maxAttempts: 3 });
     receiver.respondWith([{ status: 500 }, { status: 502 }, { status: 504 }]);
 
     // Act

@@ -69,7 +69,7 @@ describe('Secrets: nothing leaks into logs, responses or the DLQ', () => {
       secrets: { SIGNING_SECRET },
       // The relay's own logger, to stdout, which is captured above.
       logger: createLogger('alertmanager-relay', 'DEBUG'),
-      maxReceiveCount: 2,
+      maxAttempts: 2,
     });
   });
 

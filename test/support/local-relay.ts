@@ -27,7 +27,10 @@ export interface LocalRelayOptions {
   token?: string;
   /** Secrets by the names the destinations give. */
   secrets?: Record<string, string>;
+  /** The queue's redrive backstop (default DELIVERY_POLICY.receiveBackstop). */
   maxReceiveCount?: number;
+  /** Failed attempts before the handler dead-letters (default DELIVERY_POLICY.maxAttempts). */
+  maxAttempts?: number;
   /** Default IMMEDIATE_RETRIES. */
   backoff?: BackoffPolicy;
   /** Default: a logger at DEBUG that keeps its lines for `logs()` and prints nothing. */
@@ -127,6 +130,7 @@ export function useLocalRelay(name: string, options: { scope?: 'test' | 'file' }
         port: 0,
         logger,
         maxReceiveCount: relayOptions.maxReceiveCount,
+        maxAttempts: relayOptions.maxAttempts,
         backoff: relayOptions.backoff ?? IMMEDIATE_RETRIES,
       });
       const local: LocalRelay = {

@@ -15,12 +15,12 @@ describe('Sink: sysdig through the local runtime', () => {
   });
 
   // Retries come back at once unless Sysdig says otherwise: these tests await outcomes.
-  function start(options: { token?: string; maxReceiveCount?: number } = {}): Promise<LocalRelay> {
+  function start(options: { token?: string; maxAttempts?: number } = {}): Promise<LocalRelay> {
     return local.start({
       token: INGEST_TOKEN,
       destinations: [{ name: 'monitor', sink: 'sysdig', tokenSecret: 'SYSDIG_TOKEN', baseUrl: fake.url }],
       secrets: { SYSDIG_TOKEN: options.token ?? SYSDIG_TOKEN },
-      maxReceiveCount: options.maxReceiveCount,
+      maxAttempts: options.maxAttempts,
     });
   }
 
@@ -107,9 +107,9 @@ describe('Sink: sysdig through the local runtime', () => {
     expect(dead.attributes.reason).not.toContain(wrong);
   });
 
-  it('should dead-letter after maxReceiveCount 5xx answers', async () => {
+  it('should dead-letter after maxAttempts 5xx answers', async () => {
     // Prepare
-    const r = await start({ maxReceiveCount: 3 });
+    const r = await start({ maxAttempts: 3 });
     fake.respondWith([{ status: 500 }, { status: 502 }, { status: 504 }]);
 
     // Act
