@@ -5,6 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
 import { SqliteStateStore } from '../../lib/state/sqlite.ts';
+import { updateVersioned } from '../../lib/state/store.ts';
 
 describe('Class: SqliteStateStore', () => {
   let clock: number;
@@ -41,6 +42,75 @@ describe('Class: SqliteStateStore', () => {
       // Assess
       expect(before).toEqual({ done: true });
       expect(after).toBeUndefined();
+    });
+  });
+
+  describe('Method: putIfVersion', () => {
+    it('should write a new key only when it is absent, as version 1', async () => {
+      // Act
+      const first = await store.putIfVersion('storm#ops', { n: 1 }, undefined);
+      const second = await store.putIfVersion('storm#ops', { n: 2 }, undefined);
+
+      // Assess
+      expect([first, second]).toEqual([true, false]);
+      expect(await store.getVersioned('storm#ops')).toEqual({ value: { n: 1 }, version: 1 });
+    });
+
+    it('should refuse a write from a stale version and accept the current one', async () => {
+      // Prepare
+      await store.putIfVersion('storm#ops', { n: 1 }, undefined);
+      await store.putIfVersion('storm#ops', { n: 2 }, 1);
+
+      // Act
+      const stale = await store.putIfVersion('storm#ops', { n: 99 }, 1);
+      const current = await store.putIfVersion('storm#ops', { n: 3 }, 2);
+
+      // Assess
+      expect([stale, current]).toEqual([false, true]);
+      expect(await store.getVersioned('storm#ops')).toEqual({ value: { n: 3 }, version: 3 });
+    });
+
+    it('should treat an expired item as absent', async () => {
+      // Prepare
+      await store.putIfVersion('storm#ops', { n: 1 }, undefined, { ttlSeconds: 10 });
+      clock += 10_000;
+
+      // Act
+      const stale = await store.putIfVersion('storm#ops', { n: 2 }, 1);
+      const fresh = await store.putIfVersion('storm#ops', { n: 3 }, undefined);
+
+      // Assess
+      expect([stale, fresh]).toEqual([false, true]);
+      expect(await store.get('storm#ops')).toEqual({ n: 3 });
+    });
+
+    it('should give an item written by put version 0', async () => {
+      // Prepare
+      await store.put('k', { n: 1 });
+
+      // Act
+      const written = await store.putIfVersion('k', { n: 2 }, 0);
+
+      // Assess
+      expect(written).toBe(true);
+      expect(await store.getVersioned('k')).toEqual({ value: { n: 2 }, version: 1 });
+    });
+  });
+
+  describe('Function: updateVersioned', () => {
+    it('should lose no increment when many writers interleave their reads and writes', async () => {
+      // Prepare: every writer reads before any of them writes, so all but one conflict at first.
+      const writers = 25;
+
+      // Act
+      await Promise.all(
+        Array.from({ length: writers }, () =>
+          updateVersioned<{ n: number }>(store, 'storm#ops', (current) => ({ n: (current?.n ?? 0) + 1 })),
+        ),
+      );
+
+      // Assess
+      expect(await store.get('storm#ops')).toEqual({ n: writers });
     });
   });
 
@@ -123,6 +193,45 @@ describe('Class: SqliteStateStore', () => {
       expect(await shared.get('k')).toEqual({ v: 1 });
       expect(queue.depth('sink').visible).toBe(1);
       queue.close();
+    });
+
+    it('should let two connections to one file compare-and-set without losing a write', async () => {
+      // Prepare: two stores as two processes would open the file.
+      const path = join(dir, 'state.db');
+      const one = new SqliteStateStore(path);
+      const two = new SqliteStateStore(path);
+      await one.putIfVersion('storm#ops', { n: 0 }, undefined);
+      const seenByOne = await one.getVersioned('storm#ops');
+      const seenByTwo = await two.getVersioned('storm#ops');
+
+      // Act
+      const first = await two.putIfVersion('storm#ops', { n: 1, by: 'two' }, seenByTwo?.version);
+      const second = await one.putIfVersion('storm#ops', { n: 1, by: 'one' }, seenByOne?.version);
+
+      // Assess
+      expect([first, second]).toEqual([true, false]);
+      expect(await one.get('storm#ops')).toEqual({ n: 1, by: 'two' });
+      one.close();
+      two.close();
+    });
+
+    it('should add the version column to a state.db made before it existed', async () => {
+      // Prepare
+      const path = join(dir, 'state.db');
+      const old = new DatabaseSync(path);
+      old.exec(
+        'CREATE TABLE state_items (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER) WITHOUT ROWID',
+      );
+      old.prepare('INSERT INTO state_items (key, value, expires_at) VALUES (?, ?, NULL)').run('k', '{"v":1}');
+      old.close();
+
+      // Act
+      const upgraded = new SqliteStateStore(path);
+
+      // Assess
+      expect(await upgraded.getVersioned('k')).toEqual({ value: { v: 1 }, version: 0 });
+      expect(await upgraded.putIfVersion('k', { v: 2 }, 0)).toBe(true);
+      upgraded.close();
     });
 
     it('should keep items across a reopen of the file', async () => {
