@@ -69,10 +69,12 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       } catch (error) {
         // The token secret could not be read: answering 401 would make Alertmanager drop the
         // notification, so 503 keeps it retrying while the secret is fixed.
+        // The caller is not authenticated yet: why the secret could not be read (a secret id,
+        // an ARN, a file) goes to the operator's log and error report, never into the answer.
         deps.telemetry.reportError(error, { stage: 'ingest-auth' });
         return reply(503, {
           error: 'cannot verify the token right now',
-          details: [(error as Error).message],
+          details: ['the ingest token secret could not be read; the relay logged why'],
         });
       }
       if (auth !== 'ok') {

@@ -295,6 +295,11 @@ describe('Function: createIngestHandler', () => {
 
       // Assess
       expect(result.statusCode).toBe(503);
+      // The caller is unauthenticated: the body names neither the secret nor why it failed.
+      expect(result.body).not.toContain('RELAY_TOKEN');
+      expect(JSON.parse(result.body as string).details).toEqual([
+        'the ingest token secret could not be read; the relay logged why',
+      ]);
     });
 
     it('should accept any request when no token secret is configured (the local default)', async () => {
