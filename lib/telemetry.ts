@@ -71,13 +71,15 @@ export function createLambdaTelemetry(options: {
   logger?: Logger;
 }): Telemetry {
   const logger = options.logger ?? createLogger(options.serviceName);
-  const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: options.serviceName });
+  // Made at the first metric, not at init: a cold start does not need it before a request.
+  let metrics: Metrics | undefined;
   const emit = (
     name: MetricName,
     dimensions: MetricDimensions,
     unit: (typeof MetricUnit)[keyof typeof MetricUnit],
     value: number,
   ) => {
+    metrics ??= new Metrics({ namespace: METRIC_NAMESPACE, serviceName: options.serviceName });
     const single = metrics.singleMetric();
     for (const [key, dimension] of Object.entries(dimensions))
       if (dimension) single.addDimension(key, dimension);
