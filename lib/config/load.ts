@@ -4,6 +4,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { parseDocument } from 'yaml';
 import { MatcherParseError, parseMatcher } from '../alertmanager/matchers.ts';
 import { findSink, sinks } from '../sinks/registry.ts';
+import { type TemplateSpec, templateProblems } from '../templates/destination.ts';
 import { ConfigError } from './config-error.ts';
 import { commonDestinationFields, relayConfigSchema, secretNameSchema } from './schema.ts';
 import type { RelayConfig } from './types.ts';
@@ -96,7 +97,11 @@ export function validateConfig(value: unknown, source: string): RelayConfig {
       );
     } else {
       const validate = bySink.get(sink.name) as ValidateFunction;
+      const templates = (sink as { templates?: TemplateSpec }).templates;
       if (!validate(destination)) problems.push(...(validate.errors ?? []).map((e) => describe(e, at)));
+      // A template that does not parse fails here, at start and at build, with its line and
+      // column: never at 3 a.m. in a delivery.
+      else if (templates) problems.push(...templateProblems(destination, templates, at));
     }
     for (const [field, fieldValue] of Object.entries(destination)) {
       if (field.endsWith('Secret') && !new RegExp(secretNameSchema.pattern).test(String(fieldValue))) {

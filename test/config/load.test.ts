@@ -198,6 +198,27 @@ describe('Function: parseConfig', () => {
     expect(config).toEqual({ ingest: {}, destinations: [{ name: 'ops', sink: 'console', format: 'json' }] });
   });
 
+  it('should refuse a template that does not parse, naming the destination, key, line and column', () => {
+    // Prepare
+    const text = [
+      'destinations:',
+      '  - name: pager',
+      '    sink: opsgenie',
+      '    apiKeySecret: OPSGENIE_API_KEY',
+      '    templates:',
+      '      summary: "{{ commonLabels.alertname }} {% if %}"',
+    ].join('\n');
+
+    // Act
+    const error = configError(() => parseConfig(text, 'relay.yaml'));
+
+    // Assess
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(
+      /^destinations\[0\]: .*"pager".*templates\.summary: line 1, column \d+/,
+    );
+  });
+
   it("should report a bad matcher with its path and the matcher parser's message", () => {
     // Prepare
     const text = [
