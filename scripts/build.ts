@@ -9,7 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { build, type Metafile, transform } from 'esbuild';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
-import { deployRefusal } from '../lib/infra/deploy-checks.ts';
+import { buildProblems, deployRefusal } from '../lib/infra/deploy-checks.ts';
 import {
   DeploymentConfigError,
   type DeploymentSettings,
@@ -39,6 +39,8 @@ async function main(): Promise<void> {
   console.log(`config: ${source} (${config.destinations.length} destinations)`);
   const refusal = deployRefusal(config, process.argv.slice(2));
   if (refusal) throw new ConfigError(source, [refusal]);
+  const problems = buildProblems(config);
+  if (problems.length > 0) throw new ConfigError(source, problems);
   let deployment: DeploymentSettings;
   try {
     deployment = deploymentSettings(

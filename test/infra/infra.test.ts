@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CfnResource, PolicyStatement } from '../../lib/infra/cloudformation.ts';
 import { INFRA } from '../../lib/infra/constants.ts';
-import { deployRefusal } from '../../lib/infra/deploy-checks.ts';
+import { buildProblems, deployRefusal } from '../../lib/infra/deploy-checks.ts';
 import {
   type FragmentGenerator,
   fragmentFiles,
@@ -360,5 +360,28 @@ describe('Function: deployRefusal', () => {
 
     // Assess
     expect(refusal).toBeUndefined();
+  });
+});
+
+describe('Function: buildProblems', () => {
+  it("should refuse a destination timeout that does not fit the sink function's timeout with margin", () => {
+    // Prepare
+    const config = {
+      ingest: {},
+      destinations: [
+        { name: 'slow-hook', sink: 'webhook', url: 'https://hooks.example/x', timeoutSeconds: 60 },
+        { name: 'fine-hook', sink: 'webhook', url: 'https://hooks.example/y', timeoutSeconds: 10 },
+        { name: 'default-hook', sink: 'webhook', url: 'https://hooks.example/z' },
+      ],
+    };
+
+    // Act
+    const problems = buildProblems(config);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      /^destinations: slow-hook: timeoutSeconds 60 does not fit the sink function's 30 s/,
+    );
   });
 });

@@ -93,7 +93,10 @@ describe('Function: runSmoke', () => {
       ingest: {},
       destinations: [{ name: 'audit', sink: 'webhook', url: 'http://x', matchers: ['severity="critical"'] }],
     });
-    const [entry] = buildFanout(routeNotification(firing, routes), new Date().toISOString());
+    const [entry] = buildFanout(routeNotification(firing, routes), {
+      receivedAt: new Date().toISOString(),
+      requestId: 'smoke-test',
+    });
 
     // Assess
     expect(observer.keys[0]).toBe((JSON.parse(entry.message.body) as QueueMessage).idempotencyKey);
