@@ -6,13 +6,16 @@
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AwsDeadLetterQueues } from '../lib/ops/dlq/aws.ts';
 import { type CommandIo, listCommand, purgeCommand, redriveCommand } from '../lib/ops/dlq/commands.ts';
 import { DeadLetterQueueError, type DeadLetterQueues } from '../lib/ops/dlq/dead-letters.ts';
 import { LocalDeadLetterQueues } from '../lib/ops/dlq/local.ts';
-import { defaultRegion, serviceName } from '../lib/ops/stack.ts';
+import { defaultRegion, readStackOutputs, serviceName } from '../lib/ops/stack.ts';
 import { sinks } from '../lib/sinks/registry.ts';
+import { DynamoDbStateStore } from '../lib/state/dynamodb.ts';
 
 const USAGE = `usage: npm run dlq -- <command> [options]
 
@@ -23,7 +26,8 @@ commands:
 
 where:
   --local [--data-dir DIR]   the local runtime's queue (DIR/relay.db; default $RELAY_DATA_DIR or .relay)
-  --stage S [--region R]     a deployed stage (default dev, region as deployed: eu-west-1 unless given)`;
+  --stage S [--region R]     a deployed stage (default dev, region as deployed: eu-west-1 unless given)
+  --table T                  its state table (default: the StateTableName stack output), to tell superseded dead letters`;
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -48,6 +52,7 @@ async function main(): Promise<number> {
       'data-dir': { type: 'string' },
       stage: { type: 'string' },
       region: { type: 'string' },
+      table: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -67,10 +72,26 @@ async function main(): Promise<number> {
     });
   } else {
     const region = values.region ?? defaultRegion(resolve(root, 'serverless.yml'));
+    const stage = {
+      service: serviceName(resolve(root, 'serverless.yml')),
+      stage: values.stage ?? 'dev',
+      region,
+    };
+    // The state table lets list and redrive say which dead letters a newer notification
+    // superseded; without it (no stack outputs readable) they show `?` and still work.
+    const table = values.table ?? (await readStackOutputs(stage).catch(() => undefined))?.StateTableName;
     queues = new AwsDeadLetterQueues({
       client: new SQSClient(region ? { region } : {}),
-      stage: { service: serviceName(resolve(root, 'serverless.yml')), stage: values.stage ?? 'dev', region },
+      stage,
       sinks: sinks.map((sink) => sink.name),
+      ...(table
+        ? {
+            state: new DynamoDbStateStore(
+              DynamoDBDocumentClient.from(new DynamoDBClient(region ? { region } : {})),
+              table,
+            ),
+          }
+        : {}),
     });
   }
   const io: CommandIo = {

@@ -10,7 +10,9 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
+import { type AppliedGroup, readAppliedGroup } from '../../delivery/group-state.ts';
 import { sinkNames } from '../../infra/names.ts';
+import type { StateStore } from '../../state/store.ts';
 import { resolveName, type Stage } from '../stack.ts';
 import {
   DeadLetterQueueError,
@@ -67,12 +69,19 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
   readonly #sleep: (ms: number) => Promise<unknown>;
   readonly #pollIntervalMs: number;
   readonly #refs = new Map<string, QueueRef>();
+  /**
+   * What the relay last applied to a group, from the stage's DynamoDB state table: only when
+   * the table is known, so `list` and `redrive` can say which dead letters are superseded.
+   */
+  readonly appliedGroup?: (destination: string, groupKey: string) => Promise<AppliedGroup | undefined>;
 
   constructor(options: {
     client: SQSClient;
     stage: Stage;
     /** The sinks of the registry; the stack has a queue and a DLQ for those its config uses. */
     sinks: readonly string[];
+    /** The stage's state table (DynamoDbStateStore), to judge dead letters against their group. */
+    state?: StateStore;
     sleep?: (ms: number) => Promise<unknown>;
     pollIntervalMs?: number;
   }) {
@@ -82,6 +91,8 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
     this.#sleep = options.sleep ?? sleep;
     this.#pollIntervalMs = options.pollIntervalMs ?? 2000;
     this.description = `SQS, stage ${options.stage.stage}${options.stage.region ? ` in ${options.stage.region}` : ''}`;
+    const { state } = options;
+    if (state) this.appliedGroup = (destination, groupKey) => readAppliedGroup(state, destination, groupKey);
   }
 
   /**

@@ -1,8 +1,16 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAppliedGroup } from '../../../lib/delivery/group-state.ts';
 import { AwsDeadLetterQueues } from '../../../lib/ops/dlq/aws.ts';
 import { listCommand } from '../../../lib/ops/dlq/commands.ts';
-import { type AwsEmulators, createSinkQueues, startAwsEmulators } from '../../support/aws-emulators.ts';
+import { DynamoDbStateStore } from '../../../lib/state/dynamodb.ts';
+import {
+  type AwsEmulators,
+  createSinkQueues,
+  createStateTable,
+  startAwsEmulators,
+} from '../../support/aws-emulators.ts';
 
 /**
  * `dlq list` against fauxqs: what a FIFO DLQ really hands out to ReceiveMessage. Redrive stays
@@ -117,5 +125,63 @@ describe('Class: AwsDeadLetterQueues (fauxqs)', () => {
     for (let g = 0; g < 5; g++)
       expect(listed.map((letter) => letter.attributes.reason)).toContain(`PermanentError: letter ${g}`);
     expect(await visible(dlqUrl)).toBe(25);
+  });
+
+  it('should say which dead letters are superseded, reading the group state from the DynamoDB table', async () => {
+    // Prepare
+    const { dlqUrl } = await createSinkQueues(aws, 'relay-emu4-webhook');
+    const groupKey = '{}:{g="0"}';
+    const letterBody = (idempotencyKey: string, receivedAt: string) =>
+      JSON.stringify({
+        v: 1,
+        destination: 'audit',
+        sink: 'webhook',
+        idempotencyKey,
+        part: { index: 1, count: 1 },
+        receivedAt,
+        notification: { groupKey, status: 'firing', alerts: [] },
+      });
+    await aws.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: dlqUrl,
+        Entries: [
+          {
+            Id: 'old',
+            MessageBody: letterBody('k-firing', '2026-11-21T12:00:00.000Z'),
+            MessageGroupId: 'audit#g0',
+            MessageDeduplicationId: 'k-firing-1',
+            MessageAttributes: { reason: { DataType: 'String', StringValue: 'RetryableError: 503' } },
+          },
+        ],
+      }),
+    );
+    const table = await createStateTable(aws.dynamoDb, 'relay-emu4-state');
+    const state = new DynamoDbStateStore(DynamoDBDocumentClient.from(aws.dynamoDb), table);
+    await writeAppliedGroup(state, 'audit', groupKey, {
+      receivedAt: '2026-11-21T12:05:00.000Z',
+      keys: ['k-resolved'],
+      appliedAt: '2026-11-21T12:05:01.000Z',
+    });
+    const queues = new AwsDeadLetterQueues({
+      client: aws.sqs,
+      stage: { service: 'relay', stage: 'emu4' },
+      sinks: ['webhook'],
+      state,
+    });
+    const lines: string[] = [];
+
+    // Act
+    await listCommand(
+      queues,
+      { print: (text) => lines.push(...text.split('\n')), confirm: async () => false },
+      {
+        sink: 'webhook',
+      },
+    );
+
+    // Assess
+    const text = lines.join('\n');
+    expect(text).toContain('superseded by 2026-11-21T12:05:00.000Z');
+    expect(text).toMatch(/1 superseded/);
   });
 });
