@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { RelayConfig } from '../config/types.ts';
-import { DLQ_ATTRIBUTES, parseMessage, type QueueMessage } from '../queue/message.ts';
+import { DLQ_ATTRIBUTES, parseMessage, type QueueMessage, toQueueText } from '../queue/message.ts';
 import type { RecordQueue } from '../queue/types.ts';
 import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
@@ -306,7 +306,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     const firstReceive = Number(record.attributes.ApproximateFirstReceiveTimestamp) || now();
     const attemptCount = attempts?.failures ?? (error instanceof PermanentError ? 1 : receiveCount(record));
     const attributes: Record<string, string> = {
-      [DLQ_ATTRIBUTES.reason]: reason.slice(0, 1000),
+      [DLQ_ATTRIBUTES.reason]: toQueueText(reason.slice(0, 1000)),
       [DLQ_ATTRIBUTES.destination]: message?.destination ?? 'unknown',
       [DLQ_ATTRIBUTES.firstFailureAt]: attempts?.firstFailureAt ?? new Date(firstReceive).toISOString(),
       [DLQ_ATTRIBUTES.attempts]: String(

@@ -457,6 +457,23 @@ describe('Function: createRecordHandler', () => {
       });
     });
 
+    it('should give the DLQ a reason SQS accepts: no U+FFFF from the vendor, no surrogate half from the cut', async () => {
+      // Prepare: the 1,000-character cut falls in the middle of an emoji.
+      const reason = `${'x'.repeat(975)}\uffff${'😀'.repeat(20)}`;
+      const { handler, queue } = setup({ outcome: failWith({ k1: new PermanentError(reason) }) });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      const stored = queue.deadLettered[0].attributes?.reason ?? '';
+      expect(stored.length).toBeLessThanOrEqual(1000);
+      expect(stored).not.toMatch(
+        /[\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/,
+      );
+      expect(stored).toContain('\ufffd');
+    });
+
     it('should not report a RetryableError as the relay’s own error', async () => {
       // Prepare
       const { handler, reporter } = setup({ outcome: failWith({ k1: new RetryableError('503') }) });
