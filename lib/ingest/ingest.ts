@@ -226,7 +226,11 @@ async function enqueueAll(
   entries: FanoutEntry[],
 ): Promise<{ sink: string; reason: string }[]> {
   const bySink = new Map<string, OutgoingMessage[]>();
-  for (const entry of entries) bySink.set(entry.sink, [...(bySink.get(entry.sink) ?? []), entry.message]);
+  for (const entry of entries) {
+    const messages = bySink.get(entry.sink);
+    if (messages) messages.push(entry.message);
+    else bySink.set(entry.sink, [entry.message]);
+  }
   const failures: { sink: string; reason: string }[] = [];
   await Promise.all(
     [...bySink].flatMap(([sink, messages]) =>
@@ -237,6 +241,7 @@ async function enqueueAll(
         for (let attempt = 1; attempt <= 2 && pending.length > 0; attempt++) {
           try {
             const { failed } = await enqueuer.sendBatch(sink, pending);
+            if (failed.length === 0) break;
             const failedIds = new Set(failed.map((f) => f.id));
             pending = pending.filter((m) => failedIds.has(m.id));
             if (attempt === 2) for (const f of failed) failures.push({ sink, reason: f.reason });
@@ -294,7 +299,7 @@ function lowerCaseHeaders(
   headers: APIGatewayProxyEventV2['headers'] | undefined,
 ): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(headers ?? {})) out[key.toLowerCase()] = value;
+  for (const key in headers) out[key.toLowerCase()] = headers[key];
   return out;
 }
 
