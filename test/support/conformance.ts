@@ -32,10 +32,20 @@ import { closedPort } from './webhook-receiver.ts';
  *   destination: (vendor) => ({ name: 'hook', sink: 'webhook', url: `${vendor.url}/hooks/t0ken`, timeoutSeconds: vendor.timeoutSeconds }),
  *   leaks: ['t0ken'],
  *   http: { label: (vendor) => `webhook ${vendor.host}` },
+ *   hostile: ({ requests }) => expect(JSON.parse(requests[0].text)).toEqual(hostileNotification()),
  * });
  */
 
-export { HOSTILE, HOSTILE_TEXT, hostileNotification } from './conformance/hostile.ts';
+export {
+  ATTACKER_HOST,
+  HOSTILE,
+  HOSTILE_TEXT,
+  HOSTILE_URLS,
+  hostileNotification,
+  jsonStrings,
+  markdownViolations,
+  plainTextViolations,
+} from './conformance/hostile.ts';
 export type { Outcome, VendorCase } from './conformance/vendor-answers.ts';
 
 /** The kit's scripted vendor, as a harness sees it when it builds a destination. */
@@ -96,8 +106,12 @@ export interface SinkConformance<C extends DestinationConfig> {
    * is not the vendor's answer): the outcome it ends in instead. Never a reason to skip a case.
    */
   expect?: (vendorCase: VendorCase, standard: Outcome) => Outcome;
-  /** Assertions on what the vendor received from the hostile delivery (escaping, issue 10). */
-  hostile?: (delivered: HostileDelivery) => void;
+  /**
+   * Assertions on what the vendor received from the hostile delivery (issue 10): nothing from
+   * alert content interpreted in the vendor's format (markdownViolations, plainTextViolations in
+   * ./conformance/hostile.ts). Required: a sink without it fails to compile and fails its run.
+   */
+  hostile: (delivered: HostileDelivery) => void;
 }
 
 /** The destination timeout the kit configures: the smallest every sink's schema accepts. */
@@ -133,7 +147,12 @@ export function describeSinkConformance<C extends DestinationConfig>(harness: Si
         thrown === undefined || thrown instanceof RetryableError || thrown instanceof PermanentError,
         describeThrown(thrown),
       ).toBe(true);
-      harness.hostile?.({ outcome: outcomeOf(thrown), requests: result.requests, texts: result.texts });
+      // Required by the type; a harness written in plain JS, or cast, still fails here.
+      expect(
+        typeof harness.hostile,
+        'the harness has no hostile hook: say what must not reach the vendor',
+      ).toBe('function');
+      harness.hostile({ outcome: outcomeOf(thrown), requests: result.requests, texts: result.texts });
     });
   });
 }

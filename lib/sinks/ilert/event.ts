@@ -1,6 +1,7 @@
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { markdown } from '../../format/markdown.ts';
+import { terminal } from '../../format/terminal.ts';
 import { safeHttpUrl } from '../../format/url.ts';
 import type { IlertDestination, IlertPriority } from './config.ts';
 
@@ -63,12 +64,24 @@ export function priorityOf(
   return map[value] ?? map[value.toLowerCase()];
 }
 
+/**
+ * The destination's rendered templates (Markdown, values already escaped): `summary` and
+ * `details` replace the event's; `notes` are templates that failed, put at the top of the
+ * details.
+ */
+export interface TemplatedFields {
+  summary?: string;
+  details?: string;
+  notes?: readonly string[];
+}
+
 /** One Events API event for one alert: ALERT while it fires, RESOLVE once resolved. */
 export function ilertEvent(
   notification: Notification,
   alert: Alert,
   destination: IlertDestination,
   integrationKey: string,
+  templated: TemplatedFields = {},
 ): IlertEvent {
   const firing = alert.status === 'firing';
   const links: IlertLink[] = [];
@@ -82,15 +95,19 @@ export function ilertEvent(
   push(silenceUrl(notification, alert), 'Silence in Alertmanager');
   const priority = priorityOf(alert.labels, destination);
   const routingKey = alert.labels[ROUTING_KEY_LABEL];
+  const summary = templated.summary?.trim() ? oneLine(templated.summary) : alertSummary(alert);
+  const notes = templated.notes && templated.notes.length > 0 ? `${templated.notes.join('\n\n')}\n\n` : '';
+  const details = `${notes}${templated.details ?? alertMarkdown(notification, alert)}`;
   return {
     integrationKey,
     eventType: firing ? 'ALERT' : 'RESOLVE',
-    summary: cut(alertSummary(alert), MAX_SUMMARY_CHARS),
-    details: cut(alertMarkdown(notification, alert), MAX_DETAILS_CHARS),
+    summary: cut(summary, MAX_SUMMARY_CHARS),
+    details: cut(details, MAX_DETAILS_CHARS),
     alertKey: ilertAlertKey(destination.name, alert.fingerprint),
     ...(firing && priority ? { priority } : {}),
     ...(links.length > 0 ? { links } : {}),
-    customDetails: {
+    // Data for ilert's own templates and integrations, as it came less what a viewer acts on.
+    customDetails: cleanStrings({
       labels: alert.labels,
       annotations: alert.annotations,
       startsAt: alert.startsAt,
@@ -99,14 +116,50 @@ export function ilertEvent(
       groupKey: notification.groupKey,
       receiver: notification.receiver,
       ...(truncatedNote(notification) ? { truncatedAlerts: notification.truncatedAlerts } : {}),
-    },
+    }),
     ...(firing && routingKey ? { routingKey } : {}),
   };
 }
 
+/** Every string (and key) without escape sequences, control or bidi characters; newlines kept. */
+function cleanStrings<T>(value: T): T {
+  if (typeof value === 'string') return terminal(value, { multiline: true }) as T;
+  if (Array.isArray(value)) return value.map(cleanStrings) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [terminal(k), cleanStrings(v)])) as T;
+  return value;
+}
+
+/** The label ilert's Prometheus integration turns into a link. */
+export const URL_LABEL = 'url';
+
+/** Labels as ilert's Prometheus integration reads them: plain text, and `url` a checked link or nothing. */
+function prometheusLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(labels ?? {})) {
+    if (name === URL_LABEL) {
+      const href = safeHttpUrl(value);
+      if (href) out[name] = href;
+      continue;
+    }
+    out[terminal(name)] = terminal(String(value));
+  }
+  return out;
+}
+
+/** Annotations as ilert shows them (its alert summary and Markdown details): Markdown-escaped. */
+function prometheusAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(annotations ?? {}).map(([name, value]) => [terminal(name), markdown(String(value))]),
+  );
+}
+
 /**
- * The notification as ilert's Prometheus endpoint reads it: unchanged (labels such as
- * `ilert_routingkey`, `url`, `urlLabel` and the groupKey pass through), except that a note is
+ * The notification as ilert's Prometheus endpoint reads it, made inert where ilert renders it:
+ * annotations (ilert's summary and Markdown details) Markdown-escaped; labels, the receiver
+ * and the groupKey without escape sequences, control or bidi characters, otherwise unchanged
+ * (`ilert_routingkey`, `urlLabel` and ilert's grouping keep working); the `url` label, which
+ * ilert links, only when it is a checked http(s) URL (normalised), else left out. A note is
  * added to the annotations when Alertmanager cut alerts (`truncatedAlerts`) or the relay split
  * the notification, so the person in ilert knows the alert list is not the whole group.
  */
@@ -117,26 +170,41 @@ export function prometheusBody(
   const lines = [truncatedNote(notification), part.count > 1 ? partNote(part) : undefined].filter(
     (line): line is string => line !== undefined,
   );
-  if (lines.length === 0) return notification;
-  const note = lines.join(' ');
+  const note: Record<string, string> = lines.length > 0 ? { relay_note: lines.join(' ') } : {};
+  const url = (value: string | undefined) => safeHttpUrl(value) ?? '';
   return {
     ...notification,
-    commonAnnotations: { ...notification.commonAnnotations, relay_note: note },
+    receiver: terminal(String(notification.receiver ?? '')),
+    groupKey: terminal(String(notification.groupKey ?? '')),
+    groupLabels: prometheusLabels(notification.groupLabels),
+    commonLabels: prometheusLabels(notification.commonLabels),
+    commonAnnotations: { ...prometheusAnnotations(notification.commonAnnotations), ...note },
+    externalURL: url(notification.externalURL),
     alerts: notification.alerts.map((alert) => ({
       ...alert,
-      annotations: { ...alert.annotations, relay_note: note },
+      labels: prometheusLabels(alert.labels),
+      annotations: { ...prometheusAnnotations(alert.annotations), ...note },
+      generatorURL: url(alert.generatorURL),
+      fingerprint: terminal(String(alert.fingerprint ?? '')),
     })),
   };
 }
 
+/**
+ * `[FIRING] HighLatency: <summary> (web-1:9100)`, every value Markdown-escaped: the summary
+ * renders with the same rules as the details (and its template), so alert text is text.
+ */
 export function alertSummary(alert: Alert): string {
   const name = alert.labels.alertname ?? 'alert';
   const text = alert.annotations.summary ?? alert.annotations.description ?? alert.annotations.message;
   const instance = alert.labels.instance;
   const state = alert.status === 'firing' ? 'FIRING' : 'RESOLVED';
-  return `[${state}] ${name}${text ? `: ${text}` : ''}${instance && !text?.includes(instance) ? ` (${instance})` : ''}`
-    .replace(/\s+/g, ' ')
-    .trim();
+  const suffix = instance && !text?.includes(instance) ? ` (${escapeMarkdown(instance)})` : '';
+  return oneLine(`[${state}] ${escapeMarkdown(name)}${text ? `: ${escapeMarkdown(text)}` : ''}${suffix}`);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 /** Markdown for the alert's details: status, labels as a table, annotations, notes. */

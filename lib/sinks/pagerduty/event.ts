@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { terminal } from '../../format/terminal.ts';
+import { safeHttpUrl } from '../../format/url.ts';
 import type { PagerDutyDestination, PagerDutySeverity } from './config.ts';
 
 /**
@@ -106,6 +108,55 @@ export interface PartInfo {
 }
 
 /**
+ * The destination's rendered templates (plain text, values already cleaned): `summary`
+ * replaces payload.summary, `description` goes first in custom_details; `notes` are templates
+ * that failed, put in custom_details as `template_failed`.
+ */
+export interface TemplatedFields {
+  summary?: string;
+  description?: string;
+  notes?: readonly string[];
+}
+
+/**
+ * Alert text as PagerDuty shows it: payload fields and custom_details are plain text in the web
+ * and mobile apps, e-mail and SMS, so what a terminal or a viewer would act on goes (escape
+ * sequences, control and bidi characters; lib/format/terminal.ts). A bare URL stays: it shows
+ * as itself. `multiline` keeps newlines (custom_details), otherwise one line.
+ */
+export function plainText(text: string, options: { multiline?: boolean } = {}): string {
+  const clean = terminal(String(text), { multiline: options.multiline });
+  return options.multiline ? clean : clean.replace(/\s+/g, ' ').trim();
+}
+
+/** Every string (and key) of a details value through plainText, newlines kept. */
+function cleanDetails<T>(value: T): T {
+  if (typeof value === 'string') return plainText(value, { multiline: true }) as T;
+  if (Array.isArray(value)) return value.map(cleanDetails) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [plainText(k), cleanDetails(v)])) as T;
+  return value;
+}
+
+/** custom_details with the templated description first and the notes of failed templates. */
+function withTemplated(
+  details: Record<string, unknown>,
+  templated: TemplatedFields,
+): Record<string, unknown> {
+  return {
+    ...(templated.description !== undefined ? { description: templated.description } : {}),
+    ...cleanDetails(details),
+    ...(templated.notes && templated.notes.length > 0 ? { template_failed: templated.notes.join('\n') } : {}),
+  };
+}
+
+/** payload.summary: the templated one or the default, one line, at most 1024 characters. */
+function summaryOf(templated: TemplatedFields, fallback: string): string {
+  const summary = plainText(templated.summary ?? fallback) || plainText(fallback) || 'Alertmanager alert';
+  return truncateChars(summary, MAX_SUMMARY_CHARS);
+}
+
+/**
  * The event for a whole group (mode `group`), as Alertmanager's notifier does it: trigger while
  * any alert fires (again on every notification, with the current alerts), resolve when all
  * are resolved.
@@ -115,6 +166,7 @@ export function groupEvent(
   destination: PagerDutyDestination,
   routingKey: string,
   part: PartInfo = { index: 1, count: 1 },
+  templated: TemplatedFields = {},
 ): PagerDutyEvent {
   const dedupKey = groupDedupKey(notification.groupKey);
   const firing = notification.alerts.filter((a) => a.status === 'firing');
@@ -150,12 +202,12 @@ export function groupEvent(
     pushLink(links, href, 'Runbook');
   }
   const payload: PagerDutyPayload = {
-    summary: truncateChars(groupSummary(notification, common, firing.length, part), MAX_SUMMARY_CHARS),
+    summary: summaryOf(templated, groupSummary(notification, common, firing.length, part)),
     source: sourceOf(common, notification, destination, firing),
     severity,
     timestamp: earliest(firing.map((a) => a.startsAt)),
     ...optionalLabels(common, destination),
-    custom_details: details,
+    custom_details: withTemplated(details, templated),
   };
   return fitEvent(
     withClient(
@@ -171,6 +223,7 @@ export function alertEvent(
   alert: Alert,
   destination: PagerDutyDestination,
   routingKey: string,
+  templated: TemplatedFields = {},
 ): PagerDutyEvent {
   const dedupKey = alertDedupKey(destination.name, alert.fingerprint);
   if (alert.status !== 'firing') {
@@ -185,17 +238,20 @@ export function alertEvent(
   const instance = alert.labels[destination.sourceLabel ?? 'instance'];
   const summary = `[FIRING] ${name}${text ? `: ${text}` : ''}${instance && !text?.includes(instance) ? ` (${instance})` : ''}`;
   const payload: PagerDutyPayload = {
-    summary: truncateChars(summary.replace(/\s+/g, ' ').trim(), MAX_SUMMARY_CHARS),
+    summary: summaryOf(templated, summary),
     source: sourceOf(alert.labels, notification, destination, [alert]),
     severity: severityOf(alert.labels, destination),
     timestamp: isoTime(alert.startsAt),
     ...optionalLabels(alert.labels, destination),
-    custom_details: {
-      ...alertDetails(alert),
-      group_key: notification.groupKey,
-      receiver: notification.receiver,
-      ...notes(notification, { index: 1, count: 1 }),
-    },
+    custom_details: withTemplated(
+      {
+        ...alertDetails(alert),
+        group_key: notification.groupKey,
+        receiver: notification.receiver,
+        ...notes(notification, { index: 1, count: 1 }),
+      },
+      templated,
+    ),
   };
   return fitEvent(
     withClient(
@@ -314,9 +370,9 @@ function sourceOf(
   alerts: readonly Alert[],
 ): string {
   const label = destination.sourceLabel ?? 'instance';
-  const fromLabels = labels[label];
+  const fromLabels = labels[label] === undefined ? '' : plainText(labels[label]);
   if (fromLabels) return truncateChars(fromLabels, MAX_SUMMARY_CHARS);
-  const values = unique(alerts.map((a) => a.labels[label]));
+  const values = unique(alerts.map((a) => (a.labels[label] === undefined ? '' : plainText(a.labels[label]))));
   if (values.length === 1) return truncateChars(values[0], MAX_SUMMARY_CHARS);
   if (values.length > 1)
     return truncateChars(`${values.length} ${label}s: ${values.join(', ')}`, MAX_SUMMARY_CHARS);
@@ -329,9 +385,11 @@ function sourceOf(
 
 function optionalLabels(labels: Record<string, string>, destination: PagerDutyDestination) {
   const out: Pick<PagerDutyPayload, 'component' | 'group' | 'class'> = {};
-  const component = labels[destination.componentLabel ?? 'job'];
-  const group = destination.groupLabel ? labels[destination.groupLabel] : undefined;
-  const cls = labels[destination.classLabel ?? 'alertname'];
+  const value = (name: string | undefined) =>
+    name !== undefined && labels[name] !== undefined ? plainText(labels[name]) : undefined;
+  const component = value(destination.componentLabel ?? 'job');
+  const group = value(destination.groupLabel);
+  const cls = value(destination.classLabel ?? 'alertname');
   if (component) out.component = component;
   if (group) out.group = group;
   if (cls) out.class = cls;
@@ -339,12 +397,15 @@ function optionalLabels(labels: Record<string, string>, destination: PagerDutyDe
 }
 
 function withClient(event: PagerDutyEvent, notification: Notification): PagerDutyEvent {
-  const url = /^https?:\/\//.test(notification.externalURL ?? '') ? notification.externalURL : undefined;
+  // PagerDuty links client_url: only a checked http(s) URL, never whatever externalURL holds.
+  const url = safeHttpUrl(notification.externalURL, { maxLength: MAX_LINK_CHARS });
   return { ...event, client: 'Alertmanager (via alertmanager-relay)', ...(url ? { client_url: url } : {}) };
 }
 
+/** A link PagerDuty shows: only a checked http(s) URL (lib/format/url.ts), normalised. */
 function pushLink(links: PagerDutyLink[], href: string | undefined, text: string): void {
-  if (href && href.length <= MAX_LINK_CHARS) links.push({ href, text });
+  const safe = safeHttpUrl(href, { maxLength: MAX_LINK_CHARS });
+  if (safe) links.push({ href: safe, text });
 }
 
 function unique(values: readonly (string | undefined)[]): string[] {

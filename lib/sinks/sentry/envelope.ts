@@ -8,6 +8,7 @@ import {
   serializeEnvelope,
 } from '@sentry/core';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { terminal } from '../../format/terminal.ts';
 import type { SentryLevel } from './config.ts';
 
 /**
@@ -163,13 +164,45 @@ export function sanitizeTagKey(key: string): string {
   return clean === '' ? '_' : clean;
 }
 
-/** A tag value Sentry accepts: no newline or other control character, at most 200 characters (`…` marks a cut). */
+/**
+ * A tag value Sentry accepts: no newline, escape sequence, control or bidi character (Sentry
+ * refuses C0 controls; the rest would act on whoever reads the tag), at most 200 characters
+ * (`…` marks a cut).
+ */
 export function sanitizeTagValue(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what Sentry refuses
-  const clean = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  // One line: terminal() turns newlines and tabs into spaces and drops every other control.
+  const clean = terminal(value).trim();
   const chars = Array.from(clean);
   if (chars.length <= TAG_VALUE_MAX) return clean;
   return `${chars.slice(0, TAG_VALUE_MAX - 1).join('')}…`;
+}
+
+/**
+ * Alert text as Sentry shows it: the message, the issue title (its first line) and Additional
+ * Data are plain text in Sentry's UI, alerts, e-mails and integrations, so escape sequences,
+ * control and bidi characters go (lib/format/terminal.ts); newlines stay. Sentry renders no
+ * Markdown there, and a bare URL shows as itself.
+ */
+export function plainText(text: string): string {
+  return terminal(String(text), { multiline: true });
+}
+
+/** Every string (and key) of an extra value through plainText. */
+function cleanExtra<T>(value: T): T {
+  if (typeof value === 'string') return plainText(value) as T;
+  if (Array.isArray(value)) return value.map(cleanExtra) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [plainText(k), cleanExtra(v)])) as T;
+  return value;
+}
+
+/**
+ * The destination's rendered `message` template (plain text, values already cleaned), and the
+ * notes of templates that failed, put under the default message.
+ */
+export interface TemplatedFields {
+  message?: string;
+  notes?: readonly string[];
 }
 
 export interface EventOptions {
@@ -203,6 +236,7 @@ export function buildEvent(
   notification: Notification,
   context: { eventId: string; receivedAt: string; part: { index: number; count: number } },
   options: EventOptions,
+  templated: TemplatedFields = {},
 ): SentryEvent {
   const labels = alert.labels ?? {};
   const annotations = alert.annotations ?? {};
@@ -227,13 +261,16 @@ export function buildEvent(
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0) tags.truncated_alerts = String(truncated);
 
-  const summary = annotations.summary?.trim();
-  let message = summary ? summary : alertname;
+  const summary = annotations.summary === undefined ? '' : plainText(annotations.summary).trim();
+  const fallback = summary ? summary : plainText(alertname).trim() || 'alert';
+  let message = templated.message?.trim() ? templated.message : fallback;
+  // A failed template keeps the default title (the first line) and says why below it.
+  if (templated.notes && templated.notes.length > 0) message = `${message}\n\n${templated.notes.join('\n')}`;
   const messageChars = Array.from(message);
   if (messageChars.length > MESSAGE_MAX_CHARS)
     message = `${messageChars.slice(0, MESSAGE_MAX_CHARS - 1).join('')}…`;
 
-  const extra: Record<string, unknown> = {
+  const extra: Record<string, unknown> = cleanExtra({
     annotations,
     labels,
     startsAt: alert.startsAt,
@@ -241,8 +278,8 @@ export function buildEvent(
     groupKey: notification.groupKey,
     receiver: notification.receiver,
     externalURL: notification.externalURL,
-  };
-  if (Object.keys(renamed).length > 0) extra.renamedTags = renamed;
+  });
+  if (Object.keys(renamed).length > 0) extra.renamedTags = cleanExtra(renamed);
   if (truncated > 0) {
     extra.truncatedAlerts = `Alertmanager's max_alerts left ${truncated} more alert(s) of this group out of the notification; they are not in Sentry`;
   }
@@ -265,10 +302,11 @@ export function buildEvent(
   const environment = cleanEnvironment(labels[options.environmentLabel]);
   if (environment) event.environment = environment;
   else if (labels[options.environmentLabel] !== undefined)
-    extra.environmentRefused = labels[options.environmentLabel];
+    extra.environmentRefused = plainText(labels[options.environmentLabel]);
   const release = cleanRelease(labels[options.releaseLabel]);
   if (release) event.release = release;
-  else if (labels[options.releaseLabel] !== undefined) extra.releaseRefused = labels[options.releaseLabel];
+  else if (labels[options.releaseLabel] !== undefined)
+    extra.releaseRefused = plainText(labels[options.releaseLabel]);
   if (labels.instance) event.server_name = sanitizeTagValue(labels.instance);
   return fitEvent(event);
 }
@@ -277,7 +315,7 @@ export function buildEvent(
 // newline or slash, not "None"; release <= 200 chars, no newline, tab or slash, not "." or "..".
 function cleanEnvironment(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const trimmed = value.trim();
+  const trimmed = terminal(value).trim();
   if (trimmed === '' || trimmed === 'None' || /[\r\n/]/.test(trimmed) || trimmed.length > 64)
     return undefined;
   return trimmed;
@@ -285,7 +323,7 @@ function cleanEnvironment(value: string | undefined): string | undefined {
 
 function cleanRelease(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const trimmed = value.trim();
+  const trimmed = terminal(value).trim();
   if (
     trimmed === '' ||
     trimmed === '.' ||

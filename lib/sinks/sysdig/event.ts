@@ -1,4 +1,5 @@
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { terminal } from '../../format/terminal.ts';
 import { DEFAULT_SEVERITY, type SysdigDestination } from './config.ts';
 import { buildScope, type SkippedLabel } from './scope.ts';
 
@@ -60,27 +61,55 @@ export function severityOf(alert: Alert, destination: SysdigDestination): number
   return fallback;
 }
 
+/**
+ * Alert text as Sysdig shows it: event names, descriptions and tags are plain text in Sysdig
+ * Monitor's event feed and in the notifications it sends on, so escape sequences, control and
+ * bidi characters go (lib/format/terminal.ts); `multiline` keeps newlines. A bare URL shows
+ * as itself.
+ */
+export function plainText(text: string, options: { multiline?: boolean } = {}): string {
+  return terminal(String(text), options);
+}
+
+/**
+ * The destination's rendered templates (plain text, values already cleaned): `name` and
+ * `description` replace the event's; `notes` are templates that failed, put at the top of the
+ * description.
+ */
+export interface TemplatedFields {
+  name?: string;
+  description?: string;
+  notes?: readonly string[];
+}
+
 /** The event for one alert of a notification, and the labels left out of its scope. */
 export function buildSysdigEvent(
   alert: Alert,
   notification: Notification,
   destination: SysdigDestination,
+  templated: TemplatedFields = {},
 ): { event: SysdigEvent; skipped: SkippedLabel[] } {
-  const alertname = alert.labels.alertname || 'alert';
+  const alertname = plainText(alert.labels.alertname ?? '').trim() || 'alert';
   const scope = buildScope(alert.labels, destination.scope ?? {});
   const truncated = notification.truncatedAlerts ?? 0;
 
   const tags: Record<string, string> = {};
-  for (const [label, value] of Object.entries(alert.labels)) tags[label] = cut(value, TAG_VALUE_MAX_CHARS);
+  for (const [label, value] of Object.entries(alert.labels))
+    tags[plainText(label)] = cut(plainText(value), TAG_VALUE_MAX_CHARS);
   // After the labels: a label called `status` or `fingerprint` must not hide these.
-  tags.fingerprint = alert.fingerprint;
-  tags.status = alert.status;
+  tags.fingerprint = plainText(alert.fingerprint);
+  tags.status = plainText(alert.status);
   tags.source = 'alertmanager';
   if (truncated > 0) tags.truncatedAlerts = String(truncated);
 
+  const name = templated.name?.trim()
+    ? plainText(templated.name).replace(/\s+/g, ' ').trim()
+    : `[${plainText(alert.status).toUpperCase()}] ${alertname}`;
+  const description = templated.description ?? describeAlert(alert, notification, truncated);
+  const notes = templated.notes && templated.notes.length > 0 ? `${templated.notes.join('\n')}\n\n` : '';
   const event: SysdigEvent = {
-    name: cut(`[${alert.status.toUpperCase()}] ${alertname}`, NAME_MAX_CHARS),
-    description: cut(describeAlert(alert, notification, truncated), DESCRIPTION_MAX_CHARS),
+    name: cut(name, NAME_MAX_CHARS),
+    description: cut(`${notes}${description}`, DESCRIPTION_MAX_CHARS),
     severity: severityOf(alert, destination),
     tags,
   };
@@ -88,34 +117,36 @@ export function buildSysdigEvent(
   return { event, skipped: scope.skipped };
 }
 
+// Every value from the notification goes through plainText: the text Sysdig shows is inert.
 function describeAlert(alert: Alert, notification: Notification, truncated: number): string {
   const { summary, description, ...otherAnnotations } = alert.annotations;
+  const text = (value: string) => plainText(value, { multiline: true });
   const lines: string[] = [];
   if (truncated > 0) {
     // Alertmanager's max_alerts cut the group; the user must know this event is not all of it.
     lines.push(
-      `Alertmanager left ${truncated} more alert(s) of this group out of the notification (max_alerts): see ${notification.externalURL || 'Alertmanager'}.`,
+      `Alertmanager left ${truncated} more alert(s) of this group out of the notification (max_alerts): see ${plainText(notification.externalURL ?? '') || 'Alertmanager'}.`,
       '',
     );
   }
-  if (summary) lines.push(summary);
-  if (description) lines.push(description);
+  if (summary) lines.push(text(summary));
+  if (description) lines.push(text(description));
   if (summary || description) lines.push('');
   lines.push(
     alert.status === 'resolved'
-      ? `Resolved at ${alert.endsAt} (firing since ${alert.startsAt}).`
-      : `Firing since ${alert.startsAt}.`,
+      ? `Resolved at ${plainText(alert.endsAt)} (firing since ${plainText(alert.startsAt)}).`
+      : `Firing since ${plainText(alert.startsAt)}.`,
   );
   lines.push(`Labels: ${pairs(alert.labels)}`);
   if (Object.keys(otherAnnotations).length > 0) lines.push(`Annotations: ${pairs(otherAnnotations)}`);
-  if (alert.generatorURL) lines.push(`Source: ${alert.generatorURL}`);
-  lines.push(`Fingerprint: ${alert.fingerprint}. Group: ${notification.groupKey}`);
+  if (alert.generatorURL) lines.push(`Source: ${plainText(alert.generatorURL)}`);
+  lines.push(`Fingerprint: ${plainText(alert.fingerprint)}. Group: ${plainText(notification.groupKey)}`);
   return lines.join('\n');
 }
 
 function pairs(record: Record<string, string>): string {
   return Object.entries(record)
-    .map(([key, value]) => `${key}=${value}`)
+    .map(([key, value]) => `${plainText(key)}=${plainText(value)}`)
     .join(', ');
 }
 

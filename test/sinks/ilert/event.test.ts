@@ -24,7 +24,8 @@ describe('ilert events', () => {
         alertKey: `oncall/${alert.fingerprint}`,
         priority: 'HIGH',
         routingKey: 'db-team',
-        summary: '[FIRING] HighLatency: Latency high on web-0 (web-0:9100)',
+        // The summary renders like the details: every value Markdown-escaped.
+        summary: '[FIRING] HighLatency: Latency high on web\\-0 (web\\-0:9100)',
       });
       expect(event.links?.map((l) => l.text)).toEqual([
         'Graph (Prometheus)',
@@ -86,17 +87,44 @@ describe('ilert events', () => {
   });
 
   describe('Method: prometheusBody', () => {
-    it('should forward the notification unchanged when nothing was cut or split', () => {
+    it('should forward labels, groupKey and times as they came, annotations Markdown-escaped', () => {
       // Prepare
       const notification = makeNotification({
-        labels: () => ({ ilert_routingkey: 'x', url: 'https://d', urlLabel: 'Dash' }),
+        labels: () => ({ ilert_routingkey: 'x', url: 'https://d/', urlLabel: 'Dash' }),
       });
 
       // Act
       const body = prometheusBody(notification, { index: 1, count: 1 });
 
       // Assess
-      expect(body).toBe(notification);
+      expect(body.alerts.map((a) => a.labels)).toEqual(notification.alerts.map((a) => a.labels));
+      expect(body.alerts[0].annotations).toEqual({ summary: 'Latency high on web\\-0' });
+      expect({ ...body, alerts: [] }).toEqual({
+        ...notification,
+        alerts: [],
+        externalURL: 'http://alertmanager:9093/', // checked and normalised: ilert links it
+      });
+      expect(body.alerts[0].startsAt).toBe(notification.alerts[0].startsAt);
+      expect(body.alerts[0].generatorURL).toBe(notification.alerts[0].generatorURL);
+    });
+
+    it('should keep a url label only when it is a checked http(s) URL, and clean controls from labels', () => {
+      // Prepare
+      const notification = makeNotification({
+        labels: (i) => ({
+          url: i === 0 ? 'javascript:alert(1)' : 'https://grafana.example/d/1 x',
+          team: 'db\u001b[2J\u202e',
+        }),
+        count: 2,
+      });
+
+      // Act
+      const body = prometheusBody(notification, { index: 1, count: 1 });
+
+      // Assess
+      expect(body.alerts[0].labels.url).toBeUndefined();
+      expect(body.alerts[1].labels.url).toBe('https://grafana.example/d/1%20x');
+      expect(body.alerts.map((a) => a.labels.team)).toEqual(['db', 'db']);
     });
 
     it('should add a relay_note annotation when Alertmanager truncated alerts or the relay split', () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
 import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
+import { prometheusBody } from '../../../lib/sinks/ilert/event.ts';
 import {
   createIlertSink,
   DEFAULT_RATE_LIMIT_WAIT_SECONDS,
@@ -9,8 +10,13 @@ import {
   MIN_RATE_LIMIT_WAIT_SECONDS,
 } from '../../../lib/sinks/ilert/ilert.ts';
 import {
+  ATTACKER_HOST,
   type ConformanceVendor,
   describeSinkConformance,
+  HOSTILE_TEXT,
+  jsonStrings,
+  markdownViolations,
+  plainTextViolations,
   type SinkConformance,
 } from '../../support/conformance.ts';
 import { type FakeIlert, startFakeIlert } from '../../support/fake-ilert.ts';
@@ -33,6 +39,18 @@ const conformance: SinkConformance<IlertDestination> = {
   }),
   secrets: () => SECRETS,
   http: { label: (vendor) => `ilert ${vendor.host}` },
+  hostile: ({ outcome, requests }) => {
+    // ilert renders the annotations (summary, Markdown details) and links the `url` label: the
+    // annotations arrive Markdown-escaped, labels and keys without controls, links only checked.
+    expect(outcome).toEqual({ delivered: true });
+    const body = requests[0].body as Notification;
+    for (const annotations of [body.commonAnnotations, ...body.alerts.map((a) => a.annotations)])
+      for (const value of Object.values(annotations)) expect(markdownViolations(value)).toEqual([]);
+    expect(jsonStrings(body).flatMap(plainTextViolations)).toEqual([]);
+    for (const alert of body.alerts) expect(new URL(alert.generatorURL).hostname).not.toBe(ATTACKER_HOST);
+    expect(body.alerts[0].annotations.summary).toContain('reset your password');
+    expect(body.alerts[0].annotations.summary).not.toContain(HOSTILE_TEXT.markdownLink);
+  },
   // ilert asks for 10-30 s after a 429: at least 10 s, 20 s when it names no wait.
   expect: (vendorCase, standard) =>
     vendorCase.status === 429
@@ -56,7 +74,10 @@ describeSinkConformance<IlertDestination>({
     expect(outcome).toEqual({ delivered: true });
     expect(requests.length).toBeGreaterThan(0);
     for (const request of requests) {
-      const event = request.body as { details: string; links?: { href: string }[] };
+      const event = request.body as { summary: string; details: string; links?: { href: string }[] };
+      expect(markdownViolations(event.summary)).toEqual([]);
+      expect(markdownViolations(event.details)).toEqual([]);
+      expect(jsonStrings(event).flatMap(plainTextViolations)).toEqual([]);
       const unescaped = event.details.replace(/\\[\s\S]/g, '');
       // Our own **Firing** / **Labels**, the table's pipes and the relay's note are the only markup left.
       const ours = unescaped
@@ -114,7 +135,9 @@ describe('Sink: ilert', () => {
         [`/api/v1/events/prometheus/${KEY}`, 202],
         [`/api/v1/events/prometheus/${KEY}`, 202],
       ]);
-      expect(fake.requests[0].body).toEqual(firing);
+      // As it came, but for the annotations, which ilert renders: Markdown-escaped.
+      expect(fake.requests[0].body).toEqual(prometheusBody(firing, { index: 1, count: 1 }));
+      expect((fake.requests[0].body as Notification).alerts[1].labels).toEqual(firing.alerts[1].labels);
       expect(fake.alerts).toHaveLength(1);
       expect(fake.alerts[0]).toMatchObject({
         alertKey: firing.groupKey,

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
 import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
+import { safeHttpUrl } from '../../../lib/format/url.ts';
+import type { PagerDutyEvent } from '../../../lib/sinks/pagerduty/event.ts';
 import { groupDedupKey, MAX_EVENT_BYTES } from '../../../lib/sinks/pagerduty/event.ts';
 import {
   createPagerDutySink,
@@ -8,7 +10,13 @@ import {
   pagerdutySink,
   RATE_LIMIT_WAIT_SECONDS,
 } from '../../../lib/sinks/pagerduty/pagerduty.ts';
-import { describeSinkConformance } from '../../support/conformance.ts';
+import {
+  ATTACKER_HOST,
+  describeSinkConformance,
+  HOSTILE_TEXT,
+  jsonStrings,
+  plainTextViolations,
+} from '../../support/conformance.ts';
 import { type FakePagerDuty, startFakePagerDuty } from '../../support/fake-pagerduty.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, failure, memoryState, vendorDelivery } from '../../support/vendor-delivery.ts';
@@ -28,6 +36,20 @@ describeSinkConformance<PagerDutyDestination>({
   }),
   secrets: () => SECRETS,
   http: { label: (vendor) => `pagerduty ${vendor.host}` },
+  hostile: ({ outcome, requests }) => {
+    // PagerDuty shows summary, source and custom_details as plain text and links `links[]` and
+    // client_url: no control from alert content, and every link a checked http(s) URL.
+    expect(outcome).toEqual({ delivered: true });
+    const event = requests[0].body as PagerDutyEvent;
+    expect(jsonStrings(event).flatMap(plainTextViolations)).toEqual([]);
+    const hrefs = [...(event.links ?? []).map((l) => l.href), event.client_url ?? ''].filter(Boolean);
+    expect(hrefs.length).toBeGreaterThan(0);
+    for (const href of hrefs) {
+      expect(safeHttpUrl(href)).toBe(href);
+      expect(new URL(href).hostname).not.toBe(ATTACKER_HOST);
+    }
+    expect(event.payload?.summary).toContain(HOSTILE_TEXT.markdownLink);
+  },
   // PagerDuty suggests retrying a 429 30 s later: a shorter Retry-After still waits 30 s.
   expect: (vendorCase, standard) =>
     vendorCase.status === 429

@@ -11,7 +11,13 @@ import {
   sentrySink,
 } from '../../../lib/sinks/sentry/sentry.ts';
 import type { StateStore } from '../../../lib/state/store.ts';
-import { describeSinkConformance, type SinkConformance } from '../../support/conformance.ts';
+import {
+  describeSinkConformance,
+  HOSTILE_TEXT,
+  jsonStrings,
+  plainTextViolations,
+  type SinkConformance,
+} from '../../support/conformance.ts';
 import { type FakeSentry, startFakeSentry } from '../../support/fake-sentry.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, failure, memoryState } from '../../support/vendor-delivery.ts';
@@ -42,6 +48,27 @@ const conformance: SinkConformance<SentryDestination> = {
   }),
   leaks: () => [PUBLIC_KEY, LEGACY_SECRET_KEY],
   http: { label: (vendor) => `Sentry ingest ${vendor.host}`, accepted: { id: 'x' } },
+  hostile: ({ outcome, requests }) => {
+    // Sentry shows the message (its first line the issue title), tags and Additional Data as
+    // plain text: nothing a terminal or viewer acts on, the text itself kept.
+    expect(outcome).toEqual({ delivered: true });
+    expect(requests).toHaveLength(1);
+    const [request] = requests;
+    if (request.method === 'PUT') {
+      // A resolve carries only the status and the fingerprint query.
+      expect(request.body).toEqual({ status: 'resolved' });
+      expect(plainTextViolations(decodeURIComponent(request.url))).toEqual([]);
+      return;
+    }
+    const event = JSON.parse(request.text.trimEnd().split('\n').at(-1) ?? '{}') as {
+      message: string;
+      tags: Record<string, string>;
+    };
+    expect(jsonStrings(event).flatMap(plainTextViolations)).toEqual([]);
+    expect(event.message).toContain(HOSTILE_TEXT.markdownLink);
+    expect(event.message).toContain('exe.txt');
+    expect(event.tags.team).toContain('reset your password');
+  },
   // A 429 that names no wait means Sentry's default of 60 s.
   expect: (vendorCase, standard) =>
     vendorCase.status === 429

@@ -4,7 +4,12 @@ import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts'
 import type { Delivery } from '../../../lib/delivery/sink.ts';
 import { createSysdigSink, type SysdigDestination, sysdigSink } from '../../../lib/sinks/sysdig/sysdig.ts';
 import type { StateStore } from '../../../lib/state/store.ts';
-import { describeSinkConformance } from '../../support/conformance.ts';
+import {
+  describeSinkConformance,
+  HOSTILE_TEXT,
+  jsonStrings,
+  plainTextViolations,
+} from '../../support/conformance.ts';
 import { type FakeSysdig, parseScope, startFakeSysdig } from '../../support/fake-sysdig.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, memoryState } from '../../support/vendor-delivery.ts';
@@ -24,6 +29,17 @@ describeSinkConformance<SysdigDestination>({
   }),
   secrets: () => ({ [TOKEN_NAME]: TOKEN }),
   http: { label: (vendor) => `sysdig ${vendor.host}` },
+  hostile: ({ outcome, requests }) => {
+    // Sysdig shows an event's name, description and tags as plain text. (The scope is an
+    // expression: quoteScopeValue's own test keeps a value inside its quotes.)
+    expect(outcome).toEqual({ delivered: true });
+    const { event } = requests[0].body as {
+      event: { name: string; description: string; scope?: string; tags: Record<string, string> };
+    };
+    expect(jsonStrings({ ...event, scope: undefined }).flatMap(plainTextViolations)).toEqual([]);
+    expect(event.description).toContain(HOSTILE_TEXT.markdownLink);
+    expect(event.tags.team).toContain('reset your password');
+  },
 });
 
 describe('Sink: sysdig (contract with the fake Sysdig events API)', () => {

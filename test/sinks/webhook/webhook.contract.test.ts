@@ -13,7 +13,11 @@ import {
   webhookId,
   webhookSink,
 } from '../../../lib/sinks/webhook/webhook.ts';
-import { describeSinkConformance } from '../../support/conformance.ts';
+import {
+  describeSinkConformance,
+  hostileNotification,
+  plainTextViolations,
+} from '../../support/conformance.ts';
 import { capturingLogger, failure, memoryState } from '../../support/vendor-delivery.ts';
 import {
   startWebhookReceiver,
@@ -110,6 +114,22 @@ describeSinkConformance<WebhookDestination>({
   leaks: () => [PATH_TOKEN, QUERY_TOKEN, SECRET.slice('whsec_'.length)],
   hidden: ['/hooks/'],
   http: { label: (vendor) => `webhook ${vendor.host}` },
+  hostile: ({ outcome, requests }) => {
+    // An event log: the receiver gets the data exactly as it came, JSON-escaped, signed. Every
+    // character a terminal or viewer would act on is a \u escape in the bytes, not raw.
+    expect(outcome).toEqual({ delivered: true });
+    const [request] = requests;
+    const sent = hostileNotification();
+    expect(JSON.parse(request.text)).toEqual(sent);
+    expect(plainTextViolations(request.text)).toEqual([]);
+    expect(request.text).not.toMatch(/[\u2028\u2029]/);
+    const headers = {
+      'webhook-id': request.headers['webhook-id'],
+      'webhook-timestamp': request.headers['webhook-timestamp'],
+      'webhook-signature': request.headers['webhook-signature'],
+    };
+    expect(new Webhook(SECRET).verify(request.text, headers)).toEqual(sent);
+  },
 });
 
 describe('Sink: webhook', () => {

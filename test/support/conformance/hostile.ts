@@ -1,4 +1,5 @@
 import type { Notification } from '../../../lib/alertmanager/types.ts';
+import { safeHttpUrl } from '../../../lib/format/url.ts';
 import { makeNotification } from '../notifications.ts';
 
 /**
@@ -72,4 +73,82 @@ export function hostileNotification(status: 'firing' | 'resolved' = 'firing'): N
   // Makes the sinks that say so link to externalURL.
   notification.truncatedAlerts = 2;
   return notification;
+}
+
+/** The host every hostile link points to: no link in a delivery may lead there. */
+export const ATTACKER_HOST = 'evil.example';
+
+// C0 except tab and newline, DEL, C1 (ESC starts every terminal sequence), and the bidi controls.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+const BARE_MENTION = /(?:^|[^\p{L}\p{N}_.+-])@(?:channel|here|everyone)\b/iu;
+
+function codePoint(c: string): string {
+  return `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+function linkProblem(url: string, untrustedHosts: readonly string[]): string | undefined {
+  const safe = safeHttpUrl(url);
+  if (safe !== url) return `link to ${url.slice(0, 80)} that is not a checked http(s) URL`;
+  if (untrustedHosts.includes(new URL(safe).hostname)) return `link to ${url.slice(0, 80)}`;
+  return undefined;
+}
+
+/**
+ * What a plain-text field (Sentry's message, PagerDuty's summary, Sysdig's description,
+ * Opsgenie's message) must not carry from alert content: a control character, an escape
+ * sequence or a bidi control. A bare URL shows as itself there, so it can pass no address off
+ * as another, and these vendors ping nobody for an `@`: neither is a violation.
+ */
+export function plainTextViolations(text: string): string[] {
+  const found: string[] = [];
+  for (const [c] of text.matchAll(new RegExp(CONTROLS, 'gu'))) found.push(`control ${codePoint(c)}`);
+  return found;
+}
+
+/**
+ * What a Markdown field (ilert's details, Teams, Discord) would make of alert content that the
+ * relay did not mean: a link or image whose target is not a checked http(s) URL or points to
+ * the attacker, an autolink, raw HTML, a bare URL to the attacker (chat apps auto-link it), an
+ * unbroken mention, a control or bidi character. The relay's own links (`[text](checked URL)`
+ * to a trusted host) are allowed; backslash-escaped characters are text.
+ */
+export function markdownViolations(
+  text: string,
+  untrustedHosts: readonly string[] = [ATTACKER_HOST],
+): string[] {
+  const found = plainTextViolations(text);
+  // Escaped characters are text: drop them, and the relay's own links, before looking.
+  let rest = text.replace(/\\[\s\S]/g, ' ');
+  rest = rest.replace(/!?\[([^\]]*)\]\(([^)\s]*)\)/g, (whole, _label: string, url: string) => {
+    const problem = linkProblem(url, untrustedHosts);
+    if (problem) found.push(`${whole.startsWith('!') ? 'image' : 'markdown'} ${problem}`);
+    return ' ';
+  });
+  for (const [whole] of rest.matchAll(/\]\(/g)) found.push(`unescaped link opener ${whole}`);
+  for (const [whole] of rest.matchAll(/<[A-Za-z][A-Za-z0-9+.-]*:[^<>\s]*>?/g))
+    found.push(`autolink ${whole.slice(0, 60)}`);
+  for (const [whole] of rest.matchAll(/<[A-Za-z!/?][^<>]*>?/g)) found.push(`html ${whole.slice(0, 60)}`);
+  for (const [, host] of rest.matchAll(/[A-Za-z][A-Za-z0-9+.-]*:\/\/([^\s/?#<>()[\]\\]+)/g))
+    if (untrustedHosts.includes(host.toLowerCase())) found.push(`bare link to ${host}`);
+  const mention = BARE_MENTION.exec(text);
+  if (mention) found.push(`bare mention ${mention[0].trim()}`);
+  return found;
+}
+
+/** Every string in a JSON value (keys too), for a check over a vendor body. */
+export function jsonStrings(value: unknown): string[] {
+  const out: string[] = [];
+  const visit = (v: unknown): void => {
+    if (typeof v === 'string') out.push(v);
+    else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object')
+      for (const [key, item] of Object.entries(v)) {
+        out.push(key);
+        visit(item);
+      }
+  };
+  visit(value);
+  return out;
 }
