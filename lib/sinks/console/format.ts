@@ -90,7 +90,10 @@ function oneLine(value: unknown): string {
 
 // Prometheus's own escaping, so the output can be pasted into a selector.
 function quoteLabelValue(value: unknown): string {
-  const escaped = terminal(String(value), { multiline: true }).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  const escaped = terminal(String(value), { multiline: true })
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, '\\n');
   return `"${oneLine(escaped)}"`;
 }
 

@@ -1,4 +1,5 @@
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 export const DEFAULT_ILERT_URL = 'https://api.ilert.com';
 /** Whole-request timeout when `timeoutSeconds` is not set. */
@@ -35,6 +36,15 @@ export const ilertConfigSchema = {
     priorityMap: { type: 'object', additionalProperties: { type: 'string', enum: ILERT_PRIORITIES } },
     /** Whole-request timeout. Default 10. */
     timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_TIMEOUT_SECONDS },
+    /**
+     * Liquid templates (docs/templates.md), mode events: the event's `summary` and `details`,
+     * rendered per alert. Mode alertmanager sends the notification, which ilert renders itself.
+     */
+    templates: {
+      type: 'object',
+      properties: { summary: templateSourceSchema, details: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['keySecret'],
   additionalProperties: false,
@@ -42,3 +52,6 @@ export const ilertConfigSchema = {
 
 /** An ilert destination: an alert source, fed through its Prometheus endpoint or the Events API. */
 export type IlertDestination = DestinationFromSchema<typeof ilertConfigSchema>;
+
+/** ilert renders Markdown in details: `summary` and `details` replace the event's (mode events), per alert. */
+export const ILERT_TEMPLATES: TemplateSpec = { keys: ['summary', 'details'], format: 'markdown' };

@@ -2,9 +2,12 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, joinUrl, parseBaseUrl, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_ILERT_URL,
   DEFAULT_TIMEOUT_SECONDS,
+  ILERT_TEMPLATES,
   type IlertDestination,
   ilertConfigSchema,
 } from './config.ts';
@@ -13,6 +16,7 @@ import { ilertEvent, prometheusBody } from './event.ts';
 export {
   DEFAULT_ILERT_URL,
   DEFAULT_TIMEOUT_SECONDS,
+  ILERT_TEMPLATES,
   type IlertDestination,
   ilertConfigSchema,
 } from './config.ts';
@@ -36,22 +40,28 @@ export interface IlertSinkOptions {
   now?: () => number;
 }
 
-export function createIlertSink(options: IlertSinkOptions = {}): Sink<IlertDestination> {
+export function createIlertSink(
+  options: IlertSinkOptions = {},
+): Sink<IlertDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
 
   return {
     name: 'ilert',
     kind: 'lifecycle',
     configSchema: ilertConfigSchema,
+    templates: ILERT_TEMPLATES,
 
     describe(destination) {
-      return destination.mode === 'events'
-        ? [
-            'mode events: one ilert event per alert (alertKey = destination/fingerprint), priority from severity',
-          ]
-        : [
-            "mode alertmanager: notifications go to ilert's Prometheus endpoint; ilert groups and resolves them",
-          ];
+      if (destination.mode === 'events')
+        return [
+          'mode events: one ilert event per alert (alertKey = destination/fingerprint), priority from severity',
+        ];
+      return [
+        "mode alertmanager: notifications go to ilert's Prometheus endpoint; ilert groups and resolves them",
+        ...(destination.templates
+          ? ['templates are not used in mode alertmanager (ilert renders the notification); use mode events']
+          : []),
+      ];
     },
 
     async deliver(delivery: Delivery<IlertDestination>): Promise<void> {
@@ -67,13 +77,22 @@ export function createIlertSink(options: IlertSinkOptions = {}): Sink<IlertDesti
 
       if (destination.mode === 'events') {
         const url = joinUrl(base, '/api/events');
-        const { sent, skipped } = await forEachAlertOnce(delivery, (alert) =>
-          post(url, JSON.stringify(ilertEvent(notification, alert, destination, key)), key, delivery, {
+        const { sent, skipped } = await forEachAlertOnce(delivery, (alert) => {
+          const { values, notes } = renderDestinationTemplates(
+            destination,
+            ILERT_TEMPLATES,
+            templateData(notification, destination, { part: delivery.part, alert }),
+            delivery,
+            { now: now() },
+          );
+          const templated = { summary: values.summary, details: values.details, notes };
+          const event = ilertEvent(notification, alert, destination, key, templated);
+          return post(url, JSON.stringify(event), key, delivery, {
             fetch: options.fetch,
             now,
             what: `${alert.status === 'firing' ? 'ALERT' : 'RESOLVE'} event`,
-          }),
-        );
+          });
+        });
         delivery.logger.info('ilert events sent', { sent, skipped });
         return;
       }
@@ -87,7 +106,7 @@ export function createIlertSink(options: IlertSinkOptions = {}): Sink<IlertDesti
   };
 }
 
-export const ilertSink: Sink<IlertDestination> = createIlertSink();
+export const ilertSink = createIlertSink();
 
 async function post(
   url: URL,

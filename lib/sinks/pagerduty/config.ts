@@ -1,4 +1,5 @@
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com';
 /** Whole-request timeout when `timeoutSeconds` is not set. */
@@ -45,6 +46,15 @@ export const pagerdutyConfigSchema = {
     classLabel: labelName,
     /** Whole-request timeout. Default 10. */
     timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_TIMEOUT_SECONDS },
+    /**
+     * Liquid templates (docs/templates.md): `summary` is payload.summary (1024 characters),
+     * `description` the first entry of custom_details.
+     */
+    templates: {
+      type: 'object',
+      properties: { summary: templateSourceSchema, description: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['routingKeySecret'],
   additionalProperties: false,
@@ -52,3 +62,6 @@ export const pagerdutyConfigSchema = {
 
 /** A PagerDuty destination: one Events API v2 integration (routing key). */
 export type PagerDutyDestination = DestinationFromSchema<typeof pagerdutyConfigSchema>;
+
+/** PagerDuty shows its fields as plain text: `summary` replaces payload.summary, `description` leads custom_details. */
+export const PAGERDUTY_TEMPLATES: TemplateSpec = { keys: ['summary', 'description'], format: 'text' };

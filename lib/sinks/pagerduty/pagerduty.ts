@@ -1,18 +1,30 @@
+import type { Alert } from '../../alertmanager/types.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, joinUrl, parseBaseUrl, postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_PAGERDUTY_URL,
   DEFAULT_TIMEOUT_SECONDS,
+  PAGERDUTY_TEMPLATES,
   type PagerDutyDestination,
   pagerdutyConfigSchema,
 } from './config.ts';
-import { alertEvent, eventBytes, groupEvent, MAX_EVENT_BYTES, type PagerDutyEvent } from './event.ts';
+import {
+  alertEvent,
+  eventBytes,
+  groupEvent,
+  MAX_EVENT_BYTES,
+  type PagerDutyEvent,
+  type TemplatedFields,
+} from './event.ts';
 
 export {
   DEFAULT_PAGERDUTY_URL,
   DEFAULT_TIMEOUT_SECONDS,
+  PAGERDUTY_TEMPLATES,
   type PagerDutyDestination,
   pagerdutyConfigSchema,
 } from './config.ts';
@@ -36,13 +48,16 @@ export interface PagerDutySinkOptions {
   now?: () => number;
 }
 
-export function createPagerDutySink(options: PagerDutySinkOptions = {}): Sink<PagerDutyDestination> {
+export function createPagerDutySink(
+  options: PagerDutySinkOptions = {},
+): Sink<PagerDutyDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
 
   return {
     name: 'pagerduty',
     kind: 'lifecycle',
     configSchema: pagerdutyConfigSchema,
+    templates: PAGERDUTY_TEMPLATES,
 
     describe(destination) {
       const notes = [
@@ -69,20 +84,45 @@ export function createPagerDutySink(options: PagerDutySinkOptions = {}): Sink<Pa
         throw new PermanentError(`pagerduty routing key secret "${destination.routingKeySecret}" is empty`);
       }
       const send = (event: PagerDutyEvent) => sendEvent(url, event, routingKey, delivery, options.fetch, now);
+      // Rendered only for a trigger: a resolve carries no payload.
+      const templated = (alert?: Alert): TemplatedFields => {
+        const data = templateData(notification, destination, { part: delivery.part, alert });
+        const { values, notes } = renderDestinationTemplates(
+          destination,
+          PAGERDUTY_TEMPLATES,
+          data,
+          delivery,
+          {
+            now: now(),
+          },
+        );
+        return { summary: values.summary, description: values.description, notes };
+      };
 
       if (destination.mode === 'alert') {
         const { sent, skipped } = await forEachAlertOnce(delivery, (alert) =>
-          send(alertEvent(notification, alert, destination, routingKey)),
+          send(
+            alertEvent(
+              notification,
+              alert,
+              destination,
+              routingKey,
+              alert.status === 'firing' ? templated(alert) : {},
+            ),
+          ),
         );
         delivery.logger.info('pagerduty alerts sent', { sent, skipped });
         return;
       }
-      await send(groupEvent(notification, destination, routingKey, delivery.part));
+      const triggers = notification.status === 'firing';
+      await send(
+        groupEvent(notification, destination, routingKey, delivery.part, triggers ? templated() : {}),
+      );
     },
   };
 }
 
-export const pagerdutySink: Sink<PagerDutyDestination> = createPagerDutySink();
+export const pagerdutySink = createPagerDutySink();
 
 async function sendEvent(
   url: URL,

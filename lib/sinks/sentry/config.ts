@@ -1,4 +1,5 @@
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /** Per request when `timeoutSeconds` is not set. */
 export const DEFAULT_TIMEOUT_SECONDS = 10;
@@ -47,6 +48,12 @@ export const sentryConfigSchema = {
     releaseLabel: LABEL_NAME,
     /** Per request. Default 10. */
     timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_TIMEOUT_SECONDS },
+    /** Liquid templates (docs/templates.md): `message` is the event's message (its first line the issue title), per alert. */
+    templates: {
+      type: 'object',
+      properties: { message: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['dsnSecret'],
   dependentRequired: { authTokenSecret: ['org'] },
@@ -58,3 +65,6 @@ export const sentryConfigSchema = {
  * resolved alerts resolve their issues through the Web API.
  */
 export type SentryDestination = DestinationFromSchema<typeof sentryConfigSchema>;
+
+/** Sentry shows messages as plain text: `message` replaces the event's message, rendered per alert (`alert`). */
+export const SENTRY_TEMPLATES: TemplateSpec = { keys: ['message'], format: 'text' };

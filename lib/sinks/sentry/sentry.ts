@@ -4,7 +4,14 @@ import { PermanentError, RetryableError } from '../../delivery/errors.ts';
 import { statusError, vendorFetch } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { DEFAULT_TIMEOUT_SECONDS, type SentryDestination, sentryConfigSchema } from './config.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import {
+  DEFAULT_TIMEOUT_SECONDS,
+  SENTRY_TEMPLATES,
+  type SentryDestination,
+  sentryConfigSchema,
+} from './config.ts';
 import {
   buildEnvelope,
   buildEvent,
@@ -20,6 +27,7 @@ import {
 export {
   DEFAULT_TIMEOUT_SECONDS,
   SENTRY_LEVELS,
+  SENTRY_TEMPLATES,
   type SentryDestination,
   type SentryLevel,
   sentryConfigSchema,
@@ -61,7 +69,9 @@ interface FiredRecord {
   acceptedAt: string;
 }
 
-export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDestination> {
+export function createSentrySink(
+  options: SentrySinkOptions = {},
+): Sink<SentryDestination> & { templates: TemplateSpec } {
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const now = options.now ?? Date.now;
   // Per ingest endpoint: until when Sentry told us to send no events (429, or a 200 that
@@ -73,6 +83,7 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
     name: 'sentry',
     kind: 'lifecycle',
     configSchema: sentryConfigSchema,
+    templates: SENTRY_TEMPLATES,
 
     describe(destination) {
       if (!destination.authTokenSecret) {
@@ -130,6 +141,13 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
           });
         }
         const eventId = eventIdFor(delivery.idempotencyKey, alert.fingerprint);
+        const { values, notes } = renderDestinationTemplates(
+          destination,
+          SENTRY_TEMPLATES,
+          templateData(delivery.notification, destination, { part: delivery.part, alert }),
+          delivery,
+          { now: now() },
+        );
         const event = buildEvent(
           alert,
           delivery.notification,
@@ -141,6 +159,7 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
             releaseLabel: destination.releaseLabel ?? 'release',
             client: CLIENT,
           },
+          { message: values.message, notes },
         );
         const started = performance.now();
         const response = await request(
@@ -306,7 +325,7 @@ export function createSentrySink(options: SentrySinkOptions = {}): Sink<SentryDe
   }
 }
 
-export const sentrySink: Sink<SentryDestination> = createSentrySink();
+export const sentrySink = createSentrySink();
 
 function firedKey(destination: string, fingerprint: string): string {
   return `sentry#${destination}#fired#${fingerprint}`;

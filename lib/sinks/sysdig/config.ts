@@ -1,5 +1,6 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /**
  * Sysdig SaaS regions -> Monitor URL. us2 and eu1 are from Sysdig's REST API conventions page
@@ -75,6 +76,12 @@ export const sysdigConfigSchema = {
     scope: scopeSchema,
     /** Per request (connect, headers and body). Default 10. */
     timeoutSeconds: { type: 'number', minimum: 1, maximum: 120, default: DEFAULT_TIMEOUT_SECONDS },
+    /** Liquid templates (docs/templates.md): the event's `name` and `description`, rendered per alert. */
+    templates: {
+      type: 'object',
+      properties: { name: templateSourceSchema, description: templateSourceSchema },
+      additionalProperties: false,
+    },
   },
   required: ['tokenSecret'],
   additionalProperties: false,
@@ -87,3 +94,6 @@ export type SysdigDestination = DestinationFromSchema<typeof sysdigConfigSchema>
 
 /** The `scope:` block of a destination: how labels become scope keys. */
 export type ScopeMapping = FromSchema<typeof scopeSchema>;
+
+/** Sysdig shows events as plain text: `name` and `description` replace the event's, rendered per alert (`alert`). */
+export const SYSDIG_TEMPLATES: TemplateSpec = { keys: ['name', 'description'], format: 'text' };

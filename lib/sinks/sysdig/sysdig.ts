@@ -2,9 +2,12 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
   SYSDIG_REGIONS,
+  SYSDIG_TEMPLATES,
   type SysdigDestination,
   sysdigConfigSchema,
 } from './config.ts';
@@ -13,6 +16,7 @@ import { buildSysdigEvent } from './event.ts';
 export {
   DEFAULT_TIMEOUT_SECONDS,
   SYSDIG_REGIONS,
+  SYSDIG_TEMPLATES,
   type SysdigDestination,
   type SysdigRegion,
   sysdigConfigSchema,
@@ -54,7 +58,9 @@ export function eventsUrl(destination: Pick<SysdigDestination, 'baseUrl' | 'regi
   return url;
 }
 
-export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDestination> {
+export function createSysdigSink(
+  options: SysdigSinkOptions = {},
+): Sink<SysdigDestination> & { templates: TemplateSpec } {
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const now = options.now ?? Date.now;
 
@@ -62,6 +68,7 @@ export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDe
     name: 'sysdig',
     kind: 'lifecycle',
     configSchema: sysdigConfigSchema,
+    templates: SYSDIG_TEMPLATES,
 
     describe(destination) {
       const url = eventsUrl(destination);
@@ -86,7 +93,18 @@ export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDe
       const redactions = [token];
 
       const result = await forEachAlertOnce(delivery, async (alert) => {
-        const { event, skipped } = buildSysdigEvent(alert, notification, destination);
+        const { values, notes } = renderDestinationTemplates(
+          destination,
+          SYSDIG_TEMPLATES,
+          templateData(notification, destination, { part: delivery.part, alert }),
+          delivery,
+          { now: now() },
+        );
+        const { event, skipped } = buildSysdigEvent(alert, notification, destination, {
+          name: values.name,
+          description: values.description,
+          notes,
+        });
         if (skipped.length > 0) {
           logger.debug('labels left out of the sysdig scope', { fingerprint: alert.fingerprint, skipped });
         }
@@ -134,7 +152,7 @@ export function createSysdigSink(options: SysdigSinkOptions = {}): Sink<SysdigDe
   };
 }
 
-export const sysdigSink: Sink<SysdigDestination> = createSysdigSink();
+export const sysdigSink = createSysdigSink();
 
 /** The created event's id from `{"event": {"id": ...}}`, for the log line; undefined if absent. */
 async function readEventId(response: Response): Promise<string | undefined> {

@@ -2,9 +2,23 @@ import { createHash, createHmac } from 'node:crypto';
 import { PermanentError } from '../../delivery/errors.ts';
 import { statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { DEFAULT_TIMEOUT_SECONDS, type WebhookDestination, webhookConfigSchema } from './config.ts';
+import { templateData } from '../../templates/data.ts';
+import { renderDestinationTemplates, specFormat, type TemplateSpec } from '../../templates/destination.ts';
+import {
+  DEFAULT_TIMEOUT_SECONDS,
+  isJsonContentType,
+  templateContentType,
+  WEBHOOK_TEMPLATES,
+  type WebhookDestination,
+  webhookConfigSchema,
+} from './config.ts';
 
-export { DEFAULT_TIMEOUT_SECONDS, type WebhookDestination, webhookConfigSchema } from './config.ts';
+export {
+  DEFAULT_TIMEOUT_SECONDS,
+  WEBHOOK_TEMPLATES,
+  type WebhookDestination,
+  webhookConfigSchema,
+} from './config.ts';
 
 /**
  * Generic webhook sink: POSTs the notification (this destination's alerts only) as JSON,
@@ -96,7 +110,66 @@ export function signStandardWebhook(
     .join(' ');
 }
 
-export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<WebhookDestination> {
+// Characters JSON may carry raw but a terminal, a log viewer or an editor acts on: DEL and the C1
+// controls (U+009B starts a CSI sequence on its own), the bidi controls, and the line and
+// paragraph separators. Written as \u escapes they are the same JSON value, byte-safe.
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `value` as JSON: the event log carries the notification as it came, and every character a
+ * receiver's terminal or viewer could act on is a `\u` escape (JSON.stringify already escapes
+ * C0 controls; it leaves C1 and bidi controls raw).
+ *
+ * @example
+ * webhookJson({ a: '\u202eexe.txt' }) // '{"a":"\\u202eexe.txt"}'
+ */
+export function webhookJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    JSON_UNSAFE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** The body a delivery sends, its Content-Type, and whether a template made it. */
+interface WebhookBody {
+  body: string;
+  contentType: string;
+  templated: boolean;
+}
+
+/**
+ * The templated body when the destination has one and it rendered; otherwise the notification
+ * as JSON (marked `superseded` for a redrive of an older one), with `templateFailed` saying why
+ * when a template failed. A failed template never loses the alert.
+ */
+function webhookBody(delivery: Delivery<WebhookDestination>, now: number): WebhookBody {
+  const { destination, notification } = delivery;
+  const { values, notes } = renderDestinationTemplates(
+    destination,
+    WEBHOOK_TEMPLATES,
+    templateData(notification, destination, { part: delivery.part }),
+    delivery,
+    { now },
+  );
+  if (values.body !== undefined)
+    return { body: values.body, contentType: templateContentType(destination), templated: true };
+  // A note is escaped for the body's format; in a JSON body, as the inside of a JSON string.
+  const json = specFormat(WEBHOOK_TEMPLATES, destination).name === 'json';
+  const failed = notes.map((note) => (json ? (JSON.parse(`"${note}"`) as string) : note));
+  const marks = {
+    ...(delivery.superseded ? { superseded: delivery.superseded } : {}),
+    ...(failed.length > 0 ? { templateFailed: failed.join(' ') } : {}),
+  };
+  return {
+    body: webhookJson(Object.keys(marks).length > 0 ? { ...notification, ...marks } : notification),
+    contentType: 'application/json',
+    templated: false,
+  };
+}
+
+export function createWebhookSink(
+  options: WebhookSinkOptions = {},
+): Sink<WebhookDestination> & { templates: TemplateSpec } {
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const now = options.now ?? Date.now;
 
@@ -104,9 +177,19 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
     name: 'webhook',
     kind: 'event-log',
     configSchema: webhookConfigSchema,
+    templates: WEBHOOK_TEMPLATES,
 
     describe(destination) {
       const notes: string[] = [];
+      const templates = destination.templates;
+      if (templates?.body) {
+        const type = templateContentType(destination);
+        notes.push(
+          `the body is the body template, sent as ${type}${isJsonContentType(type) ? ' (it must render to valid JSON)' : ''}`,
+        );
+      } else if (templates?.contentType) {
+        notes.push('templates.contentType is ignored: there is no templates.body');
+      }
       if (!destination.signingSecret) {
         notes.push('requests are not signed: the receiver cannot tell them from forged ones');
       }
@@ -142,15 +225,12 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
       }
 
       // An older notification than its group's last applied one (a DLQ redrive) still goes to an
-      // event log, marked so the receiver does not take it for the group's current state.
-      const body = JSON.stringify(
-        delivery.superseded
-          ? { ...delivery.notification, superseded: delivery.superseded }
-          : delivery.notification,
-      );
+      // event log, marked so the receiver does not take it for the group's current state: in the
+      // header always, in the body unless a template shapes it. The signature covers these bytes.
+      const { body, contentType, templated } = webhookBody(delivery, now());
       const timestamp = Math.floor(now() / 1000);
       const headers = buildHeaders(destination.headers ?? {});
-      headers.set('content-type', 'application/json');
+      headers.set('content-type', contentType);
       headers.set('user-agent', USER_AGENT);
       // The id and timestamp go out unsigned too: receivers dedupe on webhook-id either way.
       const id = webhookId(delivery.idempotencyKey, delivery.receivedAt);
@@ -172,6 +252,7 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
         logger.info('webhook delivered', {
           host,
           status,
+          templated,
           attempt: delivery.attempt,
           durationMs: Math.round(performance.now() - started),
         });
@@ -195,7 +276,7 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): Sink<Webhoo
   };
 }
 
-export const webhookSink: Sink<WebhookDestination> = createWebhookSink();
+export const webhookSink = createWebhookSink();
 
 function parseDestinationUrl(raw: unknown): URL {
   let url: URL;
