@@ -2,15 +2,26 @@ import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { Delivery, SinkLogger } from '../../lib/delivery/sink.ts';
 import { idempotencyKey } from '../../lib/queue/idempotency.ts';
 import type { SlackDestination } from '../../lib/sinks/slack/slack.ts';
-import type { StateStore } from '../../lib/state/store.ts';
+import type { StateStore, VersionedStateStore } from '../../lib/state/store.ts';
 
-/** An in-memory state store that can be told to fail (a Lambda dying) at its Nth write. */
-export function memoryState(): StateStore & {
+/**
+ * An in-memory state store that can be told to fail (a Lambda dying) at its Nth write. It
+ * compare-and-sets like the real stores (an item written by put has version 0).
+ */
+export function memoryState(): VersionedStateStore & {
   items: Map<string, object>;
   writes: number;
   failAtWrite?: number;
 } {
   const items = new Map<string, object>();
+  const versions = new Map<string, number>();
+  const write = (key: string, value: object) => {
+    store.writes++;
+    if (store.failAtWrite !== undefined && store.writes === store.failAtWrite) {
+      throw new Error(`state store unavailable (write ${store.writes})`);
+    }
+    items.set(key, structuredClone(value));
+  };
   const store = {
     items,
     writes: 0,
@@ -20,14 +31,25 @@ export function memoryState(): StateStore & {
       return value === undefined ? undefined : (structuredClone(value) as T);
     },
     async put(key: string, value: object) {
-      store.writes++;
-      if (store.failAtWrite !== undefined && store.writes === store.failAtWrite) {
-        throw new Error(`state store unavailable (write ${store.writes})`);
-      }
-      items.set(key, structuredClone(value));
+      write(key, value);
+      versions.set(key, 0);
     },
     async delete(key: string) {
       items.delete(key);
+      versions.delete(key);
+    },
+    async getVersioned<T extends object>(key: string) {
+      const value = items.get(key);
+      return value === undefined
+        ? undefined
+        : { value: structuredClone(value) as T, version: versions.get(key) ?? 0 };
+    },
+    async putIfVersion(key: string, value: object, expectedVersion: number | undefined) {
+      const current = items.has(key) ? (versions.get(key) ?? 0) : undefined;
+      if (current !== expectedVersion) return false;
+      write(key, value);
+      versions.set(key, (expectedVersion ?? 0) + 1);
+      return true;
     },
   };
   return store;

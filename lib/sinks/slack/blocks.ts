@@ -10,6 +10,7 @@ import type {
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
 import { safeHttpUrl } from '../../format/url.ts';
+import { fitRendered } from '../../templates/fit.ts';
 
 /**
  * Block Kit for one alert group: what the Slack message of a group looks like. Pure: the
@@ -100,6 +101,12 @@ export interface BlockOptions {
   maxBlocks?: number;
   /** Text budget per message (see blockTextLength), for tests and after msg_blocks_too_long; never above messageTextChars. */
   maxChars?: number;
+  /**
+   * The destination's rendered templates: `title` replaces the header (plain text, values
+   * cleaned by the text format), `text` the summary section (mrkdwn, values escaped); `notes`
+   * are the one-line notes of templates that failed (mrkdwn, escaped), shown as notices.
+   */
+  templated?: { title?: string; text?: string; notes?: readonly string[] };
 }
 
 export const DEFAULT_CONTEXT_LABELS = ['cluster', 'namespace', 'instance'] as const;
@@ -293,15 +300,27 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   const head = title(notification);
   const { summary, description } = summaryOf(notification);
 
+  const templated = options.templated ?? {};
+  // A header must not be empty (Slack refuses it): a title rendering to nothing keeps the default.
+  const oneLine = templated.title?.replace(/\s*\n\s*/g, ' ').trim();
+  const templatedTitle = oneLine ? fitRendered(oneLine, BLOCK_LIMITS.headerText) : undefined;
   const header: HeaderBlock = {
     type: 'header',
-    text: { type: 'plain_text', text: truncate(`${emoji} ${head}`, BLOCK_LIMITS.headerText), emoji: true },
+    text: {
+      type: 'plain_text',
+      text: templatedTitle ?? truncate(`${emoji} ${head}`, BLOCK_LIMITS.headerText),
+      emoji: true,
+    },
   };
   const top: Block[] = [header];
-  const about = [summary && `*${escapeMrkdwn(summary)}*`, description && escapeMrkdwn(description)].filter(
-    Boolean,
-  );
-  if (about.length > 0) top.push(section(truncate(about.join('\n'), BLOCK_LIMITS.sectionText)));
+  if (templated.text !== undefined) {
+    if (templated.text.trim()) top.push(section(fitRendered(templated.text, BLOCK_LIMITS.sectionText)));
+  } else {
+    const about = [summary && `*${escapeMrkdwn(summary)}*`, description && escapeMrkdwn(description)].filter(
+      Boolean,
+    );
+    if (about.length > 0) top.push(section(truncate(about.join('\n'), BLOCK_LIMITS.sectionText)));
+  }
 
   const fieldLabels = options.fieldLabels ?? DEFAULT_FIELD_LABELS;
   const fields = fieldLabels
@@ -319,7 +338,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   if (fields.length > 0) top.push({ type: 'section', fields });
 
   const bottom: Block[] = [];
-  const notices: string[] = [];
+  const notices: string[] = [...(templated.notes ?? [])];
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0) {
     notices.push(
@@ -390,7 +409,8 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   blocks.push(...noticeBlocks, ...bottom);
 
   // The fallback is mrkdwn too (chat.postMessage's `text`), shown in notifications.
-  const fallback = [head, summary].filter(Boolean).join(': ');
+  // A templated title is plain text (the text format cleaned its values): escaped here for mrkdwn.
+  const fallback = [templatedTitle ?? head, summary].filter(Boolean).join(': ');
   const main = { text: escapeMrkdwn(truncate(fallback, BLOCK_LIMITS.fallbackText)), blocks };
 
   const continuations: SlackMessage[] = [];

@@ -1,5 +1,7 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { stormConfigSchema } from '../../digest/config.ts';
+import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 import { graphConfigSchema } from './graph/config.ts';
 
 /**
@@ -37,6 +39,17 @@ export const slackConfigSchema = {
     fieldLabels: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 10 },
     timeoutSeconds: { type: 'number', minimum: 1, maximum: 60, default: DEFAULT_SLACK_TIMEOUT_SECONDS },
     graph: graphConfigSchema,
+    /**
+     * Liquid templates (docs/templates.md): `title` is the header (plain text, rendered with the
+     * text format), `text` the summary section (mrkdwn).
+     */
+    templates: {
+      type: 'object',
+      properties: { title: templateSourceSchema, text: templateSourceSchema },
+      additionalProperties: false,
+    },
+    /** Storm mode (lib/digest): one live digest instead of a message per new group when many fire at once. */
+    storm: stormConfigSchema,
   },
   required: ['tokenSecret', 'channel'],
   additionalProperties: false,
@@ -44,3 +57,10 @@ export const slackConfigSchema = {
 
 /** A Slack destination as the sink reads it (a field with a default stays optional; the sink applies it). */
 export type SlackDestination = DestinationFromSchema<typeof slackConfigSchema>;
+
+/**
+ * What the config loader checks of `templates:` on a Slack destination: both keys parse as
+ * mrkdwn, the stricter of the two formats (no value where mrkdwn reads a link target). The
+ * header is plain_text, so the sink renders `title` with the text format (slack.ts).
+ */
+export const SLACK_TEMPLATES: TemplateSpec = { keys: ['title', 'text'], format: 'mrkdwn' };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import type { TemplateSpec } from '../../templates/destination.ts';
 import { SlackApi, slackErrorCode } from './api.ts';
 import {
   type AlertLinks,
@@ -11,12 +12,14 @@ import {
   type SlackMessage,
   threadReply,
 } from './blocks.ts';
-import { type SlackDestination, slackConfigSchema } from './config.ts';
+import { SLACK_TEMPLATES, type SlackDestination, slackConfigSchema } from './config.ts';
 import { renderAlertGraph } from './graph/alert-graph.ts';
 import { attachGraphOnce, type GraphRenderer } from './graph-upload.ts';
 import { type GroupRecord, type LifecyclePlan, nextGroupRecord, planDelivery } from './lifecycle.ts';
 import { type ChannelPace, DEFAULT_CHANNEL_PACE, paceDelivery } from './pacing.ts';
 import { createPoster, type PostedMessage } from './posts.ts';
+import { handleStorm, wouldPostNew } from './storm.ts';
+import { renderSlackTemplates } from './templates.ts';
 
 export type { SlackDestination } from './config.ts';
 export type { GraphRenderer } from './graph-upload.ts';
@@ -73,8 +76,11 @@ function countPosts(plan: LifecyclePlan, built: GroupMessage, part: Delivery['pa
   );
 }
 
-export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDestination> {
-  const now = options.now ?? Date.now;
+export function createSlackSink(
+  options: SlackSinkOptions = {},
+): Sink<SlackDestination> & { templates: TemplateSpec } {
+  // Read at each call, not captured: a test that fakes the clock (Date) moves the sink with it.
+  const now = options.now ?? (() => Date.now());
   const links = options.links ?? defaultLinks;
   const pace = options.pace ?? DEFAULT_CHANNEL_PACE;
   const renderGraph = options.renderGraph ?? renderAlertGraph;
@@ -83,6 +89,7 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
     name: 'slack',
     kind: 'lifecycle',
     configSchema: slackConfigSchema,
+    templates: SLACK_TEMPLATES,
 
     describe(destination) {
       const notes = [`channel ${destination.channel}, updates: ${destination.update ?? 'both'}`];
@@ -106,6 +113,18 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
       const stored = await state.get<GroupRecord>(groupKey);
       // A message in a channel the destination no longer posts to is not the group's message any more.
       const group = stored?.channel === destination.channel ? stored : undefined;
+      // In a storm a new group is folded into the destination's digest instead (storm.ts).
+      const storm = await handleStorm({
+        delivery,
+        journal,
+        api,
+        groupId: hash(notification.groupKey),
+        group,
+        newMessage: wouldPostNew(group, notification, destination.newMessageAfterResolve ?? true),
+        now,
+        pace,
+      });
+      if (!storm.own) return;
       const { value: run } = await journal.once<RunStep>('run', async () => {
         let plan = planDelivery(group, notification, {
           update: destination.update ?? 'both',
@@ -119,8 +138,10 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
       });
       const { plan } = run;
 
+      const templated = renderSlackTemplates(delivery, notification, now());
       const build = () =>
         buildGroupMessage(notification, {
+          templated,
           contextLabels: destination.contextLabels,
           fieldLabels: destination.fieldLabels,
           links,
@@ -264,6 +285,7 @@ export function createSlackSink(options: SlackSinkOptions = {}): Sink<SlackDesti
         );
         made.push('graph');
       }
+      await storm.after?.();
       logger.info('slack message delivered', {
         channel: thread.channel,
         ts: thread.ts,

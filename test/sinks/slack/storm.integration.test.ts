@@ -1,0 +1,124 @@
+import { once } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Notification } from '../../../lib/alertmanager/types.ts';
+import { sinkQueueName } from '../../../lib/queue/local.ts';
+import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../support/fake-slack.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
+
+const SLACK_TOKEN = 'xoxb-storm-0000-slack';
+const CHANNEL = 'C0STORMCHN1';
+const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+const GROUPS = 1000;
+
+/** Group `i` of the storm: one alert, NodeDown (critical) or DiskFull (warning) in turn. */
+function stormGroup(i: number): Notification {
+  const [alertname, severity] = i % 2 === 0 ? ['NodeDown', 'critical'] : ['DiskFull', 'warning'];
+  const n = makeNotification({ groupKey: `{}:{alertname="${alertname}", instance="host-${i}"}` });
+  n.groupLabels = { alertname, instance: `host-${i}` };
+  n.commonLabels = { alertname, instance: `host-${i}`, severity };
+  n.alerts = n.alerts.map((a) => ({
+    ...a,
+    labels: { alertname, instance: `host-${i}`, severity },
+    fingerprint: i.toString(16).padStart(16, '0'),
+  }));
+  return n;
+}
+
+const textOf = (message: FakeSlackMessage) => JSON.stringify(message.blocks ?? []);
+
+/**
+ * Issue 15's storm through the local runtime on a virtual clock: Date is faked (only Date:
+ * timers stay real, so the workers and HTTP run as usual), and every part of the relay (the
+ * queue's visibility, the state store's TTLs, the sink's pacing and storm windows) and the fake
+ * Slack's rate limit read it. Time moves only when the test moves it.
+ */
+describe.each([
+  { limits: 'without', burst: 1_000_000 },
+  { limits: 'with', burst: 3 },
+])('Sink: slack storm digest through the local runtime ($limits the fake rate limits)', ({ burst }) => {
+  const local = useLocalRelay('slack-storm');
+  let slack: FakeSlack;
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    slack = local.own(
+      await startFakeSlack({ token: SLACK_TOKEN, channels: [CHANNEL], burst, now: () => Date.now() }),
+    );
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function start(): Promise<LocalRelay> {
+    return local.start({
+      destinations: [
+        {
+          name: 'storm-slack',
+          sink: 'slack',
+          tokenSecret: 'SLACK_BOT_TOKEN',
+          channel: CHANNEL,
+          baseUrl: slack.apiUrl,
+        },
+      ],
+      secrets: { SLACK_BOT_TOKEN: SLACK_TOKEN },
+    });
+  }
+
+  /** Lets the worker take everything visible at the current virtual time, and waits until it is idle. */
+  async function drain(relay: LocalRelay): Promise<void> {
+    const worker = relay.workers.get(sinkQueueName('slack'));
+    if (!worker) throw new Error('no slack worker');
+    const idle = once(worker, 'idle');
+    worker.wake();
+    await idle;
+  }
+
+  /** Moves the virtual clock to `until` (epoch ms) a second at a time, draining at each. */
+  async function advance(relay: LocalRelay, until: number): Promise<void> {
+    while (Date.now() < until) {
+      vi.setSystemTime(Math.min(until, Date.now() + 1000));
+      await drain(relay);
+    }
+  }
+
+  it('should fold 1,000 new groups into one digest within 30 calls, count them all, and give a later group its own message', async () => {
+    // Prepare
+    const relay = await start();
+
+    // Act: 1,000 distinct groups within 60 s.
+    for (let i = 0; i < GROUPS; i++) {
+      const answer = await relay.post(stormGroup(i));
+      expect(answer.status).toBe(202);
+      vi.setSystemTime(T0 + Math.floor(((i + 1) * 59_000) / GROUPS));
+    }
+    await drain(relay);
+    await advance(relay, T0 + 300_000);
+    const callsInFiveMinutes = slack.requests.length;
+    await advance(relay, T0 + 480_000);
+    const topBefore = slack.topLevel(CHANNEL).length;
+    await relay.post(stormGroup(GROUPS));
+    await drain(relay);
+
+    // Assess
+    expect(callsInFiveMinutes).toBeLessThanOrEqual(30);
+    expect(relay.telemetry.get('DeadLettered', 'storm-slack')).toBe(0);
+    const digests = slack.topLevel(CHANNEL).filter((m) => textOf(m).includes('Alert storm'));
+    expect(digests).toHaveLength(1);
+    const [digest] = digests;
+    expect(textOf(digest)).toContain(`${GROUPS} firing, 0 resolved alerts in ${GROUPS} groups`);
+    expect(textOf(digest)).toContain('*NodeDown* (critical): 500 firing, 0 resolved');
+    expect(textOf(digest)).toContain('*DiskFull* (warning): 500 firing, 0 resolved');
+    expect(textOf(digest)).toContain('Alert storm over');
+    // While the storm lasted the digest showed it as live, and it was edited, not reposted.
+    expect(digest.edits.some((e) => JSON.stringify(e.blocks).includes(':rotating_light:'))).toBe(true);
+    const top = slack.topLevel(CHANNEL);
+    expect(top).toHaveLength(topBefore + 1);
+    expect(top[top.length - 1].text).toContain('NodeDown');
+    expect(relay.telemetry.get('StormStarted', 'storm-slack')).toBe(1);
+    expect(relay.telemetry.get('GroupsFolded', 'storm-slack')).toBeGreaterThanOrEqual(GROUPS - 11);
+    expect(slack.violations).toEqual([]);
+  });
+});
