@@ -50,7 +50,7 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): Sink<Consol
       const records = consoleRecords(delivery, now()).map((record) =>
         superseded ? { ...record, superseded } : record,
       );
-      const jsonLines = records.map((record) => `${JSON.stringify(record)}\n`).join('');
+      const jsonLines = records.map((record) => `${jsonLine(record)}\n`).join('');
 
       // The file first: it is the part that can fail for good, and then nothing is printed
       // for a message that is about to be dead-lettered.
@@ -71,6 +71,19 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): Sink<Consol
 }
 
 export const consoleSink: Sink<ConsoleDestination> = createConsoleSink();
+
+// JSON.stringify escapes C0 controls but leaves DEL, C1 (U+009B alone starts a CSI sequence),
+// the bidi controls and U+2028/U+2029 raw: in a terminal they act. As \u escapes they are the
+// same JSON value.
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** One JSON line, the data as it came, with nothing a terminal acts on. */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(
+    JSON_UNSAFE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
 
 /** Each printed line says it is history: a newer notification of its group was applied first. */
 function markSuperseded(text: string, by: string): string {
