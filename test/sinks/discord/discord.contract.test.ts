@@ -7,7 +7,12 @@ import {
   discordGroupKey,
 } from '../../../lib/sinks/discord/discord.ts';
 import { DISCORD_COLORS } from '../../../lib/sinks/discord/embeds.ts';
-import { describeSinkConformance } from '../../support/conformance.ts';
+import {
+  describeSinkConformance,
+  jsonStrings,
+  markdownViolations,
+  plainTextViolations,
+} from '../../support/conformance.ts';
 import { type FakeDiscord, startFakeDiscord } from '../../support/fake-discord.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, failure, memoryState, vendorDelivery } from '../../support/vendor-delivery.ts';
@@ -41,6 +46,8 @@ describeSinkConformance<DiscordDestination>({
     const text = embeds
       .flatMap((e) => [e.title ?? '', e.description ?? '', ...(e.fields ?? []).map((f) => f.value)])
       .join('\n');
+    expect(markdownViolations(text)).toEqual([]);
+    expect(jsonStrings(body).flatMap(plainTextViolations)).toEqual([]);
     // Every markup character of the alert's text arrives escaped: no link, tag or ping.
     expect(text).not.toMatch(/(^|[^\\])\]\(https:\/\/evil/);
     expect(text).not.toMatch(/(^|[^\\])<https:\/\/evil/);

@@ -6,7 +6,12 @@ import {
   MESSAGE_REPLY_OPTION,
 } from '../../../lib/sinks/googlechat/googlechat.ts';
 import { groupThreadKey } from '../../../lib/sinks/googlechat/message.ts';
-import { describeSinkConformance, HOSTILE_TEXT } from '../../support/conformance.ts';
+import {
+  describeSinkConformance,
+  HOSTILE_TEXT,
+  jsonStrings,
+  plainTextViolations,
+} from '../../support/conformance.ts';
 import { type FakeGoogleChat, startFakeGoogleChat } from '../../support/fake-googlechat.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, failure, memoryState, vendorDelivery } from '../../support/vendor-delivery.ts';
@@ -39,6 +44,7 @@ describeSinkConformance<GoogleChatDestination>({
   },
   hostile: ({ texts }) => {
     const body = JSON.parse(texts[0]) as { text: string };
+    expect(jsonStrings(body).flatMap(plainTextViolations)).toEqual([]);
     for (const raw of Object.values(HOSTILE_TEXT)) expect(body.text).not.toContain(raw);
     for (const token of body.text.match(/<[^>]*>/g) ?? []) expect(token).toMatch(OWN_LINK);
     expect(body.text.replace(/<http[^>]*>/g, '')).not.toContain('evil.example');

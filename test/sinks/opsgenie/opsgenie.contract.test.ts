@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
 import { alertAlias, groupAlias } from '../../../lib/sinks/opsgenie/alert.ts';
 import { createOpsgenieSink, type OpsgenieDestination } from '../../../lib/sinks/opsgenie/opsgenie.ts';
-import { describeSinkConformance, HOSTILE_TEXT } from '../../support/conformance.ts';
+import {
+  describeSinkConformance,
+  HOSTILE_TEXT,
+  jsonStrings,
+  plainTextViolations,
+} from '../../support/conformance.ts';
 import { type FakeOpsgenie, startFakeOpsgenie } from '../../support/fake-opsgenie.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, failure, vendorDelivery } from '../../support/vendor-delivery.ts';
@@ -34,6 +39,8 @@ for (const status of ['firing', 'resolved'] as const) {
     hostile: ({ texts }) => {
       for (const text of texts) {
         const body = JSON.parse(text) as Record<string, unknown>;
+        // Plain text everywhere (message, description, tags, details, note): no control or bidi character.
+        expect(jsonStrings(body).flatMap(plainTextViolations)).toEqual([]);
         for (const field of [body.message, body.description, ...((body.tags as string[]) ?? [])]) {
           if (typeof field !== 'string') continue;
           expect(field).not.toMatch(/[<>]/);

@@ -3,7 +3,12 @@ import type { Notification } from '../../../lib/alertmanager/types.ts';
 import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
 import { TEAMS_LIMITS } from '../../../lib/sinks/teams/card.ts';
 import { createTeamsSink, type TeamsDestination } from '../../../lib/sinks/teams/teams.ts';
-import { describeSinkConformance } from '../../support/conformance.ts';
+import {
+  describeSinkConformance,
+  jsonStrings,
+  markdownViolations,
+  plainTextViolations,
+} from '../../support/conformance.ts';
 import { type FakeTeams, startFakeTeams, teamsRunFailure } from '../../support/fake-teams.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { failure, memoryState, vendorDelivery } from '../../support/vendor-delivery.ts';
@@ -37,7 +42,10 @@ describeSinkConformance<TeamsDestination>({
       return value;
     });
     const text = texts.join('\n');
-    // Markdown renders in TextBlocks and facts: every markup character of the alert arrives escaped.
+    // Markdown renders in TextBlocks and facts: no link, image, HTML or mention from the alert.
+    expect(texts.flatMap((t) => markdownViolations(t))).toEqual([]);
+    expect(jsonStrings(requests[0].body).flatMap(plainTextViolations)).toEqual([]);
+    // Every markup character of the alert arrives escaped.
     expect(text).not.toMatch(/(^|[^\\])\]\(https:\/\/evil/);
     expect(text).not.toMatch(/(^|[^\\])<https:\/\/evil/);
     expect(text).not.toContain('@here');

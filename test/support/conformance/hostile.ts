@@ -127,6 +127,8 @@ export function markdownViolations(
     return ' ';
   });
   for (const [whole] of rest.matchAll(/\]\(/g)) found.push(`unescaped link opener ${whole}`);
+  // Discord's timestamp markup (`<t:1795258800:R>`) is the relay's own: digits only.
+  rest = rest.replace(/<t:\d+(?::[tTdDfFR])?>/g, ' ');
   for (const [whole] of rest.matchAll(/<[A-Za-z][A-Za-z0-9+.-]*:[^<>\s]*>?/g))
     found.push(`autolink ${whole.slice(0, 60)}`);
   for (const [whole] of rest.matchAll(/<[A-Za-z!/?][^<>]*>?/g)) found.push(`html ${whole.slice(0, 60)}`);
