@@ -49,12 +49,29 @@ describe('Sink: slack config schema', () => {
     ['an unknown update mode', { channel: 'C0123456789', update: 'replace' }],
     ['a typo in a field name', { channel: 'C0123456789', updates: 'both' }],
     ['a graph block without prometheusUrl', { channel: 'C0123456789', graph: { windowSeconds: 60 } }],
+    ['a storm threshold of 0', { channel: 'C0123456789', storm: { threshold: 0 } }],
+    ['an unknown storm key', { channel: 'C0123456789', storm: { thresold: 20 } }],
+    ['an unknown afterwards', { channel: 'C0123456789', storm: { afterwards: 'nothing' } }],
+    ['storm: true', { channel: 'C0123456789', storm: true }],
+    ['an unknown template key', { channel: 'C0123456789', templates: { body: '{{ status }}' } }],
+    ['an empty template', { channel: 'C0123456789', templates: { title: '' } }],
     [
       'a token in the config instead of a secret name',
       { channel: 'C0123456789', tokenSecret: 'xoxb-123-456' },
     ],
   ])('should refuse %s', (_name, destination) => {
     expect(failure(config(destination))).not.toBe('accepted');
+  });
+
+  it.each([
+    ['storm settings', { storm: { threshold: 20, window: 120, cooldown: 600, afterwards: 'backfill' } }],
+    ['storm mode off', { storm: false }],
+    [
+      'templates',
+      { templates: { title: '{{ status | upcase }}', text: '*{{ commonAnnotations.summary }}*' } },
+    ],
+  ])('should accept %s', (_name, fields) => {
+    expect(failure(config({ channel: 'C0123456789', ...fields }))).toBe('accepted');
   });
 
   it('should refuse a destination without a channel', () => {
