@@ -17,6 +17,8 @@ export interface TemplateSpec {
   readonly keys: readonly string[];
   /** The format, or how a destination picks it (the webhook body: JSON or text by contentType). */
   readonly format: OutputFormat | OutputFormatName | ((destination: TemplatedDestination) => OutputFormat);
+  /** Keys whose vendor field has another format than the rest (ilert: a plain-text summary). */
+  readonly keyFormats?: Readonly<Record<string, OutputFormat | OutputFormatName>>;
 }
 
 /** The fields of a destination compiling its templates reads. */
@@ -54,6 +56,7 @@ export function compileDestinationTemplates(
   destination: TemplatedDestination,
   allowedKeys: readonly string[],
   format: OutputFormat | OutputFormatName,
+  keyFormats: Readonly<Record<string, OutputFormat | OutputFormatName>> = {},
 ): DestinationTemplates | undefined {
   const { templates } = destination;
   if (templates === undefined) return undefined;
@@ -75,7 +78,7 @@ export function compileDestinationTemplates(
       continue;
     }
     try {
-      byKey.set(key, compileTemplate(source, resolved));
+      byKey.set(key, compileTemplate(source, key in keyFormats ? outputFormat(keyFormats[key]) : resolved));
     } catch (error) {
       if (!(error instanceof TemplateParseError)) throw error;
       problems.push(`${at}: ${error.message}`);
@@ -95,7 +98,7 @@ export function templateProblems(
   at: string,
 ): string[] {
   try {
-    compileDestinationTemplates(destination, spec.keys, specFormat(spec, destination));
+    compileDestinationTemplates(destination, spec.keys, specFormat(spec, destination), spec.keyFormats);
     return [];
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -117,7 +120,12 @@ export function destinationTemplates(
   if (cache.has(destination)) return cache.get(destination);
   let compiled: DestinationTemplates | Error | undefined;
   try {
-    compiled = compileDestinationTemplates(destination, spec.keys, specFormat(spec, destination));
+    compiled = compileDestinationTemplates(
+      destination,
+      spec.keys,
+      specFormat(spec, destination),
+      spec.keyFormats,
+    );
   } catch (error) {
     compiled = error as Error;
   }

@@ -53,5 +53,12 @@ export const ilertConfigSchema = {
 /** An ilert destination: an alert source, fed through its Prometheus endpoint or the Events API. */
 export type IlertDestination = DestinationFromSchema<typeof ilertConfigSchema>;
 
-/** ilert renders Markdown in details: `summary` and `details` replace the event's (mode events), per alert. */
-export const ILERT_TEMPLATES: TemplateSpec = { keys: ['summary', 'details'], format: 'markdown' };
+/**
+ * `summary` and `details` replace the event's (mode events), per alert. ilert renders Markdown
+ * in the details; the summary is the alert's title, read as plain text (and in SMS and calls).
+ */
+export const ILERT_TEMPLATES: TemplateSpec = {
+  keys: ['summary', 'details'],
+  format: 'markdown',
+  keyFormats: { summary: 'text' },
+};

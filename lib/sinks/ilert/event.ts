@@ -191,16 +191,17 @@ export function prometheusBody(
 }
 
 /**
- * `[FIRING] HighLatency: <summary> (web-1:9100)`, every value Markdown-escaped: the summary
- * renders with the same rules as the details (and its template), so alert text is text.
+ * `[FIRING] HighLatency: <summary> (web-1:9100)`: the alert's title in ilert, plain text (it is
+ * also read out in SMS and calls), so values lose controls and bidi overrides and keep their
+ * characters; Markdown escaping would show as backslashes there.
  */
 export function alertSummary(alert: Alert): string {
   const name = alert.labels.alertname ?? 'alert';
   const text = alert.annotations.summary ?? alert.annotations.description ?? alert.annotations.message;
   const instance = alert.labels.instance;
   const state = alert.status === 'firing' ? 'FIRING' : 'RESOLVED';
-  const suffix = instance && !text?.includes(instance) ? ` (${escapeMarkdown(instance)})` : '';
-  return oneLine(`[${state}] ${escapeMarkdown(name)}${text ? `: ${escapeMarkdown(text)}` : ''}${suffix}`);
+  const suffix = instance && !text?.includes(instance) ? ` (${terminal(instance)})` : '';
+  return oneLine(`[${state}] ${terminal(name)}${text ? `: ${terminal(text)}` : ''}${suffix}`);
 }
 
 function oneLine(text: string): string {

@@ -24,8 +24,8 @@ describe('ilert events', () => {
         alertKey: `oncall/${alert.fingerprint}`,
         priority: 'HIGH',
         routingKey: 'db-team',
-        // The summary renders like the details: every value Markdown-escaped.
-        summary: '[FIRING] HighLatency: Latency high on web\\-0 (web\\-0:9100)',
+        // The summary is the alert's plain-text title (also read out in SMS and calls).
+        summary: '[FIRING] HighLatency: Latency high on web-0 (web-0:9100)',
       });
       expect(event.links?.map((l) => l.text)).toEqual([
         'Graph (Prometheus)',

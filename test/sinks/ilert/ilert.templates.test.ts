@@ -38,7 +38,7 @@ describe('Sink: ilert (templates, mode events, at the fake ilert)', () => {
     return counted;
   }
 
-  it('should create each alert with the templated summary and details, label values Markdown-escaped', async () => {
+  it('should create each alert with the templated summary (plain text) and details (label values Markdown-escaped)', async () => {
     // Act
     const counted = await deliver({
       summary: '{{ alert.labels.alertname }} on {{ alert.labels.instance }}',
@@ -47,8 +47,8 @@ describe('Sink: ilert (templates, mode events, at the fake ilert)', () => {
 
     // Assess
     expect(ilert.alerts.map((a) => a.summary)).toEqual([
-      'HighLatency on web\\-0:9100',
-      'HighLatency on web\\-1:9100',
+      'HighLatency on web-0:9100',
+      'HighLatency on web-1:9100',
     ]);
     expect(ilert.alerts[0].details).toBe(
       `**Team:** ${markdown(TEAM)}\n\n[Graph](http://prometheus:9090/graph?g0.expr=latency+%3E+1&g0.tab=1)`,
@@ -64,7 +64,7 @@ describe('Sink: ilert (templates, mode events, at the fake ilert)', () => {
 
     // Assess
     expect(ilert.alerts).toHaveLength(2);
-    expect(ilert.alerts[0].summary).toBe('[FIRING] HighLatency: Latency high on web\\-0 (web\\-0:9100)');
+    expect(ilert.alerts[0].summary).toBe('[FIRING] HighLatency: Latency high on web-0 (web-0:9100)');
     expect(ilert.alerts[0].details).toMatch(
       /^\\\(template "details" failed: line 1, column 1: memory alloc limit exceeded; showing the default\\\)\n\n\*\*Firing\*\* since /,
     );
