@@ -144,7 +144,8 @@ export async function measureCost(): Promise<CostBreakdown> {
         r.Type === 'AWS::Lambda::Function' &&
         String((r.Properties.Code as { S3Key: string }).S3Key).endsWith('/ingest.zip'),
     );
-    const logLevel = (ingestFunction?.Properties.Environment as { Variables: Record<string, unknown> })
+    if (!ingestFunction) throw new Error('the packaged template has no ingest function');
+    const logLevel = (ingestFunction.Properties.Environment as { Variables: Record<string, unknown> })
       .Variables.LOG_LEVEL;
     const sinks = ['webhook', 'pagerduty', 'slack'] as const;
     const proxied = { sqs: aws.sqs, sqsEndpoint: sqsProxy.url };

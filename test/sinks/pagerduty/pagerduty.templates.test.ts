@@ -74,7 +74,7 @@ describe('Sink: pagerduty (templates, at the fake PagerDuty)', () => {
     // Assess
     const incident = pagerduty.incident(groupDedupKey(notification.groupKey));
     expect(incident?.summary).toBe('[FIRING:2] HighLatency (critical dbteam)');
-    expect((incident?.payload.custom_details as Record<string, unknown>).template_failed).toBe(
+    expect((incident?.payload.custom_details as Record<string, unknown> | undefined)?.template_failed).toBe(
       '(template "summary" failed: line 1, column 1: memory alloc limit exceeded; showing the default)',
     );
     expect(counted).toEqual(['TemplateFailed']);
