@@ -26,7 +26,8 @@ export function silenceUrl(
     .sort()
     .map((name) => `${name}="${escapeLabelValue(labels[name])}"`)
     .join(',');
-  return `${base.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(`{${matchers}}`)}`;
+  // A label may hold a lone surrogate (Alertmanager accepts it); encodeURIComponent throws on one.
+  return `${base.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(`{${matchers}}`.toWellFormed())}`;
 }
 
 /** The alert's runbook: the `runbook_url` annotation (the Prometheus mixins' convention), or `runbook`. */

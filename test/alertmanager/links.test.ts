@@ -19,6 +19,20 @@ describe('Alertmanager links', () => {
       );
     });
 
+    it('should give a link, not throw, for a label holding a lone surrogate (Alertmanager accepts one)', () => {
+      // Prepare
+      const notification = makeNotification({});
+      const alert = { labels: { alertname: 'Poison', hostile: 'a\uD800b' } };
+
+      // Act
+      const url = silenceUrl(notification, alert);
+
+      // Assess
+      expect(decodeURIComponent(url?.split('filter=')[1] ?? '')).toBe(
+        '{alertname="Poison",hostile="a\uFFFDb"}',
+      );
+    });
+
     it('should use the common labels of the notification when no alert is given', () => {
       // Prepare
       const notification = {
