@@ -14,6 +14,7 @@ import { benchMatchers } from './matchers.ts';
 import { type BenchResult, repoRoot } from './measure.ts';
 import { benchMemory } from './memory.ts';
 import { benchStorm } from './storm.ts';
+import { benchStormDigest } from './storm-digest.ts';
 import { benchThroughput } from './throughput.ts';
 
 const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
@@ -22,6 +23,7 @@ const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
   'cold-start': benchColdStart,
   alertmanager: benchAlertmanager,
   storm: benchStorm,
+  'storm-digest': benchStormDigest,
   matchers: benchMatchers,
   memory: benchMemory,
   cost: benchCost,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Notification } from '../alertmanager/types.ts';
 
 /**
@@ -23,7 +23,7 @@ export function idempotencyKey(
     `${part.index}/${part.count}`,
     ...alerts,
   ];
-  return createHash('sha256').update(material.join('\u0001')).digest('hex');
+  return hash('sha256', material.join('\u0001'));
 }
 
 /**
@@ -35,7 +35,7 @@ export function idempotencyKey(
  * from the group's state which of them is a duplicate. 64 hex chars.
  */
 export function queueDeduplicationId(contentKey: string, requestId: string): string {
-  return createHash('sha256').update(`${contentKey}\u0000${requestId}`).digest('hex');
+  return hash('sha256', `${contentKey}\u0000${requestId}`);
 }
 
 /**
@@ -44,5 +44,5 @@ export function queueDeduplicationId(contentKey: string, requestId: string): str
  * hold any character, so it is hashed; the destination stays readable in the console.
  */
 export function messageGroupId(destination: string, groupKey: string): string {
-  return `${destination}:${createHash('sha256').update(groupKey).digest('hex').slice(0, 40)}`;
+  return `${destination}:${hash('sha256', groupKey).slice(0, 40)}`;
 }

@@ -57,6 +57,10 @@ export function buildMessage(
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
 const SQS_REFUSED = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
+// What of SQS_REFUSED can be left in JSON.stringify's output (it escapes controls and lone
+// surrogates itself): a scan for two characters is several times cheaper on a large body.
+const JSON_REFUSED = /[\uFFFE\uFFFF]/g;
+
 /**
  * `value` as JSON that SQS accepts and JSON.parse turns back into exactly `value`. JSON.stringify
  * already escapes control characters and unpaired surrogates; U+FFFE and U+FFFF, which Alertmanager
@@ -65,7 +69,7 @@ const SQS_REFUSED = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]
  */
 export function toQueueJson(value: unknown): string {
   return JSON.stringify(value).replace(
-    SQS_REFUSED,
+    JSON_REFUSED,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }

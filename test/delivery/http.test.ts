@@ -185,3 +185,22 @@ describe('Function: statusError', () => {
     );
   });
 });
+
+describe('Function: answered', () => {
+  it("should word every 3xx, 4xx and 5xx status with node:http's reason phrase", async () => {
+    // Prepare
+    const { STATUS_CODES } = await import('node:http');
+    const statuses = Object.keys(STATUS_CODES)
+      .map(Number)
+      .filter((status) => status >= 300);
+
+    // Act
+    const words = statuses.map((status) => answered('vendor example.com', status));
+
+    // Assess
+    expect(words).toEqual(
+      statuses.map((status) => `vendor example.com answered ${status} ${STATUS_CODES[status]}`),
+    );
+    expect(answered('vendor example.com', 599)).toBe('vendor example.com answered 599');
+  });
+});
