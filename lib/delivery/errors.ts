@@ -43,3 +43,17 @@ export class OutOfTimeError extends RetryableError {
     this.name = 'OutOfTimeError';
   }
 }
+
+/**
+ * Not a failure: the sink chose to come back later, after `retryAfterSeconds` (its own pacing
+ * of a channel, a storm digest's next edit). The record handler makes the message visible again
+ * then and counts no attempt, so waiting never dead-letters a message; the queue's receive
+ * backstop still ends a loop.
+ */
+export class DeferredError extends RetryableError {
+  declare readonly retryAfterSeconds: number;
+  constructor(message: string, options: { retryAfterSeconds: number }) {
+    super(message, options);
+    this.name = 'DeferredError';
+  }
+}

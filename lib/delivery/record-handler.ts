@@ -6,7 +6,7 @@ import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
 import { type AttemptRecord, clearAttempts, countFailure, readAttempts } from './attempts.ts';
 import { type DeadlineContext, type DeliveryClock, runWithDeadline } from './deadline.ts';
-import { OutOfTimeError, PermanentError, RetryableError } from './errors.ts';
+import { DeferredError, OutOfTimeError, PermanentError, RetryableError } from './errors.ts';
 import { afterApply, type GroupVerdict, judge, readAppliedGroup, writeAppliedGroup } from './group-state.ts';
 import {
   type BackoffPolicy,
@@ -259,6 +259,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     invocation: Invocation,
   ): Promise<Outcome> {
     if (error instanceof PermanentError) return deadLetter(record, message, error, previous);
+    if (error instanceof DeferredError) return defer(record, error, context, invocation);
     if (!(error instanceof RetryableError))
       deps.telemetry.reportError(error, { ...context, stage: 'deliver' });
     const reason = describeError(error);
@@ -290,6 +291,28 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       await deps.queue.changeVisibility(record.receiptHandle, delay);
     } catch (visibilityError) {
       // The message still comes back after the queue's visibility timeout.
+      logger.warn('could not change visibility', { ...context, error: describeError(visibilityError) });
+    }
+    return 'returned';
+  }
+
+  /** The sink asked to come back later: no attempt counted, no Retried metric. */
+  async function defer(
+    record: SQSRecord,
+    error: DeferredError,
+    context: Record<string, string | number>,
+    invocation: Invocation,
+  ): Promise<Outcome> {
+    if (receiveCount(record) >= deps.maxReceiveCount) return handBack(record, describeError(error));
+    const delay = retryAfterVisibility(error.retryAfterSeconds, now() - invocation.startedAt);
+    logger.info('deferred by the sink; comes back later', {
+      ...context,
+      reason: error.message,
+      retryInSeconds: delay,
+    });
+    try {
+      await deps.queue.changeVisibility(record.receiptHandle, delay);
+    } catch (visibilityError) {
       logger.warn('could not change visibility', { ...context, error: describeError(visibilityError) });
     }
     return 'returned';

@@ -5,7 +5,7 @@ import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { RelayConfig } from '../../lib/config/types.ts';
 import { attemptsKey } from '../../lib/delivery/attempts.ts';
 import { markProgress } from '../../lib/delivery/deadline.ts';
-import { OutOfTimeError, PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import { DeferredError, OutOfTimeError, PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
 import { groupStateKey } from '../../lib/delivery/group-state.ts';
 import { type BackoffPolicy, DEADLINE_MARGIN_MS } from '../../lib/delivery/policy.ts';
 import {
@@ -472,6 +472,42 @@ describe('Function: createRecordHandler', () => {
         /[\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/,
       );
       expect(stored).toContain('\ufffd');
+    });
+
+    it('should hand a deferral back after its delay without counting an attempt, however often', async () => {
+      // Prepare: the sink's own pacing asks to come back in 7 s, more times than maxAttempts.
+      const { handler, queue, telemetry, reporter } = setup({
+        outcome: failWith({
+          k1: new DeferredError('channel pacing: next slot in 7 s', { retryAfterSeconds: 7 }),
+        }),
+      });
+
+      // Act
+      for (let receive = 1; receive <= 8; receive++)
+        await handler(event(sqsRecord('1', message('k1'), { receiveCount: receive })));
+
+      // Assess
+      expect(queue.deadLettered).toEqual([]);
+      expect(queue.visibility.map((v) => v.seconds)).toEqual(Array(8).fill(7));
+      expect(telemetry.get('Retried', 'audit')).toBe(0);
+      expect(reporter.captureException).not.toHaveBeenCalled();
+    });
+
+    it('should still end a deferral loop at the queue’s receive backstop, with a reason', async () => {
+      // Prepare
+      const { handler, queue } = setup({
+        maxReceiveCount: 3,
+        outcome: failWith({
+          k1: new DeferredError('storm digest: next edit in 10 s', { retryAfterSeconds: 10 }),
+        }),
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 3 })));
+
+      // Assess
+      expect(queue.deadLettered).toHaveLength(1);
+      expect(queue.deadLettered[0].attributes?.reason).toMatch(/^received 3 times \(the queue's limit\)/);
     });
 
     it('should not report a RetryableError as the relay’s own error', async () => {

@@ -1,4 +1,4 @@
-import { RetryableError } from '../../delivery/errors.ts';
+import { DeferredError } from '../../delivery/errors.ts';
 import type { StepJournal } from '../../delivery/journal.ts';
 import type { StateStore } from '../../state/store.ts';
 
@@ -73,7 +73,7 @@ export async function awaitSpaceSlot(options: {
   const current = now();
   if (slot.at <= current) return;
   const waitSeconds = Math.max(1, Math.ceil((slot.at - current) / 1000));
-  throw new RetryableError(
+  throw new DeferredError(
     `Google Chat space pacing: this notification's message may go out in ${waitSeconds} s`,
     { retryAfterSeconds: waitSeconds },
   );

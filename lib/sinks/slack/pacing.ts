@@ -1,4 +1,4 @@
-import { RetryableError } from '../../delivery/errors.ts';
+import { DeferredError } from '../../delivery/errors.ts';
 import type { StepJournal } from '../../delivery/journal.ts';
 import type { StateStore } from '../../state/store.ts';
 
@@ -71,9 +71,9 @@ export function slotTime(
 }
 
 /** The RetryableError that hands a delivery back to the queue until its reserved time. */
-export function pacingError(readyAt: number, now: number): RetryableError {
+export function pacingError(readyAt: number, now: number): DeferredError {
   const waitSeconds = Math.max(1, Math.ceil((readyAt - now) / 1000));
-  return new RetryableError(
+  return new DeferredError(
     `Slack channel pacing: this notification's messages may go out in ${waitSeconds} s`,
     {
       retryAfterSeconds: waitSeconds,

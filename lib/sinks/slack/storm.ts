@@ -1,5 +1,5 @@
 import type { Notification } from '../../alertmanager/types.ts';
-import { RetryableError } from '../../delivery/errors.ts';
+import { DeferredError } from '../../delivery/errors.ts';
 import type { StepJournal } from '../../delivery/journal.ts';
 import type { Delivery } from '../../delivery/sink.ts';
 import { stormSettings } from '../../digest/config.ts';
@@ -59,9 +59,9 @@ interface WaitStep {
   done?: boolean;
 }
 
-function comeBack(at: number, now: number, what: string): RetryableError {
+function comeBack(at: number, now: number, what: string): DeferredError {
   const seconds = Math.max(1, Math.ceil((at - now) / 1000));
-  return new RetryableError(`Slack storm digest: this delivery comes back in ${seconds} s to ${what}`, {
+  return new DeferredError(`Slack storm digest: this delivery comes back in ${seconds} s to ${what}`, {
     retryAfterSeconds: seconds,
   });
 }
