@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Notification } from '../alertmanager/types.ts';
+import { readAppliedGroup } from '../delivery/group-state.ts';
 import { idempotencyKey } from '../queue/idempotency.ts';
 import type { QueueMessage } from '../queue/message.ts';
 import type { StateStore } from '../state/store.ts';
@@ -9,7 +10,7 @@ import { formatTable } from './dlq/table.ts';
 /**
  * `npm run smoke`: posts a synthetic firing notification, then its resolve, to a relay (a
  * fresh deployment or `npm start`), and reports what each destination did, read from where
- * the relay records it: the state store's idempotency record (delivered, when) and the DLQs
+ * the relay records it: the group's applied state in the state store (delivered, when) and the DLQs
  * (dead-lettered, why).
  */
 
@@ -46,10 +47,11 @@ export interface StepReport {
 /** Reads what became of one destination's message. */
 export interface DeliveryObserver {
   readonly description: string;
-  outcome(destination: string, key: string): Promise<Outcome>;
+  /** `key` is the message's content key; the group's state says whether it was applied. */
+  outcome(destination: string, key: string, groupKey: string): Promise<Outcome>;
 }
 
-/** The outcome from the relay's own records: an idempotency record, else a DLQ message with the key. */
+/** The outcome from the relay's own records: the group's applied state, else a DLQ message with the key. */
 export function recordsObserver(options: {
   state: StateStore;
   deadLetters: DeadLetterQueues;
@@ -57,16 +59,11 @@ export function recordsObserver(options: {
 }): DeliveryObserver {
   return {
     description: options.description,
-    async outcome(destination, key) {
-      const record = await options.state.get<{ receivedAt?: string; deliveredAt?: string }>(
-        `idem#${destination}#${key}`,
-      );
-      if (record) {
-        const latency =
-          record.receivedAt && record.deliveredAt
-            ? Date.parse(record.deliveredAt) - Date.parse(record.receivedAt)
-            : undefined;
-        return { state: 'delivered', ...(latency !== undefined ? { latencyMs: latency } : {}) };
+    async outcome(destination, key, groupKey) {
+      const applied = await readAppliedGroup(options.state, destination, groupKey);
+      if (applied?.keys.includes(key)) {
+        const latency = Date.parse(applied.appliedAt) - Date.parse(applied.receivedAt);
+        return { state: 'delivered', ...(Number.isFinite(latency) ? { latencyMs: latency } : {}) };
       }
       for (const sink of await options.deadLetters.sinks()) {
         if ((await options.deadLetters.depth(sink)) === 0) continue;
@@ -168,7 +165,10 @@ export async function runSmoke(options: SmokeOptions): Promise<StepReport[]> {
     for (;;) {
       for (const [name, outcome] of outcomes) {
         if (outcome.state !== 'pending') continue;
-        outcomes.set(name, await options.observer.outcome(name, keys.get(name) as string));
+        outcomes.set(
+          name,
+          await options.observer.outcome(name, keys.get(name) as string, notification.groupKey),
+        );
       }
       const pending = [...outcomes.values()].filter((o) => o.state === 'pending').length;
       if (pending === 0 || Date.now() >= deadline) break;

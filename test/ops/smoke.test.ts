@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { groupStateKey } from '../../lib/delivery/group-state.ts';
 import { buildFanout } from '../../lib/ingest/fanout.ts';
 import { compileRoutes, routeNotification } from '../../lib/ingest/routing.ts';
 import type { DeadLetterQueues } from '../../lib/ops/dlq/dead-letters.ts';
@@ -103,6 +104,8 @@ describe('Function: runSmoke', () => {
   });
 });
 
+const GROUP = '{}:{alertname="RelaySmokeTest"}';
+
 describe('Function: recordsObserver', () => {
   const noDeadLetters: DeadLetterQueues = {
     description: 'none',
@@ -113,12 +116,12 @@ describe('Function: recordsObserver', () => {
     purge: async () => 0,
   };
 
-  it('should read delivered and the latency from the idempotency record', async () => {
+  it("should read delivered and the latency from the group's applied state", async () => {
     // Prepare
     const state = {
       get: async (key: string) =>
-        key === 'idem#audit#k1'
-          ? { receivedAt: '2026-11-21T12:00:00.000Z', deliveredAt: '2026-11-21T12:00:00.250Z' }
+        key === groupStateKey('audit', GROUP)
+          ? { receivedAt: '2026-11-21T12:00:00.000Z', keys: ['k1'], appliedAt: '2026-11-21T12:00:00.250Z' }
           : undefined,
       put: async () => undefined,
       delete: async () => undefined,
@@ -128,8 +131,8 @@ describe('Function: recordsObserver', () => {
     const observer = recordsObserver({ state: state as never, deadLetters: noDeadLetters, description: 'x' });
 
     // Assess
-    expect(await observer.outcome('audit', 'k1')).toEqual({ state: 'delivered', latencyMs: 250 });
-    expect(await observer.outcome('audit', 'k2')).toEqual({ state: 'pending' });
+    expect(await observer.outcome('audit', 'k1', GROUP)).toEqual({ state: 'delivered', latencyMs: 250 });
+    expect(await observer.outcome('audit', 'k2', GROUP)).toEqual({ state: 'pending' });
   });
 
   it('should find a dead-lettered message by destination and key and give its reason', async () => {
@@ -153,11 +156,11 @@ describe('Function: recordsObserver', () => {
     const observer = recordsObserver({ state, deadLetters, description: 'x' });
 
     // Assess
-    expect(await observer.outcome('audit', 'k1')).toEqual({
+    expect(await observer.outcome('audit', 'k1', GROUP)).toEqual({
       state: 'dead-lettered',
       reason: 'PermanentError: gone',
       statusCode: '410',
     });
-    expect(await observer.outcome('other', 'k1')).toEqual({ state: 'pending' });
+    expect(await observer.outcome('other', 'k1', GROUP)).toEqual({ state: 'pending' });
   });
 });
