@@ -2,7 +2,7 @@
  * The state store: memory that survives restarts, per destination and alert group.
  * DynamoDB on AWS (lib/state/dynamodb.ts), node:sqlite locally (lib/state/sqlite.ts).
  *
- * Keys are opaque strings built by the caller (e.g. `idem#<destination>#<key>`,
+ * Keys are opaque strings built by the caller (e.g. `group#<destination>#<hash of groupKey>`,
  * `step#<destination>#<key>#<receivedAt>#<step>`); values are JSON objects. Expired items are never
  * returned, even before the backend has removed them.
  */
