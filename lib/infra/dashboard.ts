@@ -185,10 +185,18 @@ function sinkWidgets(names: SinkNames): Omit<MetricWidget, 'x' | 'y' | 'width' |
   const dlq = ['QueueName', `\${${names.deadLetterQueueLogicalId}.QueueName}`];
   const fn = ['FunctionName', `\${${names.functionLogicalId}}`];
   return [
-    metricWidget(`${sink}: delivered, retried, dead-lettered (per destination)`, [
+    // Besides delivered, retried and dead-lettered: what the relay chose not to send as its own
+    // message (duplicates and stale notifications by group state, groups folded into a storm
+    // digest on chat sinks) and templates that fell back to the default rendering.
+    metricWidget(`${sink}: delivered, retried, dead-lettered, skipped, storms (per destination)`, [
       perDestination(sink, 'Delivered', 'Sum', 'delivered', 'delivered'),
       perDestination(sink, 'Retried', 'Sum', 'retried', 'retried'),
       perDestination(sink, 'DeadLettered', 'Sum', 'dead-lettered', 'deadLettered'),
+      perDestination(sink, 'DuplicatesSkipped', 'Sum', 'duplicates skipped', 'duplicates'),
+      perDestination(sink, 'Superseded', 'Sum', 'superseded (stale)', 'superseded'),
+      perDestination(sink, 'StormStarted', 'Sum', 'storms started', 'storms'),
+      perDestination(sink, 'GroupsFolded', 'Sum', 'groups folded into the digest', 'folded'),
+      perDestination(sink, 'TemplateFailed', 'Sum', 'template fell back', 'templateFailed'),
     ]),
     metricWidget(
       `${sink}: delivery latency, alert accepted to delivered (ms)`,
