@@ -63,4 +63,9 @@ export type SlackDestination = DestinationFromSchema<typeof slackConfigSchema>;
  * mrkdwn, the stricter of the two formats (no value where mrkdwn reads a link target). The
  * header is plain_text, so the sink renders `title` with the text format (slack.ts).
  */
-export const SLACK_TEMPLATES: TemplateSpec = { keys: ['title', 'text'], format: 'mrkdwn' };
+export const SLACK_TEMPLATES: TemplateSpec = {
+  keys: ['title', 'text'],
+  format: 'mrkdwn',
+  // The header block is plain_text: Slack shows it as typed, so it renders with the text format.
+  keyFormats: { title: 'text' },
+};
