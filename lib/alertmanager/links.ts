@@ -55,3 +55,17 @@ export function httpUrl(value: unknown): string | undefined {
 function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
+
+/**
+ * The link builders a chat sink's message uses for its alert lines and buttons: Alertmanager's
+ * silence page and the alert's runbook. Tests bring their own.
+ */
+export interface LinkBuilders {
+  silenceUrl(
+    notification: Pick<Notification, 'externalURL' | 'commonLabels'>,
+    alert?: Pick<Alert, 'labels'>,
+  ): string | undefined;
+  runbookUrl(alert: Pick<Alert, 'annotations'>): string | undefined;
+}
+
+export const ALERTMANAGER_LINKS: LinkBuilders = { silenceUrl, runbookUrl };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
+import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { templateData } from '../../templates/data.ts';
@@ -10,7 +10,7 @@ import {
   type DiscordDestination,
   discordConfigSchema,
 } from './config.ts';
-import { buildDiscordMessages, type DiscordLinks } from './embeds.ts';
+import { buildDiscordMessages } from './embeds.ts';
 import { DISCORD_ERRORS, DiscordWebhook, discordErrorCode } from './webhook-api.ts';
 
 export type { DiscordDestination } from './config.ts';
@@ -31,7 +31,7 @@ export type { DiscordDestination } from './config.ts';
 export interface DiscordSinkOptions {
   fetch?: typeof globalThis.fetch;
   now?: () => number;
-  links?: DiscordLinks;
+  links?: LinkBuilders;
   /** Embed characters per message (tests of the splitting). */
   maxChars?: number;
 }
@@ -50,7 +50,6 @@ interface PlanStep {
 }
 
 const GROUP_TTL_SECONDS = 30 * 24 * 3600;
-const defaultLinks: DiscordLinks = { silenceUrl, runbookUrl };
 
 /** The state-store key of a group's messages. */
 export function discordGroupKey(destination: string, groupKey: string): string {
@@ -61,7 +60,7 @@ export function createDiscordSink(
   options: DiscordSinkOptions = {},
 ): Sink<DiscordDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
-  const links = options.links ?? defaultLinks;
+  const links = options.links ?? ALERTMANAGER_LINKS;
 
   return {
     name: 'discord',

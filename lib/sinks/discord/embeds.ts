@@ -1,3 +1,4 @@
+import type { LinkBuilders } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { markdown, markdownLink } from '../../format/markdown.ts';
 import { terminal } from '../../format/terminal.ts';
@@ -57,13 +58,8 @@ export interface DiscordMessage {
   allowed_mentions: { parse: [] };
 }
 
-export interface DiscordLinks {
-  silenceUrl(notification: Notification, alert?: Alert): string | undefined;
-  runbookUrl(alert: Alert): string | undefined;
-}
-
 export interface EmbedOptions {
-  links: DiscordLinks;
+  links: LinkBuilders;
   /** Set when ingest split the notification to fit a queue message. */
   part?: { index: number; count: number };
   /** Embed characters per message, for tests of the splitting; never above Discord's 6000. */
@@ -145,7 +141,7 @@ export function alertIdentity(alert: Alert, notification: Notification): string 
   return own.length > 0 ? own.join(', ') : (alert.labels.alertname ?? alertnameOf(notification));
 }
 
-function alertLine(alert: Alert, notification: Notification, links: DiscordLinks): string {
+function alertLine(alert: Alert, notification: Notification, links: LinkBuilders): string {
   const compact = notification.alerts.length > COMPACT_AFTER_ALERTS;
   const parts = [
     `${alert.status === 'firing' ? '🔴' : '🟢'} **${discordTextWithin(alertIdentity(alert, notification), compact ? 150 : 300)}**`,

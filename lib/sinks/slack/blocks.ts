@@ -7,6 +7,7 @@ import type {
   MrkdwnElement,
   SectionBlock,
 } from '@slack/types';
+import type { LinkBuilders } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
 import { safeHttpUrl } from '../../format/url.ts';
@@ -84,17 +85,12 @@ export interface GroupMessage {
   continuations: SlackMessage[];
 }
 
-export interface AlertLinks {
-  silenceUrl(notification: Notification, alert: Alert): string | undefined;
-  runbookUrl(alert: Alert): string | undefined;
-}
-
 export interface BlockOptions {
   /** Labels shown in the context line (default cluster, namespace, instance). */
   contextLabels?: readonly string[];
   /** Labels shown as fields when every alert of the group has them (default severity, cluster, namespace, job, service). */
   fieldLabels?: readonly string[];
-  links: AlertLinks;
+  links: LinkBuilders;
   /** Set when ingest split the notification to fit a queue message. */
   part?: { index: number; count: number };
   /** Blocks per message, for tests of the splitting; never above Slack's 50. */
@@ -209,7 +205,7 @@ function link(url: string | undefined, text: string): string | undefined {
 /** Past this many alerts a group is listed compactly: who and since when, no summary or links. */
 export const COMPACT_AFTER_ALERTS = 20;
 
-function alertLine(alert: Alert, notification: Notification, links: AlertLinks): string {
+function alertLine(alert: Alert, notification: Notification, links: LinkBuilders): string {
   const emoji = alert.status === 'firing' ? FIRING_EMOJI : RESOLVED_EMOJI;
   const compact = notification.alerts.length > COMPACT_AFTER_ALERTS;
   const parts = [
@@ -266,7 +262,7 @@ const context = (texts: readonly string[]): ContextBlock => ({
   elements: texts.slice(0, BLOCK_LIMITS.contextElements).map(mrkdwn),
 });
 
-function actions(notification: Notification, links: AlertLinks): ActionsBlock | undefined {
+function actions(notification: Notification, links: LinkBuilders): ActionsBlock | undefined {
   const first = notification.alerts.find((a) => a.status === 'firing') ?? notification.alerts[0];
   if (!first) return undefined;
   const buttons: Button[] = [];

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
+import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import type { TemplateSpec } from '../../templates/destination.ts';
 import { SlackApi, slackErrorCode } from './api.ts';
 import {
-  type AlertLinks,
   BLOCK_LIMITS,
   buildGroupMessage,
   type GroupMessage,
@@ -41,7 +40,7 @@ export interface SlackSinkOptions {
   fetch?: typeof globalThis.fetch;
   now?: () => number;
   renderGraph?: GraphRenderer;
-  links?: AlertLinks;
+  links?: LinkBuilders;
   pace?: ChannelPace;
   /** Blocks per message (tests of the splitting). */
   maxBlocks?: number;
@@ -58,8 +57,6 @@ interface RunStep {
   /** The text budget per message once Slack answered msg_blocks_too_long: every attempt builds the same split. */
   textBudget?: number;
 }
-
-const defaultLinks: AlertLinks = { silenceUrl, runbookUrl };
 
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 40);
@@ -81,7 +78,7 @@ export function createSlackSink(
 ): Sink<SlackDestination> & { templates: TemplateSpec } {
   // Read at each call, not captured: a test that fakes the clock (Date) moves the sink with it.
   const now = options.now ?? (() => Date.now());
-  const links = options.links ?? defaultLinks;
+  const links = options.links ?? ALERTMANAGER_LINKS;
   const pace = options.pace ?? DEFAULT_CHANNEL_PACE;
   const renderGraph = options.renderGraph ?? renderAlertGraph;
 

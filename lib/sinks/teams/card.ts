@@ -1,3 +1,4 @@
+import type { LinkBuilders } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { markdown, markdownLink } from '../../format/markdown.ts';
 import { terminal } from '../../format/terminal.ts';
@@ -57,13 +58,8 @@ export interface TeamsMessage {
   }[];
 }
 
-export interface TeamsLinks {
-  silenceUrl(notification: Notification, alert?: Alert): string | undefined;
-  runbookUrl(alert: Alert): string | undefined;
-}
-
 export interface CardOptions {
-  links: TeamsLinks;
+  links: LinkBuilders;
   /** Set when ingest split the notification to fit a queue message. */
   part?: { index: number; count: number };
   /** Bytes of JSON per message, for tests of the splitting; never above TEAMS_LIMITS.cardBytes. */
@@ -119,7 +115,7 @@ export function alertIdentity(alert: Alert, notification: Notification): string 
   return own.length > 0 ? own.join(', ') : (alert.labels.alertname ?? alertnameOf(notification));
 }
 
-function alertLine(alert: Alert, notification: Notification, links: TeamsLinks): string {
+function alertLine(alert: Alert, notification: Notification, links: LinkBuilders): string {
   const compact = notification.alerts.length > COMPACT_AFTER_ALERTS;
   const parts = [
     `${alert.status === 'firing' ? '🔴' : '🟢'} **${teamsText(alertIdentity(alert, notification), compact ? 150 : 300)}**`,
@@ -163,7 +159,7 @@ function heading(title: string, status: Notification['status']): CardElement {
   };
 }
 
-function actions(notification: Notification, links: TeamsLinks): CardElement[] {
+function actions(notification: Notification, links: LinkBuilders): CardElement[] {
   const first = notification.alerts.find((a) => a.status === 'firing') ?? notification.alerts[0];
   const found: CardElement[] = [];
   const button = (title: string, url: string | undefined) => {

@@ -1,11 +1,11 @@
-import { runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
+import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { templateData } from '../../templates/data.ts';
 import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
-import { buildTeamsMessages, type TeamsLinks } from './card.ts';
+import { buildTeamsMessages } from './card.ts';
 import {
   DEFAULT_TEAMS_TIMEOUT_SECONDS,
   TEAMS_TEMPLATES,
@@ -32,18 +32,17 @@ export type { TeamsDestination } from './config.ts';
 export interface TeamsSinkOptions {
   fetch?: typeof globalThis.fetch;
   now?: () => number;
-  links?: TeamsLinks;
+  links?: LinkBuilders;
   /** Bytes per card (tests of the splitting). */
   maxBytes?: number;
 }
 
-const defaultLinks: TeamsLinks = { silenceUrl, runbookUrl };
 
 export function createTeamsSink(
   options: TeamsSinkOptions = {},
 ): Sink<TeamsDestination> & { templates: TemplateSpec } {
   const now = options.now ?? Date.now;
-  const links = options.links ?? defaultLinks;
+  const links = options.links ?? ALERTMANAGER_LINKS;
 
   return {
     name: 'teams',
