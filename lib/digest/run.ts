@@ -1,0 +1,257 @@
+import type { DestinationConfig } from '../config/types.ts';
+import { DeferredError } from '../delivery/errors.ts';
+import type { StepJournal } from '../delivery/journal.ts';
+import type { Delivery } from '../delivery/sink.ts';
+import { isVersioned } from '../state/store.ts';
+import { stormSettings } from './config.ts';
+import {
+  DIGEST_EDIT_INTERVAL_MS,
+  type DigestRoles,
+  STORM_TTL_SECONDS,
+  StormLedger,
+  type StormState,
+  stormOf,
+} from './storm.ts';
+import { type DigestTotals, entryOf, type GroupEntry } from './tally.ts';
+
+/**
+ * Storm mode for a chat sink that is not Slack (Discord, Teams, Google Chat): the same rules
+ * as lib/sinks/slack/storm.ts, with the sink's own way to show the digest. A sink that can edit
+ * a message (Discord) posts the digest once and edits it; one that cannot (Teams and Google
+ * Chat webhooks) posts the latest state as a new message each time (`show`), at most once per
+ * DIGEST_EDIT_INTERVAL_MS. Every wait is the queue's delay (DeferredError): nothing sleeps.
+ */
+
+/** What the sink does to show the digest. Each call runs in a journal of its own step. */
+export interface DigestPublisher {
+  /** Posts the digest for the first time; resolves with where it is (kept in the storm's state). */
+  post(view: DigestView, journal: StepJournal): Promise<Record<string, string>>;
+  /** Shows the latest state: edits the message at `message`, or posts a new one. */
+  show(view: DigestView, message: Record<string, string>, journal: StepJournal): Promise<void>;
+}
+
+export interface DigestView {
+  storm: StormState;
+  totals: DigestTotals;
+}
+
+export interface StormRun<D extends DestinationConfig> {
+  delivery: Delivery<D & { storm?: false | Record<string, unknown> }>;
+  journal: StepJournal;
+  /** The group's id: a hex hash of its groupKey. */
+  groupId: string;
+  /** The group already has a message (or thread) of its own in this destination. */
+  known: boolean;
+  /** This notification would start a new message of the group's. */
+  newMessage: boolean;
+  now: () => number;
+  /** The vendor's name, for the come-back message. */
+  vendor: string;
+  /** Groups listed by name in the digest. */
+  listed: number;
+  publisher: DigestPublisher;
+}
+
+/** What the sink does next: `own` delivers as usual (then `after`), otherwise it is done. */
+export type StormOutcome = { own: true; after?: () => Promise<void> } | { own: false };
+
+interface Decision {
+  kind: 'own' | 'fold';
+  stormId?: string;
+  started?: boolean;
+  ended?: string;
+  newGroup?: boolean;
+  seeds?: Record<string, GroupEntry>;
+}
+
+interface Marker {
+  stormId: string;
+  own?: boolean;
+}
+
+interface WaitStep {
+  at: number;
+  done?: boolean;
+}
+
+/** A journal whose steps are `prefix-<step>` of `journal`. */
+export function scopedJournal(journal: StepJournal, prefix: string): StepJournal {
+  return {
+    get: (step) => journal.get(`${prefix}-${step}`),
+    record: (step, value) => journal.record(`${prefix}-${step}`, value),
+    once: (step, action) => journal.once(`${prefix}-${step}`, action),
+  };
+}
+
+/**
+ * Folds this delivery's group into the destination's storm digest when it is part of a storm,
+ * and does the digest's share of work this delivery holds. Off without `storm:` settings or a
+ * store that can compare-and-set.
+ */
+export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): Promise<StormOutcome> {
+  const { delivery, journal, groupId, now } = run;
+  const { destination, notification, state, logger } = delivery;
+  const settings = stormSettings(destination.storm as Parameters<typeof stormSettings>[0]);
+  if (!settings || !isVersioned(state)) return { own: true };
+  const ledger = new StormLedger(state, destination.name, settings);
+  const me = `${delivery.idempotencyKey.slice(0, 32)}.${Date.parse(delivery.receivedAt)}`;
+  const markerKey = `stormgroup#${destination.name}#${groupId}`;
+  const fold = () => ({
+    notification,
+    part: delivery.part.index,
+    receivedAt: Date.parse(delivery.receivedAt),
+    now: now(),
+  });
+  const digest = digestWork(run, ledger, me);
+  if (!run.newMessage) {
+    const marker = await state.get<Marker>(markerKey);
+    if (!marker?.own) return { own: true };
+    const stormId = marker.stormId;
+    const storm = stormOf(await ledger.read(), stormId);
+    if (!storm || (storm.endedAt !== undefined && settings.afterwards !== 'summary')) return { own: true };
+    const { value: roles } = await journal.once<DigestRoles>('storm-fold', () =>
+      ledger.fold(stormId, groupId, me, { ...fold(), newGroup: false }),
+    );
+    return { own: true, after: () => digest.perform(stormId, { ...roles, watchAt: undefined }, 'storm') };
+  }
+
+  const { value: decision, ran } = await journal.once<Decision>('storm', async () => {
+    const marker = await state.get<Marker>(markerKey);
+    if (marker) {
+      const storm = stormOf(await ledger.read(), marker.stormId);
+      if (storm && (storm.endedAt === undefined || settings.afterwards === 'summary'))
+        return { kind: 'fold', stormId: storm.id, newGroup: false };
+      return { kind: 'own' };
+    }
+    if (run.known || notification.status !== 'firing') return { kind: 'own' };
+    const admitted = await ledger.admit(groupId, now(), me, entryOf(fold()));
+    return { ...admitted, newGroup: admitted.kind === 'fold' };
+  });
+  if (ran && decision.started) {
+    delivery.count?.('StormStarted');
+    logger.warn('alert storm: new groups go into one digest message', {
+      stormId: decision.stormId,
+      threshold: settings.threshold,
+      windowSeconds: settings.windowMs / 1000,
+    });
+  }
+  if (decision.kind === 'own') {
+    const ended = decision.ended;
+    return ended ? { own: true, after: () => digest.finish(ended) } : { own: true };
+  }
+  const stormId = decision.stormId as string;
+  const seeds = decision.seeds ?? {};
+  const { value: roles, ran: folded } = await journal.once<DigestRoles>('storm-fold', async () => {
+    await ledger.seed(stormId, seeds);
+    for (const id of Object.keys(seeds)) {
+      await state.put(`stormgroup#${destination.name}#${id}`, { stormId, own: true } satisfies Marker, {
+        ttlSeconds: STORM_TTL_SECONDS,
+      });
+    }
+    return ledger.fold(stormId, groupId, me, { ...fold(), newGroup: decision.newGroup ?? false });
+  });
+  if (decision.newGroup) {
+    await state.put(markerKey, { stormId } satisfies Marker, { ttlSeconds: STORM_TTL_SECONDS });
+    if (folded) delivery.count?.('GroupsFolded');
+  }
+  if (decision.ended) await digest.finish(decision.ended);
+  await digest.perform(stormId, roles, 'storm');
+  logger.info('folded into the storm digest', { stormId, groupFolded: groupId });
+  return { own: false };
+}
+
+function digestWork<D extends DestinationConfig>(run: StormRun<D>, ledger: StormLedger, me: string) {
+  const { delivery, now, publisher } = run;
+  const journal = scopedJournal(run.journal, 'digest');
+
+  const comeBack = (at: number, what: string) => {
+    const seconds = Math.max(1, Math.ceil((at - now()) / 1000));
+    return new DeferredError(
+      `${run.vendor} storm digest: this delivery comes back in ${seconds} s to ${what}`,
+      {
+        retryAfterSeconds: seconds,
+      },
+    );
+  };
+
+  async function post(stormId: string): Promise<void> {
+    const { value } = await journal.once<{ message: Record<string, string>; revision: number }>(
+      'post',
+      async () => {
+        const snapshot = await ledger.snapshot(stormId, run.listed);
+        if (!snapshot) return { message: {}, revision: 0 };
+        if (snapshot.storm.message) return { message: snapshot.storm.message, revision: 0 };
+        const message = await publisher.post(snapshot, scopedJournal(journal, 'post'));
+        return { message: { ...message, postedAt: String(now()) }, revision: snapshot.storm.revision };
+      },
+    );
+    if (Object.keys(value.message).length > 0) await ledger.shown(stormId, value.revision, value.message);
+  }
+
+  async function show(stormId: string, step: string): Promise<void> {
+    const snapshot = await ledger.snapshot(stormId, run.listed);
+    const message = snapshot?.storm.message;
+    if (!snapshot || !message) return;
+    // The first edit is due an interval after the post, which the space's or channel's pace may have delayed.
+    const dueAt = Number(message.postedAt ?? 0) + DIGEST_EDIT_INTERVAL_MS;
+    if (dueAt > now()) throw comeBack(dueAt, 'show the digest');
+    await publisher.show(snapshot, message, scopedJournal(journal, step));
+    await ledger.shown(stormId, snapshot.storm.revision);
+  }
+
+  async function waitThen(
+    step: string,
+    at: number,
+    what: string,
+    claim: () => Promise<number | undefined>,
+  ): Promise<void> {
+    const recorded = (await journal.get<WaitStep>(step)) ?? { at };
+    if (recorded.done) return;
+    if (recorded.at > now()) {
+      await journal.record(step, recorded);
+      throw comeBack(recorded.at, what);
+    }
+    const again = await claim();
+    if (again !== undefined) {
+      await journal.record(step, { at: again });
+      throw comeBack(again, what);
+    }
+    await journal.record(step, { ...recorded, done: true });
+  }
+
+  async function perform(stormId: string, roles: DigestRoles, prefix: string): Promise<void> {
+    if (roles.post) await post(stormId);
+    if (roles.edit) {
+      await journal.once(`${prefix}-edit`, async () => {
+        await show(stormId, `${prefix}-edit`);
+        return { done: true };
+      });
+    }
+    if (roles.flushAt !== undefined) {
+      await waitThen(`${prefix}-flush`, roles.flushAt, 'show the digest', async () => {
+        const claimed = await ledger.claimFlush(stormId, me, now());
+        if (claimed.again !== undefined) return claimed.again;
+        if (claimed.edit) await show(stormId, `${prefix}-flush`);
+        return undefined;
+      });
+    }
+    if (roles.watchAt !== undefined) {
+      await waitThen(`${prefix}-watch`, roles.watchAt, 'see whether the storm calmed', async () => {
+        const outcome = await ledger.claimWatch(stormId, me, now());
+        if (typeof outcome === 'object') return outcome.again;
+        if (outcome === 'ended') await finish(stormId);
+        return undefined;
+      });
+    }
+  }
+
+  async function finish(stormId: string): Promise<void> {
+    delivery.logger.info('alert storm over; the digest shows its final summary', { stormId });
+    const { value: roles } = await journal.once<DigestRoles>('final', () =>
+      ledger.claim(stormId, me, now(), { fold: false, newGroup: false }),
+    );
+    await perform(stormId, { ...roles, post: false, watchAt: undefined }, 'final');
+  }
+
+  return { perform, finish };
+}
