@@ -1,5 +1,6 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { stormConfigSchema } from '../../digest/config.ts';
 import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /**
@@ -24,6 +25,8 @@ export const discordConfigSchema = {
       maximum: 60,
       default: DEFAULT_DISCORD_TIMEOUT_SECONDS,
     },
+    /** Storm mode (docs/sinks/discord.md#storms): `false` turns it off. */
+    storm: stormConfigSchema,
     /** Liquid templates (docs/templates.md): `title` is the embed's title, `text` its description. */
     templates: {
       type: 'object',

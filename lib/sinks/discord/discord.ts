@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { runStorm } from '../../digest/run.ts';
 import { templateData } from '../../templates/data.ts';
 import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
@@ -10,6 +11,7 @@ import {
   type DiscordDestination,
   discordConfigSchema,
 } from './config.ts';
+import { DISCORD_DIGEST_LISTED, discordDigest } from './digest.ts';
 import { buildDiscordMessages } from './embeds.ts';
 import { DISCORD_ERRORS, DiscordWebhook, discordErrorCode } from './webhook-api.ts';
 
@@ -51,15 +53,18 @@ interface PlanStep {
 
 const GROUP_TTL_SECONDS = 30 * 24 * 3600;
 
+const groupHash = (groupKey: string) => createHash('sha256').update(groupKey).digest('hex').slice(0, 40);
+
 /** The state-store key of a group's messages. */
 export function discordGroupKey(destination: string, groupKey: string): string {
-  return `discordgroup#${destination}#${createHash('sha256').update(groupKey).digest('hex').slice(0, 40)}`;
+  return `discordgroup#${destination}#${groupHash(groupKey)}`;
 }
 
 export function createDiscordSink(
   options: DiscordSinkOptions = {},
 ): Sink<DiscordDestination> & { templates: TemplateSpec } {
-  const now = options.now ?? Date.now;
+  // Read at each call: a test's virtual clock replaces Date.now after the sink is made.
+  const now = options.now ?? (() => Date.now());
   const links = options.links ?? ALERTMANAGER_LINKS;
 
   return {
@@ -80,6 +85,39 @@ export function createDiscordSink(
       const key = discordGroupKey(destination.name, notification.groupKey);
       // Later parts of a split notification are messages of their own; the first part owns the group's.
       const ownsGroup = delivery.part.index === 1;
+
+      // In a storm a new group is folded into the destination's digest instead (lib/digest/run.ts).
+      const group = await state.get<DiscordGroupRecord>(key);
+      const storm = await runStorm({
+        delivery,
+        journal,
+        groupId: groupHash(notification.groupKey),
+        known: group !== undefined,
+        newMessage: !group || (group.status === 'resolved' && notification.status === 'firing'),
+        now,
+        vendor: 'Discord',
+        listed: DISCORD_DIGEST_LISTED,
+        publisher: {
+          async post(view, steps) {
+            const { value } = await steps.once<{ id?: string }>('execute', async () => {
+              const id = await webhook.execute(discordDigest(view.storm, view.totals));
+              return id ? { id } : {};
+            });
+            // Without an id the digest cannot be edited: the storm's counts stay in the state store.
+            return value.id ? { id: value.id } : { id: '' };
+          },
+          async show(view, message) {
+            if (!message.id) return;
+            try {
+              await webhook.edit(message.id, discordDigest(view.storm, view.totals));
+            } catch (error) {
+              if (discordErrorCode(error) !== DISCORD_ERRORS.unknownMessage) throw error;
+              logger.warn('the storm digest was deleted in Discord; its counts stay in the state store');
+            }
+          },
+        },
+      });
+      if (!storm.own) return;
 
       const { value: plan } = await journal.once<PlanStep>('plan', async () => {
         const group = ownsGroup ? await state.get<DiscordGroupRecord>(key) : undefined;
@@ -153,6 +191,7 @@ export function createDiscordSink(
         posted: built.length - edited,
         attempt: delivery.attempt,
       });
+      await storm.after?.();
     },
   };
 }
