@@ -29,6 +29,8 @@ export interface FakeTeamsCard {
   buttons: { title: string; url: string }[];
   /** The bytes of the message it came in. */
   messageBytes: number;
+  /** When it was posted (epoch ms, the fake's clock). */
+  postedAt: number;
 }
 
 export interface FakeTeams extends FakeServer {
@@ -197,6 +199,7 @@ export async function startFakeTeams(options: FakeTeamsOptions): Promise<FakeTea
           // biome-ignore lint/suspicious/noExplicitAny: validated above
           buttons: (card.actions ?? []).map((a: any) => ({ title: a.title, url: a.url })),
           messageBytes: request.rawBody.byteLength,
+          postedAt: clock(),
         });
       }
     }

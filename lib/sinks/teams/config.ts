@@ -1,5 +1,6 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { stormConfigSchema } from '../../digest/config.ts';
 import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /**
@@ -24,6 +25,8 @@ export const teamsConfigSchema = {
       maximum: 60,
       default: DEFAULT_TEAMS_TIMEOUT_SECONDS,
     },
+    /** Storm mode (docs/sinks/teams.md#storms): `false` turns it off. */
+    storm: stormConfigSchema,
     /** Liquid templates (docs/templates.md): `title` is the card's heading, `text` its body. */
     templates: {
       type: 'object',

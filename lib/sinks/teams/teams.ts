@@ -1,17 +1,21 @@
+import { createHash } from 'node:crypto';
 import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { stormSettings } from '../../digest/config.ts';
+import { runStorm } from '../../digest/run.ts';
 import { templateData } from '../../templates/data.ts';
 import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
-import { buildTeamsMessages } from './card.ts';
+import { buildTeamsMessages, type TeamsMessage } from './card.ts';
 import {
   DEFAULT_TEAMS_TIMEOUT_SECONDS,
   TEAMS_TEMPLATES,
   type TeamsDestination,
   teamsConfigSchema,
 } from './config.ts';
+import { TEAMS_DIGEST_LISTED, teamsDigest } from './digest.ts';
 
 export type { TeamsDestination } from './config.ts';
 
@@ -37,11 +41,14 @@ export interface TeamsSinkOptions {
   maxBytes?: number;
 }
 
+/** How long storm mode remembers that a group has had cards of its own. */
+const SEEN_TTL_SECONDS = 30 * 24 * 3600;
 
 export function createTeamsSink(
   options: TeamsSinkOptions = {},
 ): Sink<TeamsDestination> & { templates: TemplateSpec } {
-  const now = options.now ?? Date.now;
+  // Read at each call: a test's virtual clock replaces Date.now after the sink is made.
+  const now = options.now ?? (() => Date.now());
   const links = options.links ?? ALERTMANAGER_LINKS;
 
   return {
@@ -59,6 +66,56 @@ export function createTeamsSink(
       const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TEAMS_TIMEOUT_SECONDS;
       const journal = stepJournal(delivery);
 
+      /** Posts one message to the workflow; anything but a 2xx is thrown as the classified error. */
+      async function postCard(message: TeamsMessage): Promise<{ status: number; postedAt: string }> {
+        const response = await postJson(url, JSON.stringify(message), {
+          label,
+          timeoutSeconds,
+          fetch: options.fetch,
+        });
+        if (response.status < 200 || response.status >= 300) {
+          throw await statusError(response, {
+            label,
+            redactions: [raw, ...urlSecrets(url)],
+            now: now(),
+            redirectHint: `put the workflow's final URL in ${secretName}`,
+            permanentHint: (status) =>
+              status === 401 || status === 403 || status === 404
+                ? `: the workflow was deleted or turned off, or its URL's signature is wrong; put the workflow's current URL in ${secretName}`
+                : undefined,
+          });
+        }
+        await drain(response);
+        return { status: response.status, postedAt: new Date(now()).toISOString() };
+      }
+
+      // In a storm a new group is folded into the destination's digest instead (lib/digest/run.ts).
+      // A workflow cannot edit a card: each state of the digest is a new card, the latest wins.
+      const stormOn = stormSettings(destination.storm) !== undefined;
+      const groupId = createHash('sha256').update(notification.groupKey).digest('hex').slice(0, 40);
+      const seenKey = `teamsgroup#${destination.name}#${groupId}`;
+      const seen = stormOn ? await delivery.state.get<{ at: string }>(seenKey) : undefined;
+      const storm = await runStorm({
+        delivery,
+        journal,
+        groupId,
+        known: seen !== undefined,
+        newMessage: seen === undefined,
+        now,
+        vendor: 'Teams',
+        listed: TEAMS_DIGEST_LISTED,
+        publisher: {
+          async post(view, steps) {
+            const { value } = await steps.once('card', () => postCard(teamsDigest(view.storm, view.totals)));
+            return { postedAt: value.postedAt };
+          },
+          async show(view, _message, steps) {
+            await steps.once('card', () => postCard(teamsDigest(view.storm, view.totals)));
+          },
+        },
+      });
+      if (!storm.own) return;
+
       const { values, notes } = renderDestinationTemplates(
         destination,
         TEAMS_TEMPLATES,
@@ -74,29 +131,16 @@ export function createTeamsSink(
       });
       let posted = 0;
       for (const [index, message] of messages.entries()) {
-        const { ran } = await journal.once(`card:${index + 1}`, async () => {
-          const response = await postJson(url, JSON.stringify(message), {
-            label,
-            timeoutSeconds,
-            fetch: options.fetch,
-          });
-          if (response.status < 200 || response.status >= 300) {
-            throw await statusError(response, {
-              label,
-              redactions: [raw, ...urlSecrets(url)],
-              now: now(),
-              redirectHint: `put the workflow's final URL in ${secretName}`,
-              permanentHint: (status) =>
-                status === 401 || status === 403 || status === 404
-                  ? `: the workflow was deleted or turned off, or its URL's signature is wrong; put the workflow's current URL in ${secretName}`
-                  : undefined,
-            });
-          }
-          await drain(response);
-          return { status: response.status, postedAt: new Date(now()).toISOString() };
-        });
+        const { ran } = await journal.once(`card:${index + 1}`, () => postCard(message));
         if (ran) posted++;
       }
+      // Storm mode tells a group it has seen (its later notifications keep their own cards).
+      if (stormOn && !seen)
+        await delivery.state.put(
+          seenKey,
+          { at: new Date(now()).toISOString() },
+          { ttlSeconds: SEEN_TTL_SECONDS },
+        );
       logger.info('teams cards delivered', {
         host: url.host,
         status: notification.status,
@@ -104,6 +148,7 @@ export function createTeamsSink(
         posted,
         attempt: delivery.attempt,
       });
+      await storm.after?.();
     },
   };
 }

@@ -1,0 +1,88 @@
+import type { StormState } from '../../digest/storm.ts';
+import type { DigestTotals } from '../../digest/tally.ts';
+import { markdownLink } from '../../format/markdown.ts';
+import { type CardElement, TEAMS_LIMITS, type TeamsMessage, teamsText } from './card.ts';
+
+/**
+ * The storm digest as one Adaptive Card. A Teams workflow cannot edit a card it posted, so each
+ * state of the digest is a new card (at most one per digest interval), the latest one wins, and
+ * the last is the final summary. Alertnames, severities and group titles are alert content,
+ * escaped as Markdown; the only links are the groups' checked generatorURLs.
+ */
+
+/** Groups listed by name (newest, or still firing at the end). */
+export const TEAMS_DIGEST_LISTED = 10;
+const DIGEST_ROWS = 25;
+const LINK_CHARS = 500;
+const CARD_SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
+
+const block = (text: string, extra: CardElement = {}): CardElement => ({
+  type: 'TextBlock',
+  text,
+  wrap: true,
+  ...extra,
+});
+
+/** The digest card for `storm` with `totals`. */
+export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessage {
+  const over = storm.endedAt !== undefined;
+  const calm = over && totals.firingGroups === 0;
+  const head = over
+    ? `✅ Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing`
+    : `🚨 Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing`;
+  const when = over
+    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.`
+    : `Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a card each; a newer digest card replaces this one.`;
+  const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
+    const sev = severity ? ` (${teamsText(severity, 40)})` : '';
+    return `- **${teamsText(alertname || 'no alertname', 120)}**${sev}: ${firing} firing, ${resolved} resolved`;
+  });
+  if (totals.rows.length > DIGEST_ROWS)
+    rows.push(`- … and ${totals.rows.length - DIGEST_ROWS} more alertnames`);
+  const listed = over ? totals.stillFiring : totals.newest;
+  const listHead = over
+    ? totals.firingGroups > 0
+      ? `**Still firing (${totals.firingGroups}${totals.firingGroups > listed.length ? `, the ${listed.length} oldest` : ''}):**`
+      : '**Every group of the storm resolved.**'
+    : '**Newest groups:**';
+  const groups = listed.map((group: { title: string; link?: string; status?: string }) => {
+    const link = markdownLink(group.link, 'graph', LINK_CHARS);
+    return `- ${group.status === 'resolved' ? '🟢' : '🔴'} ${teamsText(group.title, 150)}${link ? ` · ${link}` : ''}`;
+  });
+  const body: CardElement[] = [
+    {
+      type: 'Container',
+      style: calm ? 'good' : 'attention',
+      bleed: true,
+      items: [block(head, { size: 'Large', weight: 'Bolder', color: calm ? 'Good' : 'Attention' })],
+    },
+    block(when, { isSubtle: true }),
+    ...(rows.length > 0 ? [block(rows.join('\n'))] : []),
+    block(listHead),
+    ...(groups.length > 0 ? [block(groups.join('\n'))] : []),
+    block(`${totals.firing} firing, ${totals.resolved} resolved alerts in ${totals.groups} groups`, {
+      isSubtle: true,
+    }),
+  ];
+  const message: TeamsMessage = {
+    type: 'message',
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: {
+          $schema: CARD_SCHEMA,
+          type: 'AdaptiveCard',
+          version: '1.4',
+          body,
+          msteams: { width: 'Full' },
+        },
+      },
+    ],
+  };
+  // 25 rows and 10 groups of bounded length stay far below the card limit; checked all the same.
+  if (Buffer.byteLength(JSON.stringify(message)) > TEAMS_LIMITS.cardBytes) body.splice(2, 1);
+  return message;
+}
+
+const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -1,0 +1,119 @@
+import { once } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Notification } from '../../../lib/alertmanager/types.ts';
+import { sinkQueueName } from '../../../lib/queue/local.ts';
+import { type FakeTeams, type FakeTeamsCard, startFakeTeams } from '../../support/fake-teams.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
+
+const WORKFLOW = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+const SIG = 'teamsStormSig-5d4c3b2a1';
+const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+const GROUPS = 120;
+
+/** Group `i` of the storm: one alert, NodeDown (critical) or DiskFull (warning) in turn. */
+function stormGroup(i: number): Notification {
+  const [alertname, severity] = i % 2 === 0 ? ['NodeDown', 'critical'] : ['DiskFull', 'warning'];
+  const n = makeNotification({ groupKey: `{}:{alertname="${alertname}", instance="host-${i}"}` });
+  n.groupLabels = { alertname, instance: `host-${i}` };
+  n.commonLabels = { alertname, instance: `host-${i}`, severity };
+  n.alerts = n.alerts.map((a) => ({
+    ...a,
+    labels: { alertname, instance: `host-${i}`, severity },
+    fingerprint: i.toString(16).padStart(16, '0'),
+  }));
+  return n;
+}
+
+const isDigest = (c: FakeTeamsCard) => c.texts[0]?.includes('Alert storm') ?? false;
+const shown = (c: FakeTeamsCard) => c.texts.join('\n');
+
+/**
+ * Issue 15's storm mode on Teams, through the local runtime on a virtual clock (only Date is
+ * faked). A workflow cannot edit a card, so the digest is a new card at most every digest
+ * interval, and the last one is the final summary.
+ */
+describe('Sink: teams storm digest through the local runtime', () => {
+  const local = useLocalRelay('teams-storm');
+  let teams: FakeTeams;
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    teams = local.own(await startFakeTeams({ workflowId: WORKFLOW, sig: SIG, now: () => Date.now() }));
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function start(): Promise<LocalRelay> {
+    return local.start({
+      destinations: [{ name: 'storm-teams', sink: 'teams', webhookUrlSecret: 'TEAMS_WEBHOOK_URL' }],
+      secrets: { TEAMS_WEBHOOK_URL: teams.workflowUrl },
+    });
+  }
+
+  /** Lets the worker take everything visible at the current virtual time, and waits until it is idle. */
+  async function drain(relay: LocalRelay): Promise<void> {
+    const worker = relay.workers.get(sinkQueueName('teams'));
+    if (!worker) throw new Error('no teams worker');
+    const idle = once(worker, 'idle');
+    worker.wake();
+    await idle;
+  }
+
+  /** Moves the virtual clock to `until` (epoch ms) a second at a time, draining at each. */
+  async function advance(relay: LocalRelay, until: number): Promise<void> {
+    while (Date.now() < until) {
+      vi.setSystemTime(Math.min(until, Date.now() + 1000));
+      await drain(relay);
+    }
+  }
+
+  it('should fold 120 new groups into digest cards at most every 10 s, count them all, end with a final summary, and give a later group its own card', async () => {
+    // Prepare
+    const relay = await start();
+
+    // Act: 120 distinct groups within 60 s, then a resolve of a group that had its own card.
+    for (let i = 0; i < GROUPS; i++) {
+      expect((await relay.post(stormGroup(i))).status).toBe(202);
+      vi.setSystemTime(T0 + Math.floor(((i + 1) * 59_000) / GROUPS));
+    }
+    const resolvedFirst = stormGroup(0);
+    resolvedFirst.status = 'resolved';
+    resolvedFirst.alerts = resolvedFirst.alerts.map((a) => ({ ...a, status: 'resolved' }));
+    await relay.post(resolvedFirst);
+    await drain(relay);
+    await advance(relay, T0 + 480_000);
+    const callsDuringStorm = teams.requests.length;
+    const before = teams.cards.length;
+    await relay.post(stormGroup(GROUPS));
+    await drain(relay);
+
+    // Assess
+    expect(relay.telemetry.get('DeadLettered', 'storm-teams')).toBe(0);
+    expect(teams.failedRuns).toEqual([]);
+    expect(callsDuringStorm).toBeLessThan(GROUPS / 3);
+    const digests = teams.cards.filter(isDigest);
+    expect(digests.length).toBeGreaterThanOrEqual(2);
+    expect(shown(digests[0])).toContain('🚨 Alert storm:');
+    const last = digests[digests.length - 1];
+    expect(shown(last)).toContain('✅ Alert storm over');
+    expect(shown(last)).toContain(`${GROUPS - 1} firing, 1 resolved alerts in ${GROUPS} groups`);
+    expect(shown(last)).toContain(`**NodeDown** (critical): ${GROUPS / 2 - 1} firing, 1 resolved`);
+    expect(shown(last)).toContain(`**DiskFull** (warning): ${GROUPS / 2} firing, 0 resolved`);
+    // Digest cards are at least the digest interval apart, and none repeats a state.
+    const gaps = digests.slice(1).map((d, i) => d.postedAt - digests[i].postedAt);
+    expect(gaps.filter((gap) => gap < 10_000)).toEqual([]);
+    expect(new Set(digests.map(shown)).size).toBe(digests.length);
+    // The groups that started the storm kept their own cards, and the first one its resolve.
+    const own = teams.cards.slice(0, before).filter((c) => !isDigest(c));
+    expect(own).toHaveLength(11);
+    expect(own.filter((c) => shown(c).includes('RESOLVED'))).toHaveLength(1);
+    expect(teams.cards).toHaveLength(before + 1);
+    expect(shown(teams.cards[before])).toContain(`host-${GROUPS}`);
+    expect(relay.telemetry.get('StormStarted', 'storm-teams')).toBe(1);
+    expect(relay.telemetry.get('GroupsFolded', 'storm-teams')).toBe(GROUPS - 10);
+  });
+});
