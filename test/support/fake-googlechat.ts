@@ -34,6 +34,8 @@ export interface FakeChatMessage {
   threadKey?: string;
   text?: string;
   cardsV2?: unknown;
+  /** When it was posted (epoch ms, the fake's clock). */
+  postedAt: number;
 }
 
 export interface FakeGoogleChat extends FakeServer {
@@ -110,6 +112,7 @@ export async function startFakeGoogleChat(options: {
       ...(threadKey !== undefined ? { threadKey } : {}),
       ...(body.text !== undefined ? { text: body.text } : {}),
       ...(body.cardsV2 !== undefined ? { cardsV2: body.cardsV2 } : {}),
+      postedAt: now(),
     };
     messages.push(message);
     const requestId = request.query.get('requestId');

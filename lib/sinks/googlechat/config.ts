@@ -1,5 +1,6 @@
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
+import { stormConfigSchema } from '../../digest/config.ts';
 import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 import { googleChatFormat } from './text.ts';
 
@@ -46,6 +47,8 @@ export const googlechatConfigSchema = {
       maximum: 60,
       default: DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS,
     },
+    /** Storm mode (docs/sinks/googlechat.md#storms): `false` turns it off. */
+    storm: stormConfigSchema,
     /** Liquid templates (docs/templates.md): `title` is the first line, `text` the alert list. */
     templates: {
       type: 'object',

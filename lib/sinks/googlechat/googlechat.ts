@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError } from '../../delivery/http.ts';
-import { stepJournal } from '../../delivery/journal.ts';
+import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { stormSettings } from '../../digest/config.ts';
+import { runStorm } from '../../digest/run.ts';
 import { templateData } from '../../templates/data.ts';
 import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
@@ -11,6 +14,7 @@ import {
   type GoogleChatDestination,
   googlechatConfigSchema,
 } from './config.ts';
+import { CHAT_DIGEST_LISTED, chatDigest, stormRequestId } from './digest.ts';
 import { buildMessage, MAX_MESSAGE_BYTES, messageRequestId } from './message.ts';
 import { awaitSpaceSlot } from './pacing.ts';
 
@@ -47,10 +51,14 @@ interface CreatedMessage {
   thread?: { name?: string };
 }
 
+/** How long storm mode remembers that a group has had a thread of its own. */
+const SEEN_TTL_SECONDS = 30 * 24 * 3600;
+
 export function createGoogleChatSink(
   options: GoogleChatSinkOptions = {},
 ): Sink<GoogleChatDestination> & { templates: TemplateSpec } {
-  const now = options.now ?? Date.now;
+  // Read at each call: a test's virtual clock replaces Date.now after the sink is made.
+  const now = options.now ?? (() => Date.now());
 
   return {
     name: 'googlechat',
@@ -69,42 +77,32 @@ export function createGoogleChatSink(
         (await delivery.secrets.get(destination.webhookUrlSecret)).trim(),
         destination.webhookUrlSecret,
       );
-      const { values, notes } = renderDestinationTemplates(
-        destination,
-        GOOGLECHAT_TEMPLATES,
-        templateData(notification, destination, { part: delivery.part }),
-        delivery,
-        { now: now() },
-      );
-      const message = buildMessage(notification, destination.name, delivery.part, {
-        title: values.title,
-        text: values.text,
-        notes,
-      });
-      const body = JSON.stringify(message);
-      if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) {
-        // buildMessage keeps the text under the limit; only a bug gets here.
-        throw new PermanentError(
-          `googlechat message is ${Buffer.byteLength(body)} bytes, over Chat's ${MAX_MESSAGE_BYTES}-byte limit`,
-        );
-      }
-      const journal = stepJournal(delivery);
-      await journal.once('post', async () => {
-        // This notification's turn in the space, reserved once per delivery.
+      const writesPerMinute = destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE;
+
+      /** Posts `message` at this delivery's turn in the space (reserved once in `steps`), as `requestId`. */
+      async function send(
+        message: object,
+        requestId: string,
+        steps: StepJournal,
+      ): Promise<{ postedAt: string; message?: string }> {
+        const body = JSON.stringify(message);
+        if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) {
+          // buildMessage and chatDigest keep the text under the limit; only a bug gets here.
+          throw new PermanentError(
+            `googlechat message is ${Buffer.byteLength(body)} bytes, over Chat's ${MAX_MESSAGE_BYTES}-byte limit`,
+          );
+        }
         await awaitSpaceSlot({
-          journal,
+          journal: steps,
           state: delivery.state,
           space: webhook.space,
           now,
-          writesPerMinute: destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE,
+          writesPerMinute,
         });
         const url = new URL(webhook.url.href);
         url.searchParams.delete('threadKey');
         url.searchParams.set('messageReplyOption', MESSAGE_REPLY_OPTION);
-        url.searchParams.set(
-          'requestId',
-          messageRequestId(destination.name, delivery.idempotencyKey, delivery.receivedAt, delivery.part),
-        );
+        url.searchParams.set('requestId', requestId);
         const label = `googlechat ${url.host}`;
         const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS;
         const started = performance.now();
@@ -132,7 +130,74 @@ export function createGoogleChatSink(
           postedAt: new Date(now()).toISOString(),
           ...(created.name ? { message: created.name } : {}),
         };
+      }
+
+      const journal = stepJournal(delivery);
+      // In a storm a new group is folded into the destination's digest instead (lib/digest/run.ts).
+      // A webhook cannot edit a message: each state of the digest is a new message in the storm's thread.
+      const stormOn = stormSettings(destination.storm) !== undefined;
+      const groupId = createHash('sha256').update(notification.groupKey).digest('hex').slice(0, 40);
+      const seenKey = `gchatgroup#${destination.name}#${groupId}`;
+      const seen = stormOn ? await delivery.state.get<{ at: string }>(seenKey) : undefined;
+      const showDigest = async (
+        view: Parameters<typeof chatDigest>[1],
+        totals: Parameters<typeof chatDigest>[2],
+        steps: StepJournal,
+      ) => {
+        const { value } = await steps.once('message', () =>
+          send(chatDigest(destination.name, view, totals), stormRequestId(destination.name, view), steps),
+        );
+        return value;
+      };
+      const storm = await runStorm({
+        delivery,
+        journal,
+        groupId,
+        known: seen !== undefined,
+        newMessage: seen === undefined,
+        now,
+        vendor: 'Google Chat',
+        listed: CHAT_DIGEST_LISTED,
+        publisher: {
+          async post(view, steps) {
+            const posted = await showDigest(view.storm, view.totals, steps);
+            return { postedAt: posted.postedAt };
+          },
+          async show(view, _message, steps) {
+            await showDigest(view.storm, view.totals, steps);
+          },
+        },
       });
+      if (!storm.own) return;
+
+      const { values, notes } = renderDestinationTemplates(
+        destination,
+        GOOGLECHAT_TEMPLATES,
+        templateData(notification, destination, { part: delivery.part }),
+        delivery,
+        { now: now() },
+      );
+      const message = buildMessage(notification, destination.name, delivery.part, {
+        title: values.title,
+        text: values.text,
+        notes,
+      });
+      // This notification's turn in the space is reserved once per delivery.
+      await journal.once('post', () =>
+        send(
+          message,
+          messageRequestId(destination.name, delivery.idempotencyKey, delivery.receivedAt, delivery.part),
+          journal,
+        ),
+      );
+      // Storm mode tells a group it has seen (its later notifications keep going to its thread).
+      if (stormOn && !seen)
+        await delivery.state.put(
+          seenKey,
+          { at: new Date(now()).toISOString() },
+          { ttlSeconds: SEEN_TTL_SECONDS },
+        );
+      await storm.after?.();
     },
   };
 }

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { StormState } from '../../digest/storm.ts';
+import type { DigestTotals } from '../../digest/tally.ts';
+import type { ChatMessage } from './message.ts';
+import { chatLink, chatText, cutChars } from './text.ts';
+
+/**
+ * The storm digest as a Google Chat text message. An incoming webhook cannot edit what it
+ * posted, so each state of the digest is a new message (at most one per digest interval) in a
+ * thread of the storm's own, the latest one wins, and the last is the final summary. Alertnames,
+ * severities and group titles are alert content, escaped with chatText; the only links are the
+ * groups' checked generatorURLs.
+ */
+
+/** Groups listed by name (newest, or still firing at the end). */
+export const CHAT_DIGEST_LISTED = 10;
+const DIGEST_ROWS = 25;
+
+/** The thread every digest message of a storm goes to. */
+export function stormThreadKey(destination: string, stormId: string): string {
+  const hash = createHash('sha256').update(`${destination}\u0000storm\u0000${stormId}`).digest('hex');
+  return `alertmanager-relay-storm-${hash.slice(0, 40)}`;
+}
+
+/** Chat's `requestId` of one state of the digest: posting the same state twice returns the first message. */
+export function stormRequestId(destination: string, storm: StormState): string {
+  const state = `${storm.id}\u0000${storm.revision}\u0000${storm.endedAt ?? 'live'}`;
+  const hash = createHash('sha256').update(`${destination}\u0000storm\u0000${state}`).digest('hex');
+  return `alertmanager-relay-${hash.slice(0, 40)}`;
+}
+
+/** The digest message for `storm` with `totals`, in the storm's thread of `destination`. */
+export function chatDigest(destination: string, storm: StormState, totals: DigestTotals): ChatMessage {
+  const over = storm.endedAt !== undefined;
+  const head = over
+    ? `✅ *Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing*`
+    : `🚨 *Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing*`;
+  const when = over
+    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.`
+    : `Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a thread each; a newer digest message in this thread replaces this one.`;
+  const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
+    const sev = severity ? ` (${chatText(cutChars(severity, 40))})` : '';
+    return `• *${chatText(cutChars(alertname || 'no alertname', 120))}*${sev}: ${firing} firing, ${resolved} resolved`;
+  });
+  if (totals.rows.length > DIGEST_ROWS)
+    rows.push(`… and ${totals.rows.length - DIGEST_ROWS} more alertnames`);
+  const listed = over ? totals.stillFiring : totals.newest;
+  const listHead = over
+    ? totals.firingGroups > 0
+      ? `*Still firing (${totals.firingGroups}${totals.firingGroups > listed.length ? `, the ${listed.length} oldest` : ''}):*`
+      : '*Every group of the storm resolved.*'
+    : '*Newest groups:*';
+  const groups = listed.map((group: { title: string; link?: string; status?: string }) => {
+    const link = chatLink(group.link, 'graph');
+    return `${group.status === 'resolved' ? '🟢' : '🔴'} ${chatText(cutChars(group.title, 150))}${link ? ` · ${link}` : ''}`;
+  });
+  const text = [
+    head,
+    when,
+    '',
+    ...rows,
+    '',
+    listHead,
+    ...groups,
+    '',
+    `${totals.firing} firing, ${totals.resolved} resolved alerts in ${totals.groups} groups`,
+  ].join('\n');
+  return { text, thread: { threadKey: stormThreadKey(destination, storm.id) } };
+}
+
+const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -1,0 +1,132 @@
+import { once } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Notification } from '../../../lib/alertmanager/types.ts';
+import { sinkQueueName } from '../../../lib/queue/local.ts';
+import { groupThreadKey } from '../../../lib/sinks/googlechat/message.ts';
+import {
+  type FakeChatMessage,
+  type FakeGoogleChat,
+  startFakeGoogleChat,
+} from '../../support/fake-googlechat.ts';
+import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
+import { makeNotification } from '../../support/notifications.ts';
+
+const WEBHOOK = {
+  space: 'AAAAstorm01',
+  key: 'AIzaSyStormKey0000000000000000000000000',
+  token: 'stormToken0123456789abcdef',
+};
+const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+const GROUPS = 120;
+
+/** Group `i` of the storm: one alert, NodeDown (critical) or DiskFull (warning) in turn. */
+function stormGroup(i: number): Notification {
+  const [alertname, severity] = i % 2 === 0 ? ['NodeDown', 'critical'] : ['DiskFull', 'warning'];
+  const n = makeNotification({ groupKey: `{}:{alertname="${alertname}", instance="host-${i}"}` });
+  n.groupLabels = { alertname, instance: `host-${i}` };
+  n.commonLabels = { alertname, instance: `host-${i}`, severity };
+  n.alerts = n.alerts.map((a) => ({
+    ...a,
+    labels: { alertname, instance: `host-${i}`, severity },
+    fingerprint: i.toString(16).padStart(16, '0'),
+  }));
+  return n;
+}
+
+const isDigest = (m: FakeChatMessage) => /^(🚨|✅) \*Alert storm/.test(m.text ?? '');
+const shown = (m: FakeChatMessage) => m.text ?? '';
+
+/**
+ * Issue 15's storm mode on Google Chat, through the local runtime on a virtual clock (only Date
+ * is faked). A webhook cannot edit a message, so the digest is a new message in the storm's own
+ * thread at most every digest interval, and the last one is the final summary.
+ */
+describe('Sink: googlechat storm digest through the local runtime', () => {
+  const local = useLocalRelay('gchat-storm');
+  let chat: FakeGoogleChat;
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    chat = local.own(await startFakeGoogleChat({ webhooks: [WEBHOOK], now: () => Date.now() }));
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function start(): Promise<LocalRelay> {
+    return local.start({
+      destinations: [{ name: 'storm-chat', sink: 'googlechat', webhookUrlSecret: 'GCHAT_WEBHOOK_URL' }],
+      secrets: { GCHAT_WEBHOOK_URL: chat.webhookUrl(WEBHOOK) },
+    });
+  }
+
+  /** Lets the worker take everything visible at the current virtual time, and waits until it is idle. */
+  async function drain(relay: LocalRelay): Promise<void> {
+    const worker = relay.workers.get(sinkQueueName('googlechat'));
+    if (!worker) throw new Error('no googlechat worker');
+    const idle = once(worker, 'idle');
+    worker.wake();
+    await idle;
+  }
+
+  /** Moves the virtual clock to `until` (epoch ms) a second at a time, draining at each. */
+  async function advance(relay: LocalRelay, until: number): Promise<void> {
+    while (Date.now() < until) {
+      vi.setSystemTime(Math.min(until, Date.now() + 1000));
+      await drain(relay);
+    }
+  }
+
+  it('should fold 120 new groups into digest messages of one thread at most every 10 s, count them all, end with a final summary, and give a later group its own thread', async () => {
+    // Prepare
+    const relay = await start();
+
+    // Act: 120 distinct groups within 60 s, then a resolve of a group that had its own thread.
+    for (let i = 0; i < GROUPS; i++) {
+      expect((await relay.post(stormGroup(i))).status).toBe(202);
+      vi.setSystemTime(T0 + Math.floor(((i + 1) * 59_000) / GROUPS));
+    }
+    const resolvedFirst = stormGroup(0);
+    resolvedFirst.status = 'resolved';
+    resolvedFirst.alerts = resolvedFirst.alerts.map((a) => ({ ...a, status: 'resolved' }));
+    await relay.post(resolvedFirst);
+    await drain(relay);
+    await advance(relay, T0 + 480_000);
+    const callsDuringStorm = chat.requests.length;
+    const before = chat.messages.length;
+    await relay.post(stormGroup(GROUPS));
+    await drain(relay);
+
+    // Assess
+    expect(relay.telemetry.get('DeadLettered', 'storm-chat')).toBe(0);
+    expect(chat.requests.filter((q) => q.outcome !== 200)).toEqual([]);
+    expect(callsDuringStorm).toBeLessThan(GROUPS / 3);
+    const digests = chat.messages.filter(isDigest);
+    expect(digests.length).toBeGreaterThanOrEqual(2);
+    // Every digest message is in one thread of the storm's own.
+    expect(new Set(digests.map((d) => d.thread)).size).toBe(1);
+    expect(chat.thread(digests[0].thread)).toEqual(digests);
+    expect(shown(digests[0])).toContain('🚨 *Alert storm:');
+    const last = digests[digests.length - 1];
+    expect(shown(last)).toContain('✅ *Alert storm over');
+    expect(shown(last)).toContain(`${GROUPS - 1} firing, 1 resolved alerts in ${GROUPS} groups`);
+    expect(shown(last)).toContain(`*NodeDown* (critical): ${GROUPS / 2 - 1} firing, 1 resolved`);
+    expect(shown(last)).toContain(`*DiskFull* (warning): ${GROUPS / 2} firing, 0 resolved`);
+    // Digest messages are at least the digest interval apart, and none repeats a state.
+    const gaps = digests.slice(1).map((d, i) => d.postedAt - digests[i].postedAt);
+    expect(gaps.filter((gap) => gap < 10_000)).toEqual([]);
+    expect(new Set(digests.map(shown)).size).toBe(digests.length);
+    // The groups that started the storm kept their own threads; the first one got its resolve.
+    const own = chat.messages.slice(0, before).filter((m) => !isDigest(m));
+    expect(own).toHaveLength(11);
+    expect(new Set(own.map((m) => m.thread)).size).toBe(10);
+    expect(own[10].threadKey).toBe(groupThreadKey('storm-chat', stormGroup(0).groupKey));
+    expect(own[10].text).toContain('RESOLVED');
+    expect(chat.messages).toHaveLength(before + 1);
+    expect(shown(chat.messages[before])).toContain(`host-${GROUPS}`);
+    expect(relay.telemetry.get('StormStarted', 'storm-chat')).toBe(1);
+    expect(relay.telemetry.get('GroupsFolded', 'storm-chat')).toBe(GROUPS - 10);
+  });
+});
