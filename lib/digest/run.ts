@@ -15,8 +15,8 @@ import {
 import { type DigestTotals, entryOf, type GroupEntry } from './tally.ts';
 
 /**
- * Storm mode for a chat sink that is not Slack (Discord, Teams, Google Chat): the same rules
- * as lib/sinks/slack/storm.ts, with the sink's own way to show the digest. A sink that can edit
+ * Storm mode for every chat sink (Slack, Discord, Teams, Google Chat): the rules of storm.ts
+ * applied to one delivery, with the sink's own way to show the digest. A sink that can edit
  * a message (Discord) posts the digest once and edits it; one that cannot (Teams and Google
  * Chat webhooks) posts the latest state as a new message each time (`show`), at most once per
  * DIGEST_EDIT_INTERVAL_MS. Every wait is the queue's delay (DeferredError): nothing sleeps.
