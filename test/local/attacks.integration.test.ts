@@ -12,6 +12,8 @@ import { startWebhookReceiver } from '../support/webhook-receiver.ts';
  * escape sequences aimed at the terminal of whoever runs `npm run dlq -- list`.
  */
 const SLACK_TOKEN = 'xoxb-attacks-0000-slack';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach the terminal
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const CHANNEL = 'C0ATTACKS01';
 
 describe('Hostile content through the running local relay', () => {
@@ -119,9 +121,6 @@ describe('Hostile content through the running local relay', () => {
     // Assess
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain('clicktxt.exe');
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach the terminal
-    expect(listed.stdout).not.toMatch(
-      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/,
-    );
+    expect(listed.stdout).not.toMatch(TERMINAL_CONTROLS);
   });
 });
