@@ -22,6 +22,12 @@ export interface AppliedGroup {
   keys: string[];
   /** When the relay applied it (ISO 8601), for the log. */
   appliedAt: string;
+  /**
+   * The latest receivedAt of a duplicate of it (ISO 8601): Alertmanager said the same later, so
+   * the group was still in this state then, and a message accepted before that is stale (a
+   * redriven notification that lost its turn must not overwrite what Alertmanager said after it).
+   */
+  confirmedAt?: string;
 }
 
 /** What to do with a message, given its group's state. */
@@ -43,7 +49,8 @@ export function groupStateKey(destination: string, groupKey: string): string {
  * 1. a duplicate is a message whose content key was applied last (the last notification or one
  *    of its parts) and whose receivedAt is within the duplicate window of it: an HA copy, an
  *    Alertmanager retry, or the very message again (a redelivery after a crash after the apply);
- * 2. a message accepted before the last applied one is superseded;
+ * 2. a message accepted before the last applied one (or before a later duplicate of it) is
+ *    superseded;
  * 3. everything else is applied: new content, content that equals an older notification but not
  *    the last (the re-fire after a resolve), a reminder after the window, the other parts of a
  *    split notification (same receivedAt, other keys).
@@ -61,8 +68,27 @@ export function judge(
   if (applied.keys.includes(message.idempotencyKey) && Math.abs(received - last) < windowMs) {
     return { action: 'duplicate', applied };
   }
-  if (received < last) return { action: 'superseded', by: applied.receivedAt };
+  const latest = latestOf(applied);
+  if (received < Date.parse(latest)) return { action: 'superseded', by: latest };
   return { action: 'apply' };
+}
+
+/** The latest time Alertmanager stated the group's applied state: applied, or confirmed by a duplicate. */
+function latestOf(applied: AppliedGroup): string {
+  const confirmed = applied.confirmedAt;
+  return confirmed && Date.parse(confirmed) > Date.parse(applied.receivedAt) ? confirmed : applied.receivedAt;
+}
+
+/**
+ * The group's state after a duplicate of its applied notification, when the duplicate is the
+ * latest word on it (undefined: nothing to record).
+ */
+export function afterDuplicate(
+  applied: AppliedGroup,
+  message: { receivedAt: string },
+): AppliedGroup | undefined {
+  if (Date.parse(message.receivedAt) <= Date.parse(latestOf(applied))) return undefined;
+  return { ...applied, confirmedAt: message.receivedAt };
 }
 
 /** The group's state after `message` was applied. */

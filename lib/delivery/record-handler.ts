@@ -7,7 +7,14 @@ import { contextLogger, type Telemetry } from '../telemetry.ts';
 import { type AttemptRecord, clearAttempts, countFailure, readAttempts } from './attempts.ts';
 import { type DeadlineContext, type DeliveryClock, runWithDeadline } from './deadline.ts';
 import { DeferredError, OutOfTimeError, PermanentError, RetryableError } from './errors.ts';
-import { afterApply, type GroupVerdict, judge, readAppliedGroup, writeAppliedGroup } from './group-state.ts';
+import {
+  afterApply,
+  afterDuplicate,
+  type GroupVerdict,
+  judge,
+  readAppliedGroup,
+  writeAppliedGroup,
+} from './group-state.ts';
 import {
   type BackoffPolicy,
   backoffSeconds,
@@ -176,6 +183,17 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
         appliedReceivedAt: verdict.applied.receivedAt,
         appliedAt: verdict.applied.appliedAt,
       });
+      const confirmed = afterDuplicate(verdict.applied, message);
+      if (confirmed) {
+        await writeAppliedGroup(
+          deps.state,
+          message.destination,
+          message.notification.groupKey,
+          confirmed,
+        ).catch((error: unknown) =>
+          deps.telemetry.reportError(error, { ...context, stage: 'record-group-state' }),
+        );
+      }
       return 'done';
     }
     if (verdict.action === 'superseded' && deps.sink.kind === 'lifecycle') {

@@ -150,13 +150,17 @@ interface VendorFaults {
 class Model {
   readonly log: Content[] = [];
   readonly deadLetters: { content: Content; receivedAt: number }[] = [];
-  last?: { content: Content; receivedAt: number };
+  last?: { content: Content; receivedAt: number; confirmedAt?: number };
   readonly faults: VendorFaults = { failures: 0, reject: false, crash: false };
 
   receive(content: Content, receivedAt: number): void {
     const last = this.last;
-    if (last && last.content === content && Math.abs(receivedAt - last.receivedAt) < WINDOW) return;
-    if (last && receivedAt < last.receivedAt) return; // superseded, on a lifecycle vendor
+    if (last && last.content === content && Math.abs(receivedAt - last.receivedAt) < WINDOW) {
+      // A duplicate confirms the group's state at its time: what was accepted before is stale.
+      last.confirmedAt = Math.max(last.confirmedAt ?? last.receivedAt, receivedAt);
+      return;
+    }
+    if (last && receivedAt < Math.max(last.receivedAt, last.confirmedAt ?? 0)) return; // superseded, on a lifecycle vendor
     if (this.faults.reject) {
       this.faults.reject = false;
       this.deadLetters.push({ content, receivedAt });
@@ -329,16 +333,21 @@ async function run(sequence: Step[]): Promise<void> {
       });
       await relay.post(notificationOf(content));
       sent.push({ content, receivedAt: clock.now });
+      const before = model.log.length;
       model.receive(content, clock.now);
+      // The model applied it with the crash's repeat; whether the crash happens is decided below.
+      const modelRepeated = model.log.length === before + 2;
       const polling = relay.poll();
       const outcome = await Promise.race([applied.then(() => 'applied'), polling.then(() => 'handled')]);
       if (outcome === 'applied') {
         relay.kill();
         relay = startRuntime(dir, clock, vendor);
       } else {
-        // Not applied (a duplicate, superseded, or a fault first): no crash happened after all.
+        // Not applied on this receive (a duplicate, superseded, or a vendor fault first): no crash
+        // happened after all, and a later retry applies it once.
         vendor.faults.crash = false;
         model.faults.crash = false;
+        if (modelRepeated) model.log.pop();
       }
       await relay.drain();
       return;
@@ -439,6 +448,31 @@ describe('Delivery rules under Alertmanager sequences (model-based)', () => {
       { kind: 'notify', content: 'resolved', afterMs: 30_000 },
       { kind: 'notify', content: 'firing', afterMs: 30_000 },
       { kind: 'ha-copy', jitterMs: 1_500 },
+    ]);
+  });
+
+  it('should apply a reminder once when a vendor fault comes before the armed crash', async () => {
+    // Prepare, Act and Assess (a counterexample fast-check found: the failure is retried, the
+    // crash never happens, and the reminder, exactly one duplicate window later, applies once)
+    await run([
+      { kind: 'notify', content: 'firing', afterMs: 1_000 },
+      { kind: 'fail', times: 1 },
+      { kind: 'kill' },
+      { kind: 'reminder', afterMs: 300_000 },
+      { kind: 'kill' },
+    ]);
+  });
+
+  it('should not let a redriven notification overwrite what Alertmanager said after it, even as a duplicate', async () => {
+    // Prepare, Act and Assess (a counterexample fast-check found: firing-two is dead-lettered,
+    // Alertmanager goes back to the first firing, which is a duplicate of the applied one and
+    // skipped; the redriven firing-two is older than that duplicate, so it must not be applied)
+    await run([
+      { kind: 'notify', content: 'firing', afterMs: 1_000 },
+      { kind: 'reject' },
+      { kind: 'notify', content: 'firing-two', afterMs: 1_000 },
+      { kind: 'notify', content: 'firing', afterMs: 1_000 },
+      { kind: 'redrive' },
     ]);
   });
 
