@@ -387,6 +387,13 @@ async function run(sequence: Step[]): Promise<void> {
           model.faults.reject = true;
           break;
         case 'redrive':
+          // An armed kill belongs to the next notification sent; a redrive does not wait for it
+          // (the vendor would hang in the middle of the drain with nobody to restart the relay).
+          if (crashPending) {
+            crashPending = false;
+            vendor.faults.crash = false;
+            model.faults.crash = false;
+          }
           relay.queue.moveMessages(deadLetterQueueName(SINK), SINK);
           model.redrive();
           clock.now += 1_000;
