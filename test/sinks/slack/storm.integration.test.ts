@@ -1,29 +1,12 @@
-import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Notification } from '../../../lib/alertmanager/types.ts';
-import { sinkQueueName } from '../../../lib/queue/local.ts';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../support/fake-slack.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
-import { makeNotification } from '../../support/notifications.ts';
+import { advanceClock, drainSink, postStorm, STORM_T0, stormGroup } from '../../support/storm.ts';
 
 const SLACK_TOKEN = 'xoxb-storm-0000-slack';
 const CHANNEL = 'C0STORMCHN1';
-const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+const T0 = STORM_T0;
 const GROUPS = 1000;
-
-/** Group `i` of the storm: one alert, NodeDown (critical) or DiskFull (warning) in turn. */
-function stormGroup(i: number): Notification {
-  const [alertname, severity] = i % 2 === 0 ? ['NodeDown', 'critical'] : ['DiskFull', 'warning'];
-  const n = makeNotification({ groupKey: `{}:{alertname="${alertname}", instance="host-${i}"}` });
-  n.groupLabels = { alertname, instance: `host-${i}` };
-  n.commonLabels = { alertname, instance: `host-${i}`, severity };
-  n.alerts = n.alerts.map((a) => ({
-    ...a,
-    labels: { alertname, instance: `host-${i}`, severity },
-    fingerprint: i.toString(16).padStart(16, '0'),
-  }));
-  return n;
-}
 
 const textOf = (message: FakeSlackMessage) => JSON.stringify(message.blocks ?? []);
 
@@ -67,33 +50,15 @@ describe.each([
     });
   }
 
-  /** Lets the worker take everything visible at the current virtual time, and waits until it is idle. */
-  async function drain(relay: LocalRelay): Promise<void> {
-    const worker = relay.workers.get(sinkQueueName('slack'));
-    if (!worker) throw new Error('no slack worker');
-    const idle = once(worker, 'idle');
-    worker.wake();
-    await idle;
-  }
-
-  /** Moves the virtual clock to `until` (epoch ms) a second at a time, draining at each. */
-  async function advance(relay: LocalRelay, until: number): Promise<void> {
-    while (Date.now() < until) {
-      vi.setSystemTime(Math.min(until, Date.now() + 1000));
-      await drain(relay);
-    }
-  }
+  const drain = (relay: LocalRelay) => drainSink(relay, 'slack');
+  const advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'slack', until);
 
   it('should fold 1,000 new groups into one digest within 30 calls, count them all, and give a later group its own message', async () => {
     // Prepare
     const relay = await start();
 
     // Act: 1,000 distinct groups within 60 s.
-    for (let i = 0; i < GROUPS; i++) {
-      const answer = await relay.post(stormGroup(i));
-      expect(answer.status).toBe(202);
-      vi.setSystemTime(T0 + Math.floor(((i + 1) * 59_000) / GROUPS));
-    }
+    await postStorm(relay, GROUPS);
     await drain(relay);
     await advance(relay, T0 + 300_000);
     const callsInFiveMinutes = slack.requests.length;

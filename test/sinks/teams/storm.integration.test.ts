@@ -1,29 +1,12 @@
-import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Notification } from '../../../lib/alertmanager/types.ts';
-import { sinkQueueName } from '../../../lib/queue/local.ts';
 import { type FakeTeams, type FakeTeamsCard, startFakeTeams } from '../../support/fake-teams.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
-import { makeNotification } from '../../support/notifications.ts';
+import { advanceClock, drainSink, postStorm, STORM_T0, stormGroup } from '../../support/storm.ts';
 
 const WORKFLOW = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 const SIG = 'teamsStormSig-5d4c3b2a1';
-const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+const T0 = STORM_T0;
 const GROUPS = 120;
-
-/** Group `i` of the storm: one alert, NodeDown (critical) or DiskFull (warning) in turn. */
-function stormGroup(i: number): Notification {
-  const [alertname, severity] = i % 2 === 0 ? ['NodeDown', 'critical'] : ['DiskFull', 'warning'];
-  const n = makeNotification({ groupKey: `{}:{alertname="${alertname}", instance="host-${i}"}` });
-  n.groupLabels = { alertname, instance: `host-${i}` };
-  n.commonLabels = { alertname, instance: `host-${i}`, severity };
-  n.alerts = n.alerts.map((a) => ({
-    ...a,
-    labels: { alertname, instance: `host-${i}`, severity },
-    fingerprint: i.toString(16).padStart(16, '0'),
-  }));
-  return n;
-}
 
 const isDigest = (c: FakeTeamsCard) => c.texts[0]?.includes('Alert storm') ?? false;
 const shown = (c: FakeTeamsCard) => c.texts.join('\n');
@@ -54,32 +37,15 @@ describe('Sink: teams storm digest through the local runtime', () => {
     });
   }
 
-  /** Lets the worker take everything visible at the current virtual time, and waits until it is idle. */
-  async function drain(relay: LocalRelay): Promise<void> {
-    const worker = relay.workers.get(sinkQueueName('teams'));
-    if (!worker) throw new Error('no teams worker');
-    const idle = once(worker, 'idle');
-    worker.wake();
-    await idle;
-  }
-
-  /** Moves the virtual clock to `until` (epoch ms) a second at a time, draining at each. */
-  async function advance(relay: LocalRelay, until: number): Promise<void> {
-    while (Date.now() < until) {
-      vi.setSystemTime(Math.min(until, Date.now() + 1000));
-      await drain(relay);
-    }
-  }
+  const drain = (relay: LocalRelay) => drainSink(relay, 'teams');
+  const advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'teams', until);
 
   it('should fold 120 new groups into digest cards at most every 10 s, count them all, end with a final summary, and give a later group its own card', async () => {
     // Prepare
     const relay = await start();
 
     // Act: 120 distinct groups within 60 s, then a resolve of a group that had its own card.
-    for (let i = 0; i < GROUPS; i++) {
-      expect((await relay.post(stormGroup(i))).status).toBe(202);
-      vi.setSystemTime(T0 + Math.floor(((i + 1) * 59_000) / GROUPS));
-    }
+    await postStorm(relay, GROUPS);
     const resolvedFirst = stormGroup(0);
     resolvedFirst.status = 'resolved';
     resolvedFirst.alerts = resolvedFirst.alerts.map((a) => ({ ...a, status: 'resolved' }));
