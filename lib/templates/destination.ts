@@ -1,4 +1,6 @@
+import type { Alert, Notification } from '../alertmanager/types.ts';
 import { ConfigError } from '../config/config-error.ts';
+import { templateData } from './data.ts';
 import { type CompiledTemplate, compileTemplate, renderTemplate, TemplateParseError } from './engine.ts';
 import { type OutputFormat, type OutputFormatName, outputFormat } from './formats.ts';
 
@@ -190,4 +192,29 @@ export function renderDestinationTemplates(
     }
   }
   return { values, notes };
+}
+
+/**
+ * A delivery's templates rendered over its notification (one `alert` of it for sinks that make
+ * a call per alert), reported to the delivery: what every sink calls.
+ *
+ * @example renderDeliveryTemplates(delivery, PAGERDUTY_TEMPLATES, { now: now(), alert })
+ */
+export function renderDeliveryTemplates(
+  delivery: TemplateReporter & {
+    destination: TemplatedDestination;
+    notification: Notification;
+    part: { index: number; count: number };
+  },
+  spec: TemplateSpec,
+  options: { now?: number; alert?: Alert } = {},
+): RenderedTemplates {
+  const { destination, notification, part } = delivery;
+  const data = templateData(notification, destination, {
+    part,
+    ...(options.alert ? { alert: options.alert } : {}),
+  });
+  return renderDestinationTemplates(destination, spec, data as unknown as Record<string, unknown>, delivery, {
+    ...(options.now !== undefined ? { now: options.now } : {}),
+  });
 }

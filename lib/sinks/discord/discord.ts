@@ -3,8 +3,7 @@ import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.
 import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { runStorm } from '../../digest/run.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_DISCORD_TIMEOUT_SECONDS,
   DISCORD_TEMPLATES,
@@ -125,13 +124,7 @@ export function createDiscordSink(
         return { messages: startsOver ? [] : group.messages };
       });
 
-      const { values, notes } = renderDestinationTemplates(
-        destination,
-        DISCORD_TEMPLATES,
-        templateData(notification, destination, { part: delivery.part }),
-        delivery,
-        { now: now() },
-      );
+      const { values, notes } = renderDeliveryTemplates(delivery, DISCORD_TEMPLATES, { now: now() });
       const built = buildDiscordMessages(notification, {
         links,
         part: delivery.part,

@@ -5,8 +5,7 @@ import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { stormSettings } from '../../digest/config.ts';
 import { runStorm } from '../../digest/run.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS,
   GOOGLECHAT_SPACE_WRITES_PER_MINUTE,
@@ -170,13 +169,7 @@ export function createGoogleChatSink(
       });
       if (!storm.own) return;
 
-      const { values, notes } = renderDestinationTemplates(
-        destination,
-        GOOGLECHAT_TEMPLATES,
-        templateData(notification, destination, { part: delivery.part }),
-        delivery,
-        { now: now() },
-      );
+      const { values, notes } = renderDeliveryTemplates(delivery, GOOGLECHAT_TEMPLATES, { now: now() });
       const message = buildMessage(notification, destination.name, delivery.part, {
         title: values.title,
         text: values.text,

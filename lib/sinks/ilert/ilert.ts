@@ -2,8 +2,7 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, joinUrl, parseBaseUrl, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_ILERT_URL,
   DEFAULT_TIMEOUT_SECONDS,
@@ -78,13 +77,7 @@ export function createIlertSink(
       if (destination.mode === 'events') {
         const url = joinUrl(base, '/api/events');
         const { sent, skipped } = await forEachAlertOnce(delivery, (alert) => {
-          const { values, notes } = renderDestinationTemplates(
-            destination,
-            ILERT_TEMPLATES,
-            templateData(notification, destination, { part: delivery.part, alert }),
-            delivery,
-            { now: now() },
-          );
+          const { values, notes } = renderDeliveryTemplates(delivery, ILERT_TEMPLATES, { now: now(), alert });
           const templated = { summary: values.summary, details: values.details, notes };
           const event = ilertEvent(notification, alert, destination, key, templated);
           return post(url, JSON.stringify(event), key, delivery, {

@@ -3,8 +3,7 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, joinUrl, parseBaseUrl, postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   alertAlias,
   alertCreate,
@@ -80,16 +79,10 @@ export function createOpsgenieSink(
       const client = { base, apiKey, delivery, fetch: options.fetch, now };
       // Rendered only for what creates an alert: a close carries no message or description.
       const templated = (alert?: Alert): TemplatedFields => {
-        const data = templateData(notification, destination, { part: delivery.part, alert });
-        const { values, notes } = renderDestinationTemplates(
-          destination,
-          OPSGENIE_TEMPLATES,
-          data,
-          delivery,
-          {
-            now: now(),
-          },
-        );
+        const { values, notes } = renderDeliveryTemplates(delivery, OPSGENIE_TEMPLATES, {
+          now: now(),
+          alert,
+        });
         return { summary: values.summary, description: values.description, notes };
       };
 

@@ -3,8 +3,7 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, joinUrl, parseBaseUrl, postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_PAGERDUTY_URL,
   DEFAULT_TIMEOUT_SECONDS,
@@ -86,16 +85,10 @@ export function createPagerDutySink(
       const send = (event: PagerDutyEvent) => sendEvent(url, event, routingKey, delivery, options.fetch, now);
       // Rendered only for a trigger: a resolve carries no payload.
       const templated = (alert?: Alert): TemplatedFields => {
-        const data = templateData(notification, destination, { part: delivery.part, alert });
-        const { values, notes } = renderDestinationTemplates(
-          destination,
-          PAGERDUTY_TEMPLATES,
-          data,
-          delivery,
-          {
-            now: now(),
-          },
-        );
+        const { values, notes } = renderDeliveryTemplates(delivery, PAGERDUTY_TEMPLATES, {
+          now: now(),
+          alert,
+        });
         return { summary: values.summary, description: values.description, notes };
       };
 

@@ -4,8 +4,7 @@ import { PermanentError, RetryableError } from '../../delivery/errors.ts';
 import { statusError, vendorFetch } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
   SENTRY_TEMPLATES,
@@ -141,13 +140,7 @@ export function createSentrySink(
           });
         }
         const eventId = eventIdFor(delivery.idempotencyKey, alert.fingerprint);
-        const { values, notes } = renderDestinationTemplates(
-          destination,
-          SENTRY_TEMPLATES,
-          templateData(delivery.notification, destination, { part: delivery.part, alert }),
-          delivery,
-          { now: now() },
-        );
+        const { values, notes } = renderDeliveryTemplates(delivery, SENTRY_TEMPLATES, { now: now(), alert });
         const event = buildEvent(
           alert,
           delivery.notification,

@@ -1,7 +1,6 @@
 import type { Notification } from '../../alertmanager/types.ts';
 import type { Delivery } from '../../delivery/sink.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates } from '../../templates/destination.ts';
+import { renderDeliveryTemplates } from '../../templates/destination.ts';
 import { SLACK_TEMPLATES, type SlackDestination } from './config.ts';
 
 /**
@@ -19,8 +18,7 @@ export function renderSlackTemplates(
 ): { title?: string; text?: string; notes: string[] } {
   const { destination } = delivery;
   if (!destination.templates) return { notes: [] };
-  const data = templateData(notification, destination, { part: delivery.part });
-  const { values, notes } = renderDestinationTemplates(destination, SLACK_TEMPLATES, data, delivery, { now });
+  const { values, notes } = renderDeliveryTemplates({ ...delivery, notification }, SLACK_TEMPLATES, { now });
   return {
     ...(values.title === undefined ? {} : { title: values.title }),
     ...(values.text === undefined ? {} : { text: values.text }),

@@ -2,8 +2,7 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
   SYSDIG_REGIONS,
@@ -93,13 +92,7 @@ export function createSysdigSink(
       const redactions = [token];
 
       const result = await forEachAlertOnce(delivery, async (alert) => {
-        const { values, notes } = renderDestinationTemplates(
-          destination,
-          SYSDIG_TEMPLATES,
-          templateData(notification, destination, { part: delivery.part, alert }),
-          delivery,
-          { now: now() },
-        );
+        const { values, notes } = renderDeliveryTemplates(delivery, SYSDIG_TEMPLATES, { now: now(), alert });
         const { event, skipped } = buildSysdigEvent(alert, notification, destination, {
           name: values.name,
           description: values.description,

@@ -6,8 +6,7 @@ import { stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { stormSettings } from '../../digest/config.ts';
 import { runStorm } from '../../digest/run.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import { buildTeamsMessages, type TeamsMessage } from './card.ts';
 import {
   DEFAULT_TEAMS_TIMEOUT_SECONDS,
@@ -116,13 +115,7 @@ export function createTeamsSink(
       });
       if (!storm.own) return;
 
-      const { values, notes } = renderDestinationTemplates(
-        destination,
-        TEAMS_TEMPLATES,
-        templateData(notification, destination, { part: delivery.part }),
-        delivery,
-        { now: now() },
-      );
+      const { values, notes } = renderDeliveryTemplates(delivery, TEAMS_TEMPLATES, { now: now() });
       const messages = buildTeamsMessages(notification, {
         links,
         part: delivery.part,

@@ -2,8 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { PermanentError } from '../../delivery/errors.ts';
 import { statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { templateData } from '../../templates/data.ts';
-import { renderDestinationTemplates, specFormat, type TemplateSpec } from '../../templates/destination.ts';
+import { renderDeliveryTemplates, specFormat, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
   isJsonContentType,
@@ -144,13 +143,7 @@ interface WebhookBody {
  */
 function webhookBody(delivery: Delivery<WebhookDestination>, now: number): WebhookBody {
   const { destination, notification } = delivery;
-  const { values, notes } = renderDestinationTemplates(
-    destination,
-    WEBHOOK_TEMPLATES,
-    templateData(notification, destination, { part: delivery.part }),
-    delivery,
-    { now },
-  );
+  const { values, notes } = renderDeliveryTemplates(delivery, WEBHOOK_TEMPLATES, { now: now });
   if (values.body !== undefined)
     return { body: values.body, contentType: templateContentType(destination), templated: true };
   // A note is escaped for the body's format; in a JSON body, as the inside of a JSON string.
