@@ -7,13 +7,11 @@ import { ALERT_RULES, ENVELOPE_RULES, fitRecord, queueBytes, VALUE_CAP_BYTES } f
 import type { RoutedNotification } from './routing.ts';
 
 /**
- * SQS accepts 1 MiB (1,048,576 bytes) per message and per SendMessageBatch call
+ * SQS accepts 1 MiB (1,048,576 bytes) per message
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html).
- * A little headroom is kept for the part counter.
+ * A little headroom is kept for the part counter. Batches: lib/queue/batches.ts.
  */
 export const MAX_MESSAGE_BYTES = 1_048_576 - 4096;
-export const MAX_BATCH_BYTES = 1_048_576;
-export const MAX_BATCH_ENTRIES = 10;
 
 /**
  * The most a notification's envelope (everything but its alerts) keeps of a message: 3/8, so
@@ -185,23 +183,4 @@ function splitAlerts(alerts: readonly Alert[], room: number): Alert[][] {
   }
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
-}
-
-/** Packs messages into SendMessageBatch calls: at most 10 entries and 1 MiB per call. */
-export function packBatches(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
-  const batches: OutgoingMessage[][] = [];
-  let batch: OutgoingMessage[] = [];
-  let used = 0;
-  for (const message of messages) {
-    const size = Buffer.byteLength(message.body);
-    if (batch.length === MAX_BATCH_ENTRIES || (batch.length > 0 && used + size > MAX_BATCH_BYTES)) {
-      batches.push(batch);
-      batch = [];
-      used = 0;
-    }
-    batch.push(message);
-    used += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
 }

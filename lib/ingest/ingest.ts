@@ -4,9 +4,10 @@ import type { SchemaProblem } from '../alertmanager/schema.ts';
 import type { Notification } from '../alertmanager/types.ts';
 import type { RelayConfig } from '../config/types.ts';
 import type { SecretReader } from '../delivery/sink.ts';
+import { packBatches } from '../queue/batches.ts';
 import type { Enqueuer, OutgoingMessage } from '../queue/types.ts';
 import type { Telemetry } from '../telemetry.ts';
-import { buildFanout, type FanoutEntry, MessageTooLargeError, packBatches } from './fanout.ts';
+import { buildFanout, type FanoutEntry, MessageTooLargeError } from './fanout.ts';
 import { isNotification } from './notification-shape.ts';
 import { compileRoutes, routeNotification } from './routing.ts';
 
