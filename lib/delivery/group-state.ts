@@ -55,10 +55,15 @@ export function groupStateKey(destination: string, groupKey: string): string {
  *    the last (the re-fire after a resolve), a reminder after the window, the other parts of a
  *    split notification (same receivedAt, other keys).
  *
+ * A storm's backfill (`backfill` set: the group's last folded notification, sent again after
+ * the storm so the group gets its own message) is the group's current state until a newer
+ * notification is applied: it is superseded only by one accepted after it (not by a duplicate
+ * confirming it), and a duplicate only of itself.
+ *
  * @example judge({ idempotencyKey: 'k', receivedAt: t }, undefined) // { action: 'apply' }
  */
 export function judge(
-  message: { idempotencyKey: string; receivedAt: string },
+  message: { idempotencyKey: string; receivedAt: string; backfill?: string },
   applied: AppliedGroup | undefined,
   windowMs = DELIVERY_POLICY.duplicateWindowMs,
 ): GroupVerdict {
@@ -67,6 +72,9 @@ export function judge(
   const last = Date.parse(applied.receivedAt);
   if (applied.keys.includes(message.idempotencyKey) && Math.abs(received - last) < windowMs) {
     return { action: 'duplicate', applied };
+  }
+  if (message.backfill !== undefined) {
+    return received < last ? { action: 'superseded', by: applied.receivedAt } : { action: 'apply' };
   }
   const latest = latestOf(applied);
   if (received < Date.parse(latest)) return { action: 'superseded', by: latest };

@@ -1,6 +1,14 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { RelayConfig } from '../config/types.ts';
-import { DLQ_ATTRIBUTES, parseMessage, type QueueMessage, toQueueText } from '../queue/message.ts';
+import { packBatches } from '../queue/batches.ts';
+import { messageGroupId } from '../queue/idempotency.ts';
+import {
+  DLQ_ATTRIBUTES,
+  parseMessage,
+  type QueueMessage,
+  serializeMessage,
+  toQueueText,
+} from '../queue/message.ts';
 import type { RecordQueue } from '../queue/types.ts';
 import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
@@ -153,6 +161,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       receivedAt: message.receivedAt,
       part: `${message.part.index}/${message.part.count}`,
     };
+    if (message.backfill !== undefined) context.backfill = message.backfill;
     const destination = destinations.get(message.destination);
     if (!destination || destination.sink !== deps.sink.name) {
       return deadLetter(
@@ -218,10 +227,12 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
           receivedAt: message.receivedAt,
           attempt,
           ...(verdict.action === 'superseded' ? { superseded: { by: verdict.by } } : {}),
+          ...(message.backfill !== undefined ? { backfill: { stormId: message.backfill } } : {}),
           secrets: deps.secrets,
           state: deps.state,
           logger: contextLogger(logger, context),
           count: (name, value) => deps.telemetry.count(name, dimensions, value),
+          requeue,
         }),
       );
     } catch (error) {
@@ -266,6 +277,28 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       deps.telemetry.reportError(error, { ...context, stage: 'record-group-state' });
     }
     return 'done';
+  }
+
+  /** Delivery.requeue: onto this sink's queue, in each message's group, retrying what the queue refused once. */
+  async function requeue(messages: readonly QueueMessage[]): Promise<void> {
+    let pending = messages.map((message, i) => ({
+      id: `b${i}`,
+      body: serializeMessage(message),
+      groupId: messageGroupId(message.destination, message.notification.groupKey),
+      // Unique per message and stable across resends: a resend within the queue's 5 minutes is absorbed.
+      deduplicationId: message.idempotencyKey,
+    }));
+    for (let round = 0; round < 2 && pending.length > 0; round++) {
+      const failed: { id: string; reason: string }[] = [];
+      for (const batch of packBatches(pending)) failed.push(...(await deps.queue.requeue(batch)).failed);
+      const ids = new Set(failed.map((f) => f.id));
+      pending = pending.filter((entry) => ids.has(entry.id));
+      if (round === 1 && failed.length > 0) {
+        throw new RetryableError(
+          `the queue refused ${failed.length} of ${messages.length} messages: ${failed[0].reason}`,
+        );
+      }
+    }
   }
 
   async function failure(

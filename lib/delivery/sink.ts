@@ -1,5 +1,6 @@
 import type { Notification } from '../alertmanager/types.ts';
 import type { DestinationConfig } from '../config/types.ts';
+import type { QueueMessage } from '../queue/message.ts';
 import type { StateStore } from '../state/store.ts';
 
 /** Reads a secret by NAME (a config field ending in `Secret` holds that name). */
@@ -38,12 +39,29 @@ export interface Delivery<C extends DestinationConfig = DestinationConfig> {
   secrets: SecretReader;
   state: StateStore;
   logger: SinkLogger;
+  /**
+   * Set when this message is a storm's backfill (lib/digest/backfill.ts): the group's last
+   * folded notification, sent again after storm `stormId` so that the group gets its own message.
+   */
+  backfill?: { stormId: string };
   /** Counts a sink's own event as a metric with this destination's dimensions (e.g. a graph skipped). */
   count?(name: SinkMetricName, value?: number): void;
+  /**
+   * Puts messages on this sink's own queue, each in its group's order (a storm's backfill). It
+   * resolves once the queue accepted every one; a resend is absorbed by the queue's
+   * deduplication id (the message's idempotency key) and by the group's state. Only the record
+   * handler provides it.
+   */
+  requeue?(messages: readonly QueueMessage[]): Promise<void>;
 }
 
 /** Metrics a sink may count itself; the record handler counts deliveries, retries and dead letters. */
-export type SinkMetricName = 'GraphsSkipped' | 'TemplateFailed' | 'StormStarted' | 'GroupsFolded';
+export type SinkMetricName =
+  | 'GraphsSkipped'
+  | 'TemplateFailed'
+  | 'StormStarted'
+  | 'GroupsFolded'
+  | 'GroupsBackfilled';
 
 /**
  * A kind of destination. One folder per sink in lib/sinks/<name>/, registered in lib/sinks/registry.ts.

@@ -122,6 +122,13 @@ export class LocalRecordQueue implements RecordQueue {
     this.queue.changeVisibility(sinkQueueName(this.sink), receiptHandle, seconds);
   }
 
+  async requeue(entries: OutgoingMessage[]): Promise<SendBatchResult> {
+    const name = sinkQueueName(this.sink);
+    const result = this.queue.send(name, entries);
+    if (result.failed.length < entries.length) this.onSent?.(name);
+    return { failed: result.failed };
+  }
+
   async sendToDlq(message: OutgoingMessage): Promise<void> {
     const name = deadLetterQueueName(this.sink);
     const result = this.queue.send(name, [message]);

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type { Notification } from '../alertmanager/types.ts';
 import { idempotencyKey } from './idempotency.ts';
 
@@ -16,6 +17,13 @@ export interface QueueMessage {
   /** When ingest accepted the notification (ISO 8601); delivery latency is measured from here. */
   receivedAt: string;
   notification: Notification;
+  /**
+   * Set on a storm's backfill (lib/digest/backfill.ts): the id of the storm this group was folded
+   * into. The message re-delivers the group's last folded notification, as it was accepted
+   * (`receivedAt` kept), so that the group gets its own message after the storm; only a newer
+   * notification of the group supersedes it (lib/delivery/group-state.ts).
+   */
+  backfill?: string;
 }
 
 /** Message attributes set on a message sent to a DLQ. */
@@ -44,6 +52,19 @@ export function buildMessage(
     part,
     receivedAt,
     notification,
+  };
+}
+
+/**
+ * The backfill of `message` after storm `stormId`: the same notification, part and acceptance
+ * time under a key of its own (a fresh step journal, and a key the group's state can tell from
+ * the folded one).
+ */
+export function backfillMessage(message: QueueMessage, stormId: string): QueueMessage {
+  return {
+    ...message,
+    idempotencyKey: hash('sha256', `${message.idempotencyKey}\u0000backfill\u0000${stormId}`),
+    backfill: stormId,
   };
 }
 
@@ -102,5 +123,7 @@ export function parseMessage(body: string): QueueMessage {
     throw new Error('missing notification');
   if (typeof value.receivedAt !== 'string' || Number.isNaN(Date.parse(value.receivedAt)))
     throw new Error('missing receivedAt');
+  if (value.backfill !== undefined && typeof value.backfill !== 'string')
+    throw new Error('malformed backfill');
   return value as QueueMessage;
 }

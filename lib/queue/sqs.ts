@@ -1,7 +1,9 @@
 import {
+  type BatchResultErrorEntry,
   ChangeMessageVisibilityCommand,
   type MessageAttributeValue,
   SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -15,6 +17,24 @@ function toAttributes(
   for (const [key, value] of Object.entries(attributes))
     out[key] = { DataType: 'String', StringValue: value };
   return out;
+}
+
+function toBatchEntry(entry: OutgoingMessage): SendMessageBatchRequestEntry {
+  return {
+    Id: entry.id,
+    MessageBody: entry.body,
+    MessageGroupId: entry.groupId,
+    MessageDeduplicationId: entry.deduplicationId,
+    MessageAttributes: toAttributes(entry.attributes),
+  };
+}
+
+/** SendMessageBatch answers 200 even when some entries failed: they are listed in Failed. */
+function failedEntries(failed: BatchResultErrorEntry[] | undefined): SendBatchResult['failed'] {
+  return (failed ?? []).map((f) => ({
+    id: f.Id ?? '',
+    reason: `${f.Code ?? 'Failed'}: ${f.Message ?? ''}`.trim(),
+  }));
 }
 
 /** Enqueues on the sinks' SQS FIFO queues; `queueUrls` maps a sink name to its queue URL. */
@@ -32,28 +52,13 @@ export class SqsEnqueuer implements Enqueuer {
     if (!queueUrl)
       return { failed: entries.map((e) => ({ id: e.id, reason: `no queue URL for sink ${sink}` })) };
     const output = await this.#client.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: entries.map((entry) => ({
-          Id: entry.id,
-          MessageBody: entry.body,
-          MessageGroupId: entry.groupId,
-          MessageDeduplicationId: entry.deduplicationId,
-          MessageAttributes: toAttributes(entry.attributes),
-        })),
-      }),
+      new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries.map(toBatchEntry) }),
     );
-    // SendMessageBatch answers 200 even when some entries failed: they are listed in Failed.
-    return {
-      failed: (output.Failed ?? []).map((f) => ({
-        id: f.Id ?? '',
-        reason: `${f.Code ?? 'Failed'}: ${f.Message ?? ''}`.trim(),
-      })),
-    };
+    return { failed: failedEntries(output.Failed) };
   }
 }
 
-/** ChangeMessageVisibility on a sink's queue and SendMessage to its DLQ. */
+/** ChangeMessageVisibility on a sink's queue, SendMessageBatch to it, and SendMessage to its DLQ. */
 export class SqsRecordQueue implements RecordQueue {
   readonly #client: SQSClient;
   readonly #queueUrl: string;
@@ -73,6 +78,13 @@ export class SqsRecordQueue implements RecordQueue {
         VisibilityTimeout: seconds,
       }),
     );
+  }
+
+  async requeue(entries: OutgoingMessage[]): Promise<SendBatchResult> {
+    const output = await this.#client.send(
+      new SendMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries.map(toBatchEntry) }),
+    );
+    return { failed: failedEntries(output.Failed) };
   }
 
   async sendToDlq(message: OutgoingMessage): Promise<void> {

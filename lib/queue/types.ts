@@ -31,4 +31,9 @@ export interface RecordQueue {
   changeVisibility(receiptHandle: string, seconds: number): Promise<void>;
   /** Sends a message to the sink's dead-letter queue. */
   sendToDlq(message: OutgoingMessage): Promise<void>;
+  /**
+   * Puts messages on the sink's own queue, each in its message group (a storm's backfill), as
+   * one SendMessageBatch call: at most 10 entries and 1 MiB (lib/queue/batches.ts).
+   */
+  requeue(entries: OutgoingMessage[]): Promise<SendBatchResult>;
 }

@@ -161,6 +161,7 @@ describe('Function: createRecordHandler with a time budget', () => {
       sendToDlq: async (message) => {
         deadLettered.push(message);
       },
+      requeue: async () => ({ failed: [] }),
     };
     const telemetry = new CountingTelemetry({ logger: new Logger({ logLevel: 'SILENT' }) });
     const handler = createRecordHandler({

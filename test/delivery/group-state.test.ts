@@ -30,6 +30,34 @@ describe('Function: judge', () => {
   });
 });
 
+describe('Function: judge, for a storm backfill', () => {
+  // The group's folded notification (firing, accepted at 1 s) was applied when it was folded.
+  const folded = afterApply(undefined, { idempotencyKey: 'firing', receivedAt: T(1) }, T(2));
+  const backfill = { idempotencyKey: 'firing-backfill', receivedAt: T(1), backfill: 'storm-1' };
+
+  it('should apply the backfill of the notification the group last applied, also after a duplicate confirmed it', () => {
+    // Prepare: Alertmanager's reminder with the same content at 3 s was a duplicate.
+    const confirmed = afterDuplicate(folded, { receivedAt: T(3) });
+
+    // Act & Assess
+    expect(judge(backfill, folded).action).toBe('apply');
+    expect(judge(backfill, confirmed).action).toBe('apply');
+    expect(judge({ ...backfill, backfill: undefined }, confirmed).action).toBe('superseded');
+  });
+
+  it('should supersede the backfill once a newer notification of the group was applied, and skip it once applied', () => {
+    // Prepare
+    const resolved = afterApply(folded, { idempotencyKey: 'resolved', receivedAt: T(4) }, T(5));
+    const backfilled = afterApply(folded, backfill, T(6));
+
+    // Act & Assess
+    expect(judge(backfill, resolved)).toEqual({ action: 'superseded', by: T(4) });
+    expect(judge(backfill, backfilled).action).toBe('duplicate');
+    // The folded notification's own HA copy is still a duplicate after the backfill.
+    expect(judge({ idempotencyKey: 'firing', receivedAt: T(2) }, backfilled).action).toBe('duplicate');
+  });
+});
+
 describe('Function: afterDuplicate', () => {
   it('should record only a duplicate that is newer than what the group knows', () => {
     // Prepare

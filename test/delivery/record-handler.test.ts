@@ -14,8 +14,9 @@ import {
   IDEMPOTENCY_TTL_SECONDS,
 } from '../../lib/delivery/record-handler.ts';
 import type { Delivery, SecretReader, Sink } from '../../lib/delivery/sink.ts';
-import type { QueueMessage } from '../../lib/queue/message.ts';
-import type { OutgoingMessage, RecordQueue } from '../../lib/queue/types.ts';
+import { messageGroupId } from '../../lib/queue/idempotency.ts';
+import { parseMessage, type QueueMessage } from '../../lib/queue/message.ts';
+import type { OutgoingMessage, RecordQueue, SendBatchResult } from '../../lib/queue/types.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 import { CountingTelemetry, type ErrorReporter } from '../../lib/telemetry.ts';
 
@@ -96,6 +97,9 @@ class MemoryStateStore implements StateStore {
 class FakeRecordQueue implements RecordQueue {
   readonly visibility: { receiptHandle: string; seconds: number }[] = [];
   readonly deadLettered: OutgoingMessage[] = [];
+  readonly requeued: OutgoingMessage[][] = [];
+  /** Entry ids the queue refuses, each once per listing. */
+  refuse: string[] = [];
   visibilityError?: Error;
   dlqError?: Error;
 
@@ -107,6 +111,18 @@ class FakeRecordQueue implements RecordQueue {
   async sendToDlq(message: OutgoingMessage): Promise<void> {
     if (this.dlqError) throw this.dlqError;
     this.deadLettered.push(message);
+  }
+
+  async requeue(entries: OutgoingMessage[]): Promise<SendBatchResult> {
+    this.requeued.push(entries);
+    const failed = entries
+      .filter((entry) => {
+        const at = this.refuse.indexOf(entry.id);
+        if (at >= 0) this.refuse.splice(at, 1);
+        return at >= 0;
+      })
+      .map((entry) => ({ id: entry.id, reason: 'InternalError: try again' }));
+    return { failed };
   }
 }
 
@@ -1240,6 +1256,70 @@ describe('Function: createRecordHandler', () => {
       expect(logs).toContain('will retry');
       expect(logs).toContain('ECONNREFUSED');
       expect(logs).not.toContain(SECRET);
+    });
+  });
+
+  describe('Delivery.requeue (a storm backfill)', () => {
+    const backfillOf = (key: string, groupKey: string) =>
+      message(`bf-${key}`, { backfill: 'storm-1', notification: { ...notification, groupKey } });
+
+    it('should put each message on the sink queue in its group, deduplicated by its key, in batches of 10', async () => {
+      // Prepare
+      const messages = Array.from({ length: 12 }, (_, i) => backfillOf(`k${i}`, `{}:{instance="host-${i}"}`));
+      const { handler, queue } = setup({ outcome: (delivery) => delivery.requeue?.(messages) });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(queue.requeued.map((batch) => batch.length)).toEqual([10, 2]);
+      const sent = queue.requeued.flat();
+      expect(sent.map((entry) => entry.deduplicationId)).toEqual(messages.map((m) => m.idempotencyKey));
+      expect(sent[3].groupId).toBe(messageGroupId('audit', '{}:{instance="host-3"}'));
+      expect(parseMessage(sent[3].body)).toEqual(messages[3]);
+    });
+
+    it('should send again what the queue refused once, and retry the delivery when it refuses twice', async () => {
+      // Prepare
+      const messages = [backfillOf('a', 'ga'), backfillOf('b', 'gb')];
+      const { handler, queue } = setup({ outcome: (delivery) => delivery.requeue?.(messages) });
+      queue.refuse = ['b1'];
+
+      // Act
+      const once = await handler(event(sqsRecord('1', message('k1'))));
+      queue.refuse = ['b0', 'b0'];
+      const twice = await handler(event(sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(once.batchItemFailures).toEqual([]);
+      expect(queue.requeued.slice(0, 2).map((batch) => batch.map((e) => e.id))).toEqual([
+        ['b0', 'b1'],
+        ['b1'],
+      ]);
+      expect(twice.batchItemFailures).toEqual([{ itemIdentifier: 'msg-2' }]);
+      expect(queue.visibility).toHaveLength(1);
+    });
+
+    it('should hand a backfill message to the sink marked, and apply it over the folded notification it repeats', async () => {
+      // Prepare: the folded notification k1 was applied, and Alertmanager's copy a minute later
+      // confirmed it; its backfill carries k1's receivedAt.
+      const { handler, deliveries, telemetry } = setup({ kind: 'lifecycle' });
+      await handler(event(sqsRecord('1', message('k1'))));
+      const later = new Date(Date.parse(RECEIVED_AT) + 60_000).toISOString();
+      await handler(event(sqsRecord('2', message('k1', { receivedAt: later }))));
+
+      // Act
+      const plain = await handler(event(sqsRecord('3', message('bf-k1'))));
+      const result = await handler(event(sqsRecord('4', message('bf-k1', { backfill: 'storm-1' }))));
+
+      // Assess: without the mark it would be stale; with it, it is the group's state.
+      expect(plain.batchItemFailures).toEqual([]);
+      expect(result.batchItemFailures).toEqual([]);
+      expect(telemetry.get('Superseded', 'audit')).toBe(1);
+      expect(deliveries).toHaveLength(2);
+      expect(deliveries[0].backfill).toBeUndefined();
+      expect(deliveries[1].backfill).toEqual({ stormId: 'storm-1' });
     });
   });
 });

@@ -28,6 +28,8 @@ export interface DeadLetter {
   /** When ingest accepted it; with `idempotencyKey`, what its group's state is compared with. */
   receivedAt?: string;
   idempotencyKey?: string;
+  /** The storm whose backfill this was (lib/digest/backfill.ts), judged by its own rule. */
+  backfill?: string;
 }
 
 /**
@@ -75,7 +77,10 @@ export async function redriveOutlook(queues: DeadLetterQueues, letter: DeadLette
     return { state: 'unknown' };
   }
   const applied = await queues.appliedGroup(letter.destination, letter.groupKey);
-  const verdict = judge({ idempotencyKey: letter.idempotencyKey, receivedAt: letter.receivedAt }, applied);
+  const verdict = judge(
+    { idempotencyKey: letter.idempotencyKey, receivedAt: letter.receivedAt, backfill: letter.backfill },
+    applied,
+  );
   if (verdict.action === 'superseded') return { state: 'superseded', by: verdict.by };
   if (verdict.action === 'duplicate') return { state: 'applied' };
   return { state: 'pending' };
@@ -129,5 +134,6 @@ export function readDeadLetter(raw: RawDeadLetter): DeadLetter {
     errorType: attribute(DLQ_ATTRIBUTES.errorType),
     receivedAt: typeof message?.receivedAt === 'string' ? message.receivedAt : undefined,
     idempotencyKey: typeof message?.idempotencyKey === 'string' ? message.idempotencyKey : undefined,
+    ...(typeof message?.backfill === 'string' ? { backfill: message.backfill } : {}),
   };
 }
