@@ -2,7 +2,9 @@ import type { DestinationConfig } from '../config/types.ts';
 import { DeferredError } from '../delivery/errors.ts';
 import type { StepJournal } from '../delivery/journal.ts';
 import type { Delivery } from '../delivery/sink.ts';
+import type { QueueMessage } from '../queue/message.ts';
 import { isVersioned } from '../state/store.ts';
+import { BackfillKeeper } from './backfill.ts';
 import { stormSettings } from './config.ts';
 import {
   DIGEST_EDIT_INTERVAL_MS,
@@ -102,7 +104,11 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
     receivedAt: Date.parse(delivery.receivedAt),
     now: now(),
   });
-  const digest = digestWork(run, ledger, me);
+  const keeper =
+    settings.afterwards === 'backfill'
+      ? new BackfillKeeper(state, destination.name, ledger.shardPrefix, STORM_TTL_SECONDS)
+      : undefined;
+  const digest = digestWork(run, ledger, me, keeper);
   if (!run.newMessage) {
     const marker = await state.get<Marker>(markerKey);
     if (!marker?.own) return { own: true };
@@ -148,6 +154,8 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
         ttlSeconds: STORM_TTL_SECONDS,
       });
     }
+    // Kept before the fold: a group the tally shows still firing has its message kept.
+    await keeper?.keep(stormId, groupId, queueMessageOf(delivery));
     return ledger.fold(stormId, groupId, me, { ...fold(), newGroup: decision.newGroup ?? false });
   });
   if (decision.newGroup) {
@@ -156,11 +164,37 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
   }
   if (decision.ended) await digest.finish(decision.ended);
   await digest.perform(stormId, roles, 'storm');
+  if (roles.over && keeper) {
+    // The storm ended between this delivery's decision and its fold: its backfill may have
+    // passed this group already, so it gets its message now (and is counted in the digest).
+    logger.info('the storm was over by the time this group was folded; it gets its own message', {
+      stormId,
+    });
+    return { own: true };
+  }
   logger.info('folded into the storm digest', { stormId, groupFolded: groupId });
   return { own: false };
 }
 
-function digestWork<D extends DestinationConfig>(run: StormRun<D>, ledger: StormLedger, me: string) {
+/** The queue message this delivery came in, as a backfill sends it again. */
+function queueMessageOf(delivery: Delivery): QueueMessage {
+  return {
+    v: 1,
+    destination: delivery.destination.name,
+    sink: delivery.destination.sink,
+    idempotencyKey: delivery.idempotencyKey,
+    part: delivery.part,
+    receivedAt: delivery.receivedAt,
+    notification: delivery.notification,
+  };
+}
+
+function digestWork<D extends DestinationConfig>(
+  run: StormRun<D>,
+  ledger: StormLedger,
+  me: string,
+  keeper: BackfillKeeper | undefined,
+) {
   const { delivery, now, publisher } = run;
   const journal = scopedJournal(run.journal, 'digest');
 
@@ -239,9 +273,12 @@ function digestWork<D extends DestinationConfig>(run: StormRun<D>, ledger: Storm
       await waitThen(`${prefix}-watch`, roles.watchAt, 'see whether the storm calmed', async () => {
         const outcome = await ledger.claimWatch(stormId, me, now());
         if (typeof outcome === 'object') return outcome.again;
-        if (outcome === 'ended') await finish(stormId);
+        // Recorded before the summary and the backfill: a come-back (the summary's pace, the
+        // function's time) finds that this delivery ended the storm, and finishes it.
+        if (outcome === 'ended') await journal.record(`${prefix}-ended`, { stormId });
         return undefined;
       });
+      if (await journal.get(`${prefix}-ended`)) await finish(stormId);
     }
   }
 
@@ -251,6 +288,29 @@ function digestWork<D extends DestinationConfig>(run: StormRun<D>, ledger: Storm
       ledger.claim(stormId, me, now(), { fold: false, newGroup: false }),
     );
     await perform(stormId, { ...roles, post: false, watchAt: undefined }, 'final');
+    if (keeper) await backfill(stormId, keeper);
+  }
+
+  /** afterwards: backfill. The groups still firing go back on the queue, for a message each. */
+  async function backfill(stormId: string, keeper: BackfillKeeper): Promise<void> {
+    const { requeue } = delivery;
+    if (!requeue) {
+      delivery.logger.warn('storm backfill skipped: this runtime cannot requeue messages', { stormId });
+      return;
+    }
+    const groups = await keeper.requeueStillFiring({
+      stormId,
+      journal: scopedJournal(journal, 'final'),
+      requeue,
+      onRequeued: (count) => delivery.count?.('GroupsBackfilled', count),
+    });
+    delivery.logger.info(
+      'storm backfill: the groups still firing get their own messages, at the normal pace',
+      {
+        stormId,
+        groupsBackfilled: groups,
+      },
+    );
   }
 
   return { perform, finish };

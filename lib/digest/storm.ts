@@ -50,6 +50,8 @@ export interface StormState {
   watcher?: { id: string; at: number; rounds: number };
   /** Groups folded into it. */
   groups: number;
+  /** `storm.afterwards: backfill`: the groups still firing get their own messages once it is calm. */
+  backfill?: true;
 }
 
 export interface StormRecord {
@@ -77,6 +79,8 @@ export interface DigestRoles {
   flushAt?: number;
   /** Come back at this time (epoch ms) to see whether the storm calmed. */
   watchAt?: number;
+  /** The storm had ended before this fold was claimed (it is counted, but no backfill will find it). */
+  over?: boolean;
 }
 
 export const calmAt = (storm: StormState, settings: StormSettings): number =>
@@ -142,6 +146,7 @@ export function admit(
     starter: me,
     nextEditAt: now + DIGEST_EDIT_INTERVAL_MS,
     groups: 0,
+    ...(settings.afterwards === 'backfill' ? { backfill: true as const } : {}),
   };
   const { [groupId]: _mine, ...others } = seeds;
   record.seeds = {};
@@ -174,6 +179,7 @@ export function claimRoles(
   const storm = stormOf(record, stormId);
   const roles: DigestRoles = { post: false, edit: false };
   if (!storm) return { record, roles };
+  if (record.current?.id !== stormId) roles.over = true;
   if (options.fold) storm.revision++;
   if (options.newGroup) storm.groups++;
   if (!storm.message && storm.starter === me) roles.post = true;
@@ -260,6 +266,11 @@ export class StormLedger {
 
   get settings(): StormSettings {
     return this.#settings;
+  }
+
+  /** The key prefix of the storms' tally shards (lib/digest/tally.ts). */
+  get shardPrefix(): string {
+    return this.#shardPrefix;
   }
 
   read(): Promise<StormRecord | undefined> {

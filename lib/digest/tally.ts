@@ -142,6 +142,17 @@ export async function seedEntries(
   }
 }
 
+/** The entries of one shard of a storm's tally, by group id. */
+export async function shardEntries(
+  store: VersionedStateStore,
+  prefix: string,
+  stormId: string,
+  shard: number,
+): Promise<[groupId: string, entry: GroupEntry][]> {
+  const record = await store.get<Shard>(key(prefix, stormId, shard));
+  return Object.entries(record?.groups ?? {});
+}
+
 /** What a digest shows, summed over every group folded into the storm. */
 export interface DigestTotals {
   groups: number;

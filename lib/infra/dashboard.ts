@@ -187,7 +187,7 @@ function sinkWidgets(names: SinkNames): Omit<MetricWidget, 'x' | 'y' | 'width' |
   return [
     // Besides delivered, retried and dead-lettered: what the relay chose not to send as its own
     // message (duplicates and stale notifications by group state, groups folded into a storm
-    // digest on chat sinks) and templates that fell back to the default rendering.
+    // digest on chat sinks, and those given their own message after it) and templates that fell back to the default rendering.
     metricWidget(`${sink}: delivered, retried, dead-lettered, skipped, storms (per destination)`, [
       perDestination(sink, 'Delivered', 'Sum', 'delivered', 'delivered'),
       perDestination(sink, 'Retried', 'Sum', 'retried', 'retried'),
@@ -196,6 +196,7 @@ function sinkWidgets(names: SinkNames): Omit<MetricWidget, 'x' | 'y' | 'width' |
       perDestination(sink, 'Superseded', 'Sum', 'superseded (stale)', 'superseded'),
       perDestination(sink, 'StormStarted', 'Sum', 'storms started', 'storms'),
       perDestination(sink, 'GroupsFolded', 'Sum', 'groups folded into the digest', 'folded'),
+      perDestination(sink, 'GroupsBackfilled', 'Sum', 'groups backfilled after a storm', 'backfilled'),
       perDestination(sink, 'TemplateFailed', 'Sum', 'template fell back', 'templateFailed'),
     ]),
     metricWidget(

@@ -116,7 +116,7 @@ describe('Function: describeDashboard', () => {
     expect(outline).toContain('[Ingest: requests by status (2xx / 4xx / 5xx)]');
     expect(outline).toContain('Sink: webhook');
     expect(outline).toContain(
-      '[webhook: delivered, retried, dead-lettered, skipped, storms (per destination)] delivered, retried, dead-lettered, duplicates skipped, superseded (stale), storms started, groups folded into the digest, template fell back',
+      '[webhook: delivered, retried, dead-lettered, skipped, storms (per destination)] delivered, retried, dead-lettered, duplicates skipped, superseded (stale), storms started, groups folded into the digest, groups backfilled after a storm, template fell back',
     );
     expect(outline).toContain('[Alarms (red: see the runbook in docs/operations.md)] 9 alarms');
   });

@@ -196,7 +196,10 @@ describe('Function: generateFragments', () => {
       {
         Effect: 'Allow',
         Action: ['sqs:SendMessage'],
-        Resource: [{ 'Fn::GetAtt': ['ConsoleDeadLetterQueue', 'Arn'] }],
+        Resource: [
+          { 'Fn::GetAtt': ['ConsoleDeadLetterQueue', 'Arn'] },
+          { 'Fn::GetAtt': ['ConsoleQueue', 'Arn'] },
+        ],
       },
     ]);
   });

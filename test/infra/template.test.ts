@@ -297,6 +297,8 @@ describe('Template: every sink relay.example.yaml uses', () => {
           `sqs:GetQueueAttributes ${queueId}`,
           `sqs:ReceiveMessage ${queueId}`,
           `sqs:SendMessage ${deadLetterQueueId}`,
+          // A storm's backfill puts groups back on the sink's own queue.
+          `sqs:SendMessage ${queueId}`,
         ].sort(),
       );
     });

@@ -19,7 +19,7 @@ const LINK_CHARS = 500;
 export function discordDigest(storm: StormState, totals: DigestTotals): DiscordMessage {
   const over = storm.endedAt !== undefined;
   const head = over
-    ? `✅ **${totals.groups} groups, ${totals.firingGroups} still firing.** Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}.`
+    ? `✅ **${totals.groups} groups, ${totals.firingGroups} still firing.** Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own message now.' : ''}`
     : `🚨 **${totals.groups} new groups, ${totals.firing} alerts firing.** Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a message each.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const name = discordTextWithin(alertname || 'no alertname', 120);

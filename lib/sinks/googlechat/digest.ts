@@ -36,7 +36,7 @@ export function chatDigest(destination: string, storm: StormState, totals: Diges
     ? `✅ *Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing*`
     : `🚨 *Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing*`;
   const when = over
-    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.`
+    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own thread now.' : ''}`
     : `Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a thread each; a newer digest message in this thread replaces this one.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const sev = severity ? ` (${chatText(cutChars(severity, 40))})` : '';

@@ -25,7 +25,7 @@ export function digestMessage(storm: StormState, totals: DigestTotals): SlackMes
     ? `:white_check_mark: Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing`
     : `:rotating_light: Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing`;
   const when = over
-    ? `Began ${slackDate(new Date(storm.startedAt).toISOString())}, calm since ${slackDate(new Date(storm.endedAt as number).toISOString())}`
+    ? `Began ${slackDate(new Date(storm.startedAt).toISOString())}, calm since ${slackDate(new Date(storm.endedAt as number).toISOString())}${storm.backfill && totals.firingGroups > 0 ? ". Each group still firing gets its own message now, at the channel's pace." : ''}`
     : `Began ${slackDate(new Date(storm.startedAt).toISOString())}. New groups are counted here instead of getting a message each.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const name = escapeText(truncate(alertname || 'no alertname', 120));

@@ -31,7 +31,7 @@ export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessa
     ? `✅ Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing`
     : `🚨 Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing`;
   const when = over
-    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.`
+    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own card now.' : ''}`
     : `Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a card each; a newer digest card replaces this one.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const sev = severity ? ` (${teamsText(severity, 40)})` : '';
