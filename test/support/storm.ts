@@ -28,6 +28,14 @@ export function stormGroup(i: number): Notification {
   return n;
 }
 
+/** Group `i` of a storm, resolved. */
+export function resolvedGroup(i: number): Notification {
+  const n = stormGroup(i);
+  n.status = 'resolved';
+  n.alerts = n.alerts.map((a) => ({ ...a, status: 'resolved', endsAt: new Date(Date.now()).toISOString() }));
+  return n;
+}
+
 /** Posts groups 0..count-1 within 59 s of STORM_T0, each answered 202. */
 export async function postStorm(relay: LocalRelay, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {

@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../support/fake-slack.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
-import { advanceClock, drainSink, postStorm, STORM_T0, stormGroup } from '../../support/storm.ts';
+import {
+  advanceClock,
+  drainSink,
+  postStorm,
+  resolvedGroup,
+  STORM_T0,
+  stormGroup,
+} from '../../support/storm.ts';
 
 const SLACK_TOKEN = 'xoxb-storm-0000-slack';
 const CHANNEL = 'C0STORMCHN1';
@@ -35,7 +42,7 @@ describe.each([
     vi.useRealTimers();
   });
 
-  function start(): Promise<LocalRelay> {
+  function start(storm?: Record<string, unknown>): Promise<LocalRelay> {
     return local.start({
       destinations: [
         {
@@ -44,6 +51,7 @@ describe.each([
           tokenSecret: 'SLACK_BOT_TOKEN',
           channel: CHANNEL,
           baseUrl: slack.apiUrl,
+          ...(storm ? { storm } : {}),
         },
       ],
       secrets: { SLACK_BOT_TOKEN: SLACK_TOKEN },
@@ -84,6 +92,47 @@ describe.each([
     expect(top[top.length - 1].text).toContain('NodeDown');
     expect(relay.telemetry.get('StormStarted', 'storm-slack')).toBe(1);
     expect(relay.telemetry.get('GroupsFolded', 'storm-slack')).toBeGreaterThanOrEqual(GROUPS - 11);
+    expect(slack.violations).toEqual([]);
+  });
+
+  it('should give each folded group still firing its own message after the storm, at the channel pace (afterwards: backfill)', async () => {
+    // Prepare
+    const relay = await start({ afterwards: 'backfill' });
+    const count = 200;
+    const resolvedDuringStorm = Array.from({ length: 10 }, (_, k) => 20 + k);
+    const mentions = (i: number) => {
+      const host = new RegExp(`host-${i}(?!\\d)`);
+      return slack.topLevel(CHANNEL).filter((m) => host.test(`${m.text} ${JSON.stringify(m.blocks ?? [])}`));
+    };
+
+    // Act: 200 groups within 60 s, 10 of the folded ones resolve during the storm; then the
+    // storm calms and is backfilled; later group 40 (backfilled) sends its next notification.
+    await postStorm(relay, count);
+    for (const i of resolvedDuringStorm) expect((await relay.post(resolvedGroup(i))).status).toBe(202);
+    await drain(relay);
+    const topInStorm = slack.topLevel(CHANNEL).length;
+    await advance(relay, T0 + 900_000);
+    const topAfter = slack.topLevel(CHANNEL);
+    await relay.post(resolvedGroup(40));
+    await drain(relay);
+
+    // Assess: 10 groups had their own message before the storm, 1 digest, then the 180 folded
+    // groups still firing, each once; the 10 resolved ones none.
+    const backfilled = topAfter.slice(topInStorm);
+    expect(topInStorm).toBe(11);
+    expect(backfilled).toHaveLength(count - 10 - resolvedDuringStorm.length);
+    for (let i = 10; i < count; i++)
+      expect(mentions(i)).toHaveLength(resolvedDuringStorm.includes(i) ? 0 : 1);
+    expect(relay.telemetry.get('GroupsBackfilled', 'storm-slack')).toBe(backfilled.length);
+    expect(relay.telemetry.get('DeadLettered', 'storm-slack')).toBe(0);
+    // At the channel's pace: a burst of 3, then about one a second.
+    const seconds = Number(backfilled[backfilled.length - 1].ts) - Number(backfilled[0].ts);
+    expect(seconds).toBeGreaterThanOrEqual(backfilled.length - 3);
+    const [digest] = slack.topLevel(CHANNEL).filter((m) => textOf(m).includes('Alert storm'));
+    expect(textOf(digest)).toContain('Each group still firing gets its own message now');
+    // Group 40's resolve edited the message the backfill posted.
+    expect(slack.topLevel(CHANNEL)).toHaveLength(topAfter.length);
+    expect(mentions(40)[0].edits.length).toBeGreaterThan(0);
     expect(slack.violations).toEqual([]);
   });
 });
