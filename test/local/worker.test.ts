@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { type BatchReport, QueueWorker, type SqsHandler } from '../../lib/local/worker.ts';
 import { ensureSinkQueues, LocalEnqueuer, LocalRecordQueue } from '../../lib/queue/local.ts';
 import { SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
@@ -308,6 +308,59 @@ describe('Class: LocalRecordQueue', () => {
       ]);
       expect(sent).toEqual(['slack-dlq']);
       queue.close();
+    });
+  });
+
+  describe('Method: requeue', () => {
+    it("should put the entries on the sink's queue in group order, wake its worker and not queue a seen deduplication id twice", async () => {
+      // Prepare
+      const queue = new SqliteQueue({ path: ':memory:', now: () => START });
+      ensureSinkQueues(queue, ['slack'], { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+      const seen: { body: string; groupId: string }[][] = [];
+      const handler = vi.fn<SqsHandler>(async (event) => {
+        seen.push(
+          event.Records.map((r) => ({ body: r.body, groupId: r.attributes.MessageGroupId as string })),
+        );
+      });
+      const worker = new QueueWorker({ queue, queueName: 'slack', handler, maxIdleMs: NEVER_MS });
+      onTestFinished(async () => {
+        await worker.stop();
+        queue.close();
+      });
+      const idle = once(worker, 'idle');
+      worker.start();
+      await idle;
+      const sent: string[] = [];
+      const records = new LocalRecordQueue(queue, 'slack', {
+        onSent: (name) => {
+          sent.push(name);
+          worker.wake();
+        },
+      });
+      const bodiesOf = (batch: { body: string; groupId: string }[], groupId: string) =>
+        batch.filter((r) => r.groupId === groupId).map((r) => r.body);
+
+      // Act
+      const firstBatch = nextBatch(worker);
+      const first = await records.requeue([entry(1, 'g1'), entry(2, 'g2'), entry(3, 'g1')]);
+      await firstBatch;
+      const secondBatch = nextBatch(worker);
+      const again = await records.requeue([
+        { ...entry(1, 'g1'), id: 'again', body: 'body-1-again' },
+        entry(4, 'g1'),
+      ]);
+      await secondBatch;
+
+      // Assess
+      expect(first).toEqual({ failed: [] });
+      expect(again).toEqual({ failed: [] });
+      expect(sent).toEqual(['slack', 'slack']);
+      expect(seen).toHaveLength(2);
+      expect(bodiesOf(seen[0], 'g1')).toEqual(['body-1', 'body-3']);
+      expect(bodiesOf(seen[0], 'g2')).toEqual(['body-2']);
+      expect(seen[1]).toEqual([{ body: 'body-4', groupId: 'g1' }]);
+      expect(queue.depth('slack')).toEqual({ visible: 0, inFlight: 0 });
+      expect(queue.depth('slack-dlq')).toEqual({ visible: 0, inFlight: 0 });
     });
   });
 });

@@ -1,4 +1,4 @@
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqsEnqueuer, SqsRecordQueue } from '../../lib/queue/sqs.ts';
 import { type AwsEmulators, createSinkQueues, startAwsEmulators } from '../support/aws-emulators.ts';
@@ -103,6 +103,49 @@ describe('Class: SqsRecordQueue (fauxqs)', () => {
     expect(Messages).toHaveLength(1);
     expect(Messages[0].MessageAttributes?.reason?.StringValue).toBe('PermanentError: 401');
     expect(Messages[0].MessageAttributes?.destination?.StringValue).toBe('audit');
+  });
+
+  it('should requeue on the sink queue in group order, body intact, dropping a second copy with the same deduplication id', async () => {
+    // Prepare
+    const { queueUrl, dlqUrl } = await createSinkQueues(aws, 'record-requeue');
+    const queue = new SqsRecordQueue(aws.sqs, { queueUrl, dlqUrl });
+    const backfill = { ...entry('a', 'g1', 'k1'), body: '{"id":"a","summary":"Überlast – ⚠ firing\\n"}' };
+
+    // Act
+    const first = await queue.requeue([backfill, entry('b', 'g1', 'k2'), entry('c', 'g2', 'k3')]);
+    const again = await queue.requeue([entry('a-again', 'g1', 'k1'), entry('d', 'g1', 'k4')]);
+
+    // Assess
+    expect(first.failed).toEqual([]);
+    expect(again.failed).toEqual([]);
+    const received: Message[] = [];
+    for (;;) {
+      // A group's next message is received only once the one before it is deleted.
+      const { Messages = [] } = await aws.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) break;
+      received.push(...Messages);
+      for (const message of Messages)
+        await aws.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+    }
+    const idsOf = (group: string) =>
+      received
+        .filter((message) => message.Attributes?.MessageGroupId === group)
+        .map((message) => JSON.parse(message.Body as string).id);
+    expect(idsOf('g1')).toEqual(['a', 'b', 'd']);
+    expect(idsOf('g2')).toEqual(['c']);
+    expect(received).toHaveLength(4);
+    const [a] = received.filter((message) => message.Attributes?.MessageDeduplicationId === 'k1');
+    expect(a.Body).toBe(backfill.body);
+    const dlq = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10 }));
+    expect(dlq.Messages ?? []).toEqual([]);
   });
 
   it('should refuse a visibility change with a stale receipt handle', async () => {

@@ -169,6 +169,66 @@ describe('Class: SqsRecordQueue', () => {
     });
   });
 
+  describe('Method: requeue', () => {
+    it('should send one SendMessageBatch to the sink’s own queue, not the DLQ, each entry in its group', async () => {
+      // Prepare
+      sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+
+      // Act
+      const result = await queue.requeue([message(1), message(2, { backfill: 'true' })]);
+
+      // Assess
+      expect(result).toEqual({ failed: [] });
+      const calls = sqsMock.commandCalls(SendMessageBatchCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].args[0].input).toEqual({
+        QueueUrl: WEBHOOK_QUEUE,
+        Entries: [
+          {
+            Id: 'm1',
+            MessageBody: '{"n":1}',
+            MessageGroupId: 'audit:group-1',
+            MessageDeduplicationId: 'key-1',
+            MessageAttributes: undefined,
+          },
+          {
+            Id: 'm2',
+            MessageBody: '{"n":2}',
+            MessageGroupId: 'audit:group-2',
+            MessageDeduplicationId: 'key-2',
+            MessageAttributes: { backfill: { DataType: 'String', StringValue: 'true' } },
+          },
+        ],
+      });
+      expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
+
+    it('should return the entries SQS listed in Failed of a 200 answer, by id', async () => {
+      // Prepare
+      sqsMock.on(SendMessageBatchCommand).resolves({
+        Successful: [{ Id: 'm1', MessageId: 'x', MD5OfMessageBody: 'y' }],
+        Failed: [{ Id: 'm2', SenderFault: true, Code: 'InvalidMessageContents', Message: 'bad character' }],
+      });
+
+      // Act
+      const result = await queue.requeue([message(1), message(2)]);
+
+      // Assess
+      expect(result).toEqual({ failed: [{ id: 'm2', reason: 'InvalidMessageContents: bad character' }] });
+    });
+
+    it('should let an SQS error reach the caller', async () => {
+      // Prepare
+      sqsMock
+        .on(SendMessageBatchCommand)
+        .rejects(Object.assign(new Error('not authorized to send'), { name: 'AccessDenied' }));
+
+      // Act & Assess
+      await expect(queue.requeue([message(1)])).rejects.toThrow('not authorized to send');
+      expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
+    });
+  });
+
   describe('Method: sendToDlq', () => {
     it('should SendMessage to the DLQ URL with String message attributes', async () => {
       // Prepare
