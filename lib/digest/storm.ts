@@ -26,7 +26,7 @@ import { type DigestTotals, foldEntry, type GroupEntry, readTotals, seedEntries 
 
 /** Digest edits at most this often: well within chat.update's ~50 a minute, and few calls. */
 export const DIGEST_EDIT_INTERVAL_MS = 10_000;
-/** A watcher comes back at most this many times while the storm keeps going, then hands over. */
+/** A watcher comes back this many times while the storm keeps going, then hands over to the next fold. */
 const WATCH_ROUNDS = 2;
 /** The storm record and the shards outlive a storm by a day: the final summary stays editable. */
 export const STORM_TTL_SECONDS = 24 * 3600;
@@ -47,7 +47,8 @@ export interface StormState {
   starter: string;
   nextEditAt: number;
   flusher?: { id: string; at: number };
-  watcher?: { id: string; at: number; rounds: number };
+  /** `handover`: the watcher came back WATCH_ROUNDS times; the next fold takes over from it. */
+  watcher?: { id: string; at: number; rounds: number; handover?: true };
   /** Groups folded into it. */
   groups: number;
   /** `storm.afterwards: backfill`: the groups still firing get their own messages once it is calm. */
@@ -197,7 +198,7 @@ export function claimRoles(
     const at = calmAt(storm, settings);
     const watcher = storm.watcher;
     if (watcher?.id === me) roles.watchAt = watcher.at;
-    else if (!watcher || watcher.at < at - settings.cooldownMs / 2) {
+    else if (!watcher || watcher.handover || watcher.at < at - settings.cooldownMs / 2) {
       storm.watcher = { id: me, at, rounds: 0 };
       roles.watchAt = at;
     }
@@ -237,13 +238,13 @@ export function claimWatch(
   const storm = record.current;
   if (storm?.id !== stormId || storm.watcher?.id !== me) return { record, outcome: 'done' };
   if (endIfCalm(record, now, settings)) return { record, outcome: 'ended' };
-  if (storm.watcher.rounds >= WATCH_ROUNDS) {
-    // Handed over: the next fold of this storm becomes the watcher.
-    storm.watcher = undefined;
-    return { record, outcome: 'done' };
-  }
+  // After WATCH_ROUNDS the next fold takes over (a fresh message, its receives uncounted), but
+  // until one does this watcher keeps coming back: without a fold the storm is calm by its next
+  // return (only a new group's arrival, which folds, moves the calm), and a storm nobody
+  // watches would wait for the next new group to show its final summary.
   const at = calmAt(storm, settings);
-  storm.watcher = { id: me, at, rounds: storm.watcher.rounds + 1 };
+  const rounds = storm.watcher.rounds + 1;
+  storm.watcher = { id: me, at, rounds, ...(rounds >= WATCH_ROUNDS ? { handover: true as const } : {}) };
   return { record, outcome: { again: at } };
 }
 

@@ -128,6 +128,32 @@ describe('Function: claimWatch', () => {
     expect(calm.outcome).toBe('ended');
     expect(calm.record.last?.id).toBe(id);
   });
+
+  it('should hand the watch over to the next fold after its rounds, and keep watching until one comes', () => {
+    // Prepare: the watcher came back twice and the storm went on (its calm moved).
+    const started = arrive(11);
+    const id = started.current?.id as string;
+    const { record } = claimRoles(started, id, 'w', T0 + 11_000, settings, { fold: true, newGroup: true });
+    const storm = record.current as NonNullable<StormRecord['current']>;
+    storm.watcher = { id: 'w', at: calmAt(storm, settings) - 5000, rounds: 2 };
+
+    // Act: its third return is too early; no fold comes, and it returns at the calm.
+    const third = claimWatch(record, id, 'w', calmAt(storm, settings) - 5000, settings);
+    const calm = claimWatch(third.record, id, 'w', calmAt(storm, settings), settings);
+    // Or a fold came in between: it takes the watch over.
+    const takeover = claimRoles(third.record, id, 'd', calmAt(storm, settings) - 4000, settings, {
+      fold: true,
+      newGroup: true,
+    });
+    const former = claimWatch(takeover.record, id, 'w', calmAt(storm, settings), settings);
+
+    // Assess
+    expect(third.outcome).toEqual({ again: calmAt(storm, settings) });
+    expect(third.record.current?.watcher).toMatchObject({ id: 'w', handover: true });
+    expect(calm.outcome).toBe('ended');
+    expect(takeover.roles.watchAt).toBe(calmAt(storm, settings));
+    expect(former.outcome).toBe('done');
+  });
 });
 
 describe('Class: StormLedger', () => {
