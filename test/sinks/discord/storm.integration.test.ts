@@ -1,11 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FakeDiscord, type FakeDiscordMessage, startFakeDiscord } from '../../support/fake-discord.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
-import { advanceClock, drainSink, postStorm, STORM_T0, stormGroup } from '../../support/storm.ts';
+import {
+  advanceClock,
+  drainSink,
+  postStorm,
+  resolvedGroup,
+  STORM_T0,
+  stormGroup,
+} from '../../support/storm.ts';
 
 const WEBHOOK = { id: '1234567890123456789', token: 'dscStormToken-0a9b8c7d' };
 const T0 = STORM_T0;
 const GROUPS = 120;
+
+/** Discord's red of a firing group (lib/sinks/discord/embeds.ts DISCORD_COLORS.firing). */
+const FIRING_COLOR = 0x992d22;
 
 const isDigest = (m: FakeDiscordMessage) => (m.embeds[0]?.title ?? '').startsWith('Alert storm');
 const shown = (m: { embeds: FakeDiscordMessage['embeds'] }) => JSON.stringify(m.embeds);
@@ -29,9 +39,16 @@ describe('Sink: discord storm digest through the local runtime', () => {
     vi.useRealTimers();
   });
 
-  function start(): Promise<LocalRelay> {
+  function start(storm?: Record<string, unknown>): Promise<LocalRelay> {
     return local.start({
-      destinations: [{ name: 'storm-discord', sink: 'discord', webhookUrlSecret: 'DISCORD_WEBHOOK_URL' }],
+      destinations: [
+        {
+          name: 'storm-discord',
+          sink: 'discord',
+          webhookUrlSecret: 'DISCORD_WEBHOOK_URL',
+          ...(storm ? { storm } : {}),
+        },
+      ],
       secrets: { DISCORD_WEBHOOK_URL: discord.webhookUrl(WEBHOOK) },
     });
   }
@@ -76,5 +93,63 @@ describe('Sink: discord storm digest through the local runtime', () => {
     expect(shown(discord.visible()[before])).toContain(`host-${GROUPS}`);
     expect(relay.telemetry.get('StormStarted', 'storm-discord')).toBe(1);
     expect(relay.telemetry.get('GroupsFolded', 'storm-discord')).toBe(GROUPS - 10);
+  });
+
+  it('should give each folded group still firing its own message after the storm, and none to the groups resolved during it (afterwards: backfill)', async () => {
+    // Prepare
+    const relay = await start({ afterwards: 'backfill' });
+    const count = 60;
+    const ownBeforeStorm = 10;
+    const resolvedDuringStorm = [12, 20, 33, 41, 59];
+    const about = (i: number, messages: FakeDiscordMessage[]) => {
+      const host = new RegExp(`host-${i}(?!\\d)`);
+      return messages.filter((m) => !isDigest(m) && host.test(`${m.content} ${shown(m)}`));
+    };
+
+    // Act: 60 groups within 60 s, 5 of the folded ones resolve during the storm; then the
+    // storm calms (5 minutes without new groups) and is backfilled. The fake Discord enforces no
+    // rate limit here: the Discord sink paces nothing itself, so the backfilled messages go out as
+    // fast as the queue hands them over.
+    await postStorm(relay, count);
+    for (const i of resolvedDuringStorm) expect((await relay.post(resolvedGroup(i))).status).toBe(202);
+    await drain(relay);
+    const inStorm = discord.messages.length;
+    await advance(relay, T0 + 900_000);
+
+    // Assess: 10 groups had their own message before the storm, then 1 digest; after the storm
+    // the 45 folded groups still firing got one message each, the 5 resolved ones none.
+    const before = discord.messages.slice(0, inStorm);
+    const after = discord.messages.slice(inStorm);
+    const backfilled = count - ownBeforeStorm - resolvedDuringStorm.length;
+    expect(before.filter((m) => !isDigest(m))).toHaveLength(ownBeforeStorm);
+    expect(before.filter(isDigest)).toHaveLength(1);
+    expect(after).toHaveLength(backfilled);
+    for (let i = 0; i < count; i++) {
+      const expected = i < ownBeforeStorm || resolvedDuringStorm.includes(i) ? 0 : 1;
+      expect(about(i, after), `messages of host-${i} after the storm`).toHaveLength(expected);
+    }
+    // The groups that had their own message kept it, untouched, and got nothing extra.
+    for (let i = 0; i < ownBeforeStorm; i++) {
+      const own = about(i, discord.messages);
+      expect(own, `messages of host-${i}`).toHaveLength(1);
+      expect(own[0].edits).toEqual([]);
+    }
+    // Each backfilled message is the group's firing message, posted once and not edited since.
+    for (const message of after) {
+      expect(message.deleted).toBe(false);
+      expect(message.edits).toEqual([]);
+      expect(message.embeds[0].color).toBe(FIRING_COLOR);
+    }
+    const [digest] = discord.messages.filter(isDigest);
+    expect(digest.embeds[0].title).toBe('Alert storm over');
+    expect(digest.embeds[0].description).toContain('Each group still firing gets its own message now.');
+    expect(digest.embeds[0].footer?.text).toBe(
+      `${count - resolvedDuringStorm.length} firing, ${resolvedDuringStorm.length} resolved alerts in ${count} groups`,
+    );
+    expect(relay.telemetry.get('GroupsFolded', 'storm-discord')).toBe(count - ownBeforeStorm);
+    expect(relay.telemetry.get('GroupsBackfilled', 'storm-discord')).toBe(backfilled);
+    expect(relay.telemetry.get('DeadLettered', 'storm-discord')).toBe(0);
+    // Discord refused nothing: every call was a valid 200 or 204.
+    expect(discord.requests.filter((q) => q.outcome !== 200 && q.outcome !== 204)).toEqual([]);
   });
 });

@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FakeTeams, type FakeTeamsCard, startFakeTeams } from '../../support/fake-teams.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
-import { advanceClock, drainSink, postStorm, STORM_T0, stormGroup } from '../../support/storm.ts';
+import {
+  advanceClock,
+  drainSink,
+  postStorm,
+  resolvedGroup,
+  STORM_T0,
+  stormGroup,
+} from '../../support/storm.ts';
 
 const WORKFLOW = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 const SIG = 'teamsStormSig-5d4c3b2a1';
@@ -30,9 +37,16 @@ describe('Sink: teams storm digest through the local runtime', () => {
     vi.useRealTimers();
   });
 
-  function start(): Promise<LocalRelay> {
+  function start(storm?: Record<string, unknown>): Promise<LocalRelay> {
     return local.start({
-      destinations: [{ name: 'storm-teams', sink: 'teams', webhookUrlSecret: 'TEAMS_WEBHOOK_URL' }],
+      destinations: [
+        {
+          name: 'storm-teams',
+          sink: 'teams',
+          webhookUrlSecret: 'TEAMS_WEBHOOK_URL',
+          ...(storm ? { storm } : {}),
+        },
+      ],
       secrets: { TEAMS_WEBHOOK_URL: teams.workflowUrl },
     });
   }
@@ -81,5 +95,62 @@ describe('Sink: teams storm digest through the local runtime', () => {
     expect(shown(teams.cards[before])).toContain(`host-${GROUPS}`);
     expect(relay.telemetry.get('StormStarted', 'storm-teams')).toBe(1);
     expect(relay.telemetry.get('GroupsFolded', 'storm-teams')).toBe(GROUPS - 10);
+  });
+
+  it('should give each folded group still firing its own card after the storm, and none to the groups resolved during it (afterwards: backfill)', async () => {
+    // Prepare
+    const relay = await start({ afterwards: 'backfill' });
+    const count = 60;
+    const ownBeforeStorm = 10;
+    const resolvedDuringStorm = [12, 20, 33, 41, 59];
+    const about = (i: number, cards: FakeTeamsCard[]) => {
+      const host = new RegExp(`host-${i}(?!\\d)`);
+      return cards.filter((c) => !isDigest(c) && host.test(shown(c)));
+    };
+
+    // Act: 60 groups within 60 s, 5 of the folded ones resolve during the storm; then the
+    // storm calms (5 minutes without new groups) and is backfilled. The fake Teams enforces no
+    // rate limit here: the Teams sink paces nothing itself, so the backfilled cards go out as
+    // fast as the queue hands them over.
+    await postStorm(relay, count);
+    for (const i of resolvedDuringStorm) expect((await relay.post(resolvedGroup(i))).status).toBe(202);
+    await drain(relay);
+    const inStorm = teams.cards.length;
+    await advance(relay, T0 + 900_000);
+
+    // Assess: 10 groups had their own card before the storm; after the storm the 45 folded
+    // groups still firing got one card each, the 5 resolved ones none.
+    const before = teams.cards.slice(0, inStorm);
+    const after = teams.cards.slice(inStorm);
+    const backfilled = after.filter((c) => !isDigest(c));
+    const backfill = count - ownBeforeStorm - resolvedDuringStorm.length;
+    expect(before.filter((c) => !isDigest(c))).toHaveLength(ownBeforeStorm);
+    expect(backfilled).toHaveLength(backfill);
+    for (let i = 0; i < count; i++) {
+      const expected = i < ownBeforeStorm || resolvedDuringStorm.includes(i) ? 0 : 1;
+      expect(about(i, after), `cards of host-${i} after the storm`).toHaveLength(expected);
+    }
+    // The groups that had their own card kept it, and got nothing extra.
+    for (let i = 0; i < ownBeforeStorm; i++)
+      expect(about(i, teams.cards), `cards of host-${i}`).toHaveLength(1);
+    // Each backfilled card is the group's firing card.
+    for (const card of backfilled) {
+      expect(shown(card)).toContain('FIRING');
+      expect(shown(card)).not.toContain('RESOLVED');
+    }
+    // The final summary came before the backfilled cards and says they come.
+    const digests = teams.cards.filter(isDigest);
+    const last = digests[digests.length - 1];
+    expect(shown(last)).toContain('✅ Alert storm over');
+    expect(shown(last)).toContain('Each group still firing gets its own card now.');
+    expect(shown(last)).toContain(
+      `${count - resolvedDuringStorm.length} firing, ${resolvedDuringStorm.length} resolved alerts in ${count} groups`,
+    );
+    expect(teams.cards.indexOf(last)).toBeLessThan(teams.cards.indexOf(backfilled[0]));
+    expect(relay.telemetry.get('GroupsFolded', 'storm-teams')).toBe(count - ownBeforeStorm);
+    expect(relay.telemetry.get('GroupsBackfilled', 'storm-teams')).toBe(backfill);
+    expect(relay.telemetry.get('DeadLettered', 'storm-teams')).toBe(0);
+    expect(teams.failedRuns).toEqual([]);
+    expect(teams.requests.filter((q) => q.outcome !== 202)).toEqual([]);
   });
 });
