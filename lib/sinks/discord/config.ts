@@ -9,6 +9,12 @@ import { type TemplateSpec, templateSourceSchema } from '../../templates/destina
  */
 
 export const DEFAULT_DISCORD_TIMEOUT_SECONDS = 10;
+/**
+ * The relay's own pace per webhook: Discord answers a webhook's burst of 5 and then about one
+ * call every 2 s, 30 a minute per channel (its X-RateLimit headers); past that a 429.
+ */
+export const DISCORD_REQUESTS_PER_MINUTE = 30;
+export const DISCORD_BURST = 5;
 
 export const discordConfigSchema = {
   type: 'object',
@@ -24,6 +30,16 @@ export const discordConfigSchema = {
       minimum: 1,
       maximum: 60,
       default: DEFAULT_DISCORD_TIMEOUT_SECONDS,
+    },
+    /**
+     * Calls a minute the relay makes to the webhook once its burst of 5 is used (posts, edits,
+     * deletes, shared by every function). Default 30, Discord's per-channel rate for webhooks.
+     */
+    requestsPerMinute: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 300,
+      default: DISCORD_REQUESTS_PER_MINUTE,
     },
     /** Storm mode (docs/sinks/discord.md#storms): `false` turns it off. */
     storm: stormConfigSchema,

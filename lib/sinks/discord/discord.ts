@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
-import { stepJournal } from '../../delivery/journal.ts';
+import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
+import { awaitSlot } from '../../delivery/pacing.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { runStorm } from '../../digest/run.ts';
 import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_DISCORD_TIMEOUT_SECONDS,
+  DISCORD_BURST,
+  DISCORD_REQUESTS_PER_MINUTE,
   DISCORD_TEMPLATES,
   type DiscordDestination,
   discordConfigSchema,
@@ -82,6 +85,21 @@ export function createDiscordSink(
       });
       const journal = stepJournal(delivery);
       const key = discordGroupKey(destination.name, notification.groupKey);
+      const pace = {
+        burst: DISCORD_BURST,
+        intervalMs: Math.ceil(60_000 / (destination.requestsPerMinute ?? DISCORD_REQUESTS_PER_MINUTE)),
+      };
+      /** Waits (in the queue) for call `step`'s turn in the webhook's budget (lib/delivery/pacing.ts). */
+      const paced = (steps: StepJournal, step: string) =>
+        awaitSlot({
+          journal: steps,
+          step: `pace:${step}`,
+          state,
+          key: `discordpace#${webhook.id}`,
+          pace,
+          now,
+          what: 'Discord webhook pacing',
+        });
       // Later parts of a split notification are messages of their own; the first part owns the group's.
       const ownsGroup = delivery.part.index === 1;
 
@@ -99,15 +117,17 @@ export function createDiscordSink(
         publisher: {
           async post(view, steps) {
             const { value } = await steps.once<{ id?: string }>('execute', async () => {
+              await paced(steps, 'execute');
               const id = await webhook.execute(discordDigest(view.storm, view.totals));
               return id ? { id } : {};
             });
             // Without an id the digest cannot be edited: the storm's counts stay in the state store.
             return value.id ? { id: value.id } : { id: '' };
           },
-          async show(view, message) {
+          async show(view, message, steps) {
             if (!message.id) return;
             try {
+              await paced(steps, 'edit');
               await webhook.edit(message.id, discordDigest(view.storm, view.totals));
             } catch (error) {
               if (discordErrorCode(error) !== DISCORD_ERRORS.unknownMessage) throw error;
@@ -138,6 +158,7 @@ export function createDiscordSink(
         if (existing) {
           try {
             await journal.once(`edit:${index}`, async () => {
+              await paced(journal, `edit:${index}`);
               await webhook.edit(existing, message);
               return { editedAt: new Date(now()).toISOString() };
             });
@@ -153,6 +174,7 @@ export function createDiscordSink(
           }
         }
         const { value } = await journal.once<{ id?: string }>(`post:${index}`, async () => {
+          await paced(journal, `post:${index}`);
           const id = await webhook.execute(message);
           return id ? { id } : {};
         });
@@ -165,6 +187,7 @@ export function createDiscordSink(
       // Fewer messages than last time (alerts went away): the extra ones would show stale alerts.
       for (const [index, stale] of plan.messages.slice(built.length).entries()) {
         await journal.once(`delete:${index}`, async () => {
+          await paced(journal, `delete:${index}`);
           await webhook.remove(stale);
           return { deletedAt: new Date(now()).toISOString() };
         });

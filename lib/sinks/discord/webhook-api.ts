@@ -30,6 +30,8 @@ export interface DiscordWebhookOptions {
 
 export class DiscordWebhook {
   readonly label: string;
+  /** The webhook's id (the number in its URL; the token after it is the secret): its rate-limit bucket. */
+  readonly id: string;
   private readonly base: URL;
   private readonly threadId: string | null;
   private readonly redactions: string[];
@@ -54,6 +56,7 @@ export class DiscordWebhook {
       );
     }
     this.label = `discord ${url.host}`;
+    this.id = /\/webhooks\/(\d+)\//.exec(url.pathname)?.[1] ?? '';
     // A webhook URL copied for a thread keeps its thread_id; every call must carry it.
     this.threadId = url.searchParams.get('thread_id');
     this.base = new URL(url.href.replace(/[?#].*$/, '').replace(/\/+$/, ''));

@@ -9,6 +9,13 @@ import { type TemplateSpec, templateSourceSchema } from '../../templates/destina
  */
 
 export const DEFAULT_TEAMS_TIMEOUT_SECONDS = 10;
+/**
+ * The relay's own pace per workflow: a burst of 4, then one post every 2 s. Microsoft documents
+ * no fixed rate for a workflow's webhook trigger (Power Automate throttles a flow by its owner's
+ * licence); this stays under the 4 a second Teams connectors allowed, and a 429 still waits.
+ */
+export const TEAMS_REQUESTS_PER_MINUTE = 30;
+export const TEAMS_BURST = 4;
 
 export const teamsConfigSchema = {
   type: 'object',
@@ -24,6 +31,16 @@ export const teamsConfigSchema = {
       minimum: 1,
       maximum: 60,
       default: DEFAULT_TEAMS_TIMEOUT_SECONDS,
+    },
+    /**
+     * Posts a minute the relay makes to the workflow once its burst of 4 is used, shared by
+     * every function. Default 30; raise it when the flow's licence allows more.
+     */
+    requestsPerMinute: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 600,
+      default: TEAMS_REQUESTS_PER_MINUTE,
     },
     /** Storm mode (docs/sinks/teams.md#storms): `false` turns it off. */
     storm: stormConfigSchema,

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError, urlSecrets } from '../../delivery/http.ts';
-import { stepJournal } from '../../delivery/journal.ts';
+import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
+import { awaitSlot } from '../../delivery/pacing.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { stormSettings } from '../../digest/config.ts';
 import { runStorm } from '../../digest/run.ts';
@@ -10,6 +11,8 @@ import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/dest
 import { buildTeamsMessages, type TeamsMessage } from './card.ts';
 import {
   DEFAULT_TEAMS_TIMEOUT_SECONDS,
+  TEAMS_BURST,
+  TEAMS_REQUESTS_PER_MINUTE,
   TEAMS_TEMPLATES,
   type TeamsDestination,
   teamsConfigSchema,
@@ -65,8 +68,31 @@ export function createTeamsSink(
       const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TEAMS_TIMEOUT_SECONDS;
       const journal = stepJournal(delivery);
 
-      /** Posts one message to the workflow; anything but a 2xx is thrown as the classified error. */
-      async function postCard(message: TeamsMessage): Promise<{ status: number; postedAt: string }> {
+      const pace = {
+        burst: TEAMS_BURST,
+        intervalMs: Math.ceil(60_000 / (destination.requestsPerMinute ?? TEAMS_REQUESTS_PER_MINUTE)),
+      };
+      // The workflow's budget, by its URL without the signature (which is the secret).
+      const paceKey = `teamspace#${createHash('sha256').update(`${url.origin}${url.pathname}`).digest('hex').slice(0, 40)}`;
+
+      /**
+       * Posts one message to the workflow at call `step`'s turn in its budget
+       * (lib/delivery/pacing.ts); anything but a 2xx is thrown as the classified error.
+       */
+      async function postCard(
+        message: TeamsMessage,
+        steps: StepJournal,
+        step: string,
+      ): Promise<{ status: number; postedAt: string }> {
+        await awaitSlot({
+          journal: steps,
+          step: `pace:${step}`,
+          state: delivery.state,
+          key: paceKey,
+          pace,
+          now,
+          what: 'Teams workflow pacing',
+        });
         const response = await postJson(url, JSON.stringify(message), {
           label,
           timeoutSeconds,
@@ -105,11 +131,13 @@ export function createTeamsSink(
         listed: TEAMS_DIGEST_LISTED,
         publisher: {
           async post(view, steps) {
-            const { value } = await steps.once('card', () => postCard(teamsDigest(view.storm, view.totals)));
+            const { value } = await steps.once('card', () =>
+              postCard(teamsDigest(view.storm, view.totals), steps, 'card'),
+            );
             return { postedAt: value.postedAt };
           },
           async show(view, _message, steps) {
-            await steps.once('card', () => postCard(teamsDigest(view.storm, view.totals)));
+            await steps.once('card', () => postCard(teamsDigest(view.storm, view.totals), steps, 'card'));
           },
         },
       });
@@ -124,7 +152,9 @@ export function createTeamsSink(
       });
       let posted = 0;
       for (const [index, message] of messages.entries()) {
-        const { ran } = await journal.once(`card:${index + 1}`, () => postCard(message));
+        const { ran } = await journal.once(`card:${index + 1}`, () =>
+          postCard(message, journal, `card:${index + 1}`),
+        );
         if (ran) posted++;
       }
       // Storm mode tells a group it has seen (its later notifications keep their own cards).

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
-import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
+import { DeferredError, PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
 import {
   createDiscordSink,
   type DiscordDestination,
@@ -110,6 +110,31 @@ describe('Sink: discord (contract with the fake Discord)', () => {
       receivedAt: options.receivedAt ?? delivery.receivedAt,
     });
   }
+
+  it('should pace the webhook: a burst of 5 calls, then the next call comes back in 2 s, through a thread URL too', async () => {
+    // Prepare: seven groups at the same instant, the last through the webhook's thread URL.
+    const now = Date.parse('2026-11-21T12:00:00.000Z');
+    const sink = createDiscordSink({ now: () => now });
+    const deliverGroup = (i: number, secret = url) =>
+      sink.deliver(
+        vendorDelivery(destination, group(['firing'], { groupKey: `{}:{instance="host-${i}"}` }), {
+          state,
+          secrets: { [SECRET]: secret },
+          idempotencyKey: `idem-paced-${i}`,
+        }),
+      );
+    for (let i = 0; i < 5; i++) await deliverGroup(i);
+
+    // Act
+    const sixth = await failure(deliverGroup(5));
+    const thread = await failure(deliverGroup(6, `${url}?thread_id=1200000000000000001`));
+
+    // Assess
+    expect(discord.requests).toHaveLength(5);
+    expect(sixth).toBeInstanceOf(DeferredError);
+    expect(sixth.message).toBe("Discord webhook pacing: this notification's message may go out in 2 s");
+    expect((thread as DeferredError).retryAfterSeconds).toBe(4);
+  });
 
   it('should post one message with wait=true and edit it to resolved (green) on the resolve', async () => {
     // Prepare

@@ -25,14 +25,24 @@ const shown = (m: { embeds: FakeDiscordMessage['embeds'] }) => JSON.stringify(m.
  * faked: the workers and HTTP run as usual, and the queue, the state store and the storm's
  * windows read it). Time moves only when the test moves it.
  */
-describe('Sink: discord storm digest through the local runtime', () => {
+describe.each([
+  { limits: 'without', rateLimit: undefined },
+  // What Discord's X-RateLimit headers report for a webhook: 5 calls per 2 s.
+  { limits: 'with', rateLimit: { limit: 5, windowMs: 2000 } },
+])('Sink: discord storm digest through the local runtime ($limits the fake rate limits)', ({ rateLimit }) => {
   const local = useLocalRelay('discord-storm');
   let discord: FakeDiscord;
 
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(T0);
-    discord = local.own(await startFakeDiscord({ webhooks: [WEBHOOK], now: () => Date.now() }));
+    discord = local.own(
+      await startFakeDiscord({
+        webhooks: [WEBHOOK],
+        now: () => Date.now(),
+        ...(rateLimit ? { rateLimit } : {}),
+      }),
+    );
   });
 
   afterEach(() => {
@@ -107,9 +117,8 @@ describe('Sink: discord storm digest through the local runtime', () => {
     };
 
     // Act: 60 groups within 60 s, 5 of the folded ones resolve during the storm; then the
-    // storm calms (5 minutes without new groups) and is backfilled. The fake Discord enforces no
-    // rate limit here: the Discord sink paces nothing itself, so the backfilled messages go out as
-    // fast as the queue hands them over.
+    // storm calms (5 minutes without new groups) and is backfilled, at the webhook's pace (the
+    // sink's own: a burst of 5, then one call every 2 s).
     await postStorm(relay, count);
     for (const i of resolvedDuringStorm) expect((await relay.post(resolvedGroup(i))).status).toBe(202);
     await drain(relay);
@@ -149,7 +158,8 @@ describe('Sink: discord storm digest through the local runtime', () => {
     expect(relay.telemetry.get('GroupsFolded', 'storm-discord')).toBe(count - ownBeforeStorm);
     expect(relay.telemetry.get('GroupsBackfilled', 'storm-discord')).toBe(backfilled);
     expect(relay.telemetry.get('DeadLettered', 'storm-discord')).toBe(0);
-    // Discord refused nothing: every call was a valid 200 or 204.
+    // Discord refused nothing: every call was a valid 200 or 204, under its rate limit too.
     expect(discord.requests.filter((q) => q.outcome !== 200 && q.outcome !== 204)).toEqual([]);
+    expect(relay.telemetry.get('Retried', 'storm-discord')).toBe(0);
   });
 });

@@ -23,14 +23,25 @@ const shown = (c: FakeTeamsCard) => c.texts.join('\n');
  * faked). A workflow cannot edit a card, so the digest is a new card at most every digest
  * interval, and the last one is the final summary.
  */
-describe('Sink: teams storm digest through the local runtime', () => {
+describe.each([
+  { limits: 'without', rateLimit: undefined },
+  // The 4 a second Teams connectors allowed (a workflow's own throttling depends on its licence).
+  { limits: 'with', rateLimit: { limit: 4, windowMs: 1000 } },
+])('Sink: teams storm digest through the local runtime ($limits the fake rate limits)', ({ rateLimit }) => {
   const local = useLocalRelay('teams-storm');
   let teams: FakeTeams;
 
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(T0);
-    teams = local.own(await startFakeTeams({ workflowId: WORKFLOW, sig: SIG, now: () => Date.now() }));
+    teams = local.own(
+      await startFakeTeams({
+        workflowId: WORKFLOW,
+        sig: SIG,
+        now: () => Date.now(),
+        ...(rateLimit ? { rateLimit } : {}),
+      }),
+    );
   });
 
   afterEach(() => {
@@ -109,9 +120,8 @@ describe('Sink: teams storm digest through the local runtime', () => {
     };
 
     // Act: 60 groups within 60 s, 5 of the folded ones resolve during the storm; then the
-    // storm calms (5 minutes without new groups) and is backfilled. The fake Teams enforces no
-    // rate limit here: the Teams sink paces nothing itself, so the backfilled cards go out as
-    // fast as the queue hands them over.
+    // storm calms (5 minutes without new groups) and is backfilled, at the workflow's pace (the
+    // sink's own: a burst of 4, then one post every 2 s).
     await postStorm(relay, count);
     for (const i of resolvedDuringStorm) expect((await relay.post(resolvedGroup(i))).status).toBe(202);
     await drain(relay);
@@ -152,5 +162,6 @@ describe('Sink: teams storm digest through the local runtime', () => {
     expect(relay.telemetry.get('DeadLettered', 'storm-teams')).toBe(0);
     expect(teams.failedRuns).toEqual([]);
     expect(teams.requests.filter((q) => q.outcome !== 202)).toEqual([]);
+    expect(relay.telemetry.get('Retried', 'storm-teams')).toBe(0);
   });
 });

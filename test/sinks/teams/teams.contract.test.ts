@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
-import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
+import { DeferredError, PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
 import { TEAMS_LIMITS } from '../../../lib/sinks/teams/card.ts';
 import { createTeamsSink, type TeamsDestination } from '../../../lib/sinks/teams/teams.ts';
 import {
@@ -55,8 +55,11 @@ describeSinkConformance<TeamsDestination>({
   },
 });
 
-function group(statuses: Notification['status'][]): Notification {
-  const n = makeNotification({ count: statuses.length });
+function group(statuses: Notification['status'][], extra: Partial<Notification> = {}): Notification {
+  const n = makeNotification({
+    count: statuses.length,
+    ...(extra.groupKey ? { groupKey: extra.groupKey } : {}),
+  });
   n.alerts = n.alerts.map((alert, i) => ({
     ...alert,
     status: statuses[i],
@@ -92,6 +95,33 @@ describe('Sink: teams (contract with the fake Teams workflow)', () => {
       }),
     );
   }
+
+  it('should pace the workflow: a burst of 4 posts, then the next comes back in 2 s, whatever its signature', async () => {
+    // Prepare: six groups at the same instant.
+    const now = Date.parse('2026-11-21T12:00:00.000Z');
+    const sink = createTeamsSink({ now: () => now });
+    const deliverGroup = (i: number, secret = teams.workflowUrl) =>
+      sink.deliver(
+        vendorDelivery(destination, group(['firing'], { groupKey: `{}:{instance="host-${i}"}` }), {
+          state,
+          secrets: { [SECRET]: secret },
+          idempotencyKey: `idem-paced-${i}`,
+        }),
+      );
+    for (let i = 0; i < 4; i++) await deliverGroup(i);
+
+    // Act: the fifth; the sixth with the URL's signature rotated (the same workflow's budget).
+    const fifth = await failure(deliverGroup(4));
+    const rotated = new URL(teams.workflowUrl);
+    rotated.searchParams.set('sig', 'rotatedSig-0000');
+    const sixth = await failure(deliverGroup(5, rotated.href));
+
+    // Assess
+    expect(teams.requests).toHaveLength(4);
+    expect(fifth).toBeInstanceOf(DeferredError);
+    expect(fifth.message).toBe("Teams workflow pacing: this notification's message may go out in 2 s");
+    expect((sixth as DeferredError).retryAfterSeconds).toBe(4);
+  });
 
   it('should post a red card for the firing group and a green one for its resolve', async () => {
     // Act

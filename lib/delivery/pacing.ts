@@ -1,0 +1,81 @@
+import type { StateStore } from '../state/store.ts';
+import { DeferredError } from './errors.ts';
+import type { StepJournal } from './journal.ts';
+
+/**
+ * Pacing a vendor's rate limit from our side, shared by every function through the state
+ * store: a GCRA token bucket per budget (a Google Chat space, a Discord webhook, a Teams
+ * workflow) lets `burst` calls through back to back, then one every `intervalMs`. A delivery
+ * reserves the slot of each vendor call once (kept in its step journal, so a retry keeps its
+ * turn) and hands its message back to the queue until the slot is due (DeferredError, which
+ * counts no attempt): a function never sleeps, and a burst of deliveries (a storm's backfill,
+ * hundreds of groups resolving at once) goes out at the vendor's pace instead of meeting 429s
+ * that would count as failed attempts and dead-letter the tail.
+ *
+ * The budget is read and written without compare-and-set: two functions can take the same
+ * slot at the same instant, and the vendor's own 429 with its wait covers that rare case.
+ * Slack keeps its own reservation of several posts at once (lib/sinks/slack/pacing.ts).
+ */
+
+export interface Pace {
+  /** Calls allowed back to back on an idle budget. */
+  burst: number;
+  /** Milliseconds per call once the burst is used. */
+  intervalMs: number;
+}
+
+/** One call's turn: when it may go out (epoch ms). */
+export interface Slot {
+  at: number;
+}
+
+/** A budget in the state store: the theoretical time its next call is free (GCRA's TAT, epoch ms). */
+interface Budget {
+  next: number;
+}
+
+const BUDGET_TTL_SECONDS = 3600;
+
+/**
+ * Takes the budget's next slot: `now` while the burst lasts, then one interval after the last.
+ *
+ * @example
+ * await reserveSlot(state, 'gchatpace#AAAA', Date.now(), { burst: 1, intervalMs: 1000 }) // { at: now, or later }
+ */
+export async function reserveSlot(state: StateStore, key: string, now: number, pace: Pace): Promise<Slot> {
+  const budget = await state.get<Budget>(key);
+  const next = Math.max(budget?.next ?? 0, now);
+  const at = Math.max(now, next - (Math.max(1, pace.burst) - 1) * pace.intervalMs);
+  await state.put(key, { next: next + pace.intervalMs } satisfies Budget, { ttlSeconds: BUDGET_TTL_SECONDS });
+  return { at };
+}
+
+/**
+ * Resolves when the call `step` of this delivery may go out; until then throws the
+ * DeferredError that brings the message back when its slot is due. The slot is reserved once,
+ * as the journal step `step`, and read back on the next attempts.
+ *
+ * @example
+ * await awaitSlot({ journal, step: 'pace:post:0', state, key, pace, now: Date.now, what: 'Discord webhook pacing' });
+ */
+export async function awaitSlot(options: {
+  journal: StepJournal;
+  step: string;
+  state: StateStore;
+  key: string;
+  pace: Pace;
+  now: () => number;
+  /** Names the pacing in the come-back message, e.g. "Discord webhook pacing". */
+  what: string;
+}): Promise<void> {
+  const { journal, now } = options;
+  const { value: slot } = await journal.once<Slot>(options.step, () =>
+    reserveSlot(options.state, options.key, now(), options.pace),
+  );
+  const current = now();
+  if (slot.at <= current) return;
+  const waitSeconds = Math.max(1, Math.ceil((slot.at - current) / 1000));
+  throw new DeferredError(`${options.what}: this notification's message may go out in ${waitSeconds} s`, {
+    retryAfterSeconds: waitSeconds,
+  });
+}
