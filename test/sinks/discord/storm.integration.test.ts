@@ -3,9 +3,12 @@ import { type FakeDiscord, type FakeDiscordMessage, startFakeDiscord } from '../
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
   advanceClock,
+  BACKFILL_STORM,
+  backfilledMessages,
   drainSink,
+  namesHost,
   postStorm,
-  resolvedGroup,
+  runBackfillStorm,
   STORM_T0,
   stormGroup,
 } from '../../support/storm.ts';
@@ -108,35 +111,23 @@ describe.each([
   it('should give each folded group still firing its own message after the storm, and none to the groups resolved during it (afterwards: backfill)', async () => {
     // Prepare
     const relay = await start({ afterwards: 'backfill' });
-    const count = 60;
-    const ownBeforeStorm = 10;
-    const resolvedDuringStorm = [12, 20, 33, 41, 59];
-    const about = (i: number, messages: FakeDiscordMessage[]) => {
-      const host = new RegExp(`host-${i}(?!\\d)`);
-      return messages.filter((m) => !isDigest(m) && host.test(`${m.content} ${shown(m)}`));
-    };
+    const { count, ownBeforeStorm } = BACKFILL_STORM;
+    const about = (i: number, messages: FakeDiscordMessage[]) =>
+      messages.filter((m) => !isDigest(m) && namesHost(i, `${m.content} ${shown(m)}`));
 
-    // Act: 60 groups within 60 s, 5 of the folded ones resolve during the storm; then the
-    // storm calms (5 minutes without new groups) and is backfilled, at the webhook's pace (the
+    // Act: the backfill storm; after the calm the backfill goes out at the webhook's pace (the
     // sink's own: a burst of 5, then one call every 2 s).
-    await postStorm(relay, count);
-    for (const i of resolvedDuringStorm) expect((await relay.post(resolvedGroup(i))).status).toBe(202);
-    await drain(relay);
-    const inStorm = discord.messages.length;
-    await advance(relay, T0 + 900_000);
+    const inStorm = await runBackfillStorm(relay, 'discord', () => discord.messages.length);
 
     // Assess: 10 groups had their own message before the storm, then 1 digest; after the storm
     // the 45 folded groups still firing got one message each, the 5 resolved ones none.
     const before = discord.messages.slice(0, inStorm);
     const after = discord.messages.slice(inStorm);
-    const backfilled = count - ownBeforeStorm - resolvedDuringStorm.length;
     expect(before.filter((m) => !isDigest(m))).toHaveLength(ownBeforeStorm);
     expect(before.filter(isDigest)).toHaveLength(1);
-    expect(after).toHaveLength(backfilled);
-    for (let i = 0; i < count; i++) {
-      const expected = i < ownBeforeStorm || resolvedDuringStorm.includes(i) ? 0 : 1;
-      expect(about(i, after), `messages of host-${i} after the storm`).toHaveLength(expected);
-    }
+    expect(after).toHaveLength(BACKFILL_STORM.backfilled);
+    for (let i = 0; i < count; i++)
+      expect(about(i, after), `messages of host-${i} after the storm`).toHaveLength(backfilledMessages(i));
     // The groups that had their own message kept it, untouched, and got nothing extra.
     for (let i = 0; i < ownBeforeStorm; i++) {
       const own = about(i, discord.messages);
@@ -152,14 +143,12 @@ describe.each([
     const [digest] = discord.messages.filter(isDigest);
     expect(digest.embeds[0].title).toBe('Alert storm over');
     expect(digest.embeds[0].description).toContain('Each group still firing gets its own message now.');
-    expect(digest.embeds[0].footer?.text).toBe(
-      `${count - resolvedDuringStorm.length} firing, ${resolvedDuringStorm.length} resolved alerts in ${count} groups`,
-    );
+    expect(digest.embeds[0].footer?.text).toBe(BACKFILL_STORM.totals);
     expect(relay.telemetry.get('GroupsFolded', 'storm-discord')).toBe(count - ownBeforeStorm);
-    expect(relay.telemetry.get('GroupsBackfilled', 'storm-discord')).toBe(backfilled);
+    expect(relay.telemetry.get('GroupsBackfilled', 'storm-discord')).toBe(BACKFILL_STORM.backfilled);
     expect(relay.telemetry.get('DeadLettered', 'storm-discord')).toBe(0);
+    expect(relay.telemetry.get('Retried', 'storm-discord')).toBe(0);
     // Discord refused nothing: every call was a valid 200 or 204, under its rate limit too.
     expect(discord.requests.filter((q) => q.outcome !== 200 && q.outcome !== 204)).toEqual([]);
-    expect(relay.telemetry.get('Retried', 'storm-discord')).toBe(0);
   });
 });

@@ -3,9 +3,12 @@ import { type FakeTeams, type FakeTeamsCard, startFakeTeams } from '../../suppor
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
   advanceClock,
+  BACKFILL_STORM,
+  backfilledMessages,
   drainSink,
+  namesHost,
   postStorm,
-  resolvedGroup,
+  runBackfillStorm,
   STORM_T0,
   stormGroup,
 } from '../../support/storm.ts';
@@ -111,35 +114,23 @@ describe.each([
   it('should give each folded group still firing its own card after the storm, and none to the groups resolved during it (afterwards: backfill)', async () => {
     // Prepare
     const relay = await start({ afterwards: 'backfill' });
-    const count = 60;
-    const ownBeforeStorm = 10;
-    const resolvedDuringStorm = [12, 20, 33, 41, 59];
-    const about = (i: number, cards: FakeTeamsCard[]) => {
-      const host = new RegExp(`host-${i}(?!\\d)`);
-      return cards.filter((c) => !isDigest(c) && host.test(shown(c)));
-    };
+    const { count, ownBeforeStorm } = BACKFILL_STORM;
+    const about = (i: number, cards: FakeTeamsCard[]) =>
+      cards.filter((c) => !isDigest(c) && namesHost(i, shown(c)));
 
-    // Act: 60 groups within 60 s, 5 of the folded ones resolve during the storm; then the
-    // storm calms (5 minutes without new groups) and is backfilled, at the workflow's pace (the
+    // Act: the backfill storm; after the calm the backfill goes out at the workflow's pace (the
     // sink's own: a burst of 4, then one post every 2 s).
-    await postStorm(relay, count);
-    for (const i of resolvedDuringStorm) expect((await relay.post(resolvedGroup(i))).status).toBe(202);
-    await drain(relay);
-    const inStorm = teams.cards.length;
-    await advance(relay, T0 + 900_000);
+    const inStorm = await runBackfillStorm(relay, 'teams', () => teams.cards.length);
 
     // Assess: 10 groups had their own card before the storm; after the storm the 45 folded
     // groups still firing got one card each, the 5 resolved ones none.
     const before = teams.cards.slice(0, inStorm);
     const after = teams.cards.slice(inStorm);
     const backfilled = after.filter((c) => !isDigest(c));
-    const backfill = count - ownBeforeStorm - resolvedDuringStorm.length;
     expect(before.filter((c) => !isDigest(c))).toHaveLength(ownBeforeStorm);
-    expect(backfilled).toHaveLength(backfill);
-    for (let i = 0; i < count; i++) {
-      const expected = i < ownBeforeStorm || resolvedDuringStorm.includes(i) ? 0 : 1;
-      expect(about(i, after), `cards of host-${i} after the storm`).toHaveLength(expected);
-    }
+    expect(backfilled).toHaveLength(BACKFILL_STORM.backfilled);
+    for (let i = 0; i < count; i++)
+      expect(about(i, after), `cards of host-${i} after the storm`).toHaveLength(backfilledMessages(i));
     // The groups that had their own card kept it, and got nothing extra.
     for (let i = 0; i < ownBeforeStorm; i++)
       expect(about(i, teams.cards), `cards of host-${i}`).toHaveLength(1);
@@ -153,15 +144,13 @@ describe.each([
     const last = digests[digests.length - 1];
     expect(shown(last)).toContain('✅ Alert storm over');
     expect(shown(last)).toContain('Each group still firing gets its own card now.');
-    expect(shown(last)).toContain(
-      `${count - resolvedDuringStorm.length} firing, ${resolvedDuringStorm.length} resolved alerts in ${count} groups`,
-    );
+    expect(shown(last)).toContain(BACKFILL_STORM.totals);
     expect(teams.cards.indexOf(last)).toBeLessThan(teams.cards.indexOf(backfilled[0]));
     expect(relay.telemetry.get('GroupsFolded', 'storm-teams')).toBe(count - ownBeforeStorm);
-    expect(relay.telemetry.get('GroupsBackfilled', 'storm-teams')).toBe(backfill);
+    expect(relay.telemetry.get('GroupsBackfilled', 'storm-teams')).toBe(BACKFILL_STORM.backfilled);
     expect(relay.telemetry.get('DeadLettered', 'storm-teams')).toBe(0);
+    expect(relay.telemetry.get('Retried', 'storm-teams')).toBe(0);
     expect(teams.failedRuns).toEqual([]);
     expect(teams.requests.filter((q) => q.outcome !== 202)).toEqual([]);
-    expect(relay.telemetry.get('Retried', 'storm-teams')).toBe(0);
   });
 });
