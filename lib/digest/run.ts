@@ -95,6 +95,9 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
   const { destination, notification, state, logger } = delivery;
   const settings = stormSettings(destination.storm as Parameters<typeof stormSettings>[0]);
   if (!settings || !isVersioned(state)) return { own: true };
+  // A storm's backfill is the group's own message, whatever storm is on now: never a new
+  // group's arrival (its marker may have expired in a storm of over a day), never folded again.
+  if (delivery.backfill) return { own: true };
   const ledger = new StormLedger(state, destination.name, settings);
   const me = `${delivery.idempotencyKey.slice(0, 32)}.${Date.parse(delivery.receivedAt)}`;
   const markerKey = `stormgroup#${destination.name}#${groupId}`;

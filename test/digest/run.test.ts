@@ -160,6 +160,24 @@ describe('Function: runStorm (afterwards: backfill)', () => {
     expect(ender).toMatchObject({ own: true });
     expect(retried).toMatchObject({ own: true });
   });
+
+  it('should deliver a backfill as the group own message, never as a new group of the storm on now', async () => {
+    // Prepare: a storm is on, and a backfill of an earlier storm's group arrives (its marker gone).
+    const storm = chatStorm();
+    for (let i = 0; i < 11; i++) {
+      storm.clock.now = T0 + i * 1000;
+      await storm.run(storm.delivery(i));
+    }
+    const before = structuredClone(storm.state.items.get('storm#ops-chat'));
+    const backfill = { ...storm.delivery(500), backfill: { stormId: 'an-earlier-storm' } };
+
+    // Act
+    const outcome = await storm.run(backfill);
+
+    // Assess
+    expect(outcome).toEqual({ own: true });
+    expect(storm.state.items.get('storm#ops-chat')).toEqual(before);
+  });
 });
 
 /** The store, failing every write to the storm's tally: the delivery decided, then crashed. */
