@@ -1,4 +1,5 @@
 import type { LinkBuilders } from '../../alertmanager/links.ts';
+import { alertIdentity, alertnameOf, defaultTitle } from '../../alertmanager/title.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { markdown, markdownLink } from '../../format/markdown.ts';
 import { terminal } from '../../format/terminal.ts';
@@ -105,22 +106,6 @@ export function embedChars(embed: DiscordEmbed): number {
   return total;
 }
 
-function alertnameOf(notification: Notification): string {
-  return (
-    notification.groupLabels.alertname ??
-    notification.commonLabels.alertname ??
-    notification.alerts[0]?.labels.alertname ??
-    'alert'
-  );
-}
-
-/** `[FIRING:2] HighLatency`, Alertmanager's own default title. */
-export function groupTitle(notification: Notification): string {
-  const firing = notification.alerts.filter((a) => a.status === 'firing').length;
-  const status = notification.status === 'firing' ? `FIRING:${firing}` : 'RESOLVED';
-  return `[${status}] ${alertnameOf(notification)}`;
-}
-
 function validTime(value: string | undefined): number | undefined {
   if (!value || value.startsWith('0001-01-01')) return undefined;
   const ms = Date.parse(value);
@@ -131,14 +116,6 @@ function validTime(value: string | undefined): number | undefined {
 function discordTime(value: string): string | undefined {
   const ms = validTime(value);
   return ms === undefined ? undefined : `<t:${Math.floor(ms / 1000)}:R>`;
-}
-
-/** The labels that tell the alerts of a group apart (those not common to all of them). */
-export function alertIdentity(alert: Alert, notification: Notification): string {
-  const own = Object.entries(alert.labels)
-    .filter(([name, value]) => notification.commonLabels[name] !== value)
-    .map(([name, value]) => `${name}=${value}`);
-  return own.length > 0 ? own.join(', ') : (alert.labels.alertname ?? alertnameOf(notification));
 }
 
 function alertLine(alert: Alert, notification: Notification, links: LinkBuilders): string {
@@ -235,7 +212,7 @@ function headerEmbed(notification: Notification, options: EmbedOptions, color: n
     title:
       templated.title !== undefined
         ? fitRendered(templated.title, DISCORD_LIMITS.title, utf16)
-        : `${emoji} ${discordTextWithin(groupTitle(notification), DISCORD_LIMITS.title - 3)}`,
+        : `${emoji} ${discordTextWithin(defaultTitle(notification), DISCORD_LIMITS.title - 3)}`,
     ...(about.length > 0 ? { description: about.join('\n') } : {}),
     color,
     ...(fields.length > 0 ? { fields } : {}),

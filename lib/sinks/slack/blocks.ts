@@ -8,6 +8,7 @@ import type {
   SectionBlock,
 } from '@slack/types';
 import type { LinkBuilders } from '../../alertmanager/links.ts';
+import { alertIdentity, alertnameOf, defaultTitle } from '../../alertmanager/title.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
 import { safeHttpUrl } from '../../format/url.ts';
@@ -125,25 +126,9 @@ export function truncate(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-function alertnameOf(notification: Notification): string {
-  return (
-    notification.groupLabels.alertname ??
-    notification.commonLabels.alertname ??
-    notification.alerts[0]?.labels.alertname ??
-    'alert'
-  );
-}
-
 function counts(notification: Notification): { firing: number; resolved: number } {
   const firing = notification.alerts.filter((a) => a.status === 'firing').length;
   return { firing, resolved: notification.alerts.length - firing };
-}
-
-/** `[FIRING:2] HighLatency`, Alertmanager's own default title. */
-export function title(notification: Notification): string {
-  const { firing } = counts(notification);
-  const status = notification.status === 'firing' ? `FIRING:${firing}` : 'RESOLVED';
-  return `[${status}] ${alertnameOf(notification)}`;
 }
 
 function isZeroTime(value: string): boolean {
@@ -173,14 +158,6 @@ export function resolvedAt(notification: Notification): string | undefined {
     .map((a) => a.endsAt)
     .filter((t) => !isZeroTime(t) && !Number.isNaN(Date.parse(t)));
   return times.sort((a, b) => Date.parse(b) - Date.parse(a))[0];
-}
-
-/** The labels that tell the alerts of a group apart (those not common to all of them). */
-export function alertIdentity(alert: Alert, notification: Notification): string {
-  const own = Object.entries(alert.labels)
-    .filter(([name, value]) => notification.commonLabels[name] !== value)
-    .map(([name, value]) => `${name}=${value}`);
-  return own.length > 0 ? own.join(', ') : (alert.labels.alertname ?? alertnameOf(notification));
 }
 
 function summaryOf(notification: Notification): { summary?: string; description?: string } {
@@ -293,7 +270,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   const maxChars = Math.min(options.maxChars ?? BLOCK_LIMITS.messageTextChars, BLOCK_LIMITS.messageTextChars);
   const { firing, resolved } = counts(notification);
   const emoji = notification.status === 'firing' ? ':fire:' : ':white_check_mark:';
-  const head = title(notification);
+  const head = defaultTitle(notification);
   const { summary, description } = summaryOf(notification);
 
   const templated = options.templated ?? {};

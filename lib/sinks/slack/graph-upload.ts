@@ -1,9 +1,9 @@
+import { defaultTitle } from '../../alertmanager/title.ts';
 import type { Notification } from '../../alertmanager/types.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import type { StepJournal } from '../../delivery/journal.ts';
 import type { Delivery, SecretReader } from '../../delivery/sink.ts';
 import type { SlackApi } from './api.ts';
-import { title } from './blocks.ts';
 import type { AlertGraph } from './graph/alert-graph.ts';
 import type { GraphConfig } from './graph/config.ts';
 import type { DeliveryPacing } from './pacing.ts';
@@ -80,7 +80,7 @@ export async function attachGraphOnce(
   );
   if ('skipped' in graph) return skip(graph.reason ?? 'skipped', graph.skipped);
   try {
-    const name = graph.title || title(notification);
+    const name = graph.title || defaultTitle(notification);
     const filename = `${name.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 80) || 'graph'}.png`;
     const upload = await api.call(
       'files.getUploadURLExternal',

@@ -1,5 +1,6 @@
+import { alertIdentity } from '../../alertmanager/title.ts';
 import type { Notification } from '../../alertmanager/types.ts';
-import { alertIdentity, escapeMrkdwn, resolvedAt, truncate } from './blocks.ts';
+import { escapeMrkdwn, resolvedAt, truncate } from './blocks.ts';
 import type { SlackDestination } from './config.ts';
 
 /**

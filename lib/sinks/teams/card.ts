@@ -1,4 +1,5 @@
 import type { LinkBuilders } from '../../alertmanager/links.ts';
+import { alertIdentity, alertnameOf, defaultTitle } from '../../alertmanager/title.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { markdown, markdownLink } from '../../format/markdown.ts';
 import { terminal } from '../../format/terminal.ts';
@@ -85,34 +86,10 @@ export function teamsText(raw: string, maxChars: number): string {
     : `${markdown(chars.slice(0, maxChars - 1).join(''))}…`;
 }
 
-function alertnameOf(notification: Notification): string {
-  return (
-    notification.groupLabels.alertname ??
-    notification.commonLabels.alertname ??
-    notification.alerts[0]?.labels.alertname ??
-    'alert'
-  );
-}
-
-/** `[FIRING:2] HighLatency`, Alertmanager's own default title. */
-export function groupTitle(notification: Notification): string {
-  const firing = notification.alerts.filter((a) => a.status === 'firing').length;
-  const status = notification.status === 'firing' ? `FIRING:${firing}` : 'RESOLVED';
-  return `[${status}] ${alertnameOf(notification)}`;
-}
-
 function utc(value: string): string | undefined {
   if (!value || value.startsWith('0001-01-01')) return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-/** The labels that tell the alerts of a group apart (those not common to all of them). */
-export function alertIdentity(alert: Alert, notification: Notification): string {
-  const own = Object.entries(alert.labels)
-    .filter(([name, value]) => notification.commonLabels[name] !== value)
-    .map(([name, value]) => `${name}=${value}`);
-  return own.length > 0 ? own.join(', ') : (alert.labels.alertname ?? alertnameOf(notification));
 }
 
 function alertLine(alert: Alert, notification: Notification, links: LinkBuilders): string {
@@ -216,7 +193,7 @@ export function buildTeamsMessages(notification: Notification, options: CardOpti
   const title =
     templated.title !== undefined
       ? fitRendered(templated.title, TEMPLATED_TITLE_CHARS)
-      : `${emoji} ${teamsText(groupTitle(notification), 250)}`;
+      : `${emoji} ${teamsText(defaultTitle(notification), 250)}`;
   const top: CardElement[] = [heading(title, status)];
   const { summary, description } = notification.commonAnnotations;
   // A templated text goes under the heading, cut below once the rest of the card is known.
