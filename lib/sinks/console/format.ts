@@ -1,5 +1,6 @@
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import type { Delivery } from '../../delivery/sink.ts';
+import { cutChars } from '../../format/cut.ts';
 import { terminal } from '../../format/terminal.ts';
 import type { ConsoleDestination } from './config.ts';
 
@@ -56,7 +57,7 @@ export function formatAlert(alert: Alert): string {
 
   const parts = [head];
   const summary = oneLine(alert.annotations?.summary || alert.annotations?.description || '');
-  if (summary) parts.push(clip(summary, SUMMARY_MAX_CHARS));
+  if (summary) parts.push(cutChars(summary, SUMMARY_MAX_CHARS));
   const labels = Object.keys(others)
     .sort()
     .map((name) => `${oneLine(name)}=${quoteLabelValue(others[name])}`);
@@ -95,9 +96,4 @@ function quoteLabelValue(value: unknown): string {
     .replace(/"/g, '\\"')
     .replace(/\n/g, '\\n');
   return `"${oneLine(escaped)}"`;
-}
-
-function clip(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text;
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
+import { cutChars } from '../../format/cut.ts';
 import type { ChatMessage } from './message.ts';
-import { chatLink, chatText, cutChars } from './text.ts';
+import { chatLink, chatText } from './text.ts';
 
 /**
  * The storm digest as a Google Chat text message. An incoming webhook cannot edit what it

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { cutChars } from '../../format/cut.ts';
 import { fitRendered } from '../../templates/fit.ts';
-import { chatLink, chatText, cutChars } from './text.ts';
+import { chatLink, chatText } from './text.ts';
 
 /**
  * The Google Chat message for a notification: the pure part of the sink (no I/O).

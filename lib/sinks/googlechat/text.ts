@@ -67,12 +67,6 @@ export function chatLink(url: string | undefined, label: string): string | undef
   return safe === undefined ? undefined : `<${safe}|${chatText(label).replace(/\|/g, '¦')}>`;
 }
 
-/** Cuts `text` to `max` characters (code points), marking the cut with "…". */
-export function cutChars(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
 /**
  * Google Chat's output format for templates (docs/templates.md): values escaped with chatText
  * (one line each, look-alikes for markup), links only from `| link` through chatLink, and no

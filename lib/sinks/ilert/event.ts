@@ -1,5 +1,6 @@
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { cutChars } from '../../format/cut.ts';
 import { markdown } from '../../format/markdown.ts';
 import { terminal } from '../../format/terminal.ts';
 import { safeHttpUrl } from '../../format/url.ts';
@@ -101,8 +102,8 @@ export function ilertEvent(
   return {
     integrationKey,
     eventType: firing ? 'ALERT' : 'RESOLVE',
-    summary: cut(summary, MAX_SUMMARY_CHARS),
-    details: cut(details, MAX_DETAILS_CHARS),
+    summary: cutChars(summary, MAX_SUMMARY_CHARS),
+    details: cutChars(details, MAX_DETAILS_CHARS),
     alertKey: ilertAlertKey(destination.name, alert.fingerprint),
     ...(firing && priority ? { priority } : {}),
     ...(links.length > 0 ? { links } : {}),
@@ -245,11 +246,6 @@ export function truncatedNote(notification: Notification): string | undefined {
 
 function partNote(part: { index: number; count: number }): string {
   return `Part ${part.index} of ${part.count}: the relay split this notification to fit its queue; the other parts carry the other alerts.`;
-}
-
-function cut(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
 /** Alert text as one line of Markdown (lib/format/markdown.ts): it can make no link, heading, emphasis or table cell. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { cutChars } from '../../format/cut.ts';
 import { safeHttpUrl } from '../../format/url.ts';
 import type { OpsgenieDestination, OpsgeniePriority } from './config.ts';
 
@@ -124,12 +125,6 @@ export function plain(text: string, options: { lines?: boolean } = {}): string {
   const oneLine = /[\u0000-\u001f\u007f-\u009f]+/g;
   if (options.lines) return cleaned.replace(keepLines, ' ');
   return cleaned.replace(oneLine, ' ').replace(/\s+/g, ' ').trim();
-}
-
-/** Cuts to `max` characters (code points), marking the cut with "…". */
-export function cutChars(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}${CUT}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { cutChars } from '../../format/cut.ts';
 import { terminal } from '../../format/terminal.ts';
 import { safeHttpUrl } from '../../format/url.ts';
 import type { PagerDutyDestination, PagerDutySeverity } from './config.ts';
@@ -95,12 +96,6 @@ export function severityOf(
   return mapped ?? destination.defaultSeverity ?? 'error';
 }
 
-/** Cuts to `max` characters (code points, as PagerDuty counts), marking the cut with "…". */
-export function truncateChars(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
 /** Where a delivery is in a notification the relay split to fit a queue message. */
 export interface PartInfo {
   index: number;
@@ -153,7 +148,7 @@ function withTemplated(
 /** payload.summary: the templated one or the default, one line, at most 1024 characters. */
 function summaryOf(templated: TemplatedFields, fallback: string): string {
   const summary = plainText(templated.summary ?? fallback) || plainText(fallback) || 'Alertmanager alert';
-  return truncateChars(summary, MAX_SUMMARY_CHARS);
+  return cutChars(summary, MAX_SUMMARY_CHARS);
 }
 
 /**
@@ -293,7 +288,7 @@ function shrinkDetails(details: Record<string, unknown>, level: 1 | 2 | 3 | 4): 
     const entries = value as AlertEntry[];
     if (level === 1) return entries.map((a) => ({ ...a, annotations: cutValues(a.annotations, 256) }));
     if (level === 2) return entries.map(({ annotations: _dropped, ...rest }) => rest);
-    if (level === 3) return entries.map((a) => truncateChars(labelLine(a.labels), 256));
+    if (level === 3) return entries.map((a) => cutChars(labelLine(a.labels), 256));
     return undefined;
   };
   const out: Record<string, unknown> = {};
@@ -371,11 +366,11 @@ function sourceOf(
 ): string {
   const label = destination.sourceLabel ?? 'instance';
   const fromLabels = labels[label] === undefined ? '' : plainText(labels[label]);
-  if (fromLabels) return truncateChars(fromLabels, MAX_SUMMARY_CHARS);
+  if (fromLabels) return cutChars(fromLabels, MAX_SUMMARY_CHARS);
   const values = unique(alerts.map((a) => (a.labels[label] === undefined ? '' : plainText(a.labels[label]))));
-  if (values.length === 1) return truncateChars(values[0], MAX_SUMMARY_CHARS);
+  if (values.length === 1) return cutChars(values[0], MAX_SUMMARY_CHARS);
   if (values.length > 1)
-    return truncateChars(`${values.length} ${label}s: ${values.join(', ')}`, MAX_SUMMARY_CHARS);
+    return cutChars(`${values.length} ${label}s: ${values.join(', ')}`, MAX_SUMMARY_CHARS);
   try {
     return `alertmanager ${new URL(notification.externalURL).host}`;
   } catch {
@@ -413,7 +408,7 @@ function unique(values: readonly (string | undefined)[]): string[] {
 }
 
 function cutValues(values: Record<string, string> | undefined, max: number): Record<string, string> {
-  return Object.fromEntries(Object.entries(values ?? {}).map(([k, v]) => [k, truncateChars(String(v), max)]));
+  return Object.fromEntries(Object.entries(values ?? {}).map(([k, v]) => [k, cutChars(String(v), max)]));
 }
 
 function labelLine(labels: Record<string, string>): string {

@@ -10,6 +10,7 @@ import type {
 import type { LinkBuilders } from '../../alertmanager/links.ts';
 import { alertIdentity, alertnameOf, defaultTitle } from '../../alertmanager/title.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
+import { cutChars } from '../../format/cut.ts';
 import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
 import { safeHttpUrl } from '../../format/url.ts';
 import { fitRendered } from '../../templates/fit.ts';
@@ -120,12 +121,6 @@ export function escapeMrkdwn(text: string): string {
   return escapeText(text);
 }
 
-/** Cuts to `max` characters (code points), marking the cut with an ellipsis. */
-export function truncate(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
 function counts(notification: Notification): { firing: number; resolved: number } {
   const firing = notification.alerts.filter((a) => a.status === 'firing').length;
   return { firing, resolved: notification.alerts.length - firing };
@@ -186,10 +181,10 @@ function alertLine(alert: Alert, notification: Notification, links: LinkBuilders
   const emoji = alert.status === 'firing' ? FIRING_EMOJI : RESOLVED_EMOJI;
   const compact = notification.alerts.length > COMPACT_AFTER_ALERTS;
   const parts = [
-    `${emoji} *${escapeMrkdwn(truncate(alertIdentity(alert, notification), compact ? 150 : 300))}*`,
+    `${emoji} *${escapeMrkdwn(cutChars(alertIdentity(alert, notification), compact ? 150 : 300))}*`,
   ];
   const summary = alert.annotations.summary ?? alert.annotations.description;
-  if (summary && notification.alerts.length > 1 && !compact) parts.push(escapeMrkdwn(truncate(summary, 500)));
+  if (summary && notification.alerts.length > 1 && !compact) parts.push(escapeMrkdwn(cutChars(summary, 500)));
   const when =
     alert.status === 'firing' ? `since ${slackDate(alert.startsAt)}` : `resolved ${slackDate(alert.endsAt)}`;
   parts.push(when);
@@ -218,7 +213,7 @@ export function packLines(lines: readonly string[], max: number = BLOCK_LIMITS.s
   const sections: string[] = [];
   let current = '';
   for (const raw of lines) {
-    const line = truncate(raw, max);
+    const line = cutChars(raw, max);
     if (current && current.length + 1 + line.length > max) {
       sections.push(current);
       current = '';
@@ -281,7 +276,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     type: 'header',
     text: {
       type: 'plain_text',
-      text: templatedTitle ?? truncate(`${emoji} ${head}`, BLOCK_LIMITS.headerText),
+      text: templatedTitle ?? cutChars(`${emoji} ${head}`, BLOCK_LIMITS.headerText),
       emoji: true,
     },
   };
@@ -292,7 +287,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     const about = [summary && `*${escapeMrkdwn(summary)}*`, description && escapeMrkdwn(description)].filter(
       Boolean,
     );
-    if (about.length > 0) top.push(section(truncate(about.join('\n'), BLOCK_LIMITS.sectionText)));
+    if (about.length > 0) top.push(section(cutChars(about.join('\n'), BLOCK_LIMITS.sectionText)));
   }
 
   const fieldLabels = options.fieldLabels ?? DEFAULT_FIELD_LABELS;
@@ -302,8 +297,8 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     .map((name) =>
       // Well under the 2000 a field may hold: the whole message shares one text budget.
       mrkdwn(
-        truncate(
-          `*${escapeMrkdwn(name)}*\n${escapeMrkdwn(truncate(notification.commonLabels[name], 300))}`,
+        cutChars(
+          `*${escapeMrkdwn(name)}*\n${escapeMrkdwn(cutChars(notification.commonLabels[name], 300))}`,
           400,
         ),
       ),
@@ -327,7 +322,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   const where = contextLabels
     .filter((name) => notification.commonLabels[name] !== undefined)
     .map(
-      (name) => `${escapeMrkdwn(name)}: *${escapeMrkdwn(truncate(notification.commonLabels[name], 200))}*`,
+      (name) => `${escapeMrkdwn(name)}: *${escapeMrkdwn(cutChars(notification.commonLabels[name], 200))}*`,
     );
   const started = startedAt(notification);
   const ended = resolvedAt(notification);
@@ -339,7 +334,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   if (contextTexts.length > 0) bottom.push(context(contextTexts));
   const buttons = actions(notification, options.links);
   if (buttons) bottom.push(buttons);
-  const noticeBlocks = notices.map((text) => context([truncate(text, BLOCK_LIMITS.sectionText)]));
+  const noticeBlocks = notices.map((text) => context([cutChars(text, BLOCK_LIMITS.sectionText)]));
 
   // Firing first: what needs a person now.
   const ordered = [...notification.alerts].sort((a, b) =>
@@ -384,7 +379,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   // The fallback is mrkdwn too (chat.postMessage's `text`), shown in notifications.
   // A templated title is plain text (the text format cleaned its values): escaped here for mrkdwn.
   const fallback = [templatedTitle ?? head, summary].filter(Boolean).join(': ');
-  const main = { text: escapeMrkdwn(truncate(fallback, BLOCK_LIMITS.fallbackText)), blocks };
+  const main = { text: escapeMrkdwn(cutChars(fallback, BLOCK_LIMITS.fallbackText)), blocks };
 
   const continuations: SlackMessage[] = [];
   let from = shownAlerts;
@@ -396,7 +391,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     const count = chunk.reduce((k, s) => k + s.split('\n').length, 0);
     const label = `${alertnameOf(notification)}: alerts ${from + 1}-${from + count} of ${lines.length} (continued)`;
     continuations.push({
-      text: escapeMrkdwn(truncate(label, BLOCK_LIMITS.fallbackText)),
+      text: escapeMrkdwn(cutChars(label, BLOCK_LIMITS.fallbackText)),
       blocks: [context([escapeMrkdwn(label)]), ...chunk.map(section)],
     });
     from += count;
@@ -406,6 +401,6 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
 
 /** A plain thread reply: one line of mrkdwn (already escaped by its caller), with the same text as its notification fallback. */
 export function threadReply(text: string): SlackMessage {
-  const clipped = truncate(text, BLOCK_LIMITS.sectionText);
+  const clipped = cutChars(text, BLOCK_LIMITS.sectionText);
   return { text: clipped, blocks: [section(clipped)] };
 }

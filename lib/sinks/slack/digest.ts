@@ -1,8 +1,9 @@
 import type { KnownBlock } from '@slack/types';
 import type { StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
+import { cutChars } from '../../format/cut.ts';
 import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
-import { BLOCK_LIMITS, packLines, type SlackMessage, slackDate, truncate } from './blocks.ts';
+import { BLOCK_LIMITS, packLines, type SlackMessage, slackDate } from './blocks.ts';
 
 /**
  * The storm digest as Block Kit: one message per destination while a storm lasts, edited to
@@ -28,8 +29,8 @@ export function digestMessage(storm: StormState, totals: DigestTotals): SlackMes
     ? `Began ${slackDate(new Date(storm.startedAt).toISOString())}, calm since ${slackDate(new Date(storm.endedAt as number).toISOString())}${storm.backfill && totals.firingGroups > 0 ? ". Each group still firing gets its own message now, at the channel's pace." : ''}`
     : `Began ${slackDate(new Date(storm.startedAt).toISOString())}. New groups are counted here instead of getting a message each.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
-    const name = escapeText(truncate(alertname || 'no alertname', 120));
-    const sev = severity ? ` (${escapeText(truncate(severity, 40))})` : '';
+    const name = escapeText(cutChars(alertname || 'no alertname', 120));
+    const sev = severity ? ` (${escapeText(cutChars(severity, 40))})` : '';
     return `*${name}*${sev}: ${firing} firing, ${resolved} resolved`;
   });
   if (totals.rows.length > DIGEST_ROWS)
@@ -37,7 +38,7 @@ export function digestMessage(storm: StormState, totals: DigestTotals): SlackMes
   const groupLine = (group: { title: string; link?: string; at: number; status?: string }) => {
     const emoji = group.status === 'resolved' ? ':large_green_circle:' : ':red_circle:';
     const link = mrkdwnLink(group.link, 'graph', BLOCK_LIMITS.url);
-    return `${emoji} ${escapeText(truncate(group.title, 150))}${link ? ` · ${link}` : ''}`;
+    return `${emoji} ${escapeText(cutChars(group.title, 150))}${link ? ` · ${link}` : ''}`;
   };
   const listed = over ? totals.stillFiring : totals.newest;
   const listHead = over
@@ -48,10 +49,10 @@ export function digestMessage(storm: StormState, totals: DigestTotals): SlackMes
   const blocks: KnownBlock[] = [
     {
       type: 'header',
-      text: { type: 'plain_text', text: truncate(over ? 'Alert storm over' : 'Alert storm', 150) },
+      text: { type: 'plain_text', text: cutChars(over ? 'Alert storm over' : 'Alert storm', 150) },
     },
-    { type: 'section', text: verbatim(truncate(head, BLOCK_LIMITS.sectionText)) },
-    { type: 'context', elements: [verbatim(truncate(when, BLOCK_LIMITS.sectionText))] },
+    { type: 'section', text: verbatim(cutChars(head, BLOCK_LIMITS.sectionText)) },
+    { type: 'context', elements: [verbatim(cutChars(when, BLOCK_LIMITS.sectionText))] },
     ...packLines(rows).map((text) => ({ type: 'section' as const, text: verbatim(text) })),
     ...packLines([listHead, ...listed.map(groupLine)]).map((text) => ({
       type: 'section' as const,

@@ -1,6 +1,7 @@
 import { alertIdentity } from '../../alertmanager/title.ts';
 import type { Notification } from '../../alertmanager/types.ts';
-import { escapeMrkdwn, resolvedAt, truncate } from './blocks.ts';
+import { cutChars } from '../../format/cut.ts';
+import { escapeMrkdwn, resolvedAt } from './blocks.ts';
 import type { SlackDestination } from './config.ts';
 
 /**
@@ -77,7 +78,7 @@ export function describeChange(
     const shown = alerts.slice(0, 5).map((a) => alertIdentity(a, notification));
     const more = alerts.length > shown.length ? ` and ${alerts.length - shown.length} more` : '';
     // Label values are alert content: escaped after the cut, so no entity is cut in half.
-    return escapeMrkdwn(truncate(`${shown.join('; ')}${more}`, 1500));
+    return escapeMrkdwn(cutChars(`${shown.join('; ')}${more}`, 1500));
   };
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 

@@ -11,7 +11,6 @@ import {
   groupEvent,
   MAX_EVENT_BYTES,
   severityOf,
-  truncateChars,
 } from '../../../lib/sinks/pagerduty/event.ts';
 import { makeNotification } from '../../support/notifications.ts';
 
@@ -245,14 +244,6 @@ describe('PagerDuty events', () => {
       expect(severityOf({}, DEST)).toBe('error');
       expect(severityOf({ prio: 'p1' }, custom)).toBe('critical');
       expect(severityOf({ prio: 'p9' }, custom)).toBe('warning');
-    });
-  });
-
-  describe('Method: truncateChars', () => {
-    it('should count code points, not UTF-16 units', () => {
-      // Assess
-      expect(truncateChars('😀😀😀', 3)).toBe('😀😀😀');
-      expect(truncateChars('😀😀😀😀', 3)).toBe('😀😀…');
     });
   });
 });

@@ -8,7 +8,6 @@ import {
   escapeMrkdwn,
   packLines,
   slackDate,
-  truncate,
 } from '../../../lib/sinks/slack/blocks.ts';
 import { blockKitViolation } from '../../support/fake-slack.ts';
 import { makeNotification } from '../../support/notifications.ts';
@@ -214,14 +213,9 @@ describe('Function: packLines', () => {
   });
 });
 
-describe('Function: escapeMrkdwn / truncate / slackDate', () => {
+describe('Function: escapeMrkdwn / slackDate', () => {
   it('should escape &, < and >', () => {
     expect(escapeMrkdwn('a<b>&c')).toBe('a&lt;b&gt;&amp;c');
-  });
-
-  it('should mark a cut with an ellipsis and count code points', () => {
-    expect(truncate('🔥🔥🔥🔥', 3)).toBe('🔥🔥…');
-    expect(truncate('abc', 3)).toBe('abc');
   });
 
   it('should give Slack a date token with a UTC fallback', () => {
