@@ -84,6 +84,10 @@ export interface DigestRoles {
   over?: boolean;
 }
 
+/** A storm's time as a digest shows it: `2026-11-21 12:00 UTC`. */
+export const digestTime = (ms: number): string =>
+  `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
 export const calmAt = (storm: StormState, settings: StormSettings): number =>
   storm.overUntil + settings.cooldownMs;
 

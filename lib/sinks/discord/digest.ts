@@ -1,4 +1,4 @@
-import type { StormState } from '../../digest/storm.ts';
+import { digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { markdownLink } from '../../format/markdown.ts';
 import { DISCORD_COLORS, DISCORD_LIMITS, type DiscordMessage, discordTextWithin } from './embeds.ts';
@@ -19,8 +19,8 @@ const LINK_CHARS = 500;
 export function discordDigest(storm: StormState, totals: DigestTotals): DiscordMessage {
   const over = storm.endedAt !== undefined;
   const head = over
-    ? `✅ **${totals.groups} groups, ${totals.firingGroups} still firing.** Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own message now.' : ''}`
-    : `🚨 **${totals.groups} new groups, ${totals.firing} alerts firing.** Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a message each.`;
+    ? `✅ **${totals.groups} groups, ${totals.firingGroups} still firing.** Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own message now.' : ''}`
+    : `🚨 **${totals.groups} new groups, ${totals.firing} alerts firing.** Began ${digestTime(storm.startedAt)}. New groups are counted here instead of getting a message each.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const name = discordTextWithin(alertname || 'no alertname', 120);
     const sev = severity ? ` (${discordTextWithin(severity, 40)})` : '';
@@ -59,5 +59,3 @@ export function discordDigest(storm: StormState, totals: DigestTotals): DiscordM
     allowed_mentions: { parse: [] },
   };
 }
-
-const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

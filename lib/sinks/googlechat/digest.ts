@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { StormState } from '../../digest/storm.ts';
+import { digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { cutChars } from '../../format/cut.ts';
 import type { ChatMessage } from './message.ts';
@@ -37,8 +37,8 @@ export function chatDigest(destination: string, storm: StormState, totals: Diges
     ? `✅ *Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing*`
     : `🚨 *Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing*`;
   const when = over
-    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own thread now.' : ''}`
-    : `Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a thread each; a newer digest message in this thread replaces this one.`;
+    ? `Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own thread now.' : ''}`
+    : `Began ${digestTime(storm.startedAt)}. New groups are counted here instead of getting a thread each; a newer digest message in this thread replaces this one.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const sev = severity ? ` (${chatText(cutChars(severity, 40))})` : '';
     return `• *${chatText(cutChars(alertname || 'no alertname', 120))}*${sev}: ${firing} firing, ${resolved} resolved`;
@@ -68,5 +68,3 @@ export function chatDigest(destination: string, storm: StormState, totals: Diges
   ].join('\n');
   return { text, thread: { threadKey: stormThreadKey(destination, storm.id) } };
 }
-
-const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -153,7 +153,8 @@ function actions(notification: Notification, links: LinkBuilders): CardElement[]
   return found;
 }
 
-function card(body: CardElement[], cardActions: CardElement[]): TeamsMessage {
+/** One Adaptive Card (1.4, full width) as the body of a post to the workflow. */
+export function card(body: CardElement[], cardActions: CardElement[] = []): TeamsMessage {
   return {
     type: 'message',
     attachments: [

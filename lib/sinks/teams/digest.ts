@@ -1,7 +1,7 @@
-import type { StormState } from '../../digest/storm.ts';
+import { digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { markdownLink } from '../../format/markdown.ts';
-import { type CardElement, TEAMS_LIMITS, type TeamsMessage, teamsText } from './card.ts';
+import { type CardElement, card, TEAMS_LIMITS, type TeamsMessage, teamsText } from './card.ts';
 
 /**
  * The storm digest as one Adaptive Card. A Teams workflow cannot edit a card it posted, so each
@@ -14,7 +14,6 @@ import { type CardElement, TEAMS_LIMITS, type TeamsMessage, teamsText } from './
 export const TEAMS_DIGEST_LISTED = 10;
 const DIGEST_ROWS = 25;
 const LINK_CHARS = 500;
-const CARD_SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 
 const block = (text: string, extra: CardElement = {}): CardElement => ({
   type: 'TextBlock',
@@ -31,8 +30,8 @@ export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessa
     ? `✅ Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing`
     : `🚨 Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing`;
   const when = over
-    ? `Began ${iso(storm.startedAt)}, calm since ${iso(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own card now.' : ''}`
-    : `Began ${iso(storm.startedAt)}. New groups are counted here instead of getting a card each; a newer digest card replaces this one.`;
+    ? `Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own card now.' : ''}`
+    : `Began ${digestTime(storm.startedAt)}. New groups are counted here instead of getting a card each; a newer digest card replaces this one.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const sev = severity ? ` (${teamsText(severity, 40)})` : '';
     return `- **${teamsText(alertname || 'no alertname', 120)}**${sev}: ${firing} firing, ${resolved} resolved`;
@@ -64,25 +63,8 @@ export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessa
       isSubtle: true,
     }),
   ];
-  const message: TeamsMessage = {
-    type: 'message',
-    attachments: [
-      {
-        contentType: 'application/vnd.microsoft.card.adaptive',
-        contentUrl: null,
-        content: {
-          $schema: CARD_SCHEMA,
-          type: 'AdaptiveCard',
-          version: '1.4',
-          body,
-          msteams: { width: 'Full' },
-        },
-      },
-    ],
-  };
+  const message = card(body);
   // 25 rows and 10 groups of bounded length stay far below the card limit; checked all the same.
   if (Buffer.byteLength(JSON.stringify(message)) > TEAMS_LIMITS.cardBytes) body.splice(2, 1);
   return message;
 }
-
-const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
