@@ -338,13 +338,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       reason,
       retryInSeconds: delay,
     });
-    try {
-      await deps.queue.changeVisibility(record.receiptHandle, delay);
-    } catch (visibilityError) {
-      // The message still comes back after the queue's visibility timeout.
-      logger.warn('could not change visibility', { ...context, error: describeError(visibilityError) });
-    }
-    return 'returned';
+    return returnAfter(record, delay, context);
   }
 
   /** The sink asked to come back later: no attempt counted, no Retried metric. */
@@ -361,9 +355,19 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       reason: error.message,
       retryInSeconds: delay,
     });
+    return returnAfter(record, delay, context);
+  }
+
+  /** Hands a record back to come again in `seconds`. */
+  async function returnAfter(
+    record: SQSRecord,
+    seconds: number,
+    context: Record<string, string | number>,
+  ): Promise<Outcome> {
     try {
-      await deps.queue.changeVisibility(record.receiptHandle, delay);
+      await deps.queue.changeVisibility(record.receiptHandle, seconds);
     } catch (visibilityError) {
+      // The message still comes back after the queue's visibility timeout.
       logger.warn('could not change visibility', { ...context, error: describeError(visibilityError) });
     }
     return 'returned';
