@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { expect, vi } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import { sinkQueueName } from '../../lib/queue/local.ts';
 import type { LocalRelay } from './local-relay.ts';
@@ -13,6 +13,20 @@ import { makeNotification } from './notifications.ts';
 
 /** The virtual clock's start. */
 export const STORM_T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+
+/**
+ * Puts each test of the calling describe on the virtual clock at STORM_T0 (only Date is faked),
+ * and back on real time after it. Call it before the hooks that start the fakes.
+ */
+export function useStormClock(): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(STORM_T0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
 
 /** Group `i` of a storm: one alert, NodeDown (critical) or DiskFull (warning) in turn. */
 export function stormGroup(i: number): Notification {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakeDiscord, type FakeDiscordMessage, startFakeDiscord } from '../../support/fake-discord.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
@@ -8,9 +8,11 @@ import {
   drainSink,
   namesHost,
   postStorm,
+  resolvedGroup,
   runBackfillStorm,
   STORM_T0,
   stormGroup,
+  useStormClock,
 } from '../../support/storm.ts';
 
 const WEBHOOK = { id: '1234567890123456789', token: 'dscStormToken-0a9b8c7d' };
@@ -34,11 +36,10 @@ describe.each([
   { limits: 'with', rateLimit: { limit: 5, windowMs: 2000 } },
 ])('Sink: discord storm digest through the local runtime ($limits the fake rate limits)', ({ rateLimit }) => {
   const local = useLocalRelay('discord-storm');
+  useStormClock();
   let discord: FakeDiscord;
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(T0);
     discord = local.own(
       await startFakeDiscord({
         webhooks: [WEBHOOK],
@@ -46,10 +47,6 @@ describe.each([
         ...(rateLimit ? { rateLimit } : {}),
       }),
     );
-  });
-
-  afterEach(() => {
-    vi.useRealTimers();
   });
 
   function start(storm?: Record<string, unknown>): Promise<LocalRelay> {
@@ -75,10 +72,7 @@ describe.each([
 
     // Act: 120 distinct groups within 60 s, then an update of a group that had its own message.
     await postStorm(relay, GROUPS);
-    const resolvedFirst = stormGroup(0);
-    resolvedFirst.status = 'resolved';
-    resolvedFirst.alerts = resolvedFirst.alerts.map((a) => ({ ...a, status: 'resolved' }));
-    await relay.post(resolvedFirst);
+    await relay.post(resolvedGroup(0));
     await drain(relay);
     await advance(relay, T0 + 480_000);
     const callsDuringStorm = discord.requests.length;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { groupThreadKey } from '../../../lib/sinks/googlechat/message.ts';
 import {
   type FakeChatMessage,
@@ -13,9 +13,11 @@ import {
   drainSink,
   namesHost,
   postStorm,
+  resolvedGroup,
   runBackfillStorm,
   STORM_T0,
   stormGroup,
+  useStormClock,
 } from '../../support/storm.ts';
 
 const WEBHOOK = {
@@ -36,16 +38,11 @@ const shown = (m: FakeChatMessage) => m.text ?? '';
  */
 describe('Sink: googlechat storm digest through the local runtime', () => {
   const local = useLocalRelay('gchat-storm');
+  useStormClock();
   let chat: FakeGoogleChat;
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(T0);
     chat = local.own(await startFakeGoogleChat({ webhooks: [WEBHOOK], now: () => Date.now() }));
-  });
-
-  afterEach(() => {
-    vi.useRealTimers();
   });
 
   function start(storm?: Record<string, unknown>): Promise<LocalRelay> {
@@ -71,10 +68,7 @@ describe('Sink: googlechat storm digest through the local runtime', () => {
 
     // Act: 120 distinct groups within 60 s, then a resolve of a group that had its own thread.
     await postStorm(relay, GROUPS);
-    const resolvedFirst = stormGroup(0);
-    resolvedFirst.status = 'resolved';
-    resolvedFirst.alerts = resolvedFirst.alerts.map((a) => ({ ...a, status: 'resolved' }));
-    await relay.post(resolvedFirst);
+    await relay.post(resolvedGroup(0));
     await drain(relay);
     await advance(relay, T0 + 480_000);
     const callsDuringStorm = chat.requests.length;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../support/fake-slack.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
@@ -9,6 +9,7 @@ import {
   resolvedGroup,
   STORM_T0,
   stormGroup,
+  useStormClock,
 } from '../../support/storm.ts';
 
 const SLACK_TOKEN = 'xoxb-storm-0000-slack';
@@ -29,18 +30,13 @@ describe.each([
   { limits: 'with', burst: 3 },
 ])('Sink: slack storm digest through the local runtime ($limits the fake rate limits)', ({ burst }) => {
   const local = useLocalRelay('slack-storm');
+  useStormClock();
   let slack: FakeSlack;
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(T0);
     slack = local.own(
       await startFakeSlack({ token: SLACK_TOKEN, channels: [CHANNEL], burst, now: () => Date.now() }),
     );
-  });
-
-  afterEach(() => {
-    vi.useRealTimers();
   });
 
   function start(storm?: Record<string, unknown>): Promise<LocalRelay> {

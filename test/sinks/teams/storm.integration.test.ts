@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakeTeams, type FakeTeamsCard, startFakeTeams } from '../../support/fake-teams.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
@@ -8,9 +8,11 @@ import {
   drainSink,
   namesHost,
   postStorm,
+  resolvedGroup,
   runBackfillStorm,
   STORM_T0,
   stormGroup,
+  useStormClock,
 } from '../../support/storm.ts';
 
 const WORKFLOW = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
@@ -32,11 +34,10 @@ describe.each([
   { limits: 'with', rateLimit: { limit: 4, windowMs: 1000 } },
 ])('Sink: teams storm digest through the local runtime ($limits the fake rate limits)', ({ rateLimit }) => {
   const local = useLocalRelay('teams-storm');
+  useStormClock();
   let teams: FakeTeams;
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(T0);
     teams = local.own(
       await startFakeTeams({
         workflowId: WORKFLOW,
@@ -45,10 +46,6 @@ describe.each([
         ...(rateLimit ? { rateLimit } : {}),
       }),
     );
-  });
-
-  afterEach(() => {
-    vi.useRealTimers();
   });
 
   function start(storm?: Record<string, unknown>): Promise<LocalRelay> {
@@ -74,10 +71,7 @@ describe.each([
 
     // Act: 120 distinct groups within 60 s, then a resolve of a group that had its own card.
     await postStorm(relay, GROUPS);
-    const resolvedFirst = stormGroup(0);
-    resolvedFirst.status = 'resolved';
-    resolvedFirst.alerts = resolvedFirst.alerts.map((a) => ({ ...a, status: 'resolved' }));
-    await relay.post(resolvedFirst);
+    await relay.post(resolvedGroup(0));
     await drain(relay);
     await advance(relay, T0 + 480_000);
     const callsDuringStorm = teams.requests.length;
