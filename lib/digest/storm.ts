@@ -88,6 +88,26 @@ export interface DigestRoles {
 export const digestTime = (ms: number): string =>
   `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
+/**
+ * The groups a digest lists, and the heading above them in plain words (the sink adds its
+ * emphasis): the newest while the storm lasts, those still firing once it is over.
+ */
+export function digestList(
+  storm: StormState,
+  totals: DigestTotals,
+): { heading: string; groups: (DigestTotals['newest'][number] | DigestTotals['stillFiring'][number])[] } {
+  if (storm.endedAt === undefined) return { heading: 'Newest groups:', groups: totals.newest };
+  const groups = totals.stillFiring;
+  if (totals.firingGroups === 0) return { heading: 'Every group of the storm resolved.', groups };
+  const oldest = totals.firingGroups > groups.length ? `, the ${groups.length} oldest` : '';
+  return { heading: `Still firing (${totals.firingGroups}${oldest}):`, groups };
+}
+
+/** What the final summary adds with `afterwards: backfill`: `noun` is what the sink posts (a message, a card). */
+export function backfillNote(storm: StormState, totals: DigestTotals, noun: string): string {
+  return storm.backfill && totals.firingGroups > 0 ? `Each group still firing gets its own ${noun} now` : '';
+}
+
 export const calmAt = (storm: StormState, settings: StormSettings): number =>
   storm.overUntil + settings.cooldownMs;
 

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { stormSettings } from '../../lib/digest/config.ts';
 import {
   admit,
+  backfillNote,
   calmAt,
   claimFlush,
   claimRoles,
   claimWatch,
   DIGEST_EDIT_INTERVAL_MS,
+  digestList,
   StormLedger,
   type StormRecord,
 } from '../../lib/digest/storm.ts';
@@ -183,5 +185,40 @@ describe('Class: StormLedger', () => {
     // Assess
     expect(snapshot?.totals).toMatchObject({ groups: 200, firingGroups: 180, firing: 360, resolved: 40 });
     expect(snapshot?.storm.revision).toBe(270);
+  });
+});
+
+describe('Function: digestList / backfillNote', () => {
+  const entry = (title: string) => ({ title, at: T0 });
+  const totals = (firingGroups: number, stillFiring: number) => ({
+    groups: 30,
+    firingGroups,
+    firing: firingGroups,
+    resolved: 30 - firingGroups,
+    rows: [],
+    newest: [{ ...entry('newest'), status: 'firing' as const }],
+    stillFiring: Array.from({ length: stillFiring }, (_, i) => entry(`firing-${i}`)),
+  });
+  const live = arrive(11).current as NonNullable<StormRecord['current']>;
+  const over = { ...live, endedAt: T0 + 600_000 };
+
+  it('should list the newest groups while the storm lasts, and those still firing once it is over', () => {
+    // Act & Assess
+    expect(digestList(live, totals(12, 10))).toEqual({
+      heading: 'Newest groups:',
+      groups: totals(12, 10).newest,
+    });
+    expect(digestList(over, totals(12, 10)).heading).toBe('Still firing (12, the 10 oldest):');
+    expect(digestList(over, totals(3, 3)).heading).toBe('Still firing (3):');
+    expect(digestList(over, totals(0, 0)).heading).toBe('Every group of the storm resolved.');
+  });
+
+  it('should say the backfill comes only with afterwards: backfill and a group still firing', () => {
+    // Act & Assess
+    expect(backfillNote({ ...over, backfill: true }, totals(3, 3), 'card')).toBe(
+      'Each group still firing gets its own card now',
+    );
+    expect(backfillNote({ ...over, backfill: true }, totals(0, 0), 'card')).toBe('');
+    expect(backfillNote(over, totals(3, 3), 'card')).toBe('');
   });
 });

@@ -1,4 +1,4 @@
-import { digestTime, type StormState } from '../../digest/storm.ts';
+import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { markdownLink } from '../../format/markdown.ts';
 import { DISCORD_COLORS, DISCORD_LIMITS, type DiscordMessage, discordTextWithin } from './embeds.ts';
@@ -18,8 +18,9 @@ const LINK_CHARS = 500;
 /** The digest message for `storm` with `totals`. */
 export function discordDigest(storm: StormState, totals: DigestTotals): DiscordMessage {
   const over = storm.endedAt !== undefined;
+  const note = backfillNote(storm, totals, 'message');
   const head = over
-    ? `✅ **${totals.groups} groups, ${totals.firingGroups} still firing.** Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own message now.' : ''}`
+    ? `✅ **${totals.groups} groups, ${totals.firingGroups} still firing.** Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}.${note ? ` ${note}.` : ''}`
     : `🚨 **${totals.groups} new groups, ${totals.firing} alerts firing.** Began ${digestTime(storm.startedAt)}. New groups are counted here instead of getting a message each.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const name = discordTextWithin(alertname || 'no alertname', 120);
@@ -28,12 +29,8 @@ export function discordDigest(storm: StormState, totals: DigestTotals): DiscordM
   });
   if (totals.rows.length > DIGEST_ROWS)
     rows.push(`… and ${totals.rows.length - DIGEST_ROWS} more alertnames`);
-  const listed = over ? totals.stillFiring : totals.newest;
-  const listHead = over
-    ? totals.firingGroups > 0
-      ? `**Still firing (${totals.firingGroups}${totals.firingGroups > listed.length ? `, the ${listed.length} oldest` : ''}):**`
-      : '**Every group of the storm resolved.**'
-    : '**Newest groups:**';
+  const { heading, groups: listed } = digestList(storm, totals);
+  const listHead = `**${heading}**`;
   const groups = listed.map((group: { title: string; link?: string; status?: string }) => {
     const link = markdownLink(group.link, 'graph', LINK_CHARS);
     return `${group.status === 'resolved' ? '🟢' : '🔴'} ${discordTextWithin(group.title, 150)}${link ? ` · ${link}` : ''}`;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { digestTime, type StormState } from '../../digest/storm.ts';
+import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { cutChars } from '../../format/cut.ts';
 import type { ChatMessage } from './message.ts';
@@ -33,11 +33,12 @@ export function stormRequestId(destination: string, storm: StormState): string {
 /** The digest message for `storm` with `totals`, in the storm's thread of `destination`. */
 export function chatDigest(destination: string, storm: StormState, totals: DigestTotals): ChatMessage {
   const over = storm.endedAt !== undefined;
+  const note = backfillNote(storm, totals, 'thread');
   const head = over
     ? `✅ *Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing*`
     : `🚨 *Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing*`;
   const when = over
-    ? `Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own thread now.' : ''}`
+    ? `Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}. This is the storm's final summary.${note ? ` ${note}.` : ''}`
     : `Began ${digestTime(storm.startedAt)}. New groups are counted here instead of getting a thread each; a newer digest message in this thread replaces this one.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const sev = severity ? ` (${chatText(cutChars(severity, 40))})` : '';
@@ -45,12 +46,8 @@ export function chatDigest(destination: string, storm: StormState, totals: Diges
   });
   if (totals.rows.length > DIGEST_ROWS)
     rows.push(`… and ${totals.rows.length - DIGEST_ROWS} more alertnames`);
-  const listed = over ? totals.stillFiring : totals.newest;
-  const listHead = over
-    ? totals.firingGroups > 0
-      ? `*Still firing (${totals.firingGroups}${totals.firingGroups > listed.length ? `, the ${listed.length} oldest` : ''}):*`
-      : '*Every group of the storm resolved.*'
-    : '*Newest groups:*';
+  const { heading, groups: listed } = digestList(storm, totals);
+  const listHead = `*${heading}*`;
   const groups = listed.map((group: { title: string; link?: string; status?: string }) => {
     const link = chatLink(group.link, 'graph');
     return `${group.status === 'resolved' ? '🟢' : '🔴'} ${chatText(cutChars(group.title, 150))}${link ? ` · ${link}` : ''}`;

@@ -1,5 +1,5 @@
 import type { KnownBlock } from '@slack/types';
-import type { StormState } from '../../digest/storm.ts';
+import { backfillNote, digestList, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { cutChars } from '../../format/cut.ts';
 import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
@@ -22,11 +22,12 @@ const verbatim = (text: string) => ({ type: 'mrkdwn' as const, text, verbatim: t
 /** The digest message for `storm` with `totals`. */
 export function digestMessage(storm: StormState, totals: DigestTotals): SlackMessage {
   const over = storm.endedAt !== undefined;
+  const note = backfillNote(storm, totals, 'message');
   const head = over
     ? `:white_check_mark: Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing`
     : `:rotating_light: Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing`;
   const when = over
-    ? `Began ${slackDate(new Date(storm.startedAt).toISOString())}, calm since ${slackDate(new Date(storm.endedAt as number).toISOString())}${storm.backfill && totals.firingGroups > 0 ? ". Each group still firing gets its own message now, at the channel's pace." : ''}`
+    ? `Began ${slackDate(new Date(storm.startedAt).toISOString())}, calm since ${slackDate(new Date(storm.endedAt as number).toISOString())}${note ? `. ${note}, at the channel's pace.` : ''}`
     : `Began ${slackDate(new Date(storm.startedAt).toISOString())}. New groups are counted here instead of getting a message each.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const name = escapeText(cutChars(alertname || 'no alertname', 120));
@@ -40,12 +41,8 @@ export function digestMessage(storm: StormState, totals: DigestTotals): SlackMes
     const link = mrkdwnLink(group.link, 'graph', BLOCK_LIMITS.url);
     return `${emoji} ${escapeText(cutChars(group.title, 150))}${link ? ` · ${link}` : ''}`;
   };
-  const listed = over ? totals.stillFiring : totals.newest;
-  const listHead = over
-    ? totals.firingGroups > 0
-      ? `*Still firing (${totals.firingGroups}${totals.firingGroups > listed.length ? `, the ${listed.length} oldest` : ''}):*`
-      : '*Every group of the storm resolved.*'
-    : '*Newest groups:*';
+  const { heading, groups: listed } = digestList(storm, totals);
+  const listHead = `*${heading}*`;
   const blocks: KnownBlock[] = [
     {
       type: 'header',

@@ -1,4 +1,4 @@
-import { digestTime, type StormState } from '../../digest/storm.ts';
+import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { markdownLink } from '../../format/markdown.ts';
 import { type CardElement, card, TEAMS_LIMITS, type TeamsMessage, teamsText } from './card.ts';
@@ -25,12 +25,13 @@ const block = (text: string, extra: CardElement = {}): CardElement => ({
 /** The digest card for `storm` with `totals`. */
 export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessage {
   const over = storm.endedAt !== undefined;
+  const note = backfillNote(storm, totals, 'card');
   const calm = over && totals.firingGroups === 0;
   const head = over
     ? `✅ Alert storm over: ${totals.groups} groups, ${totals.firingGroups} still firing`
     : `🚨 Alert storm: ${totals.groups} new groups, ${totals.firing} alerts firing`;
   const when = over
-    ? `Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}. This is the storm's final summary.${storm.backfill && totals.firingGroups > 0 ? ' Each group still firing gets its own card now.' : ''}`
+    ? `Began ${digestTime(storm.startedAt)}, calm since ${digestTime(storm.endedAt as number)}. This is the storm's final summary.${note ? ` ${note}.` : ''}`
     : `Began ${digestTime(storm.startedAt)}. New groups are counted here instead of getting a card each; a newer digest card replaces this one.`;
   const rows = totals.rows.slice(0, DIGEST_ROWS).map(([alertname, severity, firing, resolved]) => {
     const sev = severity ? ` (${teamsText(severity, 40)})` : '';
@@ -38,12 +39,8 @@ export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessa
   });
   if (totals.rows.length > DIGEST_ROWS)
     rows.push(`- … and ${totals.rows.length - DIGEST_ROWS} more alertnames`);
-  const listed = over ? totals.stillFiring : totals.newest;
-  const listHead = over
-    ? totals.firingGroups > 0
-      ? `**Still firing (${totals.firingGroups}${totals.firingGroups > listed.length ? `, the ${listed.length} oldest` : ''}):**`
-      : '**Every group of the storm resolved.**'
-    : '**Newest groups:**';
+  const { heading, groups: listed } = digestList(storm, totals);
+  const listHead = `**${heading}**`;
   const groups = listed.map((group: { title: string; link?: string; status?: string }) => {
     const link = markdownLink(group.link, 'graph', LINK_CHARS);
     return `- ${group.status === 'resolved' ? '🟢' : '🔴'} ${teamsText(group.title, 150)}${link ? ` · ${link}` : ''}`;
