@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError } from '../../delivery/http.ts';
 import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { stormSettings } from '../../digest/config.ts';
 import { runStorm } from '../../digest/run.ts';
+import { seenGroup } from '../../digest/seen.ts';
 import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS,
@@ -49,9 +48,6 @@ interface CreatedMessage {
   name?: string;
   thread?: { name?: string };
 }
-
-/** How long storm mode remembers that a group has had a thread of its own. */
-const SEEN_TTL_SECONDS = 30 * 24 * 3600;
 
 export function createGoogleChatSink(
   options: GoogleChatSinkOptions = {},
@@ -134,10 +130,7 @@ export function createGoogleChatSink(
       const journal = stepJournal(delivery);
       // In a storm a new group is folded into the destination's digest instead (lib/digest/run.ts).
       // A webhook cannot edit a message: each state of the digest is a new message in the storm's thread.
-      const stormOn = stormSettings(destination.storm) !== undefined;
-      const groupId = createHash('sha256').update(notification.groupKey).digest('hex').slice(0, 40);
-      const seenKey = `gchatgroup#${destination.name}#${groupId}`;
-      const seen = stormOn ? await delivery.state.get<{ at: string }>(seenKey) : undefined;
+      const { groupId, seen, markSeen } = await seenGroup(delivery, 'gchatgroup', now);
       const showDigest = async (
         view: Parameters<typeof chatDigest>[1],
         totals: Parameters<typeof chatDigest>[2],
@@ -152,8 +145,8 @@ export function createGoogleChatSink(
         delivery,
         journal,
         groupId,
-        known: seen !== undefined,
-        newMessage: seen === undefined,
+        known: seen,
+        newMessage: !seen,
         now,
         vendor: 'Google Chat',
         listed: CHAT_DIGEST_LISTED,
@@ -184,12 +177,7 @@ export function createGoogleChatSink(
         ),
       );
       // Storm mode tells a group it has seen (its later notifications keep going to its thread).
-      if (stormOn && !seen)
-        await delivery.state.put(
-          seenKey,
-          { at: new Date(now()).toISOString() },
-          { ttlSeconds: SEEN_TTL_SECONDS },
-        );
+      await markSeen();
       await storm.after?.();
     },
   };

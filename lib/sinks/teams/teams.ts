@@ -5,8 +5,8 @@ import { drain, postJson, statusError, urlSecrets } from '../../delivery/http.ts
 import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
 import { awaitSlot } from '../../delivery/pacing.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
-import { stormSettings } from '../../digest/config.ts';
 import { runStorm } from '../../digest/run.ts';
+import { seenGroup } from '../../digest/seen.ts';
 import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import { buildTeamsMessages, type TeamsMessage } from './card.ts';
 import {
@@ -42,9 +42,6 @@ export interface TeamsSinkOptions {
   /** Bytes per card (tests of the splitting). */
   maxBytes?: number;
 }
-
-/** How long storm mode remembers that a group has had cards of its own. */
-const SEEN_TTL_SECONDS = 30 * 24 * 3600;
 
 export function createTeamsSink(
   options: TeamsSinkOptions = {},
@@ -116,16 +113,13 @@ export function createTeamsSink(
 
       // In a storm a new group is folded into the destination's digest instead (lib/digest/run.ts).
       // A workflow cannot edit a card: each state of the digest is a new card, the latest wins.
-      const stormOn = stormSettings(destination.storm) !== undefined;
-      const groupId = createHash('sha256').update(notification.groupKey).digest('hex').slice(0, 40);
-      const seenKey = `teamsgroup#${destination.name}#${groupId}`;
-      const seen = stormOn ? await delivery.state.get<{ at: string }>(seenKey) : undefined;
+      const { groupId, seen, markSeen } = await seenGroup(delivery, 'teamsgroup', now);
       const storm = await runStorm({
         delivery,
         journal,
         groupId,
-        known: seen !== undefined,
-        newMessage: seen === undefined,
+        known: seen,
+        newMessage: !seen,
         now,
         vendor: 'Teams',
         listed: TEAMS_DIGEST_LISTED,
@@ -158,12 +152,7 @@ export function createTeamsSink(
         if (ran) posted++;
       }
       // Storm mode tells a group it has seen (its later notifications keep their own cards).
-      if (stormOn && !seen)
-        await delivery.state.put(
-          seenKey,
-          { at: new Date(now()).toISOString() },
-          { ttlSeconds: SEEN_TTL_SECONDS },
-        );
+      await markSeen();
       logger.info('teams cards delivered', {
         host: url.host,
         status: notification.status,
