@@ -1,6 +1,6 @@
 import { RetryableError } from '../lib/delivery/errors.ts';
 import { DELIVERY_POLICY } from '../lib/delivery/policy.ts';
-import type { QueueMessage } from '../lib/queue/message.ts';
+import { backfillMessage, type QueueMessage, shareMessage } from '../lib/queue/message.ts';
 import { createSlackSink, type SlackDestination } from '../lib/sinks/slack/slack.ts';
 import { SqliteStateStore } from '../lib/state/sqlite.ts';
 import { type FakeSlack, startFakeSlack } from '../test/support/fake-slack.ts';
@@ -104,25 +104,24 @@ async function run(mode: Mode, slack: FakeSlack, clock: { now: number }): Promis
           attempt: next.failures + 1,
           logger: captureLogger(),
         });
-        await sink.deliver({
-          ...delivery,
-          ...(next.message
-            ? {
-                idempotencyKey: next.message.idempotencyKey,
-                backfill: { stormId: next.message.backfill ?? '' },
+        await sink.deliver(
+          { ...delivery, ...(next.message ? { idempotencyKey: next.message.idempotencyKey } : {}) },
+          {
+            ...(next.message?.backfill !== undefined ? { backfillOf: next.message.backfill } : {}),
+            backfill: async (shares, stormId) => {
+              for (const share of shares) {
+                const message = backfillMessage(shareMessage(destination.name, 'slack', share), stormId);
+                queue.push({
+                  at: clock.now,
+                  index: next.index,
+                  receivedAt: message.receivedAt,
+                  failures: 0,
+                  message,
+                });
               }
-            : {}),
-          requeue: async (messages) => {
-            for (const message of messages)
-              queue.push({
-                at: clock.now,
-                index: next.index,
-                receivedAt: message.receivedAt,
-                failures: 0,
-                message,
-              });
+            },
           },
-        });
+        );
       } catch (error) {
         if (!(error instanceof RetryableError)) throw error;
         next.failures++;

@@ -3,10 +3,12 @@ import type { RelayConfig } from '../config/types.ts';
 import { packBatches } from '../queue/batches.ts';
 import { messageGroupId } from '../queue/idempotency.ts';
 import {
+  backfillMessage,
   DLQ_ATTRIBUTES,
   parseMessage,
   type QueueMessage,
   serializeMessage,
+  shareMessage,
   toQueueText,
 } from '../queue/message.ts';
 import type { RecordQueue } from '../queue/types.ts';
@@ -219,21 +221,30 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     const clock: DeliveryClock = { context: invocation.context, progressed: false };
     try {
       await runWithDeadline(clock, () =>
-        deps.sink.deliver({
-          destination,
-          notification: message.notification,
-          idempotencyKey: message.idempotencyKey,
-          part: message.part,
-          receivedAt: message.receivedAt,
-          attempt,
-          ...(verdict.action === 'superseded' ? { superseded: { by: verdict.by } } : {}),
-          ...(message.backfill !== undefined ? { backfill: { stormId: message.backfill } } : {}),
-          secrets: deps.secrets,
-          state: deps.state,
-          logger: contextLogger(logger, context),
-          count: (name, value) => deps.telemetry.count(name, dimensions, value),
-          requeue,
-        }),
+        deps.sink.deliver(
+          {
+            destination,
+            notification: message.notification,
+            idempotencyKey: message.idempotencyKey,
+            part: message.part,
+            receivedAt: message.receivedAt,
+            attempt,
+            ...(verdict.action === 'superseded' ? { superseded: { by: verdict.by } } : {}),
+            secrets: deps.secrets,
+            state: deps.state,
+            logger: contextLogger(logger, context),
+            count: (name, value) => deps.telemetry.count(name, dimensions, value),
+          },
+          {
+            ...(message.backfill !== undefined ? { backfillOf: message.backfill } : {}),
+            backfill: (shares, stormId) =>
+              requeue(
+                shares.map((share) =>
+                  backfillMessage(shareMessage(message.destination, message.sink, share), stormId),
+                ),
+              ),
+          },
+        ),
       );
     } catch (error) {
       if (error instanceof OutOfTimeError && clock.progressed) {
@@ -279,7 +290,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     return 'done';
   }
 
-  /** Delivery.requeue: onto this sink's queue, in each message's group, retrying what the queue refused once. */
+  /** DeliveryPipeline.backfill: onto this sink's queue, in each message's group, retrying what the queue refused once. */
   async function requeue(messages: readonly QueueMessage[]): Promise<void> {
     let pending = messages.map((message, i) => ({
       id: `b${i}`,

@@ -1,7 +1,7 @@
 import type { Notification } from '../alertmanager/types.ts';
 import type { DestinationConfig } from '../config/types.ts';
-import type { QueueMessage } from '../queue/message.ts';
 import type { StateStore } from '../state/store.ts';
+import type { TemplateSpec } from '../templates/destination.ts';
 
 /** Reads a secret by NAME (a config field ending in `Secret` holds that name). */
 export interface SecretReader {
@@ -39,20 +39,27 @@ export interface Delivery<C extends DestinationConfig = DestinationConfig> {
   secrets: SecretReader;
   state: StateStore;
   logger: SinkLogger;
-  /**
-   * Set when this message is a storm's backfill (lib/digest/backfill.ts): the group's last
-   * folded notification, sent again after storm `stormId` so that the group gets its own message.
-   */
-  backfill?: { stormId: string };
   /** Counts a sink's own event as a metric with this destination's dimensions (e.g. a graph skipped). */
   count?(name: SinkMetricName, value?: number): void;
+}
+
+/** The identity and content of one delivery: what a storm keeps and sends again after calm. */
+export type DeliveryShare = Pick<Delivery, 'notification' | 'idempotencyKey' | 'part' | 'receivedAt'>;
+
+/**
+ * What the delivery core gives a pipeline stage (the chat stage, lib/chat) beside the Delivery.
+ * A vendor adapter never sees it, and nothing in it is a queue message: the core alone turns a
+ * share into one (lib/queue/message.ts).
+ */
+export interface DeliveryPipeline {
+  /** Set when this delivery is a storm's backfill: the id of the storm that folded its group. */
+  readonly backfillOf?: string;
   /**
-   * Puts messages on this sink's own queue, each in its group's order (a storm's backfill). It
-   * resolves once the queue accepted every one; a resend is absorbed by the queue's
-   * deduplication id (the message's idempotency key) and by the group's state. Only the record
-   * handler provides it.
+   * Puts each share back on this sink's own queue as storm `stormId`'s backfill, in its group's
+   * order. Resolves once the queue accepted every one; a resend is absorbed by the queue's
+   * deduplication and by the group's state.
    */
-  requeue?(messages: readonly QueueMessage[]): Promise<void>;
+  backfill(shares: readonly DeliveryShare[], stormId: string): Promise<void>;
 }
 
 /** Metrics a sink may count itself; the record handler counts deliveries, retries and dead letters. */
@@ -85,7 +92,26 @@ export interface Sink<C extends DestinationConfig = DestinationConfig> {
    * `additionalProperties: false` so a typo fails at start.
    */
   readonly configSchema: Record<string, unknown>;
-  deliver(delivery: Delivery<C>): Promise<void>;
+  /** The destination template keys it renders and their output format (lib/templates). */
+  readonly templates?: TemplateSpec;
+  /** What `npm run preview` needs to run it without an account (lib/ops/preview.ts). */
+  readonly preview?: SinkPreview;
+  /**
+   * Delivers one message. `pipeline` is for a stage that needs the core beyond the delivery
+   * (the chat stage's storm backfill); a plain sink ignores it.
+   */
+  deliver(delivery: Delivery<C>, pipeline?: DeliveryPipeline): Promise<void>;
   /** Optional: things to say once at start about a destination (e.g. "resolves are off"). */
   describe?(destination: C): string[];
+}
+
+/** How preview stands in for a sink's account: secrets shaped like the real ones, the vendor's answers. */
+export interface SinkPreview {
+  /**
+   * A placeholder for the secret in config field `field`, shaped like what the sink expects
+   * there (a webhook URL, a DSN) with `token` where the credential would be. Default: `token`.
+   */
+  secret?(field: string, token: string): string;
+  /** A plausible successful answer of the vendor to a request for `url`. Default: 200 `{}`. */
+  answer?(url: URL, method: string): { status: number; body: unknown };
 }

@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { assertTimeForCall } from '../delivery/deadline.ts';
 import type { StepJournal } from '../delivery/journal.ts';
-import { backfillMessage, parseMessage, type QueueMessage, serializeMessage } from '../queue/message.ts';
+import type { DeliveryShare } from '../delivery/sink.ts';
 import { updateVersioned, type VersionedStateStore } from '../state/store.ts';
 import { SHARDS, shardEntries } from './tally.ts';
 
@@ -9,10 +9,10 @@ import { SHARDS, shardEntries } from './tally.ts';
  * `storm.afterwards: backfill`: once a storm is calm, every group that was folded into its digest
  * and still fires gets its own message, at the channel's normal pace.
  *
- * While the storm lasts, a delivery that folds its group KEEPS its queue message (the group's
+ * While the storm lasts, a delivery that folds its group KEEPS its share (notification, key, part, acceptance time) (the group's
  * latest; an older one never replaces a newer). The delivery that ends the storm then puts the
- * kept message of every group still firing back on the sink's own queue (Delivery.requeue) as
- * a backfill message: the same notification and acceptance time under a key of its own, in the
+ * kept share of every group still firing back on the sink's own queue (DeliveryPipeline.backfill)
+ * as a backfill message: the same notification and acceptance time under a key of its own, in the
  * group's message group. From there it is an ordinary delivery: the sink's pacing spaces the
  * posts, retries and the DLQ apply, and the group's state orders it with the group's own
  * notifications: one that came after it was accepted supersedes it (the group already got its
@@ -66,10 +66,16 @@ export class BackfillKeeper {
   }
 
   /** Keeps `message` (one part of the group's notification) as the group's latest in storm `stormId`. */
-  async keep(stormId: string, groupId: string, message: QueueMessage): Promise<void> {
+  async keep(stormId: string, groupId: string, message: DeliveryShare): Promise<void> {
     const key = this.#key(stormId, groupId, message.part.index);
     const rcv = Date.parse(message.receivedAt);
-    const data = gzipSync(serializeMessage(message)).toString('base64');
+    const share: DeliveryShare = {
+      notification: message.notification,
+      idempotencyKey: message.idempotencyKey,
+      part: message.part,
+      receivedAt: message.receivedAt,
+    };
+    const data = gzipSync(JSON.stringify(share)).toString('base64');
     const ttlSeconds = this.#ttlSeconds;
     let kept: KeptMessage = { rcv, data };
     if (data.length > CHUNK_CHARS) {
@@ -89,7 +95,12 @@ export class BackfillKeeper {
   }
 
   /** The kept part `part` of the group's notification accepted at `rcv` (epoch ms), if that is what is kept. */
-  async read(stormId: string, groupId: string, part: number, rcv: number): Promise<QueueMessage | undefined> {
+  async read(
+    stormId: string,
+    groupId: string,
+    part: number,
+    rcv: number,
+  ): Promise<DeliveryShare | undefined> {
     const key = this.#key(stormId, groupId, part);
     const kept = await this.#store.get<KeptMessage>(key);
     if (!kept || kept.rcv !== rcv) return undefined;
@@ -103,7 +114,7 @@ export class BackfillKeeper {
       if (chunks.some((chunk) => chunk === undefined)) return undefined;
       data = chunks.map((chunk) => chunk?.data).join('');
     }
-    return parseMessage(gunzipSync(Buffer.from(data, 'base64')).toString('utf8'));
+    return parseShare(gunzipSync(Buffer.from(data, 'base64')).toString('utf8'));
   }
 
   /**
@@ -114,7 +125,7 @@ export class BackfillKeeper {
   async requeueStillFiring(run: {
     stormId: string;
     journal: StepJournal;
-    requeue: (messages: readonly QueueMessage[]) => Promise<void>;
+    requeue: (shares: readonly DeliveryShare[], stormId: string) => Promise<void>;
     onRequeued?: (groups: number) => void;
   }): Promise<number> {
     const { stormId, journal } = run;
@@ -139,11 +150,11 @@ export class BackfillKeeper {
               Object.keys(entry.parts).map((part) => this.read(stormId, groupId, Number(part), entry.rcv)),
             );
             // Nothing kept at the entry's time: the group's latest went to its own message.
-            return parts.filter((message): message is QueueMessage => message !== undefined);
+            return parts.filter((share): share is DeliveryShare => share !== undefined);
           }),
         );
-        const messages = kept.flat().map((message) => backfillMessage(message, stormId));
-        if (messages.length > 0) await run.requeue(messages);
+        const shares = kept.flat();
+        if (shares.length > 0) await run.requeue(shares, stormId);
         const sent = kept.filter((parts) => parts.length > 0).length;
         offset += groups.length;
         requeued += sent;
@@ -155,4 +166,27 @@ export class BackfillKeeper {
     }
     return total;
   }
+}
+
+/** A kept share read back; what a storm kept before this format (a whole queue message) reads the same. */
+function parseShare(text: string): DeliveryShare {
+  const value = JSON.parse(text) as Partial<DeliveryShare> | null;
+  const part = value?.part;
+  if (
+    !value ||
+    typeof value.idempotencyKey !== 'string' ||
+    typeof value.receivedAt !== 'string' ||
+    typeof part?.index !== 'number' ||
+    typeof part.count !== 'number' ||
+    typeof value.notification !== 'object' ||
+    value.notification === null ||
+    !Array.isArray(value.notification.alerts)
+  )
+    throw new Error('a kept storm share is malformed');
+  return {
+    notification: value.notification,
+    idempotencyKey: value.idempotencyKey,
+    part: { index: part.index, count: part.count },
+    receivedAt: value.receivedAt,
+  };
 }

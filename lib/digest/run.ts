@@ -1,8 +1,7 @@
 import type { DestinationConfig } from '../config/types.ts';
 import { DeferredError } from '../delivery/errors.ts';
 import type { StepJournal } from '../delivery/journal.ts';
-import type { Delivery } from '../delivery/sink.ts';
-import type { QueueMessage } from '../queue/message.ts';
+import type { Delivery, DeliveryPipeline } from '../delivery/sink.ts';
 import { isVersioned } from '../state/store.ts';
 import { BackfillKeeper } from './backfill.ts';
 import { stormSettings } from './config.ts';
@@ -39,6 +38,8 @@ export interface DigestView {
 
 export interface StormRun<D extends DestinationConfig> {
   delivery: Delivery<D & { storm?: false | Record<string, unknown> }>;
+  /** The core's side of the delivery: whether it is a backfill, and how to send backfills. */
+  pipeline?: DeliveryPipeline;
   journal: StepJournal;
   /** The group's id: a hex hash of its groupKey. */
   groupId: string;
@@ -97,7 +98,7 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
   if (!settings || !isVersioned(state)) return { own: true };
   // A storm's backfill is the group's own message, whatever storm is on now: never a new
   // group's arrival (its marker may have expired in a storm of over a day), never folded again.
-  if (delivery.backfill) return { own: true };
+  if (run.pipeline?.backfillOf !== undefined) return { own: true };
   const ledger = new StormLedger(state, destination.name, settings);
   const me = `${delivery.idempotencyKey.slice(0, 32)}.${Date.parse(delivery.receivedAt)}`;
   const markerKey = `stormgroup#${destination.name}#${groupId}`;
@@ -158,7 +159,7 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
       });
     }
     // Kept before the fold: a group the tally shows still firing has its message kept.
-    await keeper?.keep(stormId, groupId, queueMessageOf(delivery));
+    await keeper?.keep(stormId, groupId, delivery);
     return ledger.fold(stormId, groupId, me, { ...fold(), newGroup: decision.newGroup ?? false });
   });
   if (decision.newGroup) {
@@ -177,19 +178,6 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
   }
   logger.info('folded into the storm digest', { stormId, groupFolded: groupId });
   return { own: false };
-}
-
-/** The queue message this delivery came in, as a backfill sends it again. */
-function queueMessageOf(delivery: Delivery): QueueMessage {
-  return {
-    v: 1,
-    destination: delivery.destination.name,
-    sink: delivery.destination.sink,
-    idempotencyKey: delivery.idempotencyKey,
-    part: delivery.part,
-    receivedAt: delivery.receivedAt,
-    notification: delivery.notification,
-  };
 }
 
 function digestWork<D extends DestinationConfig>(
@@ -296,7 +284,7 @@ function digestWork<D extends DestinationConfig>(
 
   /** afterwards: backfill. The groups still firing go back on the queue, for a message each. */
   async function backfill(stormId: string, keeper: BackfillKeeper): Promise<void> {
-    const { requeue } = delivery;
+    const requeue = run.pipeline?.backfill;
     if (!requeue) {
       delivery.logger.warn('storm backfill skipped: this runtime cannot requeue messages', { stormId });
       return;

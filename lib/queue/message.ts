@@ -56,6 +56,26 @@ export function buildMessage(
 }
 
 /**
+ * The queue message of a delivery sent again (a storm's backfill): the destination's and sink's,
+ * with the share's notification, key, part and acceptance time.
+ */
+export function shareMessage(
+  destination: string,
+  sink: string,
+  share: Pick<QueueMessage, 'notification' | 'idempotencyKey' | 'part' | 'receivedAt'>,
+): QueueMessage {
+  return {
+    v: 1,
+    destination,
+    sink,
+    idempotencyKey: share.idempotencyKey,
+    part: share.part,
+    receivedAt: share.receivedAt,
+    notification: share.notification,
+  };
+}
+
+/**
  * The backfill of `message` after storm `stormId`: the same notification, part and acceptance
  * time under a key of its own (a fresh step journal, and a key the group's state can tell from
  * the folded one).

@@ -13,9 +13,9 @@ import {
   DUPLICATE_WINDOW_MS,
   IDEMPOTENCY_TTL_SECONDS,
 } from '../../lib/delivery/record-handler.ts';
-import type { Delivery, SecretReader, Sink } from '../../lib/delivery/sink.ts';
+import type { Delivery, DeliveryPipeline, SecretReader, Sink } from '../../lib/delivery/sink.ts';
 import { messageGroupId } from '../../lib/queue/idempotency.ts';
-import { parseMessage, type QueueMessage } from '../../lib/queue/message.ts';
+import { backfillMessage, parseMessage, type QueueMessage } from '../../lib/queue/message.ts';
 import type { OutgoingMessage, RecordQueue, SendBatchResult } from '../../lib/queue/types.ts';
 import type { StateStore } from '../../lib/state/store.ts';
 import { CountingTelemetry, type ErrorReporter } from '../../lib/telemetry.ts';
@@ -126,7 +126,7 @@ class FakeRecordQueue implements RecordQueue {
   }
 }
 
-type Outcome = (delivery: Delivery) => void | Promise<void>;
+type Outcome = (delivery: Delivery, pipeline?: DeliveryPipeline) => void | Promise<void>;
 
 interface Setup {
   outcome?: Outcome;
@@ -148,13 +148,15 @@ function setup(options: Setup = {}) {
   const logger = options.logger ?? new Logger({ serviceName: 'webhook', logLevel: 'SILENT' });
   const telemetry = new CountingTelemetry({ logger, reporter });
   const deliveries: Delivery[] = [];
+  const pipelines: (DeliveryPipeline | undefined)[] = [];
   const sink: Sink = {
     name: 'webhook',
     kind: options.kind ?? 'event-log',
     configSchema: {},
-    deliver: async (delivery) => {
+    deliver: async (delivery, pipeline) => {
       deliveries.push(delivery);
-      await options.outcome?.(delivery);
+      pipelines.push(pipeline);
+      await options.outcome?.(delivery, pipeline);
     },
   };
   const secrets: SecretReader = options.secrets ?? {
@@ -174,7 +176,7 @@ function setup(options: Setup = {}) {
     backoff: options.backoff,
     now: () => clock.now,
   });
-  return { handler, clock, state, queue, reporter, telemetry, deliveries, secrets };
+  return { handler, clock, state, queue, reporter, telemetry, deliveries, pipelines, secrets };
 }
 
 function message(key: string, overrides: Partial<QueueMessage> = {}): QueueMessage {
@@ -1259,14 +1261,16 @@ describe('Function: createRecordHandler', () => {
     });
   });
 
-  describe('Delivery.requeue (a storm backfill)', () => {
-    const backfillOf = (key: string, groupKey: string) =>
-      message(`bf-${key}`, { backfill: 'storm-1', notification: { ...notification, groupKey } });
-
+  describe('DeliveryPipeline.backfill (a storm backfill)', () => {
     it('should put each message on the sink queue in its group, deduplicated by its key, in batches of 10', async () => {
       // Prepare
-      const messages = Array.from({ length: 12 }, (_, i) => backfillOf(`k${i}`, `{}:{instance="host-${i}"}`));
-      const { handler, queue } = setup({ outcome: (delivery) => delivery.requeue?.(messages) });
+      const shares = Array.from({ length: 12 }, (_, i) =>
+        message(`k${i}`, { notification: { ...notification, groupKey: `{}:{instance="host-${i}"}` } }),
+      );
+      const messages = shares.map((share) => backfillMessage(share, 'storm-1'));
+      const { handler, queue } = setup({
+        outcome: (_delivery, pipeline) => pipeline?.backfill(shares, 'storm-1'),
+      });
 
       // Act
       const result = await handler(event(sqsRecord('1', message('k1'))));
@@ -1282,8 +1286,13 @@ describe('Function: createRecordHandler', () => {
 
     it('should send again what the queue refused once, and retry the delivery when it refuses twice', async () => {
       // Prepare
-      const messages = [backfillOf('a', 'ga'), backfillOf('b', 'gb')];
-      const { handler, queue } = setup({ outcome: (delivery) => delivery.requeue?.(messages) });
+      const shares = [
+        message('a', { notification: { ...notification, groupKey: 'ga' } }),
+        message('b', { notification: { ...notification, groupKey: 'gb' } }),
+      ];
+      const { handler, queue } = setup({
+        outcome: (_delivery, pipeline) => pipeline?.backfill(shares, 'storm-1'),
+      });
       queue.refuse = ['b1'];
 
       // Act
@@ -1304,7 +1313,7 @@ describe('Function: createRecordHandler', () => {
     it('should hand a backfill message to the sink marked, and apply it over the folded notification it repeats', async () => {
       // Prepare: the folded notification k1 was applied, and Alertmanager's copy a minute later
       // confirmed it; its backfill carries k1's receivedAt.
-      const { handler, deliveries, telemetry } = setup({ kind: 'lifecycle' });
+      const { handler, deliveries, pipelines, telemetry } = setup({ kind: 'lifecycle' });
       await handler(event(sqsRecord('1', message('k1'))));
       const later = new Date(Date.parse(RECEIVED_AT) + 60_000).toISOString();
       await handler(event(sqsRecord('2', message('k1', { receivedAt: later }))));
@@ -1318,8 +1327,8 @@ describe('Function: createRecordHandler', () => {
       expect(result.batchItemFailures).toEqual([]);
       expect(telemetry.get('Superseded', 'audit')).toBe(1);
       expect(deliveries).toHaveLength(2);
-      expect(deliveries[0].backfill).toBeUndefined();
-      expect(deliveries[1].backfill).toEqual({ stormId: 'storm-1' });
+      expect(pipelines[0]?.backfillOf).toBeUndefined();
+      expect(pipelines[1]?.backfillOf).toBe('storm-1');
     });
   });
 });

@@ -2,13 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stepJournal } from '../../lib/delivery/journal.ts';
+import type { DeliveryShare } from '../../lib/delivery/sink.ts';
 import { BackfillKeeper } from '../../lib/digest/backfill.ts';
 import { stormSettings } from '../../lib/digest/config.ts';
 import { STORM_TTL_SECONDS, StormLedger } from '../../lib/digest/storm.ts';
-import { backfillMessage, buildMessage, type QueueMessage } from '../../lib/queue/message.ts';
+import { backfillMessage, buildMessage, type QueueMessage, shareMessage } from '../../lib/queue/message.ts';
 import { DynamoDbStateStore } from '../../lib/state/dynamodb.ts';
 import { type AwsEmulators, createStateTable, startAwsEmulators } from '../support/aws-emulators.ts';
 import { makeNotification } from '../support/notifications.ts';
+
+/** What the record handler puts on the queue for a storm's backfill of these shares. */
+function asBackfills(shares: readonly DeliveryShare[], stormId: string): QueueMessage[] {
+  return shares.map((share) => backfillMessage(shareMessage('ops-chat', 'slack', share), stormId));
+}
 
 /**
  * A storm's backfill on the AWS state store: dynalite, a DynamoDB server that enforces the
@@ -77,8 +83,8 @@ describe('Class: BackfillKeeper on DynamoDB (dynalite)', () => {
         receivedAt: new Date(T0 + 400_000).toISOString(),
         state: store,
       }),
-      requeue: async (messages) => {
-        requeued.push(...messages);
+      requeue: async (shares, id) => {
+        requeued.push(...asBackfills(shares, id));
       },
     });
 

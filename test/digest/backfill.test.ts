@@ -2,12 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../../lib/delivery/errors.ts';
 import { stepJournal } from '../../lib/delivery/journal.ts';
+import type { DeliveryShare } from '../../lib/delivery/sink.ts';
 import { BackfillKeeper } from '../../lib/digest/backfill.ts';
 import { stormSettings } from '../../lib/digest/config.ts';
 import { STORM_TTL_SECONDS, StormLedger } from '../../lib/digest/storm.ts';
-import { backfillMessage, buildMessage, type QueueMessage } from '../../lib/queue/message.ts';
+import { backfillMessage, buildMessage, type QueueMessage, shareMessage } from '../../lib/queue/message.ts';
 import { makeNotification } from '../support/notifications.ts';
 import { memoryState } from '../support/slack-delivery.ts';
+
+/** What the keeper keeps of a delivery's message: its share, not the queue's envelope. */
+function shareOf(message: QueueMessage): DeliveryShare {
+  const { notification, idempotencyKey, part, receivedAt } = message;
+  return { notification, idempotencyKey, part, receivedAt };
+}
+
+/** What the record handler puts on the queue for a storm's backfill of these shares. */
+function asBackfills(shares: readonly DeliveryShare[], stormId: string): QueueMessage[] {
+  return shares.map((share) => backfillMessage(shareMessage('ops-chat', 'slack', share), stormId));
+}
 
 const settings = {
   ...(stormSettings(undefined) as NonNullable<ReturnType<typeof stormSettings>>),
@@ -68,7 +80,7 @@ describe('Class: BackfillKeeper', () => {
     await keeper.keep(stormId, groupId(1), first);
 
     // Assess
-    expect(await keeper.read(stormId, groupId(1), 1, T0 + 2000)).toEqual(second);
+    expect(await keeper.read(stormId, groupId(1), 1, T0 + 2000)).toEqual(shareOf(second));
     expect(await keeper.read(stormId, groupId(1), 1, T0 + 1000)).toBeUndefined();
     expect(await keeper.read(stormId, groupId(2), 1, T0 + 2000)).toBeUndefined();
   });
@@ -85,7 +97,7 @@ describe('Class: BackfillKeeper', () => {
     const read = await keeper.read(stormId, groupId(3), 1, T0 + 3000);
 
     // Assess
-    expect(read).toEqual(big);
+    expect(read).toEqual(shareOf(big));
     const kept = [...store.items].filter(([key]) =>
       key.startsWith(`stormkeep#ops-chat#${stormId}#${groupId(3)}`),
     );
@@ -114,8 +126,8 @@ describe('Class: BackfillKeeper', () => {
     const groups = await keeper.requeueStillFiring({
       stormId,
       journal,
-      requeue: async (messages) => {
-        requeued.push([...messages]);
+      requeue: async (shares, id) => {
+        requeued.push(asBackfills(shares, id));
       },
       onRequeued: (count) => reported.push(count),
     });
@@ -142,10 +154,10 @@ describe('Class: BackfillKeeper', () => {
     for (let i = 0; i < 40; i++) await fold(groupId(i), message(i, T0 + 1000 + i), message(i, T0 + 1000 + i));
     const sent: string[] = [];
     let calls = 0;
-    const flaky = async (messages: readonly QueueMessage[]) => {
+    const flaky = async (shares: readonly DeliveryShare[]) => {
       calls++;
       if (calls === 3) throw new RetryableError('the queue was throttled');
-      sent.push(...messages.map((m) => m.notification.groupKey));
+      sent.push(...shares.map((m) => m.notification.groupKey));
     };
 
     // Act
@@ -197,8 +209,8 @@ describe('Class: BackfillKeeper', () => {
     const groups = await keeper.requeueStillFiring({
       stormId,
       journal,
-      requeue: async (messages) => {
-        requeued.push(...messages);
+      requeue: async (shares, id) => {
+        requeued.push(...asBackfills(shares, id));
       },
     });
 

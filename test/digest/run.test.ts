@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { DestinationConfig } from '../../lib/config/types.ts';
 import { DeferredError, RetryableError } from '../../lib/delivery/errors.ts';
 import { stepJournal } from '../../lib/delivery/journal.ts';
-import type { Delivery } from '../../lib/delivery/sink.ts';
+import type { Delivery, DeliveryPipeline } from '../../lib/delivery/sink.ts';
 import { type DigestView, runStorm, type StormOutcome } from '../../lib/digest/run.ts';
-import type { QueueMessage } from '../../lib/queue/message.ts';
+import { backfillMessage, type QueueMessage, shareMessage } from '../../lib/queue/message.ts';
 import { makeNotification } from '../support/notifications.ts';
 import { memoryState } from '../support/slack-delivery.ts';
 import { capturingLogger } from '../support/vendor-delivery.ts';
@@ -45,20 +45,30 @@ function chatStorm() {
       count: (name, value = 1) => {
         counts[name] = (counts[name] ?? 0) + value;
       },
-      requeue: async (messages) => {
+    };
+  }
+
+  /** The core's side of a delivery: puts backfills where the queue would be. */
+  function pipeline(backfillOf?: string): DeliveryPipeline {
+    return {
+      ...(backfillOf !== undefined ? { backfillOf } : {}),
+      backfill: async (shares, stormId) => {
         if (requeue.failures > 0) {
           requeue.failures--;
           throw new RetryableError('the queue was throttled');
         }
-        requeued.push(...messages);
+        requeued.push(
+          ...shares.map((share) => backfillMessage(shareMessage('ops-chat', 'fakechat', share), stormId)),
+        );
       },
     };
   }
 
   /** One delivery attempt: its outcome, or the error it came back with. */
-  function run(d: Delivery<ChatDestination>): Promise<StormOutcome | Error> {
+  function run(d: Delivery<ChatDestination>, backfillOf?: string): Promise<StormOutcome | Error> {
     return runStorm({
       delivery: d,
+      pipeline: pipeline(backfillOf),
       journal: stepJournal(d),
       groupId: hash('sha256', d.notification.groupKey),
       known: false,
@@ -169,10 +179,10 @@ describe('Function: runStorm (afterwards: backfill)', () => {
       await storm.run(storm.delivery(i));
     }
     const before = structuredClone(storm.state.items.get('storm#ops-chat'));
-    const backfill = { ...storm.delivery(500), backfill: { stormId: 'an-earlier-storm' } };
+    const backfill = storm.delivery(500);
 
     // Act
-    const outcome = await storm.run(backfill);
+    const outcome = await storm.run(backfill, 'an-earlier-storm');
 
     // Assess
     expect(outcome).toEqual({ own: true });

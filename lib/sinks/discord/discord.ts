@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
 import { awaitSlot } from '../../delivery/pacing.ts';
-import type { Delivery, Sink } from '../../delivery/sink.ts';
+import type { Delivery, DeliveryPipeline, Sink } from '../../delivery/sink.ts';
 import { runStorm } from '../../digest/run.ts';
 import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
@@ -75,7 +75,7 @@ export function createDiscordSink(
     configSchema: discordConfigSchema,
     templates: DISCORD_TEMPLATES,
 
-    async deliver(delivery: Delivery<DiscordDestination>): Promise<void> {
+    async deliver(delivery: Delivery<DiscordDestination>, pipeline?: DeliveryPipeline): Promise<void> {
       const { destination, notification, state, logger } = delivery;
       const webhook = new DiscordWebhook(await delivery.secrets.get(destination.webhookUrlSecret), {
         timeoutSeconds: destination.timeoutSeconds ?? DEFAULT_DISCORD_TIMEOUT_SECONDS,
@@ -106,6 +106,7 @@ export function createDiscordSink(
       // In a storm a new group is folded into the destination's digest instead (lib/digest/run.ts).
       const group = await state.get<DiscordGroupRecord>(key);
       const storm = await runStorm({
+        pipeline,
         delivery,
         journal,
         groupId: groupHash(notification.groupKey),

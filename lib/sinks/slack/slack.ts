@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ALERTMANAGER_LINKS, type LinkBuilders } from '../../alertmanager/links.ts';
 import { stepJournal } from '../../delivery/journal.ts';
-import type { Delivery, Sink } from '../../delivery/sink.ts';
+import type { Delivery, DeliveryPipeline, Sink } from '../../delivery/sink.ts';
 import type { TemplateSpec } from '../../templates/destination.ts';
 import { SlackApi, slackErrorCode } from './api.ts';
 import {
@@ -94,7 +94,7 @@ export function createSlackSink(
       return notes;
     },
 
-    async deliver(delivery: Delivery<SlackDestination>): Promise<void> {
+    async deliver(delivery: Delivery<SlackDestination>, pipeline?: DeliveryPipeline): Promise<void> {
       const { destination, notification, state, logger } = delivery;
       const token = (await delivery.secrets.get(destination.tokenSecret)).trim();
       const api = new SlackApi({
@@ -112,6 +112,7 @@ export function createSlackSink(
       const group = stored?.channel === destination.channel ? stored : undefined;
       // In a storm a new group is folded into the destination's digest instead (storm.ts).
       const storm = await handleStorm({
+        pipeline,
         delivery,
         journal,
         api,

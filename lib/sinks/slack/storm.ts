@@ -1,6 +1,6 @@
 import type { Notification } from '../../alertmanager/types.ts';
 import type { StepJournal } from '../../delivery/journal.ts';
-import type { Delivery } from '../../delivery/sink.ts';
+import type { Delivery, DeliveryPipeline } from '../../delivery/sink.ts';
 import { runStorm, type StormOutcome } from '../../digest/run.ts';
 import { type SlackApi, slackErrorCode } from './api.ts';
 import type { SlackDestination } from './config.ts';
@@ -17,6 +17,7 @@ import { createPoster } from './posts.ts';
 
 export interface StormContext {
   delivery: Delivery<SlackDestination>;
+  pipeline?: DeliveryPipeline;
   journal: StepJournal;
   api: Pick<SlackApi, 'call' | 'recentMessages'>;
   /** The group's id (hash of its groupKey) and its record if it has a message of its own. */
@@ -38,6 +39,7 @@ export function handleStorm(context: StormContext): Promise<StormOutcome> {
   const me = `${delivery.idempotencyKey.slice(0, 32)}.${Date.parse(delivery.receivedAt)}`;
   return runStorm({
     delivery,
+    pipeline: context.pipeline,
     journal: context.journal,
     groupId: context.groupId,
     known: context.group !== undefined,
