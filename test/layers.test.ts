@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['lib/config', 'lib/queue'],
   ['lib/delivery', 'lib/format', 'lib/templates', 'lib/telemetry.ts', 'lib/secrets.ts', 'lib/sentry.ts'],
   // Storm digests: the shared, sink-neutral part of a chat sink's storm mode.
-  ['lib/digest'],
+  ['lib/digest', 'lib/chat'],
   ['lib/sinks'],
   // Loading a config validates each destination against its sink's schema, so it sits above the sinks.
   ['lib/ingest', 'lib/infra', 'lib/config/load.ts'],

@@ -1,11 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
+import { chatGroupKey } from '../../../lib/chat/stage.ts';
 import { DeferredError, PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
-import {
-  createDiscordSink,
-  type DiscordDestination,
-  discordGroupKey,
-} from '../../../lib/sinks/discord/discord.ts';
+import { createDiscordSink, type DiscordDestination } from '../../../lib/sinks/discord/discord.ts';
 import { DISCORD_COLORS } from '../../../lib/sinks/discord/embeds.ts';
 import {
   describeSinkConformance,
@@ -156,7 +153,7 @@ describe('Sink: discord (contract with the fake Discord)', () => {
     expect(message.embeds[0].title).toContain('RESOLVED');
     expect(message.edits[0].embeds[0].color).toBe(DISCORD_COLORS.firing);
     expect(message.allowedMentions).toEqual({ parse: [] });
-    expect(await state.get(discordGroupKey('ops-discord', firing.groupKey))).toMatchObject({
+    expect(await state.get(chatGroupKey('discordgroup', 'ops-discord', firing.groupKey))).toMatchObject({
       messages: [message.id],
       status: 'resolved',
     });
