@@ -4,7 +4,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { parseDocument } from 'yaml';
 import { MatcherParseError, parseMatcher } from '../alertmanager/matchers.ts';
 import { findSink, sinks } from '../sinks/registry.ts';
-import { type TemplateSpec, templateProblems } from '../templates/destination.ts';
+import { templateProblems } from '../templates/destination.ts';
 import { ConfigError } from './config-error.ts';
 import { commonDestinationFields, relayConfigSchema, secretNameSchema } from './schema.ts';
 import type { RelayConfig } from './types.ts';
@@ -97,7 +97,7 @@ export function validateConfig(value: unknown, source: string): RelayConfig {
       );
     } else {
       const validate = bySink.get(sink.name) as ValidateFunction;
-      const templates = (sink as { templates?: TemplateSpec }).templates;
+      const { templates } = sink;
       if (!validate(destination)) problems.push(...(validate.errors ?? []).map((e) => describe(e, at)));
       // A template that does not parse fails here, at start and at build, with its line and
       // column: never at 3 a.m. in a delivery.

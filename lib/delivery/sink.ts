@@ -112,6 +112,10 @@ export interface SinkPreview {
    * there (a webhook URL, a DSN) with `token` where the credential would be. Default: `token`.
    */
   secret?(field: string, token: string): string;
-  /** A plausible successful answer of the vendor to a request for `url`. Default: 200 `{}`. */
+  /** A plausible successful answer of the vendor to a request for `url`. Default: 200 with no body. */
   answer?(url: URL, method: string): { status: number; body: unknown };
+  /** A copy of the sink that prints into the preview instead of where it would print (the console). */
+  printing?(write: (text: string) => void): Sink;
+  /** More lines to show under a request's body (Slack: a Block Kit Builder link). */
+  explain?(body: string): string[];
 }

@@ -3,8 +3,8 @@ import type { Notification } from '../alertmanager/types.ts';
 import type { DestinationConfig, RelayConfig } from '../config/types.ts';
 import type { Delivery, SecretReader, Sink, SinkLogger } from '../delivery/sink.ts';
 import { compileRoutes, routeNotification } from '../ingest/routing.ts';
-import { createConsoleSink } from '../sinks/console/console.ts';
 import { findSink } from '../sinks/registry.ts';
+
 import type { StateStore } from '../state/store.ts';
 
 /**
@@ -29,7 +29,7 @@ export interface DestinationPreview {
   sink: string;
   alerts: number;
   requests: PreviewRequest[];
-  /** What the console sink would print. */
+  /** What a sink that prints (preview.printing) would print. */
   printed: string[];
   /** Set when the sink refused (a PermanentError, a bug): the message, masked. */
   error?: string;
@@ -41,19 +41,12 @@ const MARKER = 'PREVIEW_SECRET_';
 
 /**
  * A placeholder for a secret, shaped like what the sink expects in it (a workflow URL, a
- * webhook URL, a DSN), with the marker where the credential would be.
+ * webhook URL, a DSN: the sink's own `preview.secret`), with the marker where the credential
+ * would be.
  */
 export function placeholderSecret(sink: string, field: string, name: string): string {
   const token = `${MARKER}${name}`;
-  if (field === 'webhookUrlSecret') {
-    if (sink === 'discord') return `https://discord.invalid/api/webhooks/0/${token}`;
-    if (sink === 'googlechat')
-      return `https://chat.invalid/v1/spaces/PREVIEW/messages?key=${token}&token=${token}`;
-    return `https://workflow.invalid/workflows/preview/triggers/manual/paths/invoke?sig=${token}`;
-  }
-  if (field === 'dsnSecret') return `https://${token}@sentry.invalid/1`;
-  if (field === 'signingSecret') return `whsec_${Buffer.from(token).toString('base64')}`;
-  return token;
+  return findSink(sink)?.preview?.secret?.(field, token) ?? token;
 }
 
 /** `text` with every secret placeholder as `<SECRET NAME>`. */
@@ -89,48 +82,9 @@ function memoryStore(): StateStore {
   };
 }
 
-/** A plausible successful answer from the vendor of `sink` to a request for `url`. */
-export function vendorAnswer(sink: string, url: URL): { status: number; body: unknown } {
-  if (/\/api\/v1\/query(_range)?$/.test(url.pathname))
-    return { status: 200, body: { status: 'success', data: { resultType: 'matrix', result: [] } } };
-  switch (sink) {
-    case 'slack':
-      if (url.pathname.endsWith('/files.getUploadURLExternal'))
-        return {
-          status: 200,
-          body: { ok: true, upload_url: 'https://files.slack.invalid/upload', file_id: 'F0PREVIEW' },
-        };
-      return {
-        status: 200,
-        body: {
-          ok: true,
-          channel: 'C0PREVIEW',
-          ts: '1700000000.000100',
-          messages: [],
-          files: [{ id: 'F0PREVIEW' }],
-        },
-      };
-    case 'discord':
-      return { status: 200, body: { id: '1000000000000000001' } };
-    case 'sentry':
-      return { status: 200, body: url.pathname.includes('/envelope/') ? { id: '0'.repeat(32) } : [] };
-    case 'googlechat':
-      return {
-        status: 200,
-        body: { name: 'spaces/PREVIEW/messages/1', thread: { name: 'spaces/PREVIEW/threads/1' } },
-      };
-    case 'opsgenie':
-      return { status: 202, body: { result: 'Request will be processed', took: 0.01, requestId: 'preview' } };
-    case 'pagerduty':
-      return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: 'preview' } };
-    case 'sysdig':
-      return { status: 201, body: { event: { id: 'preview' } } };
-    case 'ilert':
-    case 'teams':
-      return { status: 202, body: '' };
-    default:
-      return { status: 200, body: '' };
-  }
+/** A plausible successful answer from the vendor of `sink` to a request for `url` (the sink's own `preview.answer`). */
+export function vendorAnswer(sink: string, url: URL, method = 'GET'): { status: number; body: unknown } {
+  return findSink(sink)?.preview?.answer?.(url, method) ?? { status: 200, body: '' };
 }
 
 function headersOf(init: RequestInit | undefined): Record<string, string> {
@@ -176,7 +130,7 @@ export async function previewNotification(
       headers: headersOf(init),
       body: await bodyOf(init),
     });
-    const answer = vendorAnswer(current.sink, url);
+    const answer = vendorAnswer(current.sink, url, init?.method ?? 'GET');
     const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
     return new Response(answer.status === 204 ? null : text, {
       status: answer.status,
@@ -189,14 +143,11 @@ export async function previewNotification(
       const warnings: string[] = [];
       const requests: PreviewRequest[] = [];
       current = { sink: destination.sink, requests };
-      // The console sink prints; in a preview it prints here, and appends to no file.
-      const { file: _file, ...withoutFile } = destination;
-      const sink: Sink | undefined =
-        destination.sink === 'console'
-          ? (createConsoleSink({ write: (text) => void printed.push(text) }) as unknown as Sink)
-          : findSink(destination.sink);
+      // A sink that prints prints into the preview instead (and appends to no file).
+      const found = findSink(destination.sink);
+      const sink: Sink | undefined = found?.preview?.printing?.((text) => void printed.push(text)) ?? found;
       const delivery: Delivery = {
-        destination: destination.sink === 'console' ? withoutFile : destination,
+        destination,
         notification: share,
         idempotencyKey: 'preview',
         part: { index: 1, count: 1 },
@@ -235,11 +186,6 @@ export async function previewNotification(
   return previews;
 }
 
-/** Slack's Block Kit Builder with these blocks loaded. */
-export function blockKitBuilderUrl(blocks: unknown[]): string {
-  return `https://app.slack.com/block-kit-builder/#${encodeURIComponent(JSON.stringify({ blocks }))}`;
-}
-
 function prettyBody(body: string): string {
   try {
     return JSON.stringify(JSON.parse(body), null, 2);
@@ -259,14 +205,8 @@ export function formatPreview(previews: readonly DestinationPreview[]): string {
       out.push(`-- request ${i + 1} of ${preview.requests.length}`, `${request.method} ${request.url}`);
       for (const [name, value] of Object.entries(request.headers)) out.push(`${name}: ${value}`);
       if (request.body !== '') out.push('', prettyBody(request.body));
-      if (preview.sink === 'slack') {
-        try {
-          const blocks = (JSON.parse(request.body) as { blocks?: unknown }).blocks;
-          if (Array.isArray(blocks)) out.push('', `Block Kit Builder: ${blockKitBuilderUrl(blocks)}`);
-        } catch {
-          // Not JSON (a file upload): no blocks to show.
-        }
-      }
+      const explained = findSink(preview.sink)?.preview?.explain?.(request.body) ?? [];
+      if (explained.length > 0) out.push('', ...explained);
     }
     for (const warning of preview.warnings) out.push(warning);
     if (preview.error) out.push(`the sink refused: ${preview.error}`);

@@ -27,7 +27,7 @@ export const sinks: readonly Sink[] = [
   sysdigSink,
   teamsSink,
   webhookSink,
-] as Sink[];
+];
 
 export function findSink(name: string): Sink | undefined {
   return sinks.find((sink) => sink.name === name);

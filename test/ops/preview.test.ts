@@ -1,13 +1,8 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RelayConfig } from '../../lib/config/types.ts';
-import {
-  blockKitBuilderUrl,
-  formatPreview,
-  maskSecrets,
-  parsePayload,
-  previewNotification,
-} from '../../lib/ops/preview.ts';
+import { formatPreview, maskSecrets, parsePayload, previewNotification } from '../../lib/ops/preview.ts';
+import { blockKitBuilderUrl } from '../../lib/sinks/slack/preview.ts';
 import { payloadText } from '../support/notifications.ts';
 
 const config: RelayConfig = {

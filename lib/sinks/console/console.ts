@@ -39,6 +39,10 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): Sink<Consol
     name: 'console',
     kind: 'event-log',
     configSchema: consoleConfigSchema,
+    preview: {
+      // In a preview the console prints into the preview, and appends to no file.
+      printing: (write) => createConsoleSink({ write, appendFile: async () => undefined }),
+    },
 
     describe(destination) {
       return destination.file ? [`also appending JSON lines to ${destination.file}`] : [];

@@ -48,6 +48,7 @@ export function createIlertSink(
     name: 'ilert',
     kind: 'lifecycle',
     configSchema: ilertConfigSchema,
+    preview: { answer: () => ({ status: 202, body: '' }) },
     templates: ILERT_TEMPLATES,
 
     describe(destination) {

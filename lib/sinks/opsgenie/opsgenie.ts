@@ -50,6 +50,12 @@ export function createOpsgenieSink(
     name: 'opsgenie',
     kind: 'lifecycle',
     configSchema: opsgenieConfigSchema,
+    preview: {
+      answer: () => ({
+        status: 202,
+        body: { result: 'Request will be processed', took: 0.01, requestId: 'preview' },
+      }),
+    },
     templates: OPSGENIE_TEMPLATES,
 
     describe(destination) {

@@ -56,6 +56,12 @@ export function createPagerDutySink(
     name: 'pagerduty',
     kind: 'lifecycle',
     configSchema: pagerdutyConfigSchema,
+    preview: {
+      answer: () => ({
+        status: 202,
+        body: { status: 'success', message: 'Event processed', dedup_key: 'preview' },
+      }),
+    },
     templates: PAGERDUTY_TEMPLATES,
 
     describe(destination) {

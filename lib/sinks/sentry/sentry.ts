@@ -82,6 +82,13 @@ export function createSentrySink(
     name: 'sentry',
     kind: 'lifecycle',
     configSchema: sentryConfigSchema,
+    preview: {
+      secret: (field, token) => (field === 'dsnSecret' ? `https://${token}@sentry.invalid/1` : token),
+      answer: (url) => ({
+        status: 200,
+        body: url.pathname.includes('/envelope/') ? { id: '0'.repeat(32) } : [],
+      }),
+    },
     templates: SENTRY_TEMPLATES,
 
     describe(destination) {

@@ -17,6 +17,7 @@ import { attachGraphOnce, type GraphRenderer } from './graph-upload.ts';
 import { type GroupRecord, type LifecyclePlan, nextGroupRecord, planDelivery } from './lifecycle.ts';
 import { type ChannelPace, DEFAULT_CHANNEL_PACE, paceDelivery } from './pacing.ts';
 import { createPoster, type PostedMessage } from './posts.ts';
+import { slackPreview } from './preview.ts';
 import { handleStorm, wouldPostNew } from './storm.ts';
 import { renderSlackTemplates } from './templates.ts';
 
@@ -86,6 +87,7 @@ export function createSlackSink(
     name: 'slack',
     kind: 'lifecycle',
     configSchema: slackConfigSchema,
+    preview: slackPreview,
     templates: SLACK_TEMPLATES,
 
     describe(destination) {

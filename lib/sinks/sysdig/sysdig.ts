@@ -67,6 +67,7 @@ export function createSysdigSink(
     name: 'sysdig',
     kind: 'lifecycle',
     configSchema: sysdigConfigSchema,
+    preview: { answer: () => ({ status: 201, body: { event: { id: 'preview' } } }) },
     templates: SYSDIG_TEMPLATES,
 
     describe(destination) {

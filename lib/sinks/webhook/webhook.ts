@@ -170,6 +170,11 @@ export function createWebhookSink(
     name: 'webhook',
     kind: 'event-log',
     configSchema: webhookConfigSchema,
+    preview: {
+      secret: (field, token) =>
+        field === 'signingSecret' ? `whsec_${Buffer.from(token).toString('base64')}` : token,
+      answer: () => ({ status: 200, body: '' }),
+    },
     templates: WEBHOOK_TEMPLATES,
 
     describe(destination) {
