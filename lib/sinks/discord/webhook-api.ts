@@ -1,5 +1,6 @@
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, RELAY_USER_AGENT, statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
+import { checkedHttpUrl } from '../../delivery/vendor-url.ts';
 import type { DiscordMessage } from './embeds.ts';
 
 /**
@@ -41,16 +42,8 @@ export class DiscordWebhook {
   constructor(raw: string, options: DiscordWebhookOptions) {
     this.options = options;
     const value = raw.trim();
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw new PermanentError(`discord: the secret ${options.secretName} does not hold a URL`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new PermanentError(`discord: the URL in ${options.secretName} is not http(s)`);
-    }
-    if (!/\/webhooks\/\d+\/[^/]+\/?$/.test(url.pathname) || url.username || url.password) {
+    const url = checkedHttpUrl(value, `discord: the URL in secret ${options.secretName}`);
+    if (!/\/webhooks\/\d+\/[^/]+\/?$/.test(url.pathname)) {
       throw new PermanentError(
         `discord: the URL in ${options.secretName} is not a webhook URL (…/api/webhooks/<id>/<token>)`,
       );

@@ -2,6 +2,7 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { checkedHttpUrl } from '../../delivery/vendor-url.ts';
 import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
@@ -42,15 +43,7 @@ export interface SysdigSinkOptions {
 /** `{baseUrl or the region's URL}/api/v2/events/`, checked: http(s), no credentials. */
 export function eventsUrl(destination: Pick<SysdigDestination, 'baseUrl' | 'region'>): URL {
   const base = destination.baseUrl ?? SYSDIG_REGIONS[destination.region ?? 'us1'];
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    throw new PermanentError('sysdig baseUrl is not a valid URL');
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password) {
-    throw new PermanentError(`sysdig baseUrl for ${url.host} must be http(s) without credentials`);
-  }
+  const url = checkedHttpUrl(base, 'sysdig baseUrl');
   url.pathname = `${url.pathname.replace(/\/+$/, '')}${EVENTS_PATH}`;
   url.search = '';
   url.hash = '';

@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { PermanentError } from '../../delivery/errors.ts';
 import { statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
+import { checkedHttpUrl } from '../../delivery/vendor-url.ts';
 import { renderDeliveryTemplates, specFormat, type TemplateSpec } from '../../templates/destination.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
@@ -277,19 +278,7 @@ export function createWebhookSink(
 export const webhookSink = createWebhookSink();
 
 function parseDestinationUrl(raw: unknown): URL {
-  let url: URL;
-  try {
-    url = new URL(String(raw));
-  } catch {
-    throw new PermanentError('webhook url is not a valid URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new PermanentError(`webhook url for ${url.host || 'its host'} must be http or https`);
-  }
-  if (url.username || url.password) {
-    throw new PermanentError(`webhook url for ${url.host} must not contain credentials`);
-  }
-  return url;
+  return checkedHttpUrl(String(raw), 'webhook url');
 }
 
 function buildHeaders(extra: Record<string, string>): Headers {
