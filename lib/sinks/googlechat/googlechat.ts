@@ -1,7 +1,7 @@
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError } from '../../delivery/http.ts';
 import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
-import type { Delivery, Sink } from '../../delivery/sink.ts';
+import type { Delivery, DeliveryPipeline, Sink } from '../../delivery/sink.ts';
 import { runStorm } from '../../digest/run.ts';
 import { seenGroup } from '../../digest/seen.ts';
 import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
@@ -59,6 +59,14 @@ export function createGoogleChatSink(
     name: 'googlechat',
     kind: 'lifecycle',
     configSchema: googlechatConfigSchema,
+    preview: {
+      secret: (_field, token) =>
+        `https://chat.invalid/v1/spaces/PREVIEW/messages?key=${token}&token=${token}`,
+      answer: () => ({
+        status: 200,
+        body: { name: 'spaces/PREVIEW/messages/1', thread: { name: 'spaces/PREVIEW/threads/1' } },
+      }),
+    },
     templates: GOOGLECHAT_TEMPLATES,
 
     describe(destination) {
@@ -66,7 +74,7 @@ export function createGoogleChatSink(
       return [`one thread per alert group; at most ${share} messages a minute into the space`];
     },
 
-    async deliver(delivery: Delivery<GoogleChatDestination>): Promise<void> {
+    async deliver(delivery: Delivery<GoogleChatDestination>, pipeline?: DeliveryPipeline): Promise<void> {
       const { destination, notification, logger } = delivery;
       const webhook = parseWebhookUrl(
         (await delivery.secrets.get(destination.webhookUrlSecret)).trim(),
@@ -142,6 +150,7 @@ export function createGoogleChatSink(
         return value;
       };
       const storm = await runStorm({
+        pipeline,
         delivery,
         journal,
         groupId,
