@@ -5,8 +5,12 @@ import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } f
  * token, https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create)
  * that enforces the documented contract: POST to /v1/spaces/<space>/messages, the webhook's
  * `key` and `token` in the query, a JSON body with `text` or `cardsV2`, at most 32,000 bytes,
- * a thread key of at most 4,000 characters, a known messageReplyOption. A refusal is Google's
- * error shape `{error: {code, message, status}}` (400 INVALID_ARGUMENT, 401 UNAUTHENTICATED,
+ * a thread key of at most 4,000 characters, a known messageReplyOption. And what Chat does but
+ * does not document: a `text` over 4,096 characters (counted in UTF-16 code units, as
+ * lib/sinks/googlechat/limits.ts explains) is refused with 400 INVALID_ARGUMENT "Message is
+ * longer than 4096 characters", the answer quoted in the mr-karan/calert issue 17 thread. A
+ * refusal is Google's error shape `{error: {code, message, status}}` (google.rpc.Status as
+ * JSON, Google's API design guide, "Errors": 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED,
  * 404 NOT_FOUND); over 60 writes in 60 seconds in a space, 429 RESOURCE_EXHAUSTED.
  *
  * It records the effect as Chat shows it: messages in threads. With
@@ -16,6 +20,8 @@ import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } f
  */
 
 export const CHAT_MAX_MESSAGE_BYTES = 32_000;
+/** Chat's limit on `text`, in UTF-16 code units (`String.length`). */
+export const CHAT_MAX_TEXT_CHARS = 4_096;
 export const CHAT_MAX_THREAD_KEY_CHARS = 4_000;
 export const CHAT_SPACE_WRITES_PER_MINUTE = 60;
 
@@ -179,6 +185,8 @@ function validate(request: FakeRequest, webhooks: readonly FakeChatWebhook[]): F
   const text = body.text;
   if (text !== undefined && typeof text !== 'string')
     return googleError(400, 'INVALID_ARGUMENT', "Invalid value at 'message.text'");
+  if (typeof text === 'string' && text.length > CHAT_MAX_TEXT_CHARS)
+    return googleError(400, 'INVALID_ARGUMENT', `Message is longer than ${CHAT_MAX_TEXT_CHARS} characters`);
   if ((typeof text !== 'string' || text.trim() === '') && !Array.isArray(body.cardsV2))
     return googleError(
       400,

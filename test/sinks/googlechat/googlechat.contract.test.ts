@@ -195,6 +195,33 @@ describe('Sink: googlechat', () => {
     }
   });
 
+  it("should be refused by the fake as Chat refuses a text over 4,096 UTF-16 code units, with Google's error", async () => {
+    // Prepare
+    chat = await startFakeGoogleChat({ webhooks: [WEBHOOK] });
+    const post = (text: string) =>
+      fetch(chat.webhookUrl(WEBHOOK), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=UTF-8' },
+        body: JSON.stringify({ text }),
+      });
+
+    // Act
+    const atLimit = await post('x'.repeat(4096));
+    const over = await post('x'.repeat(4097));
+    // 2,049 code points, 4,098 UTF-16 code units
+    const astral = await post('🔥'.repeat(2049));
+
+    // Assess
+    expect(atLimit.status).toBe(200);
+    for (const refused of [over, astral]) {
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: { code: 400, message: 'Message is longer than 4096 characters', status: 'INVALID_ARGUMENT' },
+      });
+    }
+    expect(chat.messages).toHaveLength(1);
+  });
+
   it('should refuse a secret that is not a space webhook URL without quoting it', async () => {
     // Act
     const error = await failure(
