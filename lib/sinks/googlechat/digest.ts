@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { cutChars } from '../../format/cut.ts';
+import { oversize } from './limits.ts';
 import type { ChatMessage } from './message.ts';
 import { chatLink, chatText } from './text.ts';
 
@@ -30,7 +31,11 @@ export function stormRequestId(destination: string, storm: StormState): string {
   return `alertmanager-relay-${hash.slice(0, 40)}`;
 }
 
-/** The digest message for `storm` with `totals`, in the storm's thread of `destination`. */
+/**
+ * The digest message for `storm` with `totals`, in the storm's thread of `destination`. It is
+ * one message within Chat's limits (limits.ts): when the rows and groups would pass them, the
+ * last groups, then the last rows, give way to a line that counts them.
+ */
 export function chatDigest(destination: string, storm: StormState, totals: DigestTotals): ChatMessage {
   const over = storm.endedAt !== undefined;
   const note = backfillNote(storm, totals, 'thread');
@@ -44,24 +49,36 @@ export function chatDigest(destination: string, storm: StormState, totals: Diges
     const sev = severity ? ` (${chatText(cutChars(severity, 40))})` : '';
     return `• *${chatText(cutChars(alertname || 'no alertname', 120))}*${sev}: ${firing} firing, ${resolved} resolved`;
   });
-  if (totals.rows.length > DIGEST_ROWS)
-    rows.push(`… and ${totals.rows.length - DIGEST_ROWS} more alertnames`);
   const { heading, groups: listed } = digestList(storm, totals);
   const listHead = `*${heading}*`;
   const groups = listed.map((group: { title: string; link?: string; status?: string }) => {
     const link = chatLink(group.link, 'graph');
     return `${group.status === 'resolved' ? '🟢' : '🔴'} ${chatText(cutChars(group.title, 150))}${link ? ` · ${link}` : ''}`;
   });
-  const text = [
-    head,
-    when,
-    '',
-    ...rows,
-    '',
-    listHead,
-    ...groups,
-    '',
-    `${totals.firing} firing, ${totals.resolved} resolved alerts in ${totals.groups} groups`,
-  ].join('\n');
-  return { text, thread: { threadKey: stormThreadKey(destination, storm.id) } };
+  const thread = { threadKey: stormThreadKey(destination, storm.id) };
+  const message = (shownRows: number, shownGroups: number): ChatMessage => {
+    const moreRows = totals.rows.length - shownRows;
+    const moreGroups = groups.length - shownGroups;
+    const text = [
+      head,
+      when,
+      '',
+      ...rows.slice(0, shownRows),
+      ...(moreRows > 0 ? [`… and ${moreRows} more alertnames`] : []),
+      '',
+      listHead,
+      ...groups.slice(0, shownGroups),
+      ...(moreGroups > 0 ? [`… and ${moreGroups} more groups not listed here`] : []),
+      '',
+      `${totals.firing} firing, ${totals.resolved} resolved alerts in ${totals.groups} groups`,
+    ].join('\n');
+    return { text, thread };
+  };
+  let shownRows = rows.length;
+  let shownGroups = groups.length;
+  while (oversize(message(shownRows, shownGroups)) !== undefined && shownRows + shownGroups > 0) {
+    if (shownGroups > 0) shownGroups--;
+    else shownRows--;
+  }
+  return message(shownRows, shownGroups);
 }

@@ -2,7 +2,7 @@ import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError } from '../../delivery/http.ts';
 import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
 import type { Delivery, DeliveryPipeline, Sink } from '../../delivery/sink.ts';
-import { runStorm } from '../../digest/run.ts';
+import { runStorm, scopedJournal } from '../../digest/run.ts';
 import { seenGroup } from '../../digest/seen.ts';
 import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
 import {
@@ -13,7 +13,8 @@ import {
   googlechatConfigSchema,
 } from './config.ts';
 import { CHAT_DIGEST_LISTED, chatDigest, stormRequestId } from './digest.ts';
-import { buildMessage, MAX_MESSAGE_BYTES, messageRequestId } from './message.ts';
+import { oversize } from './limits.ts';
+import { buildMessages, type ChatMessage, messageRequestId, splitRequestId } from './message.ts';
 import { awaitSpaceSlot } from './pacing.ts';
 
 export type { GoogleChatDestination } from './config.ts';
@@ -21,10 +22,11 @@ export type { GoogleChatDestination } from './config.ts';
 /**
  * Google Chat sink: posts each notification into the space through its incoming webhook
  * (spaces.messages.create, https://developers.google.com/workspace/chat/quickstart/webhooks),
- * every notification of a group as a reply in the group's thread. Posts are paced to the
- * space's write quota through the queue (pacing.ts) and made at most once per accepted
- * message: Chat's `requestId` returns the first message when a retry posts again. Its config:
- * ./config.ts; the message: ./message.ts.
+ * every notification of a group as a reply in the group's thread (in as many messages as
+ * Chat's 4,096-character text limit needs, ./limits.ts). Posts are paced to the space's write
+ * quota through the queue (pacing.ts) and made at most once per accepted message: Chat's
+ * `requestId` returns the first message when a retry posts again. Its config: ./config.ts; the
+ * messages: ./message.ts.
  */
 
 /** Replies into the thread named by thread.threadKey, or starts it when it does not exist yet. */
@@ -82,19 +84,22 @@ export function createGoogleChatSink(
       );
       const writesPerMinute = destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE;
 
-      /** Posts `message` at this delivery's turn in the space (reserved once in `steps`), as `requestId`. */
+      /**
+       * Posts `message` at its turn in the space (reserved once in `steps`), as `requestId`;
+       * `position` says which message of the notification it is, for the log.
+       */
       async function send(
-        message: object,
+        message: ChatMessage,
         requestId: string,
         steps: StepJournal,
+        position?: { message: number; of: number },
       ): Promise<{ postedAt: string; message?: string }> {
-        const body = JSON.stringify(message);
-        if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) {
-          // buildMessage and chatDigest keep the text under the limit; only a bug gets here.
-          throw new PermanentError(
-            `googlechat message is ${Buffer.byteLength(body)} bytes, over Chat's ${MAX_MESSAGE_BYTES}-byte limit`,
-          );
+        const refused = oversize(message);
+        if (refused) {
+          // buildMessages and chatDigest keep every message within Chat's limits; only a bug gets here.
+          throw new PermanentError(`googlechat message not posted: ${refused}`);
         }
+        const body = JSON.stringify(message);
         await awaitSpaceSlot({
           journal: steps,
           state: delivery.state,
@@ -126,6 +131,7 @@ export function createGoogleChatSink(
           thread: created.thread?.name,
           status: notification.status,
           alerts: notification.alerts.length,
+          ...position,
           attempt: delivery.attempt,
           durationMs: Math.round(performance.now() - started),
         });
@@ -172,19 +178,29 @@ export function createGoogleChatSink(
       if (!storm.own) return;
 
       const { values, notes } = renderDeliveryTemplates(delivery, GOOGLECHAT_TEMPLATES, { now: now() });
-      const message = buildMessage(notification, destination.name, delivery.part, {
+      const messages = buildMessages(notification, destination.name, delivery.part, {
         title: values.title,
         text: values.text,
         notes,
       });
-      // This notification's turn in the space is reserved once per delivery.
-      await journal.once('post', () =>
-        send(
-          message,
-          messageRequestId(destination.name, delivery.idempotencyKey, delivery.receivedAt, delivery.part),
-          journal,
-        ),
+      const firstRequestId = messageRequestId(
+        destination.name,
+        delivery.idempotencyKey,
+        delivery.receivedAt,
+        delivery.part,
       );
+      // In order, each at its own turn in the space (reserved once per message) and at most once:
+      // a retry goes on from the first message not posted. The first message keeps the journal
+      // steps and requestId a delivery had before notifications were split into several messages.
+      for (const [i, message] of messages.entries()) {
+        const steps = i === 0 ? journal : scopedJournal(journal, `message${i + 1}`);
+        await steps.once('post', () =>
+          send(message, splitRequestId(firstRequestId, i + 1), steps, {
+            message: i + 1,
+            of: messages.length,
+          }),
+        );
+      }
       // Storm mode tells a group it has seen (its later notifications keep going to its thread).
       await markSeen();
       await storm.after?.();

@@ -3,6 +3,7 @@ import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.t
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { cutChars } from '../../format/cut.ts';
 import { fitRendered } from '../../templates/fit.ts';
+import { chatLength, MAX_TEXT_CHARS, oversize } from './limits.ts';
 import { chatLink, chatText } from './text.ts';
 
 /**
@@ -14,16 +15,15 @@ import { chatLink, chatText } from './text.ts';
  * notification and needs a second escaping scheme (its HTML subset) for the same text.
  */
 
-/**
- * "The maximum message size, including text and cards, is 32,000 bytes"
- * (spaces.messages.create). The text is kept under it with room for the JSON around it.
- */
-export const MAX_MESSAGE_BYTES = 32_000;
-const MAX_TEXT_BYTES = 30_000;
 /** One alert's line: labels and a summary are useful; a 10 kB annotation is not, in a chat. */
 export const MAX_ALERT_LINE_CHARS = 500;
-/** Alerts listed by name before "... and N more". */
-export const MAX_ALERT_LINES = 40;
+/**
+ * An alert line longer than this (two long links, a 3,000-character generatorURL) puts its links
+ * on lines of their own, so each line fits a continuation message with its headline.
+ */
+export const MAX_LINKED_LINE_CHARS = 3000;
+/** Longest group title in a headline (and a continuation's templated title), in characters. */
+const GROUP_TITLE_CHARS = 300;
 
 /** The body of spaces.messages.create as the webhook takes it. */
 export interface ChatMessage {
@@ -49,7 +49,6 @@ export interface TemplatedParts {
 
 /** Longest templated headline, in characters. */
 export const TEMPLATED_TITLE_CHARS = 1000;
-const utf8 = (text: string) => Buffer.byteLength(text);
 
 /**
  * The thread of a group in a space: every notification of the group replies into it
@@ -80,72 +79,144 @@ export function messageRequestId(
 }
 
 /**
- * The message for one notification (or one part of it): a headline with the status, the
- * group and the common summary, one line per alert, then links. Every value from the
- * notification goes through chatText; links only through chatLink.
+ * Chat's `requestId` of message `index` (from 1) of a delivery whose first message has
+ * `first`: the first keeps `first` (what a delivery posted before messages were split, so a
+ * retry of it is still recognised), the others a hash of it and their index.
  *
  * @example
- * buildMessage(firing, 'ops-chat').text
+ * splitRequestId(first, 1) // first
+ * splitRequestId(first, 2) // 'alertmanager-relay-<40 hex>'
+ */
+export function splitRequestId(first: string, index: number): string {
+  if (index <= 1) return first;
+  const hash = createHash('sha256').update(`${first}\u0000${index}`).digest('hex');
+  return `alertmanager-relay-${hash.slice(0, 40)}`;
+}
+
+/**
+ * The messages for one notification (or one part of it): a headline with the status, the
+ * group and the common summary, one line per alert, then notes and links. Every value from the
+ * notification goes through chatText; links only through chatLink.
+ *
+ * Nothing is left out for size: when the text would pass Chat's limits (limits.ts) the alerts
+ * go on in further messages of the same thread, each with a short headline marked
+ * `(continued, message k of n)` (and the first `(message 1 of n)`), after the relay's own
+ * `part i of n` when it split the notification for the queue. Read in order, the messages are
+ * the one message the notification would be without the limit. Only single fields are cut, as
+ * before: an alert's line at MAX_ALERT_LINE_CHARS, a templated line longer than a message.
+ *
+ * @example
+ * buildMessages(firing, 'ops-chat')[0].text
  * // '🔥 *[FIRING:2] HighLatency* — Latency high\n• *HighLatency* instance=web-0:9100 — ...\n<http://am/#/silences/new?...|Silence>'
  */
-export function buildMessage(
+export function buildMessages(
   notification: Notification,
   destination: string,
   part: PartInfo = { index: 1, count: 1 },
   templated: TemplatedParts = {},
-): ChatMessage {
+): ChatMessage[] {
   const firing = notification.alerts.filter((a) => a.status === 'firing');
   const resolved = notification.alerts.filter((a) => a.status !== 'firing');
-  const head =
-    templated.title !== undefined
-      ? fitRendered(templated.title, TEMPLATED_TITLE_CHARS)
-      : headline(notification, firing.length, part);
+  const head = (index: number, count: number): string => {
+    if (templated.title !== undefined) {
+      if (count === 1) return fitRendered(templated.title, TEMPLATED_TITLE_CHARS);
+      const title = fitRendered(templated.title, index === 1 ? TEMPLATED_TITLE_CHARS : GROUP_TITLE_CHARS);
+      return `${title}${marker(part, index, count)}`;
+    }
+    return headline(notification, firing.length, marker(part, index, count), index === 1);
+  };
 
   const lines =
     templated.text !== undefined
-      ? []
-      : [...firing, ...resolved].map((alert) => alertLine(alert, notification));
-  const footer = links(notification, firing);
+      ? templated.text === ''
+        ? []
+        : templated.text.split('\n')
+      : [...firing, ...resolved].flatMap((alert) => alertLines(alert, notification));
   const notes: string[] = [...(templated.notes ?? []).map((note) => `_${note}_`)];
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0)
     notes.push(`_Alertmanager left ${truncated} more alert(s) of this group out of the notification._`);
+  const footer = links(notification, firing);
 
-  // Fit: alert lines go in while the text stays under the limit; the rest are counted.
-  const fixed = [head, ...notes, footer].filter(Boolean).join('\n');
-  const shown: string[] = [];
-  let bytes = Buffer.byteLength(fixed);
-  for (const line of lines.slice(0, MAX_ALERT_LINES)) {
-    const size = Buffer.byteLength(line) + 1;
-    if (bytes + size + 120 > MAX_TEXT_BYTES) break;
-    shown.push(line);
-    bytes += size;
-  }
-  if (templated.text !== undefined) {
-    // The templated text lists the alerts itself, cut to what the message leaves.
-    shown.push(fitRendered(templated.text, Math.max(16, MAX_TEXT_BYTES - bytes - 120), utf8));
-  }
-  const hidden = lines.length - (templated.text !== undefined ? 0 : shown.length);
-  const more =
-    hidden > 0 ? [`_… and ${hidden} more alert(s) not listed here; Alertmanager has all of them._`] : [];
-  const text = [head, ...shown, ...more, ...notes, footer].filter(Boolean).join('\n');
-  return { text, thread: { threadKey: groupThreadKey(destination, notification.groupKey) } };
+  const thread = { threadKey: groupThreadKey(destination, notification.groupKey) };
+  const tail = [...notes, footer].filter(Boolean);
+  return split([...lines, ...tail], head, thread).map((text) => ({ text, thread }));
 }
 
-function headline(notification: Notification, firingCount: number, part: PartInfo): string {
+/**
+ * `lines` in as few messages as Chat's limits allow, in order, each message opened by
+ * `head(index, count)`. A line never opens a continuation blank, and a line too long for a
+ * message of its own is cut to fit (alert lines never are: MAX_LINKED_LINE_CHARS).
+ */
+function split(
+  lines: readonly string[],
+  head: (index: number, count: number) => string,
+  thread: ChatMessage['thread'],
+): string[] {
+  // The headlines say the count, which the packing decides: pack with the headlines of a
+  // count, from 1 up, until the packing needs no more messages than that. The count only grows
+  // and there is at most one message per line, so this ends (in practice at the first or second
+  // try). Fewer messages than assumed get the shorter headlines of their own count: still fits.
+  for (let count = 1; ; ) {
+    const messages = pack(lines, (index) => head(index, count), thread);
+    if (messages.length <= count)
+      return messages.map((body, i) => [head(i + 1, messages.length), ...body].join('\n'));
+    count = messages.length;
+  }
+}
+
+/** Greedy: each line into the current message while it fits, else into a new one. */
+function pack(
+  lines: readonly string[],
+  head: (index: number) => string,
+  thread: ChatMessage['thread'],
+): string[][] {
+  const fits = (index: number, body: readonly string[]) =>
+    oversize({ text: [head(index), ...body].join('\n'), thread }) === undefined;
+  const messages: string[][] = [[]];
+  for (const line of lines) {
+    let current = messages[messages.length - 1];
+    if (current.length > 0 && !fits(messages.length, [...current, line])) {
+      current = [];
+      messages.push(current);
+    }
+    if (current.length === 0 && messages.length > 1 && line.trim() === '') continue;
+    if (current.length === 0 && !fits(messages.length, [line])) {
+      const room = MAX_TEXT_CHARS - chatLength(head(messages.length)) - 1;
+      current.push(fitRendered(line, Math.max(1, room), chatLength));
+      continue;
+    }
+    current.push(line);
+  }
+  return messages;
+}
+
+/** ` _(part i of n, continued, message k of m)_`, or '' for the only message of a notification the relay did not split. */
+function marker(part: PartInfo, index: number, count: number): string {
+  const notes: string[] = [];
+  if (part.count > 1) notes.push(`part ${part.index} of ${part.count}`);
+  if (count > 1)
+    notes.push(index === 1 ? `message 1 of ${count}` : `continued, message ${index} of ${count}`);
+  return notes.length > 0 ? ` _(${notes.join(', ')})_` : '';
+}
+
+function headline(notification: Notification, firingCount: number, mark: string, first: boolean): string {
   const isFiring = notification.status === 'firing';
   const status = isFiring ? `FIRING:${firingCount}` : 'RESOLVED';
   const group = Object.keys(notification.groupLabels ?? {})
     .sort()
     .map((k) => notification.groupLabels[k])
     .join(' ');
-  const title = chatText(cutChars(`[${status}] ${group}`.trim(), 300));
-  const summary = notification.commonAnnotations?.summary;
-  const partNote = part.count > 1 ? ` _(part ${part.index} of ${part.count})_` : '';
-  return `${isFiring ? '🔥' : '✅'} *${title}*${partNote}${summary ? ` — ${chatText(cutChars(summary, 500))}` : ''}`;
+  const title = chatText(cutChars(`[${status}] ${group}`.trim(), GROUP_TITLE_CHARS));
+  const summary = first ? notification.commonAnnotations?.summary : undefined;
+  return `${isFiring ? '🔥' : '✅'} *${title}*${mark}${summary ? ` — ${chatText(cutChars(summary, 500))}` : ''}`;
 }
 
-function alertLine(alert: Alert, notification: Notification): string {
+/**
+ * An alert's line: its name, labels, summary and links. A line longer than MAX_LINKED_LINE_CHARS
+ * (its links are long) is the text, then each link on a line of its own.
+ */
+function alertLines(alert: Alert, notification: Notification): string[] {
   const name = alert.labels.alertname ?? 'alert';
   const identity = Object.keys(alert.labels)
     .filter((k) => k !== 'alertname' && notification.groupLabels?.[k] === undefined)
@@ -157,8 +228,12 @@ function alertLine(alert: Alert, notification: Notification): string {
   const mark = alert.status === 'firing' ? '•' : '✓';
   const runbook = chatLink(runbookUrl(alert), 'runbook');
   const graph = chatLink(generatorUrl(alert), 'graph');
-  const extra = [graph, runbook].filter(Boolean).join(' ');
-  return `${mark} *${chatText(cutChars(name, 200))}*${body ? ` ${chatText(body)}` : ''}${extra ? ` (${extra})` : ''}`;
+  const extra = [graph, runbook].filter((link) => link !== undefined);
+  const line = `${mark} *${chatText(cutChars(name, 200))}*${body ? ` ${chatText(body)}` : ''}`;
+  const whole = extra.length > 0 ? `${line} (${extra.join(' ')})` : line;
+  return chatLength(whole) <= MAX_LINKED_LINE_CHARS
+    ? [whole]
+    : [line, ...extra.map((link) => `   ↳ ${link}`)];
 }
 
 function links(notification: Notification, firing: readonly Alert[]): string {

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
+import { DeferredError, PermanentError, RetryableError } from '../../../lib/delivery/errors.ts';
 import {
   createGoogleChatSink,
   type GoogleChatDestination,
   MESSAGE_REPLY_OPTION,
 } from '../../../lib/sinks/googlechat/googlechat.ts';
-import { groupThreadKey } from '../../../lib/sinks/googlechat/message.ts';
+import { buildMessages, groupThreadKey, messageRequestId } from '../../../lib/sinks/googlechat/message.ts';
+import { chatText } from '../../../lib/sinks/googlechat/text.ts';
 import {
   describeSinkConformance,
   HOSTILE_TEXT,
@@ -15,6 +16,7 @@ import {
 import { type FakeGoogleChat, startFakeGoogleChat } from '../../support/fake-googlechat.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { capturingLogger, failure, memoryState, vendorDelivery } from '../../support/vendor-delivery.ts';
+import { largeGroup, largeGroupLabels } from './large-group.ts';
 
 // The relay's own links only: an encoded href on the alert's hosts, and one of its own labels.
 const OWN_LINK =
@@ -221,6 +223,77 @@ describe('Sink: googlechat', () => {
     }
     expect(chat.messages).toHaveLength(1);
   });
+
+  it('should post a 40-alert group whole, in as many messages of its thread as needed, each at its turn in the space', async () => {
+    // Prepare
+    chat = await startFakeGoogleChat({ webhooks: [WEBHOOK] });
+    const secrets = { GCHAT_WEBHOOK_URL: chat.webhookUrl(WEBHOOK) };
+    const notification = largeGroup(40);
+    const expected = buildMessages(notification, 'ops-chat');
+
+    // Act
+    const deferrals = await deliverUntilDone(notification, secrets, memoryState());
+
+    // Assess
+    expect(expected.length).toBeGreaterThan(1);
+    expect(chat.requests.map((r) => r.outcome)).toEqual(expected.map(() => 200));
+    expect(chat.messages.map((m) => m.text)).toEqual(expected.map((m) => m.text));
+    expect(new Set(chat.messages.map((m) => m.thread)).size).toBe(1);
+    expect(chat.messages[0].threadKey).toBe(groupThreadKey('ops-chat', notification.groupKey));
+    for (const message of chat.messages) expect(message.text?.length).toBeLessThanOrEqual(4096);
+    const all = chat.messages.map((m) => m.text).join('\n');
+    for (let i = 0; i < 40; i++) expect(all).toContain(chatText(`pod=${largeGroupLabels(i).pod}`));
+    // Every message took its own turn in the space: the delivery came back for each one after the first.
+    expect(deferrals).toBe(expected.length - 1);
+    // The first message keeps the requestId a delivery had before messages were split; each has its own.
+    const ids = chat.requests.map((r) => r.query.get('requestId'));
+    expect(ids[0]).toBe(
+      messageRequestId('ops-chat', 'idem-3f9a0c', '2026-11-21T12:00:00.000Z', { index: 1, count: 1 }),
+    );
+    expect(new Set(ids).size).toBe(expected.length);
+  });
+
+  it('should not post any message of a split group twice when the delivery is retried after Chat took them', async () => {
+    // Prepare: every message is posted, but the journal that would say so is lost
+    chat = await startFakeGoogleChat({ webhooks: [WEBHOOK] });
+    const secrets = { GCHAT_WEBHOOK_URL: chat.webhookUrl(WEBHOOK) };
+    const notification = largeGroup(20);
+    await deliverUntilDone(notification, secrets, memoryState());
+    const posted = chat.messages.length;
+
+    // Act
+    await deliverUntilDone(notification, secrets, memoryState());
+
+    // Assess
+    expect(posted).toBeGreaterThan(1);
+    expect(chat.requests).toHaveLength(2 * posted);
+    expect(chat.requests.map((r) => r.outcome)).toEqual(chat.requests.map(() => 200));
+    expect(chat.messages).toHaveLength(posted);
+  });
+
+  /**
+   * Delivers `notification` as the queue would: each time the space's pacing hands it back, the
+   * clock moves on to when it may go out and it is delivered again. Resolves with how many times
+   * it was handed back.
+   */
+  async function deliverUntilDone(
+    notification: ReturnType<typeof largeGroup>,
+    secrets: Record<string, string>,
+    state: ReturnType<typeof memoryState>,
+  ): Promise<number> {
+    let clock = Date.parse('2026-11-21T12:00:00.000Z');
+    const sink = createGoogleChatSink({ now: () => clock });
+    for (let deferrals = 0; deferrals <= 100; deferrals++) {
+      try {
+        await sink.deliver(vendorDelivery(destination(), notification, { secrets, state }));
+        return deferrals;
+      } catch (error) {
+        if (!(error instanceof DeferredError)) throw error;
+        clock += error.retryAfterSeconds * 1000;
+      }
+    }
+    throw new Error('the delivery was still handed back after 100 turns');
+  }
 
   it('should refuse a secret that is not a space webhook URL without quoting it', async () => {
     // Act

@@ -1,8 +1,12 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { sinkQueueName } from '../../../lib/queue/local.ts';
 import { groupThreadKey } from '../../../lib/sinks/googlechat/message.ts';
+import { chatText } from '../../../lib/sinks/googlechat/text.ts';
 import { type FakeGoogleChat, startFakeGoogleChat } from '../../support/fake-googlechat.ts';
 import { useLocalRelay } from '../../support/local-relay.ts';
 import { makeNotification } from '../../support/notifications.ts';
+import { drainSink, useStormClock } from '../../support/storm.ts';
+import { largeGroup, largeGroupLabels } from './large-group.ts';
 
 const TOKEN = 'ingest-token-gchat-7c21';
 const WEBHOOK = {
@@ -66,6 +70,63 @@ describe('Local runtime: POST /alertmanager -> googlechat sink -> fake Google Ch
     for (const text of [dead.attributes.reason, ...r.logs()]) {
       expect(text).not.toContain(WEBHOOK.key);
       expect(text).not.toContain(WEBHOOK.token);
+    }
+  });
+});
+
+describe('Local runtime: a group over one Google Chat message -> fake Google Chat', () => {
+  const local = useLocalRelay('gchat-split');
+  // The virtual clock (only Date is faked): the space's pacing hands each further message back
+  // to the queue for a second, and the test moves the clock on instead of waiting.
+  useStormClock();
+  let chat: FakeGoogleChat;
+
+  beforeEach(async () => {
+    chat = local.own(await startFakeGoogleChat({ webhooks: [WEBHOOK], now: () => Date.now() }));
+  });
+
+  it('should bring a 40-alert group of real-shaped alerts to the space whole, in replies of one thread each within 4,096 characters, nothing dead-lettered', async () => {
+    // Prepare
+    const r = await local.start({
+      token: TOKEN,
+      destinations: [{ name: 'ops-chat', sink: 'googlechat', webhookUrlSecret: 'GCHAT_WEBHOOK_URL' }],
+      secrets: { GCHAT_WEBHOOK_URL: chat.webhookUrl(WEBHOOK) },
+    });
+    const notification = largeGroup(40);
+    const queue = sinkQueueName('googlechat');
+    const pending = () => {
+      const depth = r.queue.depth(queue);
+      return depth.visible + depth.inFlight;
+    };
+
+    // Act: one second of the virtual clock per turn, until the queue is empty.
+    await r.post(notification);
+    await drainSink(r, 'googlechat');
+    for (let turn = 0; turn < 120 && pending() > 0; turn++) {
+      vi.setSystemTime(Date.now() + 1000);
+      await drainSink(r, 'googlechat');
+    }
+
+    // Assess
+    expect(pending()).toBe(0);
+    expect(r.telemetry.get('DeadLettered', 'ops-chat')).toBe(0);
+    expect(r.deadLetters('googlechat')).toEqual([]);
+    expect(chat.requests.filter((q) => q.outcome !== 200)).toEqual([]);
+    expect(chat.messages.length).toBeGreaterThan(1);
+    expect(new Set(chat.messages.map((m) => m.thread)).size).toBe(1);
+    expect(new Set(chat.messages.map((m) => m.threadKey))).toEqual(
+      new Set([groupThreadKey('ops-chat', notification.groupKey)]),
+    );
+    for (const message of chat.messages) expect((message.text ?? '').length).toBeLessThanOrEqual(4096);
+    const lines = chat.messages.flatMap((m) => (m.text ?? '').split('\n')).filter((l) => l.startsWith('• '));
+    expect(lines).toHaveLength(40);
+    for (let i = 0; i < 40; i++) {
+      const { alertname, ...labels } = largeGroupLabels(i);
+      const line = lines.find((l) => l.includes(chatText(`pod=${labels.pod} `)));
+      expect(line, `the line of alert ${i}`).toBeDefined();
+      expect(line?.startsWith(`• *${alertname}* `)).toBe(true);
+      for (const [name, value] of Object.entries(labels))
+        expect(line).toContain(chatText(`${name}=${value}`));
     }
   });
 });
