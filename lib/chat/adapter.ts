@@ -50,6 +50,10 @@ export interface ChatPost {
    * deduplication key can be derived from it (Google Chat's requestId).
    */
   key: string;
+  /** Which message of the delivery's list this is (0 first); absent for the storm digest. */
+  index?: number;
+  /** The storm's state a digest post shows; absent for a group's message. */
+  digest?: DigestView;
 }
 
 /** What the vendor answered a post with. */

@@ -148,7 +148,7 @@ async function deliverChat<C extends ChatDestination, M>(
     const { value } = await journal.once<ChatPosted>(`post:${index}`, async () => {
       await paced(journal, `post:${index}`);
       const postKey = `${delivery.idempotencyKey}.${delivery.receivedAt}.${delivery.part.index}.${index}`;
-      return channel.post(message, { key: postKey, ...(thread ? { thread } : {}) });
+      return channel.post(message, { key: postKey, index, ...(thread ? { thread } : {}) });
     });
     if (value.id) {
       ids.push(value.id);
@@ -246,7 +246,7 @@ function digestPublisher<C extends ChatDestination, M>(
   const postDigest = async (view: DigestView, steps: StepJournal) => {
     const { value } = await steps.once<ChatPosted>('message', async () => {
       await paced(steps, 'message');
-      return channel.post(adapter.digest(view, destination), { key: digestKey(view) });
+      return channel.post(adapter.digest(view, destination), { key: digestKey(view), digest: view });
     });
     return value;
   };

@@ -1,10 +1,9 @@
+import type { ChatAdapter } from '../../chat/adapter.ts';
+import { chatSink } from '../../chat/stage.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { drain, postJson, statusError } from '../../delivery/http.ts';
-import { type StepJournal, stepJournal } from '../../delivery/journal.ts';
-import type { Delivery, DeliveryPipeline, Sink } from '../../delivery/sink.ts';
-import { runStorm, scopedJournal } from '../../digest/run.ts';
-import { seenGroup } from '../../digest/seen.ts';
-import { renderDeliveryTemplates, type TemplateSpec } from '../../templates/destination.ts';
+import type { Sink } from '../../delivery/sink.ts';
+import { checkedHttpUrl } from '../../delivery/vendor-url.ts';
 import {
   DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS,
   GOOGLECHAT_SPACE_WRITES_PER_MINUTE,
@@ -15,18 +14,17 @@ import {
 import { CHAT_DIGEST_LISTED, chatDigest, stormRequestId } from './digest.ts';
 import { oversize } from './limits.ts';
 import { buildMessages, type ChatMessage, messageRequestId, splitRequestId } from './message.ts';
-import { awaitSpaceSlot } from './pacing.ts';
+import { spaceBudget } from './pacing.ts';
 
 export type { GoogleChatDestination } from './config.ts';
 
 /**
  * Google Chat sink: posts each notification into the space through its incoming webhook
  * (spaces.messages.create, https://developers.google.com/workspace/chat/quickstart/webhooks),
- * every notification of a group as a reply in the group's thread (in as many messages as
- * Chat's 4,096-character text limit needs, ./limits.ts). Posts are paced to the space's write
- * quota through the queue (pacing.ts) and made at most once per accepted message: Chat's
- * `requestId` returns the first message when a retry posts again. Its config: ./config.ts; the
- * messages: ./message.ts.
+ * every notification of a group as replies in the group's thread (its threadKey, in the
+ * message). A webhook can neither edit nor delete, so the chat stage (lib/chat/stage.ts) posts
+ * every message anew, paced to the space's write quota (pacing.ts); Chat's `requestId` returns
+ * the first message when a retry posts again. Its config: ./config.ts; the messages: ./message.ts.
  */
 
 /** Replies into the thread named by thread.threadKey, or starts it when it does not exist yet. */
@@ -45,22 +43,19 @@ interface WebhookUrl {
   secrets: string[];
 }
 
-/** The parts of Chat's answer the sink logs. */
-interface CreatedMessage {
-  name?: string;
-  thread?: { name?: string };
-}
-
-export function createGoogleChatSink(
+/** The Google Chat adapter of the chat stage. */
+export function googlechatAdapter(
   options: GoogleChatSinkOptions = {},
-): Sink<GoogleChatDestination> & { templates: TemplateSpec } {
-  // Read at each call: a test's virtual clock replaces Date.now after the sink is made.
+): ChatAdapter<GoogleChatDestination, ChatMessage> {
   const now = options.now ?? (() => Date.now());
-
   return {
     name: 'googlechat',
-    kind: 'lifecycle',
+    vendor: 'Google Chat',
     configSchema: googlechatConfigSchema,
+    templates: GOOGLECHAT_TEMPLATES,
+    can: { edit: false, remove: false, thread: false },
+    groupRecord: 'gchatgroup',
+    digestListed: CHAT_DIGEST_LISTED,
     preview: {
       secret: (_field, token) =>
         `https://chat.invalid/v1/spaces/PREVIEW/messages?key=${token}&token=${token}`,
@@ -69,143 +64,82 @@ export function createGoogleChatSink(
         body: { name: 'spaces/PREVIEW/messages/1', thread: { name: 'spaces/PREVIEW/threads/1' } },
       }),
     },
-    templates: GOOGLECHAT_TEMPLATES,
 
     describe(destination) {
       const share = destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE;
       return [`one thread per alert group; at most ${share} messages a minute into the space`];
     },
 
-    async deliver(delivery: Delivery<GoogleChatDestination>, pipeline?: DeliveryPipeline): Promise<void> {
-      const { destination, notification, logger } = delivery;
+    async connect(delivery) {
+      const { destination, logger } = delivery;
       const webhook = parseWebhookUrl(
-        (await delivery.secrets.get(destination.webhookUrlSecret)).trim(),
+        await delivery.secrets.get(destination.webhookUrlSecret),
         destination.webhookUrlSecret,
       );
-      const writesPerMinute = destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE;
-
-      /**
-       * Posts `message` at its turn in the space (reserved once in `steps`), as `requestId`;
-       * `position` says which message of the notification it is, for the log.
-       */
-      async function send(
-        message: ChatMessage,
-        requestId: string,
-        steps: StepJournal,
-        position?: { message: number; of: number },
-      ): Promise<{ postedAt: string; message?: string }> {
-        const refused = oversize(message);
-        if (refused) {
-          // buildMessages and chatDigest keep every message within Chat's limits; only a bug gets here.
-          throw new PermanentError(`googlechat message not posted: ${refused}`);
-        }
-        const body = JSON.stringify(message);
-        await awaitSpaceSlot({
-          journal: steps,
-          state: delivery.state,
-          space: webhook.space,
-          now,
-          writesPerMinute,
-        });
-        const url = new URL(webhook.url.href);
-        url.searchParams.delete('threadKey');
-        url.searchParams.set('messageReplyOption', MESSAGE_REPLY_OPTION);
-        url.searchParams.set('requestId', requestId);
-        const label = `googlechat ${url.host}`;
-        const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS;
-        const started = performance.now();
-        const response = await postJson(url, body, { label, timeoutSeconds, fetch: options.fetch });
-        if (response.status < 200 || response.status >= 300) {
-          throw await statusError(response, {
-            label,
-            redactions: [...webhook.secrets, url.search, webhook.url.search],
-            now: now(),
-            redirectHint: 'set the webhook URL Chat gave when the webhook was added to the space',
-            permanentHint: permanentHint,
-          });
-        }
-        const created = parseCreated(await drain(response));
-        logger.info('googlechat message posted', {
-          space: webhook.space,
-          message: created.name,
-          thread: created.thread?.name,
-          status: notification.status,
-          alerts: notification.alerts.length,
-          ...position,
-          attempt: delivery.attempt,
-          durationMs: Math.round(performance.now() - started),
-        });
-        return {
-          postedAt: new Date(now()).toISOString(),
-          ...(created.name ? { message: created.name } : {}),
-        };
-      }
-
-      const journal = stepJournal(delivery);
-      // In a storm a new group is folded into the destination's digest instead (lib/digest/run.ts).
-      // A webhook cannot edit a message: each state of the digest is a new message in the storm's thread.
-      const { groupId, seen, markSeen } = await seenGroup(delivery, 'gchatgroup', now);
-      const showDigest = async (
-        view: Parameters<typeof chatDigest>[1],
-        totals: Parameters<typeof chatDigest>[2],
-        steps: StepJournal,
-      ) => {
-        const { value } = await steps.once('message', () =>
-          send(chatDigest(destination.name, view, totals), stormRequestId(destination.name, view), steps),
-        );
-        return value;
-      };
-      const storm = await runStorm({
-        pipeline,
-        delivery,
-        journal,
-        groupId,
-        known: seen,
-        newMessage: !seen,
-        now,
-        vendor: 'Google Chat',
-        listed: CHAT_DIGEST_LISTED,
-        publisher: {
-          async post(view, steps) {
-            const posted = await showDigest(view.storm, view.totals, steps);
-            return { postedAt: posted.postedAt };
-          },
-          async show(view, _message, steps) {
-            await showDigest(view.storm, view.totals, steps);
-          },
-        },
-      });
-      if (!storm.own) return;
-
-      const { values, notes } = renderDeliveryTemplates(delivery, GOOGLECHAT_TEMPLATES, { now: now() });
-      const messages = buildMessages(notification, destination.name, delivery.part, {
-        title: values.title,
-        text: values.text,
-        notes,
-      });
+      // The first message keeps the requestId a delivery had before messages were split.
       const firstRequestId = messageRequestId(
         destination.name,
         delivery.idempotencyKey,
         delivery.receivedAt,
         delivery.part,
       );
-      // In order, each at its own turn in the space (reserved once per message) and at most once:
-      // a retry goes on from the first message not posted. The first message keeps the journal
-      // steps and requestId a delivery had before notifications were split into several messages.
-      for (const [i, message] of messages.entries()) {
-        const steps = i === 0 ? journal : scopedJournal(journal, `message${i + 1}`);
-        await steps.once('post', () =>
-          send(message, splitRequestId(firstRequestId, i + 1), steps, {
-            message: i + 1,
-            of: messages.length,
-          }),
-        );
-      }
-      // Storm mode tells a group it has seen (its later notifications keep going to its thread).
-      await markSeen();
-      await storm.after?.();
+      return {
+        budget: spaceBudget(webhook.space, destination.writesPerMinute ?? GOOGLECHAT_SPACE_WRITES_PER_MINUTE),
+        label: `googlechat ${webhook.url.host}`,
+        async post(message, { index, digest }) {
+          const refused = oversize(message);
+          // buildMessages and chatDigest keep every message within Chat's limits; only a bug gets here.
+          if (refused) throw new PermanentError(`googlechat message not posted: ${refused}`);
+          const url = new URL(webhook.url.href);
+          url.searchParams.delete('threadKey');
+          url.searchParams.set('messageReplyOption', MESSAGE_REPLY_OPTION);
+          url.searchParams.set(
+            'requestId',
+            digest
+              ? stormRequestId(destination.name, digest.storm)
+              : splitRequestId(firstRequestId, (index ?? 0) + 1),
+          );
+          const label = `googlechat ${url.host}`;
+          const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_GOOGLECHAT_TIMEOUT_SECONDS;
+          const response = await postJson(url, JSON.stringify(message), {
+            label,
+            timeoutSeconds,
+            fetch: options.fetch,
+          });
+          if (response.status < 200 || response.status >= 300) {
+            throw await statusError(response, {
+              label,
+              redactions: [...webhook.secrets, url.search, webhook.url.search],
+              now: now(),
+              redirectHint: 'set the webhook URL Chat gave when the webhook was added to the space',
+              permanentHint: permanentHint,
+            });
+          }
+          const created = parseCreated(await drain(response));
+          logger.info('googlechat message posted', {
+            space: webhook.space,
+            message: created.name,
+            thread: created.thread?.name,
+            ...(index === undefined ? { digest: true } : { position: index + 1 }),
+          });
+          return {};
+        },
+      };
     },
+
+    render: ({ destination, notification, part, templated }) =>
+      buildMessages(notification, destination.name, part, {
+        title: templated.values.title,
+        text: templated.values.text,
+        notes: templated.notes,
+      }),
+
+    digest: (view, destination) => chatDigest(destination.name, view.storm, view.totals),
   };
+}
+
+export function createGoogleChatSink(options: GoogleChatSinkOptions = {}): Sink<GoogleChatDestination> {
+  return chatSink(googlechatAdapter(options), { now: options.now });
 }
 
 export const googlechatSink = createGoogleChatSink();
@@ -223,16 +157,9 @@ function permanentHint(status: number): string | undefined {
  * `/spaces/<space>/messages` path, and the `key` and `token` Chat puts in every webhook URL.
  */
 export function parseWebhookUrl(raw: string, secretName: string): WebhookUrl {
-  const refuse = (why: string) =>
-    new PermanentError(`googlechat webhook URL in secret "${secretName}" ${why}`);
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw refuse('is not a URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse('is not an http(s) URL');
-  if (url.username || url.password) throw refuse('must not carry user credentials');
+  const what = `googlechat webhook URL in secret "${secretName}"`;
+  const refuse = (why: string) => new PermanentError(`${what} ${why}`);
+  const url = checkedHttpUrl(raw, what);
   const space = /\/spaces\/([^/]+)\/messages$/.exec(url.pathname)?.[1];
   if (!space)
     throw refuse('is not a space webhook (expected .../v1/spaces/<space>/messages?key=...&token=...)');
@@ -240,6 +167,12 @@ export function parseWebhookUrl(raw: string, secretName: string): WebhookUrl {
   const token = url.searchParams.get('token');
   if (!key || !token) throw refuse('lacks its key or token (copy the whole URL Chat shows for the webhook)');
   return { url, space: decodeURIComponent(space), secrets: [key, token, decodeURIComponent(token)] };
+}
+
+/** The parts of Chat's answer the sink logs. */
+interface CreatedMessage {
+  name?: string;
+  thread?: { name?: string };
 }
 
 function parseCreated(text: string): CreatedMessage {

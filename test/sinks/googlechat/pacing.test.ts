@@ -1,13 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../../../lib/delivery/errors.ts';
+import type { StepJournal } from '../../../lib/delivery/journal.ts';
 import { stepJournal } from '../../../lib/delivery/journal.ts';
-import { awaitSpaceSlot, reserveSpaceSlot } from '../../../lib/sinks/googlechat/pacing.ts';
+import { awaitSlot, reserveSlot } from '../../../lib/delivery/pacing.ts';
+import { spaceBudget } from '../../../lib/sinks/googlechat/pacing.ts';
+import type { StateStore } from '../../../lib/state/store.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { memoryState, vendorDelivery } from '../../support/vendor-delivery.ts';
 
 const T0 = Date.parse('2026-11-21T12:00:00.000Z');
 
-describe('Function: reserveSpaceSlot', () => {
+/** A slot in the space's budget, as the chat stage reserves one. */
+function reserveSpaceSlot(state: StateStore, space: string, now: number, writesPerMinute: number) {
+  const { key, pace } = spaceBudget(space, writesPerMinute);
+  return reserveSlot(state, key, now, pace);
+}
+
+/** A post's turn in the space's budget, as the chat stage waits for it. */
+function awaitSpaceSlot(options: {
+  journal: StepJournal;
+  state: StateStore;
+  space: string;
+  now: () => number;
+  writesPerMinute: number;
+}) {
+  const { key, pace, what } = spaceBudget(options.space, options.writesPerMinute);
+  return awaitSlot({
+    journal: options.journal,
+    step: 'pace:post:0',
+    state: options.state,
+    key,
+    pace,
+    now: options.now,
+    what,
+  });
+}
+
+describe('Function: spaceBudget (reserved through reserveSlot)', () => {
   it('should hand out one slot a second at 60 writes a minute, and now when the space is idle', async () => {
     // Prepare
     const state = memoryState();
@@ -35,7 +64,7 @@ describe('Function: reserveSpaceSlot', () => {
   });
 });
 
-describe('Function: awaitSpaceSlot', () => {
+describe('Function: spaceBudget (awaited through awaitSlot)', () => {
   it('should hand a delivery back until its slot is due, and keep the slot across retries', async () => {
     // Prepare
     const state = memoryState();
