@@ -1,4 +1,5 @@
 import type { Liquid } from 'liquidjs';
+import { labelNames } from '../alertmanager/labels.ts';
 import type { OutputFormat } from './formats.ts';
 
 /**
@@ -52,10 +53,6 @@ function namesOf(value: unknown): Set<string> {
   return new Set();
 }
 
-function sortedNames(map: LabelMap): string[] {
-  return Object.keys(map).sort();
-}
-
 const ZERO_TIME = '0001-01-01';
 
 /** "45s", "5m", "2h3m", "3d4h": the two largest units, as people say it. */
@@ -104,7 +101,8 @@ export function registerFilters(liquid: Liquid, format: OutputFormat): void {
   const charge = (context: { memoryLimit: { use(n: number): void } }, n: number) =>
     context.memoryLimit.use(n);
 
-  // Labels: selection, order and joining (Alertmanager's .Remove, .SortedPairs, .Names, .Values).
+  // Labels: selection, order and joining (Alertmanager's .Remove, .SortedPairs, .Names, .Values),
+  // listed in Alertmanager's order: alertname first, then the other names by code point.
   liquid.registerFilter('without', (value: unknown, names: unknown) => {
     const drop = namesOf(names);
     return Object.fromEntries(Object.entries(labelMap(value)).filter(([name]) => !drop.has(name)));
@@ -113,18 +111,18 @@ export function registerFilters(liquid: Liquid, format: OutputFormat): void {
     const keep = namesOf(names);
     return Object.fromEntries(Object.entries(labelMap(value)).filter(([name]) => keep.has(name)));
   });
-  liquid.registerFilter('label_names', (value: unknown) => sortedNames(labelMap(value)));
+  liquid.registerFilter('label_names', (value: unknown) => labelNames(labelMap(value)));
   liquid.registerFilter('label_values', (value: unknown) => {
     const map = labelMap(value);
-    return sortedNames(map).map((name) => map[name]);
+    return labelNames(map).map((name) => map[name]);
   });
   liquid.registerFilter('sorted_pairs', (value: unknown) => {
     const map = labelMap(value);
-    return sortedNames(map).map((name) => ({ name, value: map[name] }));
+    return labelNames(map).map((name) => ({ name, value: map[name] }));
   });
   liquid.registerFilter('join_labels', function (value: unknown, separator = ', ', pairSeparator = '=') {
     const map = labelMap(value);
-    const text = sortedNames(map)
+    const text = labelNames(map)
       .map((name) => `${name}${String(pairSeparator)}${map[name]}`)
       .join(String(separator));
     charge(this.context, text.length);

@@ -38,14 +38,21 @@ describe('Filters: labels', () => {
     expect(out).toBe('job:node severity:critical');
   });
 
-  it('should list names, values and pairs sorted by name', () => {
-    // Act
-    const out = render(
-      '{{ commonLabels | label_names | join: "," }} {{ commonLabels | label_values | join: "," }} {% assign pairs = commonLabels | sorted_pairs %}{% for p in pairs %}{{ p.name }}={{ p.value }};{% endfor %}',
+  it("should list names, values, pairs and joined labels in Alertmanager's order: alertname first, then by byte", () => {
+    // Prepare: a plain sort would put Team and Zone before alertname.
+    const labels = { job: 'node', Zone: 'eu west', alertname: 'Disk', Team: 'core', _tier: 'ü' };
+    const compiled = compileTemplate(
+      '{{ l | label_names | join: "," }} {{ l | label_values | join: "," }} {% assign pairs = l | sorted_pairs %}{% for p in pairs %}{{ p.name }}={{ p.value }};{% endfor %} {{ l | join_labels }}',
+      textFormat,
     );
 
+    // Act
+    const out = renderTemplate(compiled, { l: labels });
+
     // Assess
-    expect(out).toBe('alertname,job,severity Disk,node,critical alertname=Disk;job=node;severity=critical;');
+    expect(out).toBe(
+      'alertname,Team,Zone,_tier,job Disk,core,eu west,ü,node alertname=Disk;Team=core;Zone=eu west;_tier=ü;job=node; alertname=Disk, Team=core, Zone=eu west, _tier=ü, job=node',
+    );
   });
 
   it('should count the labels of a map with size', () => {
