@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { labelNames, labelValues, sortedPairs } from '../../alertmanager/labels.ts';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
+import { subject } from '../../alertmanager/title.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { cutChars } from '../../format/cut.ts';
 import { safeHttpUrl } from '../../format/url.ts';
@@ -148,9 +150,8 @@ export function groupCreate(
     // P1 is the highest: the group pages as its most urgent firing alert.
     .reduce<OpsgeniePriority | undefined>((a, b) => (a === undefined || b < a ? b : a), undefined);
   const sections: string[] = [];
-  const annotations = Object.keys(notification.commonAnnotations ?? {})
-    .sort()
-    .map((k) => notification.commonAnnotations[k]);
+  // Alertmanager's opsgenie.default.description: the common annotations' values, in its order.
+  const annotations = labelValues(notification.commonAnnotations);
   if (annotations.length > 0) sections.push(annotations.join(' '));
   const truncated = notification.truncatedAlerts ?? 0;
   if (truncated > 0)
@@ -166,7 +167,7 @@ export function groupCreate(
 
   const cut: string[] = [];
   const body: OpsgenieCreate = {
-    message: fitMessage(templated.summary ?? groupSubject(notification, common, firing.length), cut),
+    message: fitMessage(templated.summary ?? subject(notification, common), cut),
     alias: groupAlias(notification.groupKey),
     description: fitDescription(
       withNotes(templated.description ?? sections.join('\n\n'), templated.notes),
@@ -216,32 +217,11 @@ export function closeRequest(notification: Notification): OpsgenieClose {
   return { ...sourceOf(notification), note: 'Resolved in Alertmanager (delivered by alertmanager-relay)' };
 }
 
-// Alertmanager's default message (template __subject): [STATUS:n] group values (other common values).
-function groupSubject(
-  notification: Notification,
-  common: Record<string, string>,
-  firingCount: number,
-): string {
-  const groupLabels = notification.groupLabels ?? {};
-  const group = Object.keys(groupLabels)
-    .sort()
-    .map((k) => groupLabels[k]);
-  const extra = Object.keys(common)
-    .filter((k) => !(k in groupLabels))
-    .sort()
-    .map((k) => common[k]);
-  const status = notification.status === 'firing' ? `FIRING:${firingCount}` : 'RESOLVED';
-  return [`[${status}]`, group.join(' '), extra.length > 0 ? `(${extra.join(' ')})` : '']
-    .filter(Boolean)
-    .join(' ');
-}
-
 // Alertmanager's __text_alert_list: labels, annotations, source, one block per alert.
 function alertText(alert: Alert): string {
   const pairs = (values: Record<string, string> | undefined) =>
-    Object.keys(values ?? {})
-      .sort()
-      .map((k) => ` - ${k} = ${values?.[k]}`)
+    sortedPairs(values)
+      .map(([k, v]) => ` - ${k} = ${v}`)
       .join('\n');
   const lines = ['Labels:', pairs(alert.labels)];
   if (Object.keys(alert.annotations ?? {}).length > 0) lines.push('Annotations:', pairs(alert.annotations));
@@ -273,13 +253,12 @@ function tagPairs(
   destination: OpsgenieDestination,
   groupLabels: Record<string, string> | undefined,
 ): string[] {
+  // Group labels first, each part in Alertmanager's order (the sort is stable).
   const names = destination.tagLabels
     ? destination.tagLabels.filter((k) => labels[k] !== undefined)
-    : Object.keys(labels).sort((a, b) => {
-        const ga = groupLabels?.[a] !== undefined ? 0 : 1;
-        const gb = groupLabels?.[b] !== undefined ? 0 : 1;
-        return ga - gb || a.localeCompare(b);
-      });
+    : labelNames(labels).sort(
+        (a, b) => (groupLabels?.[a] !== undefined ? 0 : 1) - (groupLabels?.[b] !== undefined ? 0 : 1),
+      );
   return names.map((k) => plain(`${k}:${labels[k]}`)).filter((t) => t !== '');
 }
 
@@ -299,9 +278,9 @@ function fitTags(tags: string[], cut: string[]): string[] {
  * and `relay_note` says so.
  */
 function fitDetails(labels: Record<string, string>, cut: string[]): Record<string, string> {
-  const entries = Object.keys(labels)
-    .sort()
-    .map((k) => [plain(k), plain(labels[k])] as const)
+  // In Alertmanager's order: when labels must be left out, alertname stays.
+  const entries = sortedPairs(labels)
+    .map(([k, v]) => [plain(k), plain(v)] as const)
     .filter(([k]) => k !== '');
   const size = (list: readonly (readonly [string, string])[]) =>
     list.reduce((sum, [k, v]) => sum + Array.from(k).length + Array.from(v).length, 0);

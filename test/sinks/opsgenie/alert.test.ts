@@ -110,6 +110,42 @@ describe('Function: groupCreate', () => {
     expect(cut.sort()).toEqual(['description', 'details', 'message', 'tags']);
   });
 
+  it("should list labels in Alertmanager's order: alertname first, then by byte (upper case first)", () => {
+    // Prepare
+    const notification = makeNotification({
+      count: 1,
+      labels: () => ({ Team: 'core', Zone: 'eu west', env: 'prod' }),
+    });
+    notification.groupLabels = { alertname: 'HighLatency', Team: 'core' };
+    notification.commonAnnotations = { summary: 'slow', Runbook: 'see wiki' };
+
+    // Act
+    const { body } = groupCreate(notification, destination);
+
+    // Assess
+    expect(body.message).toBe('[FIRING:1] HighLatency core (eu west prod web-0:9100 critical)');
+    expect(body.tags).toEqual([
+      'alertname:HighLatency',
+      'Team:core',
+      'Zone:eu west',
+      'env:prod',
+      'instance:web-0:9100',
+      'severity:critical',
+    ]);
+    expect(Object.keys(body.details ?? {})).toEqual([
+      'alertname',
+      'Team',
+      'Zone',
+      'env',
+      'instance',
+      'severity',
+    ]);
+    expect(body.description).toMatch(/^see wiki slow\n/);
+    expect(body.description).toContain(
+      'Labels:\n - alertname = HighLatency\n - Team = core\n - Zone = eu west\n - env = prod\n - instance = web-0:9100\n - severity = critical\n',
+    );
+  });
+
   it('should take only the configured tag labels', () => {
     // Act
     const { body } = groupCreate(makeNotification({ labels: () => ({ team: 'db', env: 'prod' }) }), {
