@@ -121,6 +121,28 @@ export function escapeMrkdwn(text: string): string {
   return escapeText(text);
 }
 
+/**
+ * `text` as mrkdwn of at most `max` characters (code points): cut first, so the cut never ends
+ * inside an entity (`&am…`), then escaped; cut shorter while the escape's growth (`&` is 5
+ * characters escaped) takes it past `max`. The longest cut that fits, found by bisection.
+ */
+function cutEscaped(text: string, max: number): string {
+  const fits = (escaped: string) => Array.from(escaped).length <= max;
+  const whole = escapeMrkdwn(text);
+  if (fits(whole)) return whole;
+  if (max < 1) return '';
+  // Below its length, cutChars(text, n) keeps n - 1 characters and "…": n = 1 is "…" alone,
+  // which fits. Not capped at `max`: the escape drops control characters, too.
+  let low = 1;
+  let high = Array.from(text).length - 1;
+  while (low < high) {
+    const n = Math.ceil((low + high) / 2);
+    if (fits(escapeMrkdwn(cutChars(text, n)))) low = n;
+    else high = n - 1;
+  }
+  return high < 1 ? '…' : escapeMrkdwn(cutChars(text, low));
+}
+
 function counts(notification: Notification): { firing: number; resolved: number } {
   const firing = notification.alerts.filter((a) => a.status === 'firing').length;
   return { firing, resolved: notification.alerts.length - firing };
@@ -284,10 +306,12 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   if (templated.text !== undefined) {
     if (templated.text.trim()) top.push(section(fitRendered(templated.text, BLOCK_LIMITS.sectionText)));
   } else {
-    const about = [summary && `*${escapeMrkdwn(summary)}*`, description && escapeMrkdwn(description)].filter(
-      Boolean,
-    );
-    if (about.length > 0) top.push(section(cutChars(about.join('\n'), BLOCK_LIMITS.sectionText)));
+    // Each part cut before it is escaped, the description in what the summary leaves.
+    const limit = BLOCK_LIMITS.sectionText;
+    const bold = summary ? `*${cutEscaped(summary, limit - 2)}*` : undefined;
+    const left = limit - (bold ? Array.from(bold).length + 1 : 0);
+    const about = [bold, description && left > 1 ? cutEscaped(description, left) : undefined].filter(Boolean);
+    if (about.length > 0) top.push(section(about.join('\n')));
   }
 
   const fieldLabels = options.fieldLabels ?? DEFAULT_FIELD_LABELS;
@@ -379,7 +403,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
   // The fallback is mrkdwn too (chat.postMessage's `text`), shown in notifications.
   // A templated title is plain text (the text format cleaned its values): escaped here for mrkdwn.
   const fallback = [templatedTitle ?? head, summary].filter(Boolean).join(': ');
-  const main = { text: escapeMrkdwn(cutChars(fallback, BLOCK_LIMITS.fallbackText)), blocks };
+  const main = { text: cutEscaped(fallback, BLOCK_LIMITS.fallbackText), blocks };
 
   const continuations: SlackMessage[] = [];
   let from = shownAlerts;
@@ -391,7 +415,7 @@ export function buildGroupMessage(notification: Notification, options: BlockOpti
     const count = chunk.reduce((k, s) => k + s.split('\n').length, 0);
     const label = `${alertnameOf(notification)}: alerts ${from + 1}-${from + count} of ${lines.length} (continued)`;
     continuations.push({
-      text: escapeMrkdwn(cutChars(label, BLOCK_LIMITS.fallbackText)),
+      text: cutEscaped(label, BLOCK_LIMITS.fallbackText),
       blocks: [context([escapeMrkdwn(label)]), ...chunk.map(section)],
     });
     from += count;

@@ -172,6 +172,61 @@ describe('Function: buildGroupMessage', () => {
   });
 });
 
+describe('Function: buildGroupMessage (summary and fallback cut before escaping)', () => {
+  const chars = (text: string) => Array.from(text).length;
+  // Every `&` of escaped mrkdwn starts a whole entity: none was cut in half.
+  const partialEntity = /&(?!amp;|lt;|gt;)/;
+
+  it('should cut the summary before escaping it: no half entity, the closing * kept, within 3000', () => {
+    // Prepare
+    const notification = makeNotification({ count: 1 });
+    notification.alerts[0].annotations.summary = `${'x'.repeat(2996)}&&& <b>`;
+
+    // Act
+    const { main } = buildGroupMessage(notification, { links });
+
+    // Assess
+    const about = (main.blocks[1] as { text: { text: string } }).text.text;
+    expect(about).toBe(`*${'x'.repeat(2996)}…*`);
+    expect(about).not.toMatch(partialEntity);
+    expect(chars(about)).toBeLessThanOrEqual(BLOCK_LIMITS.sectionText);
+  });
+
+  it('should keep the escaped summary and description together within 3000, cutting the description', () => {
+    // Prepare
+    const notification = makeNotification({ count: 1 });
+    notification.alerts[0].annotations.summary = 'Disk <full> & slow';
+    notification.alerts[0].annotations.description = `yy${'<&>'.repeat(1000)}`;
+
+    // Act
+    const { main } = buildGroupMessage(notification, { links });
+
+    // Assess
+    const about = (main.blocks[1] as { text: { text: string } }).text.text;
+    expect(about.startsWith('*Disk &lt;full&gt; &amp; slow*\nyy&lt;&amp;&gt;')).toBe(true);
+    expect(about.endsWith('…')).toBe(true);
+    expect(about).not.toMatch(partialEntity);
+    expect(chars(about)).toBeLessThanOrEqual(BLOCK_LIMITS.sectionText);
+    expect(chars(about)).toBeGreaterThan(BLOCK_LIMITS.sectionText - 10);
+  });
+
+  it('should keep the escaped fallback text within 3000 characters, ending on a whole entity', () => {
+    // Prepare
+    const notification = makeNotification({ count: 1 });
+    notification.alerts[0].annotations.summary = '<>'.repeat(2000);
+
+    // Act
+    const { main } = buildGroupMessage(notification, { links });
+
+    // Assess
+    expect(main.text.startsWith('[FIRING:1] HighLatency: &lt;&gt;&lt;')).toBe(true);
+    expect(main.text).toMatch(/(&lt;|&gt;)…$/);
+    expect(main.text).not.toMatch(partialEntity);
+    expect(chars(main.text)).toBeLessThanOrEqual(BLOCK_LIMITS.fallbackText);
+    expect(chars(main.text)).toBeGreaterThan(BLOCK_LIMITS.fallbackText - 5);
+  });
+});
+
 describe('Function: buildGroupMessage (verbatim text)', () => {
   it('should mark every mrkdwn text verbatim, so Slack links no bare URL, channel or mention from alert content', () => {
     // Prepare
