@@ -90,7 +90,7 @@ async function deliverChat<C extends ChatDestination, M>(
   const key = chatGroupKey(adapter.groupRecord, destination.name, notification.groupKey);
   const group = await state.get<ChatGroupRecord>(key);
   const startsOver = !group || (group.status === 'resolved' && notification.status === 'firing');
-  const paced = pacer(channel, delivery, now);
+  const paced = pacer(channel, delivery, now, pipeline?.preview === true);
 
   const storm = await runStorm({
     delivery,
@@ -214,9 +214,10 @@ async function remember<C extends ChatDestination>(
 }
 
 /** Waits (in the queue) for call `step`'s turn in the channel's budget. */
-function pacer<M>(channel: ChatChannel<M>, delivery: Delivery, now: () => number) {
-  return (steps: StepJournal, step: string) =>
-    awaitSlot({
+function pacer<M>(channel: ChatChannel<M>, delivery: Delivery, now: () => number, unpaced: boolean) {
+  return async (steps: StepJournal, step: string) => {
+    if (unpaced) return;
+    await awaitSlot({
       journal: steps,
       step: `pace:${step}`,
       state: delivery.state,
@@ -225,6 +226,7 @@ function pacer<M>(channel: ChatChannel<M>, delivery: Delivery, now: () => number
       now,
       what: channel.budget.what,
     });
+  };
 }
 
 /** The digest's key for a vendor-side deduplication of its posts: one per state of the storm. */

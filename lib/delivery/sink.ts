@@ -54,6 +54,8 @@ export type DeliveryShare = Pick<Delivery, 'notification' | 'idempotencyKey' | '
 export interface DeliveryPipeline {
   /** Set when this delivery is a storm's backfill: the id of the storm that folded its group. */
   readonly backfillOf?: string;
+  /** Set by `npm run preview`: nothing reaches a vendor, so no call waits for its turn in a pace. */
+  readonly preview?: true;
   /**
    * Puts each share back on this sink's own queue as storm `stormId`'s backfill, in its group's
    * order. Resolves once the queue accepted every one; a resend is absorbed by the queue's

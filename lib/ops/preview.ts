@@ -161,7 +161,8 @@ export async function previewNotification(
       let error: string | undefined;
       try {
         if (!sink) throw new Error(`unknown sink "${destination.sink}"`);
-        await sink.deliver(delivery);
+        // Nothing is sent, so nothing waits for a vendor's pace, and nothing is put back on a queue.
+        await sink.deliver(delivery, { preview: true, backfill: async () => undefined });
       } catch (thrown) {
         error = maskSecrets((thrown as Error).message);
       }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RelayConfig } from '../../lib/config/types.ts';
 import { formatPreview, maskSecrets, parsePayload, previewNotification } from '../../lib/ops/preview.ts';
 import { blockKitBuilderUrl } from '../../lib/sinks/slack/preview.ts';
-import { payloadText } from '../support/notifications.ts';
+import { makeNotification, payloadText } from '../support/notifications.ts';
 
 const config: RelayConfig = {
   ingest: {},
@@ -113,6 +113,28 @@ describe('Function: previewNotification', () => {
     // Assess
     expect(stdout.error).toBeUndefined();
     expect(stdout.printed.join('')).toContain('[FIRING] RelayE2ESwitchOn');
+  });
+
+  it('should show every message of a notification too long for one, without waiting for the vendor pace', async () => {
+    // Prepare: Google Chat takes 4,096 characters a message and paces one write a second.
+    const chat: RelayConfig = {
+      ingest: {},
+      destinations: [{ name: 'ops-chat', sink: 'googlechat', webhookUrlSecret: 'CHAT_URL' }],
+    };
+    const notification = makeNotification({ count: 40 });
+    for (const alert of notification.alerts)
+      alert.annotations.summary = `${alert.labels.instance} ${'x'.repeat(400)}`;
+
+    // Act
+    const [preview] = await previewNotification(chat, notification);
+
+    // Assess
+    expect(preview.error).toBeUndefined();
+    expect(preview.requests.length).toBeGreaterThan(1);
+    const texts = preview.requests.map((r) => (JSON.parse(r.body) as { text: string }).text);
+    expect(texts.every((text) => text.length <= 4096)).toBe(true);
+    for (const alert of notification.alerts)
+      expect(texts.join('\n')).toContain(`${alert.labels.instance} xxx`);
   });
 
   it('should say so when the notification routes nowhere', async () => {
