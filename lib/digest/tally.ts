@@ -1,3 +1,4 @@
+import { labelValues } from '../alertmanager/labels.ts';
 import { generatorUrl } from '../alertmanager/links.ts';
 import type { Notification } from '../alertmanager/types.ts';
 import { updateVersioned, type VersionedStateStore } from '../state/store.ts';
@@ -60,9 +61,7 @@ export function tallyRows(notification: Notification): TallyRow[] {
 
 /** A group's title in a digest: its group labels' values, or its alertname. */
 export function groupTitle(notification: Notification): string {
-  const values = Object.entries(notification.groupLabels)
-    .sort(([a], [b]) => (a === 'alertname' ? -1 : b === 'alertname' ? 1 : a.localeCompare(b)))
-    .map(([, value]) => value);
+  const values = labelValues(notification.groupLabels);
   const title =
     values.join(' ') || notification.commonLabels.alertname || notification.alerts[0]?.labels.alertname;
   return (title ?? 'alert group').slice(0, 200);

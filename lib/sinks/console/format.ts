@@ -1,3 +1,4 @@
+import { labelNames } from '../../alertmanager/labels.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import type { Delivery } from '../../delivery/sink.ts';
 import { cutChars } from '../../format/cut.ts';
@@ -58,9 +59,7 @@ export function formatAlert(alert: Alert): string {
   const parts = [head];
   const summary = oneLine(alert.annotations?.summary || alert.annotations?.description || '');
   if (summary) parts.push(cutChars(summary, SUMMARY_MAX_CHARS));
-  const labels = Object.keys(others)
-    .sort()
-    .map((name) => `${oneLine(name)}=${quoteLabelValue(others[name])}`);
+  const labels = labelNames(others).map((name) => `${oneLine(name)}=${quoteLabelValue(others[name])}`);
   if (labels.length > 0) parts.push(`{${labels.join(', ')}}`);
   return parts.join('  ');
 }

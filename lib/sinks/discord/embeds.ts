@@ -1,3 +1,4 @@
+import { labelNames } from '../../alertmanager/labels.ts';
 import type { LinkBuilders } from '../../alertmanager/links.ts';
 import { alertIdentity, alertnameOf, defaultTitle } from '../../alertmanager/title.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
@@ -185,9 +186,8 @@ function headerEmbed(notification: Notification, options: EmbedOptions, color: n
   ].filter((u): u is string => u !== undefined);
   if (buttons.length > 0) about.push(buttons.join(' · '));
 
-  const fields = Object.keys(notification.commonLabels)
+  const fields = labelNames(notification.commonLabels)
     .filter((name) => name !== 'alertname')
-    .sort()
     .slice(0, MAX_LABEL_FIELDS)
     .map((name) => ({
       name: discordTextWithin(name, 60),

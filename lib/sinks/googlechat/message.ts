@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { labelNames, labelValues } from '../../alertmanager/labels.ts';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { cutChars } from '../../format/cut.ts';
@@ -203,10 +204,7 @@ function marker(part: PartInfo, index: number, count: number): string {
 function headline(notification: Notification, firingCount: number, mark: string, first: boolean): string {
   const isFiring = notification.status === 'firing';
   const status = isFiring ? `FIRING:${firingCount}` : 'RESOLVED';
-  const group = Object.keys(notification.groupLabels ?? {})
-    .sort()
-    .map((k) => notification.groupLabels[k])
-    .join(' ');
+  const group = labelValues(notification.groupLabels).join(' ');
   const title = chatText(cutChars(`[${status}] ${group}`.trim(), GROUP_TITLE_CHARS));
   const summary = first ? notification.commonAnnotations?.summary : undefined;
   return `${isFiring ? '🔥' : '✅'} *${title}*${mark}${summary ? ` — ${chatText(cutChars(summary, 500))}` : ''}`;
@@ -218,9 +216,8 @@ function headline(notification: Notification, firingCount: number, mark: string,
  */
 function alertLines(alert: Alert, notification: Notification): string[] {
   const name = alert.labels.alertname ?? 'alert';
-  const identity = Object.keys(alert.labels)
+  const identity = labelNames(alert.labels)
     .filter((k) => k !== 'alertname' && notification.groupLabels?.[k] === undefined)
-    .sort()
     .map((k) => `${k}=${alert.labels[k]}`)
     .join(' ');
   const text = alert.annotations?.summary ?? alert.annotations?.description ?? '';

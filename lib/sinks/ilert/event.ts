@@ -1,3 +1,4 @@
+import { labelNames } from '../../alertmanager/labels.ts';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { cutChars } from '../../format/cut.ts';
@@ -219,14 +220,14 @@ export function alertMarkdown(notification: Notification, alert: Alert): string 
   );
   const note = truncatedNote(notification);
   if (note) lines.push('', `> ${note}`);
-  const annotations = Object.keys(alert.annotations ?? {}).sort();
+  const annotations = labelNames(alert.annotations);
   if (annotations.length > 0) {
     lines.push('', '**Annotations**', '');
     for (const key of annotations)
       lines.push(`- **${escapeMarkdown(key)}**: ${escapeMarkdown(alert.annotations[key])}`);
   }
   lines.push('', '**Labels**', '', '| label | value |', '| --- | --- |');
-  for (const key of Object.keys(alert.labels).sort()) {
+  for (const key of labelNames(alert.labels)) {
     lines.push(`| ${cell(key)} | ${cell(alert.labels[key])} |`);
   }
   // Both come from the sender: escaped like any label, not trusted inside a code span.

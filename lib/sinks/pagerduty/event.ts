@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { labelNames, labelValues, sortedPairs } from '../../alertmanager/labels.ts';
 import { generatorUrl, runbookUrl, silenceUrl } from '../../alertmanager/links.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
 import { cutChars } from '../../format/cut.ts';
@@ -332,12 +333,9 @@ function groupSummary(
   firingCount: number,
   part: PartInfo,
 ): string {
-  const group = Object.keys(notification.groupLabels ?? {})
-    .sort()
-    .map((k) => notification.groupLabels[k]);
-  const extra = Object.keys(common)
+  const group = labelValues(notification.groupLabels);
+  const extra = labelNames(common)
     .filter((k) => !(k in (notification.groupLabels ?? {})))
-    .sort()
     .map((k) => common[k]);
   const truncated = notification.truncatedAlerts ?? 0;
   const flags = [
@@ -412,9 +410,8 @@ function cutValues(values: Record<string, string> | undefined, max: number): Rec
 }
 
 function labelLine(labels: Record<string, string>): string {
-  return `{${Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${labels[k]}"`)
+  return `{${sortedPairs(labels)
+    .map(([k, v]) => `${k}="${v}"`)
     .join(', ')}}`;
 }
 
