@@ -1,4 +1,9 @@
+import { createRequire } from 'node:module';
+import type * as AdaptiveCardsModule from 'adaptivecards';
+import { TEAMS_MESSAGE_LIMIT_BYTES } from '../../lib/sinks/teams/limits.ts';
 import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } from './fake-server.ts';
+
+export { TEAMS_MESSAGE_LIMIT_BYTES };
 
 /**
  * A fake Teams workflow ("When a Teams webhook request is received" -> "Post card in a chat or
@@ -13,10 +18,12 @@ import { type FakeAnswer, type FakeRequest, type FakeServer, startFakeServer } f
  *   then posts each attachment as a card, or fails, which the sender never learns: not a
  *   `message` with Adaptive Card attachments (`contentType`
  *   `application/vnd.microsoft.card.adaptive`, `type: AdaptiveCard`, a version up to 1.5, a
- *   `body`), an element or action Teams does not know, an `Action.OpenUrl` that is not http(s),
- *   or a message over Teams' 28 KB message size limit ("Request Entity Too Large",
- *   https://learn.microsoft.com/en-us/connectors/teams/#known-issues-and-limitations). Tests
- *   read `failedRuns` for that, as a person reads the workflow's run history;
+ *   `body`), an element or action Teams does not know, a TextBlock without text (empty or only
+ *   whitespace), an `Action.OpenUrl` that is not http(s), a card Microsoft's own Adaptive Cards
+ *   library (the `adaptivecards` package) reports a problem for when it parses and validates
+ *   it, or a message over Teams' message size limit (TEAMS_MESSAGE_LIMIT_BYTES, declared once
+ *   in lib/sinks/teams/limits.ts with its sources). Tests read `failedRuns` for that, as a
+ *   person reads the workflow's run history;
  * - more than `rateLimit.limit` requests per `rateLimit.windowMs`: 429 with Retry-After.
  */
 
@@ -27,7 +34,7 @@ export interface FakeTeamsCard {
   texts: string[];
   /** Action.OpenUrl buttons. */
   buttons: { title: string; url: string }[];
-  /** The bytes of the message it came in. */
+  /** The bytes of the message it came in (its UTF-8 JSON body, as the limit counts). */
   messageBytes: number;
   /** When it was posted (epoch ms, the fake's clock). */
   postedAt: number;
@@ -49,8 +56,26 @@ export interface FakeTeamsOptions {
   now?: () => number;
 }
 
-/** Teams' message size limit. */
-export const TEAMS_MESSAGE_LIMIT_BYTES = 28 * 1024;
+// The library's `lib/` build is ES modules with extension-less imports, which Node cannot load;
+// its `dist/` bundle (UMD) loads with require, parses and validates without a DOM.
+const AdaptiveCards = createRequire(import.meta.url)(
+  'adaptivecards/dist/adaptivecards.js',
+) as typeof AdaptiveCardsModule;
+
+/**
+ * What Microsoft's Adaptive Cards library reports for `card` when it parses it (an unknown
+ * element or action, a value not allowed for a property) and validates it (a missing card
+ * type, an unsupported version, a required property not set, a duplicate id): each problem as
+ * `Event: message`, none for a card it takes as it is.
+ */
+export function adaptiveCardProblems(card: unknown): string[] {
+  const parsed = new AdaptiveCards.AdaptiveCard();
+  const context = new AdaptiveCards.SerializationContext();
+  parsed.parse(card, context);
+  const events = Array.from({ length: context.eventCount }, (_, i) => context.getEventAt(i));
+  events.push(...parsed.validateProperties().validationEvents);
+  return events.map((e) => `${AdaptiveCards.ValidationEvent[e.event]}: ${e.message}`);
+}
 
 const ELEMENTS = new Set([
   'TextBlock',
@@ -84,6 +109,8 @@ export function teamsRunFailure(body: unknown, bytes: number): string | undefine
     if (!Array.isArray(card.body)) return `attachments[${i}]: body is not an array`;
     const problem = elementsProblem(card.body, `attachments[${i}].body`) ?? actionsProblem(card.actions, i);
     if (problem) return problem;
+    const [reported] = adaptiveCardProblems(card);
+    if (reported) return `attachments[${i}]: ${reported}`;
   }
   return undefined;
 }
@@ -93,7 +120,7 @@ function elementsProblem(elements: any[], where: string): string | undefined {
   for (const [i, element] of elements.entries()) {
     const at = `${where}[${i}]`;
     if (!ELEMENTS.has(element?.type)) return `${at}: unknown element ${element?.type}`;
-    if (element.type === 'TextBlock' && (typeof element.text !== 'string' || element.text === ''))
+    if (element.type === 'TextBlock' && (typeof element.text !== 'string' || element.text.trim() === ''))
       return `${at}: TextBlock without text`;
     if (element.type === 'FactSet') {
       if (!Array.isArray(element.facts)) return `${at}: FactSet without facts`;
