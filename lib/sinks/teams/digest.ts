@@ -1,7 +1,8 @@
 import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
 import type { DigestTotals } from '../../digest/tally.ts';
 import { markdownLink } from '../../format/markdown.ts';
-import { type CardElement, card, TEAMS_LIMITS, type TeamsMessage, teamsText } from './card.ts';
+import { type CardElement, card, type TeamsMessage, teamsText } from './card.ts';
+import { TEAMS_CARD_BUDGET_BYTES, teamsMessageBytes } from './limits.ts';
 
 /**
  * The storm digest as one Adaptive Card. A Teams workflow cannot edit a card it posted, so each
@@ -45,7 +46,7 @@ export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessa
     const link = markdownLink(group.link, 'graph', LINK_CHARS);
     return `- ${group.status === 'resolved' ? '🟢' : '🔴'} ${teamsText(group.title, 150)}${link ? ` · ${link}` : ''}`;
   });
-  const body: CardElement[] = [
+  const body = (withRows: boolean): CardElement[] => [
     {
       type: 'Container',
       style: calm ? 'good' : 'attention',
@@ -53,15 +54,14 @@ export function teamsDigest(storm: StormState, totals: DigestTotals): TeamsMessa
       items: [block(head, { size: 'Large', weight: 'Bolder', color: calm ? 'Good' : 'Attention' })],
     },
     block(when, { isSubtle: true }),
-    ...(rows.length > 0 ? [block(rows.join('\n'))] : []),
+    ...(withRows && rows.length > 0 ? [block(rows.join('\n'))] : []),
     block(listHead),
     ...(groups.length > 0 ? [block(groups.join('\n'))] : []),
     block(`${totals.firing} firing, ${totals.resolved} resolved alerts in ${totals.groups} groups`, {
       isSubtle: true,
     }),
   ];
-  const message = card(body);
+  const message = card(body(true));
   // 25 rows and 10 groups of bounded length stay far below the card limit; checked all the same.
-  if (Buffer.byteLength(JSON.stringify(message)) > TEAMS_LIMITS.cardBytes) body.splice(2, 1);
-  return message;
+  return teamsMessageBytes(message) > TEAMS_CARD_BUDGET_BYTES ? card(body(false)) : message;
 }

@@ -61,11 +61,32 @@ describe('Sink: teams (templates, at the fake Teams workflow)', () => {
     expect(counted).toEqual([]);
   });
 
+  it.each([
+    { what: 'nothing', title: '{% if false %}x{% endif %}', text: '{{ commonAnnotations.missing }}' },
+    { what: 'only whitespace', title: '  {{ "" }}  ', text: '{% for a in alerts %}\n  {% endfor %}' },
+  ])(
+    'should post the default heading and alert lines when the templates render $what',
+    async ({ title, text }) => {
+      // Act
+      const { counted } = await deliver({ title, text });
+
+      // Assess
+      expect(teams.failedRuns).toEqual([]);
+      expect(teams.cards).toHaveLength(1);
+      const { texts } = teams.cards[0];
+      expect(texts[0]).toBe('🔥 \\[FIRING:2\\] HighLatency');
+      expect(texts.filter((t) => t.startsWith('🔴'))).toHaveLength(2);
+      expect(texts.every((t) => t.trim() !== '')).toBe(true);
+      expect(counted).toEqual([]);
+    },
+  );
+
   it('should keep the default card with a note when a template fails, and count it', async () => {
     // Act
     const { counted, lines } = await deliver({ title: '{% for i in (1..100000000) %}x{% endfor %}' });
 
     // Assess
+    expect(teams.failedRuns).toEqual([]);
     expect(teams.cards).toHaveLength(1);
     expect(teams.cards[0].texts[0]).toBe('🔥 \\[FIRING:2\\] HighLatency');
     expect(teams.cards[0].texts).toContain(
