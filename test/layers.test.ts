@@ -14,8 +14,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['lib/alertmanager', 'lib/state', 'lib/runtime-env.ts'],
   ['lib/config', 'lib/queue'],
   ['lib/delivery', 'lib/format', 'lib/templates', 'lib/telemetry.ts', 'lib/secrets.ts', 'lib/sentry.ts'],
-  // Storm digests: the shared, sink-neutral part of a chat sink's storm mode.
-  ['lib/digest', 'lib/chat'],
+  // The chat stage: a chat sink's journal, pacing, group record and storm mode (lib/chat/storm).
+  ['lib/chat'],
   ['lib/sinks'],
   // Loading a config validates each destination against its sink's schema, so it sits above the sinks.
   ['lib/ingest', 'lib/infra', 'lib/config/load.ts'],

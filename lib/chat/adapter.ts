@@ -2,8 +2,8 @@ import type { Notification } from '../alertmanager/types.ts';
 import type { DestinationConfig } from '../config/types.ts';
 import type { Pace } from '../delivery/pacing.ts';
 import type { Delivery, SinkPreview } from '../delivery/sink.ts';
-import type { DigestView } from '../digest/run.ts';
 import type { TemplateSpec } from '../templates/destination.ts';
+import type { DigestView } from './storm/run.ts';
 
 /**
  * A chat sink is an adapter: the vendor's facts (what it can do with a posted message, its pace,

@@ -3,10 +3,10 @@ import type { StepJournal } from '../delivery/journal.ts';
 import { stepJournal } from '../delivery/journal.ts';
 import { awaitSlot } from '../delivery/pacing.ts';
 import type { Delivery, DeliveryPipeline, Sink } from '../delivery/sink.ts';
-import { stormSettings } from '../digest/config.ts';
-import { type DigestPublisher, type DigestView, runStorm } from '../digest/run.ts';
 import { renderDeliveryTemplates } from '../templates/destination.ts';
 import type { ChatAdapter, ChatChannel, ChatDestination, ChatPosted } from './adapter.ts';
+import { stormSettings } from './storm/config.ts';
+import { type DigestPublisher, type DigestView, runStorm } from './storm/run.ts';
 
 /**
  * The chat stage: one delivery into a chat vendor, the same for every chat sink. A sink supplies
@@ -15,7 +15,7 @@ import type { ChatAdapter, ChatChannel, ChatDestination, ChatPosted } from './ad
  * - keeps the group's record (`<adapter.groupRecord>#<destination>#<group id>`): the ids of the
  *   group's messages and its last status, so a later notification edits them (a vendor that can
  *   edit), replies in their thread (one that threads), or removes those no longer needed;
- * - runs storm mode (lib/digest): a new group in a storm is folded into the destination's
+ * - runs storm mode (lib/chat/storm): a new group in a storm is folded into the destination's
  *   digest, which the stage posts and edits (or posts anew, for a vendor that cannot edit)
  *   through the same calls;
  * - makes every vendor call a step of the delivery's journal (a retry never repeats what was

@@ -3,7 +3,7 @@ import type { OutgoingMessage } from './types.ts';
 /**
  * SQS accepts at most 10 entries and 1 MiB (1,048,576 bytes) of bodies per SendMessageBatch call
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html).
- * Ingest's fan-out and a storm's backfill (lib/digest/backfill.ts) send through it.
+ * Ingest's fan-out and a storm's backfill (lib/chat/storm/backfill.ts) send through it.
  */
 export const MAX_BATCH_BYTES = 1_048_576;
 export const MAX_BATCH_ENTRIES = 10;

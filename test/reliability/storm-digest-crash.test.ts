@@ -43,7 +43,7 @@ interface Kill {
 }
 
 /**
- * A Slack storm digest (lib/digest) against the relay as `npm start` runs it, killed with
+ * A Slack storm digest (lib/chat/storm) against the relay as `npm start` runs it, killed with
  * SIGKILL three times and each time restarted on the same port and data directory: when half the
  * groups are accepted, the instant the fake Slack has answered the digest's chat.postMessage
  * (the relay may or may not have journalled the answer), and in the middle of the backfill.

@@ -28,7 +28,7 @@ export interface DeadLetter {
   /** When ingest accepted it; with `idempotencyKey`, what its group's state is compared with. */
   receivedAt?: string;
   idempotencyKey?: string;
-  /** The storm whose backfill this was (lib/digest/backfill.ts), judged by its own rule. */
+  /** The storm whose backfill this was (lib/chat/storm/backfill.ts), judged by its own rule. */
   backfill?: string;
 }
 

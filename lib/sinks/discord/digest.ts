@@ -1,5 +1,5 @@
-import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
-import type { DigestTotals } from '../../digest/tally.ts';
+import { backfillNote, digestList, digestTime, type StormState } from '../../chat/storm/storm.ts';
+import type { DigestTotals } from '../../chat/storm/tally.ts';
 import { markdownLink } from '../../format/markdown.ts';
 import { DISCORD_COLORS, DISCORD_LIMITS, type DiscordMessage, discordTextWithin } from './embeds.ts';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
-import type { DigestTotals } from '../../digest/tally.ts';
+import { backfillNote, digestList, digestTime, type StormState } from '../../chat/storm/storm.ts';
+import type { DigestTotals } from '../../chat/storm/tally.ts';
 import { cutChars } from '../../format/cut.ts';
 import { oversize } from './limits.ts';
 import type { ChatMessage } from './message.ts';

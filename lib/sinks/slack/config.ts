@@ -1,6 +1,6 @@
+import { stormConfigSchema } from '../../chat/storm/config.ts';
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
-import { stormConfigSchema } from '../../digest/config.ts';
 import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 import { graphConfigSchema } from './graph/config.ts';
 
@@ -48,7 +48,7 @@ export const slackConfigSchema = {
       properties: { title: templateSourceSchema, text: templateSourceSchema },
       additionalProperties: false,
     },
-    /** Storm mode (lib/digest): one live digest instead of a message per new group when many fire at once. */
+    /** Storm mode (lib/chat/storm): one live digest instead of a message per new group when many fire at once. */
     storm: stormConfigSchema,
   },
   required: ['tokenSecret', 'channel'],

@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
-import { backfillNote, digestList, type StormState } from '../../digest/storm.ts';
-import type { DigestTotals } from '../../digest/tally.ts';
+import { backfillNote, digestList, type StormState } from '../../chat/storm/storm.ts';
+import type { DigestTotals } from '../../chat/storm/tally.ts';
 import { cutChars } from '../../format/cut.ts';
 import { mrkdwn as escapeText, mrkdwnLink } from '../../format/mrkdwn.ts';
 import { BLOCK_LIMITS, packLines, type SlackMessage, slackDate } from './blocks.ts';

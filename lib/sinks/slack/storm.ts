@@ -1,7 +1,7 @@
 import type { Notification } from '../../alertmanager/types.ts';
+import { runStorm, type StormOutcome } from '../../chat/storm/run.ts';
 import type { StepJournal } from '../../delivery/journal.ts';
 import type { Delivery, DeliveryPipeline } from '../../delivery/sink.ts';
-import { runStorm, type StormOutcome } from '../../digest/run.ts';
 import { type SlackApi, slackErrorCode } from './api.ts';
 import type { SlackDestination } from './config.ts';
 import { DIGEST_LISTED, digestMessage } from './digest.ts';
@@ -10,7 +10,7 @@ import { type ChannelPace, paceDelivery } from './pacing.ts';
 import { createPoster } from './posts.ts';
 
 /**
- * Storm mode on a Slack destination: the shared rules of lib/digest (runStorm) with Slack's
+ * Storm mode on a Slack destination: the shared rules of lib/chat/storm (runStorm) with Slack's
  * way to show the digest. The digest is posted once, through the channel's pacing, and found
  * again by its metadata after a crash (posts.ts); later states edit it with chat.update.
  */

@@ -1,6 +1,6 @@
+import { stormConfigSchema } from '../../chat/storm/config.ts';
 import { secretNameSchema } from '../../config/schema.ts';
 import type { DestinationFromSchema } from '../../config/types.ts';
-import { stormConfigSchema } from '../../digest/config.ts';
 import { type TemplateSpec, templateSourceSchema } from '../../templates/destination.ts';
 
 /**

@@ -1,5 +1,5 @@
-import { backfillNote, digestList, digestTime, type StormState } from '../../digest/storm.ts';
-import type { DigestTotals } from '../../digest/tally.ts';
+import { backfillNote, digestList, digestTime, type StormState } from '../../chat/storm/storm.ts';
+import type { DigestTotals } from '../../chat/storm/tally.ts';
 import { markdownLink } from '../../format/markdown.ts';
 import { type CardElement, card, type TeamsMessage, teamsText } from './card.ts';
 import { TEAMS_CARD_BUDGET_BYTES, teamsMessageBytes } from './limits.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { StormState } from '../../../lib/digest/storm.ts';
-import type { DigestTotals } from '../../../lib/digest/tally.ts';
+import type { StormState } from '../../../lib/chat/storm/storm.ts';
+import type { DigestTotals } from '../../../lib/chat/storm/tally.ts';
 import { chatDigest, stormThreadKey } from '../../../lib/sinks/googlechat/digest.ts';
 import { chatText } from '../../../lib/sinks/googlechat/text.ts';
 

@@ -1,7 +1,7 @@
-import { labelValues } from '../alertmanager/labels.ts';
-import { generatorUrl } from '../alertmanager/links.ts';
-import type { Notification } from '../alertmanager/types.ts';
-import { updateVersioned, type VersionedStateStore } from '../state/store.ts';
+import { labelValues } from '../../alertmanager/labels.ts';
+import { generatorUrl } from '../../alertmanager/links.ts';
+import type { Notification } from '../../alertmanager/types.ts';
+import { updateVersioned, type VersionedStateStore } from '../../state/store.ts';
 
 /**
  * What each group folded into a storm contributes to its digest, and the digest's totals.

@@ -1,8 +1,8 @@
-import type { DestinationConfig } from '../config/types.ts';
-import { DeferredError } from '../delivery/errors.ts';
-import type { StepJournal } from '../delivery/journal.ts';
-import type { Delivery, DeliveryPipeline } from '../delivery/sink.ts';
-import { isVersioned } from '../state/store.ts';
+import type { DestinationConfig } from '../../config/types.ts';
+import { DeferredError } from '../../delivery/errors.ts';
+import type { StepJournal } from '../../delivery/journal.ts';
+import type { Delivery, DeliveryPipeline } from '../../delivery/sink.ts';
+import { isVersioned } from '../../state/store.ts';
 import { BackfillKeeper } from './backfill.ts';
 import { stormSettings } from './config.ts';
 import {

@@ -1,14 +1,14 @@
 import { hash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { DestinationConfig } from '../../lib/config/types.ts';
-import { DeferredError, RetryableError } from '../../lib/delivery/errors.ts';
-import { stepJournal } from '../../lib/delivery/journal.ts';
-import type { Delivery, DeliveryPipeline } from '../../lib/delivery/sink.ts';
-import { type DigestView, runStorm, type StormOutcome } from '../../lib/digest/run.ts';
-import { backfillMessage, type QueueMessage, shareMessage } from '../../lib/queue/message.ts';
-import { makeNotification } from '../support/notifications.ts';
-import { memoryState } from '../support/slack-delivery.ts';
-import { capturingLogger } from '../support/vendor-delivery.ts';
+import { type DigestView, runStorm, type StormOutcome } from '../../../lib/chat/storm/run.ts';
+import type { DestinationConfig } from '../../../lib/config/types.ts';
+import { DeferredError, RetryableError } from '../../../lib/delivery/errors.ts';
+import { stepJournal } from '../../../lib/delivery/journal.ts';
+import type { Delivery, DeliveryPipeline } from '../../../lib/delivery/sink.ts';
+import { backfillMessage, type QueueMessage, shareMessage } from '../../../lib/queue/message.ts';
+import { makeNotification } from '../../support/notifications.ts';
+import { memoryState } from '../../support/slack-delivery.ts';
+import { capturingLogger } from '../../support/vendor-delivery.ts';
 
 const T0 = Date.UTC(2026, 10, 21, 12);
 type ChatDestination = DestinationConfig & { storm: Record<string, unknown> };

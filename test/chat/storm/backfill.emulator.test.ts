@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stepJournal } from '../../lib/delivery/journal.ts';
-import type { DeliveryShare } from '../../lib/delivery/sink.ts';
-import { BackfillKeeper } from '../../lib/digest/backfill.ts';
-import { stormSettings } from '../../lib/digest/config.ts';
-import { STORM_TTL_SECONDS, StormLedger } from '../../lib/digest/storm.ts';
-import { backfillMessage, buildMessage, type QueueMessage, shareMessage } from '../../lib/queue/message.ts';
-import { DynamoDbStateStore } from '../../lib/state/dynamodb.ts';
-import { type AwsEmulators, createStateTable, startAwsEmulators } from '../support/aws-emulators.ts';
-import { makeNotification } from '../support/notifications.ts';
+import { BackfillKeeper } from '../../../lib/chat/storm/backfill.ts';
+import { stormSettings } from '../../../lib/chat/storm/config.ts';
+import { STORM_TTL_SECONDS, StormLedger } from '../../../lib/chat/storm/storm.ts';
+import { stepJournal } from '../../../lib/delivery/journal.ts';
+import type { DeliveryShare } from '../../../lib/delivery/sink.ts';
+import {
+  backfillMessage,
+  buildMessage,
+  type QueueMessage,
+  shareMessage,
+} from '../../../lib/queue/message.ts';
+import { DynamoDbStateStore } from '../../../lib/state/dynamodb.ts';
+import { type AwsEmulators, createStateTable, startAwsEmulators } from '../../support/aws-emulators.ts';
+import { makeNotification } from '../../support/notifications.ts';
 
 /** What the record handler puts on the queue for a storm's backfill of these shares. */
 function asBackfills(shares: readonly DeliveryShare[], stormId: string): QueueMessage[] {

@@ -1,14 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { RetryableError } from '../../lib/delivery/errors.ts';
-import { stepJournal } from '../../lib/delivery/journal.ts';
-import type { DeliveryShare } from '../../lib/delivery/sink.ts';
-import { BackfillKeeper } from '../../lib/digest/backfill.ts';
-import { stormSettings } from '../../lib/digest/config.ts';
-import { STORM_TTL_SECONDS, StormLedger } from '../../lib/digest/storm.ts';
-import { backfillMessage, buildMessage, type QueueMessage, shareMessage } from '../../lib/queue/message.ts';
-import { makeNotification } from '../support/notifications.ts';
-import { memoryState } from '../support/slack-delivery.ts';
+import { BackfillKeeper } from '../../../lib/chat/storm/backfill.ts';
+import { stormSettings } from '../../../lib/chat/storm/config.ts';
+import { STORM_TTL_SECONDS, StormLedger } from '../../../lib/chat/storm/storm.ts';
+import { RetryableError } from '../../../lib/delivery/errors.ts';
+import { stepJournal } from '../../../lib/delivery/journal.ts';
+import type { DeliveryShare } from '../../../lib/delivery/sink.ts';
+import {
+  backfillMessage,
+  buildMessage,
+  type QueueMessage,
+  shareMessage,
+} from '../../../lib/queue/message.ts';
+import { makeNotification } from '../../support/notifications.ts';
+import { memoryState } from '../../support/slack-delivery.ts';
 
 /** What the keeper keeps of a delivery's message: its share, not the queue's envelope. */
 function shareOf(message: QueueMessage): DeliveryShare {

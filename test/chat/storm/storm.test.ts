@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stormSettings } from '../../lib/digest/config.ts';
+import { stormSettings } from '../../../lib/chat/storm/config.ts';
 import {
   admit,
   backfillNote,
@@ -11,9 +11,9 @@ import {
   digestList,
   StormLedger,
   type StormRecord,
-} from '../../lib/digest/storm.ts';
-import { makeNotification } from '../support/notifications.ts';
-import { memoryState } from '../support/slack-delivery.ts';
+} from '../../../lib/chat/storm/storm.ts';
+import { makeNotification } from '../../support/notifications.ts';
+import { memoryState } from '../../support/slack-delivery.ts';
 
 const settings = stormSettings(undefined) as NonNullable<ReturnType<typeof stormSettings>>;
 const T0 = Date.UTC(2026, 10, 21, 12);

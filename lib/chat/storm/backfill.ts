@@ -1,8 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { assertTimeForCall } from '../delivery/deadline.ts';
-import type { StepJournal } from '../delivery/journal.ts';
-import type { DeliveryShare } from '../delivery/sink.ts';
-import { updateVersioned, type VersionedStateStore } from '../state/store.ts';
+import { assertTimeForCall } from '../../delivery/deadline.ts';
+import type { StepJournal } from '../../delivery/journal.ts';
+import type { DeliveryShare } from '../../delivery/sink.ts';
+import { updateVersioned, type VersionedStateStore } from '../../state/store.ts';
 import { SHARDS, shardEntries } from './tally.ts';
 
 /**
@@ -53,7 +53,7 @@ export class BackfillKeeper {
   readonly #shardPrefix: string;
   readonly #ttlSeconds: number;
 
-  /** `shardPrefix`: the storm tally's (lib/digest/storm.ts StormLedger). */
+  /** `shardPrefix`: the storm tally's (lib/chat/storm/storm.ts StormLedger). */
   constructor(store: VersionedStateStore, destination: string, shardPrefix: string, ttlSeconds: number) {
     this.#store = store;
     this.#prefix = `stormkeep#${destination}`;

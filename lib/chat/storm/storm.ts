@@ -1,5 +1,5 @@
-import type { Notification } from '../alertmanager/types.ts';
-import { updateVersioned, type VersionedStateStore } from '../state/store.ts';
+import type { Notification } from '../../alertmanager/types.ts';
+import { updateVersioned, type VersionedStateStore } from '../../state/store.ts';
 import type { StormSettings } from './config.ts';
 import { type DigestTotals, foldEntry, type GroupEntry, readTotals, seedEntries } from './tally.ts';
 
@@ -274,7 +274,7 @@ export function claimWatch(
 
 /**
  * The storms of one destination in the state store: the CAS'd record and the folded groups'
- * entries (lib/digest/tally.ts).
+ * entries (lib/chat/storm/tally.ts).
  */
 export class StormLedger {
   readonly #store: VersionedStateStore;
@@ -293,7 +293,7 @@ export class StormLedger {
     return this.#settings;
   }
 
-  /** The key prefix of the storms' tally shards (lib/digest/tally.ts). */
+  /** The key prefix of the storms' tally shards (lib/chat/storm/tally.ts). */
   get shardPrefix(): string {
     return this.#shardPrefix;
   }
