@@ -3,6 +3,7 @@ import { consoleSink } from './console/console.ts';
 import { discordSink } from './discord/discord.ts';
 import { googlechatSink } from './googlechat/googlechat.ts';
 import { ilertSink } from './ilert/ilert.ts';
+import { mattermostSink } from './mattermost/mattermost.ts';
 import { opsgenieSink } from './opsgenie/opsgenie.ts';
 import { pagerdutySink } from './pagerduty/pagerduty.ts';
 import { sentrySink } from './sentry/sentry.ts';
@@ -20,6 +21,7 @@ export const sinks: readonly Sink[] = [
   discordSink,
   googlechatSink,
   ilertSink,
+  mattermostSink,
   opsgenieSink,
   pagerdutySink,
   sentrySink,
