@@ -148,7 +148,9 @@ async function deliverChat<C extends ChatDestination, M>(
     const { value } = await journal.once<ChatPosted>(`post:${index}`, async () => {
       await paced(journal, `post:${index}`);
       const postKey = `${delivery.idempotencyKey}.${delivery.receivedAt}.${delivery.part.index}.${index}`;
-      return channel.post(message, { key: postKey, index, ...(thread ? { thread } : {}) });
+      // The group's first message is the thread itself (a re-post of a deleted one too): never a reply.
+      const into = index === 0 && ownsGroup ? undefined : thread;
+      return channel.post(message, { key: postKey, index, ...(into ? { thread: into } : {}) });
     });
     if (value.id) {
       ids.push(value.id);

@@ -216,12 +216,11 @@ describe('Sink: mattermost (contract with the fake Mattermost)', () => {
     // Act
     await deliver(group(['firing', 'resolved']), { receivedAt: '2026-11-21T11:10:00.000Z', logger: log });
 
-    // Assess: the old thread is gone, so the new post starts one of its own
+    // Assess: the old thread is gone, so the new post starts one of its own (never a reply to the deleted one)
     expect(calls()).toEqual([
       'POST /api/v4/posts 201',
       'PUT /api/v4/posts/:id/patch 403',
       'GET /api/v4/posts/:id 404',
-      'POST /api/v4/posts 400',
       'POST /api/v4/posts 201',
     ]);
     expect(mattermost.roots()).toHaveLength(1);
