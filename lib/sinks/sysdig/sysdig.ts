@@ -1,3 +1,4 @@
+import type { Alert } from '../../alertmanager/types.ts';
 import { PermanentError } from '../../delivery/errors.ts';
 import { postJson, statusError } from '../../delivery/http.ts';
 import { forEachAlertOnce } from '../../delivery/journal.ts';
@@ -82,53 +83,9 @@ export function createSysdigSink(
       const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
       const token = (await delivery.secrets.get(destination.tokenSecret)).trim();
       if (token === '') throw new PermanentError(`sysdig token secret "${destination.tokenSecret}" is empty`);
-      // baseUrl carries no credentials (the schema refuses a query and user-info): only the token.
-      const redactions = [token];
 
-      const result = await forEachAlertOnce(delivery, async (alert) => {
-        const { values, notes } = renderDeliveryTemplates(delivery, SYSDIG_TEMPLATES, { now: now(), alert });
-        const { event, skipped } = buildSysdigEvent(alert, notification, destination, {
-          name: values.name,
-          description: values.description,
-          notes,
-        });
-        if (skipped.length > 0) {
-          logger.debug('labels left out of the sysdig scope', { fingerprint: alert.fingerprint, skipped });
-        }
-        const started = performance.now();
-        const response = await postJson(url, JSON.stringify({ event }), {
-          label: `sysdig ${host}`,
-          timeoutSeconds,
-          fetch: doFetch,
-          headers: { authorization: `Bearer ${token}` },
-        });
-        const status = response.status;
-        if (status >= 200 && status < 300) {
-          const eventId = await readEventId(response);
-          logger.info('sysdig event created', {
-            host,
-            status,
-            fingerprint: alert.fingerprint,
-            alertStatus: alert.status,
-            severity: event.severity,
-            eventId,
-            durationMs: Math.round(performance.now() - started),
-          });
-          return;
-        }
-        throw await statusError(response, {
-          label: `sysdig ${host}`,
-          redactions,
-          now: now(),
-          redirectHint: 'check region/baseUrl',
-          permanentHint: (code) =>
-            code === 401 || code === 403
-              ? ' (check the API token and that its team may create events)'
-              : code === 404
-                ? ' (check region/baseUrl)'
-                : undefined,
-        });
-      });
+      const post: SysdigPost = { url, token, timeoutSeconds, fetch: doFetch, now };
+      const result = await forEachAlertOnce(delivery, (alert) => postEvent(delivery, post, alert));
       logger.info('sysdig delivered', {
         host,
         events: result.sent,
@@ -140,6 +97,71 @@ export function createSysdigSink(
 }
 
 export const sysdigSink = createSysdigSink();
+
+/** What one delivery's event posts share. */
+interface SysdigPost {
+  url: URL;
+  token: string;
+  timeoutSeconds: number;
+  fetch: typeof globalThis.fetch | undefined;
+  now: () => number;
+}
+
+/** Posts `alert` as one custom event. */
+async function postEvent(
+  delivery: Delivery<SysdigDestination>,
+  post: SysdigPost,
+  alert: Alert,
+): Promise<void> {
+  const { destination, notification, logger } = delivery;
+  const { url, token, timeoutSeconds, now } = post;
+  const doFetch = post.fetch;
+  const host = url.host;
+  // baseUrl carries no credentials (the schema refuses a query and user-info): only the token.
+  const redactions = [token];
+  const { values, notes } = renderDeliveryTemplates(delivery, SYSDIG_TEMPLATES, { now: now(), alert });
+  const { event, skipped } = buildSysdigEvent(alert, notification, destination, {
+    name: values.name,
+    description: values.description,
+    notes,
+  });
+  if (skipped.length > 0) {
+    logger.debug('labels left out of the sysdig scope', { fingerprint: alert.fingerprint, skipped });
+  }
+  const started = performance.now();
+  const response = await postJson(url, JSON.stringify({ event }), {
+    label: `sysdig ${host}`,
+    timeoutSeconds,
+    fetch: doFetch,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const status = response.status;
+  if (status >= 200 && status < 300) {
+    const eventId = await readEventId(response);
+    logger.info('sysdig event created', {
+      host,
+      status,
+      fingerprint: alert.fingerprint,
+      alertStatus: alert.status,
+      severity: event.severity,
+      eventId,
+      durationMs: Math.round(performance.now() - started),
+    });
+    return;
+  }
+  throw await statusError(response, {
+    label: `sysdig ${host}`,
+    redactions,
+    now: now(),
+    redirectHint: 'check region/baseUrl',
+    permanentHint: (code) =>
+      code === 401 || code === 403
+        ? ' (check the API token and that its team may create events)'
+        : code === 404
+          ? ' (check region/baseUrl)'
+          : undefined,
+  });
+}
 
 /** The created event's id from `{"event": {"id": ...}}`, for the log line; undefined if absent. */
 async function readEventId(response: Response): Promise<string | undefined> {

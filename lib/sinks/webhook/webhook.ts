@@ -206,22 +206,7 @@ export function createWebhookSink(
       const host = url.host;
       const timeoutSeconds = destination.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
 
-      let keys: Buffer[] = [];
-      const secretValues: string[] = [];
-      if (destination.signingSecret) {
-        // A missing secret is a PermanentError from the reader; other failures stay retryable.
-        const value = await delivery.secrets.get(destination.signingSecret);
-        for (const part of [value.trim(), ...value.trim().split(/\s+/)]) {
-          secretValues.push(part, part.replace(/^whsec_/, ''));
-        }
-        try {
-          keys = decodeSigningSecret(value);
-        } catch (error) {
-          throw new PermanentError(
-            `webhook signing secret "${destination.signingSecret}": ${(error as Error).message}`,
-          );
-        }
-      }
+      const { keys, secretValues } = await signingKeys(delivery);
 
       // An older notification than its group's last applied one (a DLQ redrive) still goes to an
       // event log, marked so the receiver does not take it for the group's current state: in the
@@ -276,6 +261,30 @@ export function createWebhookSink(
 }
 
 export const webhookSink = createWebhookSink();
+
+/**
+ * The destination's signing keys (none without `signingSecret`), and every form of the secret
+ * that an error text must never show.
+ */
+async function signingKeys(
+  delivery: Delivery<WebhookDestination>,
+): Promise<{ keys: Buffer[]; secretValues: string[] }> {
+  const { destination } = delivery;
+  if (!destination.signingSecret) return { keys: [], secretValues: [] };
+  // A missing secret is a PermanentError from the reader; other failures stay retryable.
+  const value = await delivery.secrets.get(destination.signingSecret);
+  const secretValues: string[] = [];
+  for (const part of [value.trim(), ...value.trim().split(/\s+/)]) {
+    secretValues.push(part, part.replace(/^whsec_/, ''));
+  }
+  try {
+    return { keys: decodeSigningSecret(value), secretValues };
+  } catch (error) {
+    throw new PermanentError(
+      `webhook signing secret "${destination.signingSecret}": ${(error as Error).message}`,
+    );
+  }
+}
 
 function parseDestinationUrl(raw: unknown): URL {
   return checkedHttpUrl(String(raw), 'webhook url');
