@@ -1,3 +1,4 @@
+import { labelNames } from '../../alertmanager/labels.ts';
 import type { LinkBuilders } from '../../alertmanager/links.ts';
 import { alertIdentity, alertnameOf, defaultTitle } from '../../alertmanager/title.ts';
 import type { Alert, Notification } from '../../alertmanager/types.ts';
@@ -299,11 +300,11 @@ export function buildTeamsMessages(notification: Notification, options: CardOpti
     templatedText !== undefined
       ? []
       : ordered.map((alert) => text(alertLine(alert, notification, options.links), { spacing: 'Small' }));
-  const labelNames = Object.keys(notification.commonLabels).sort();
+  const factNames = labelNames(notification.commonLabels);
 
   // While packing, each card carries the longest label or note it can end up with (its real
   // one is only known once all are packed), so swapping in the real one never makes it larger.
-  const factCount = labelNames.length;
+  const factCount = factNames.length;
   const lineCount = lines.length;
   const mostCards = factCount + lineCount + 1;
   const name = teamsText(alertnameOf(notification), 200);
@@ -328,7 +329,7 @@ export function buildTeamsMessages(notification: Notification, options: CardOpti
     value: teamsText(notification.commonLabels[label], maxChars),
   });
   const alone = (f: Fact) => fits(draft({ facts: [f], lines: [], factFrom: 0, lineFrom: 0 }, false));
-  const facts = labelNames.map((label) => {
+  const facts = factNames.map((label) => {
     const whole = fact(label, Number.POSITIVE_INFINITY);
     if (alone(whole)) return whole;
     let low = 1;
