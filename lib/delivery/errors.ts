@@ -1,7 +1,10 @@
 /**
- * A failure worth retrying (5xx, 429, timeout, connection error). The record handler
- * makes the message visible again after `retryAfterSeconds` (or its own backoff) and
- * dead-letters it once the queue's maxReceiveCount is reached.
+ * A failure worth retrying (5xx, 408, 425, timeout, connection error). The record handler counts
+ * it as a failed attempt (in the state store, lib/delivery/attempts.ts), makes the message
+ * visible again after `retryAfterSeconds` (or its own backoff), and dead-letters it, with this
+ * message as the reason, at the last of DELIVERY_POLICY.maxAttempts. The queue's
+ * maxReceiveCount plays no part in that: it is a backstop that only a crashing function
+ * reaches. A vendor's rate limit is not a failure: see RateLimitedError.
  */
 export class RetryableError extends Error {
   readonly retryAfterSeconds?: number;
@@ -52,8 +55,21 @@ export class OutOfTimeError extends RetryableError {
  */
 export class DeferredError extends RetryableError {
   declare readonly retryAfterSeconds: number;
-  constructor(message: string, options: { retryAfterSeconds: number }) {
+  constructor(message: string, options: { retryAfterSeconds: number; statusCode?: number; cause?: unknown }) {
     super(message, options);
     this.name = 'DeferredError';
+  }
+}
+
+/**
+ * The vendor said "too many requests" (HTTP 429, Slack's `ratelimited`): a wait, not a failure.
+ * `retryAfterSeconds` is the vendor's Retry-After, or the sink's or the delivery core's default
+ * when it named none (lib/delivery/http.ts statusError). Handled as every DeferredError: no
+ * attempt counted, back after the wait. The message must never contain a secret.
+ */
+export class RateLimitedError extends DeferredError {
+  constructor(message: string, options: { retryAfterSeconds: number; statusCode?: number; cause?: unknown }) {
+    super(message, options);
+    this.name = 'RateLimitedError';
   }
 }

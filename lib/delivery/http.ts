@@ -1,5 +1,6 @@
 import { assertTimeForCall, callTimeoutSeconds } from './deadline.ts';
-import { OutOfTimeError, PermanentError, RetryableError } from './errors.ts';
+import { OutOfTimeError, PermanentError, RateLimitedError, RetryableError } from './errors.ts';
+import { DELIVERY_POLICY } from './policy.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
 /**
@@ -23,6 +24,15 @@ export const BODY_SNIPPET_MAX_CHARS = 200;
 /** 408, 425 and 429 say "not now"; every other 4xx means the request itself is wrong. */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/**
+ * How long a rate-limited call waits: `seconds` (the vendor's word, or the sink's default), else
+ * DELIVERY_POLICY.rateLimitWaitSeconds; never under a second, since a wait counts no attempt
+ * and a `Retry-After: 0` would otherwise call the vendor again at once, over and over.
+ */
+export function rateLimitWaitSeconds(seconds: number | undefined): number {
+  return Math.max(1, seconds ?? DELIVERY_POLICY.rateLimitWaitSeconds);
 }
 
 /** Timeouts and connection failures: the receiver may be back by the next attempt. */
@@ -321,8 +331,10 @@ export interface StatusErrorOptions {
 
 /**
  * The error for a vendor's non-2xx answer, classified the same way for every sink: a 3xx is
- * permanent (redirects are not followed), 408/425/429/5xx retryable with the vendor's
- * Retry-After, every other status permanent; the message quotes a redacted snippet of the body.
+ * permanent (redirects are not followed); a 429 is a wait, RateLimitedError, for the vendor's
+ * Retry-After (else `rateLimit`'s default, else DELIVERY_POLICY.rateLimitWaitSeconds, 60 s);
+ * 408/425/5xx are retryable failures with the vendor's Retry-After; every other status is
+ * permanent. The message quotes a redacted snippet of the body.
  */
 export async function statusError(
   response: Response,
@@ -339,10 +351,12 @@ export async function statusError(
   const snippet = await readBodySnippet(response, options.redactions);
   const quoted = snippet ? `: ${snippet}` : '';
   const header = parseRetryAfter(response.headers.get('retry-after'), options.now);
-  if (status === 429 && options.rateLimit) {
-    const { vendorSeconds, defaultSeconds, minSeconds } = options.rateLimit;
-    const retryAfterSeconds = Math.max(vendorSeconds ?? header ?? defaultSeconds, minSeconds);
-    return new RetryableError(`${said} (rate limited; retry after ${retryAfterSeconds} s)${quoted}`, {
+  if (status === 429) {
+    const limit = options.rateLimit;
+    const retryAfterSeconds = rateLimitWaitSeconds(
+      limit ? Math.max(limit.vendorSeconds ?? header ?? limit.defaultSeconds, limit.minSeconds) : header,
+    );
+    return new RateLimitedError(`${said} (rate limited; retry after ${retryAfterSeconds} s)${quoted}`, {
       statusCode: status,
       retryAfterSeconds,
     });

@@ -8,8 +8,9 @@
 export interface DeliveryPolicy {
   /**
    * Failed attempts the relay counts (in the state store) before it dead-letters a message with
-   * its reason. Receives spent waiting behind a group-mate, and returns because the function's
-   * time ran out after progress, are not attempts.
+   * its reason. Waits are not attempts: a deferral or a vendor's rate limit (DeferredError,
+   * RateLimitedError), a receive spent behind a group-mate, a return because the function's
+   * time ran out after progress or before the record was started.
    */
   readonly maxAttempts: number;
   /**
@@ -18,6 +19,8 @@ export interface DeliveryPolicy {
    * dead-letters a message at this receive itself, with a reason, whatever the outcome.
    */
   readonly receiveBackstop: number;
+  /** The wait after a vendor's 429 that names none (no Retry-After and no vendor default). */
+  readonly rateLimitWaitSeconds: number;
   /** Backoff between attempts when the vendor gave no Retry-After. */
   readonly backoff: BackoffPolicy;
   /**
@@ -64,6 +67,10 @@ export const DELIVERY_POLICY: DeliveryPolicy = {
   // counts real attempts itself, so 5 of them is the same budget without the queue-mates' waits.
   maxAttempts: 5,
   receiveBackstop: 50,
+  // Most vendors' windows are a minute (Google Chat 60 writes, ilert 50 calls, PagerDuty 120
+  // events): a full one has passed by then. Those that know better (Slack 30 s, Sentry 60 s,
+  // ilert 20 s, PagerDuty 30 s) give their own default to statusError.
+  rateLimitWaitSeconds: 60,
   backoff: DEFAULT_BACKOFF,
   duplicateWindowMs: 5 * 60 * 1000,
   stateTtlSeconds: 7 * 24 * 3600,

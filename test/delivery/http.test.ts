@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import {
+  DeferredError,
+  PermanentError,
+  RateLimitedError,
+  RetryableError,
+} from '../../lib/delivery/errors.ts';
 import { answered, joinUrl, parseBaseUrl, postJson, statusError } from '../../lib/delivery/http.ts';
+import { DELIVERY_POLICY } from '../../lib/delivery/policy.ts';
 
 describe('Module: vendor HTTP (lib/delivery/http.ts)', () => {
   describe('Method: joinUrl', () => {
@@ -91,7 +97,7 @@ describe('Function: statusError', () => {
     [422, 'PermanentError'],
     [408, 'RetryableError'],
     [425, 'RetryableError'],
-    [429, 'RetryableError'],
+    [429, 'RateLimitedError'],
     [500, 'RetryableError'],
     [503, 'RetryableError'],
     [599, 'RetryableError'],
@@ -130,6 +136,33 @@ describe('Function: statusError', () => {
     );
   });
 
+  it.each([
+    ['its Retry-After', { 'retry-after': '7' }, 7],
+    ['an HTTP-date Retry-After', { 'retry-after': new Date(NOW + 45_000).toUTCString() }, 45],
+    ['the policy’s 60 s without Retry-After', {}, DELIVERY_POLICY.rateLimitWaitSeconds],
+    ['at least a second for Retry-After: 0', { 'retry-after': '0' }, 1],
+  ])('should make a 429 a wait (RateLimitedError) for %s', async (_, headers, seconds) => {
+    // Act
+    const error = await statusError(new Response('slow down', { status: 429, headers }), options);
+
+    // Assess
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error).toBeInstanceOf(DeferredError);
+    expect(error).toMatchObject({ statusCode: 429, retryAfterSeconds: seconds });
+    expect(error.message).toBe(
+      `vendor api.example.com answered 429 Too Many Requests (rate limited; retry after ${seconds} s): slow down`,
+    );
+  });
+
+  it.each([408, 425, 500, 503])('should keep %i a retryable failure, not a wait', async (status) => {
+    // Act
+    const error = await statusError(new Response(null, { status, headers: { 'retry-after': '3' } }), options);
+
+    // Assess
+    expect(error).toBeInstanceOf(RetryableError);
+    expect(error).not.toBeInstanceOf(DeferredError);
+  });
+
   it('should wait at least the rate limit minimum on a 429, and the default without Retry-After', async () => {
     // Prepare
     const rateLimit = { minSeconds: 10, defaultSeconds: 20 };
@@ -142,6 +175,7 @@ describe('Function: statusError', () => {
     const none = await statusError(new Response('', { status: 429 }), { ...options, rateLimit });
 
     // Assess
+    expect(short).toBeInstanceOf(RateLimitedError);
     expect((short as RetryableError).retryAfterSeconds).toBe(10);
     expect((none as RetryableError).retryAfterSeconds).toBe(20);
     expect(none.message).toBe(

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { DestinationConfig } from '../../lib/config/types.ts';
-import { PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import {
+  DeferredError,
+  PermanentError,
+  RateLimitedError,
+  RetryableError,
+} from '../../lib/delivery/errors.ts';
 import type { Sink } from '../../lib/delivery/sink.ts';
 import { hostileNotification } from './conformance/hostile.ts';
 import { errorTexts, expectNoSecret } from './conformance/leaks.ts';
@@ -21,7 +26,8 @@ import { closedPort } from './webhook-receiver.ts';
  * The sink conformance kit, after Alertmanager's notify/test (RetryTests,
  * AssertNotifyLeaksNoSecret): one call in a sink's contract test runs the same table of
  * vendor answers against it (every 2xx, 3xx, 4xx and 5xx class, 408/425/429 and 5xx with and
- * without Retry-After, a timeout, a reset and a refused connection), checks that no secret
+ * without Retry-After, a timeout, a reset and a refused connection; a 429 must be a wait,
+ * RateLimitedError, the rest retryable failures or permanent), checks that no secret
  * ends up in an error or a log line, and delivers hostile content. A new sink gets all of it
  * by describing how it is built and pointed at a vendor.
  *
@@ -251,8 +257,10 @@ async function runVendorCase<C extends DestinationConfig>(
   if ('delivered' in expected) {
     expect(thrown, describeThrown(thrown)).toBeUndefined();
   } else {
-    expect(thrown, describeThrown(thrown)).toBeInstanceOf(
-      expected.error === 'RetryableError' ? RetryableError : PermanentError,
+    expect(thrown, describeThrown(thrown)).toBeInstanceOf(ERROR_CLASSES[expected.error]);
+    // A wait counts no attempt; a retryable failure must not pass for one.
+    expect(thrown instanceof DeferredError, describeThrown(thrown)).toBe(
+      expected.error === 'RateLimitedError',
     );
     const error = thrown as RetryableError | PermanentError;
     expect(error.statusCode).toBe(expected.statusCode);
@@ -329,11 +337,22 @@ function notificationFor(status: 'firing' | 'resolved' = 'firing'): Notification
   return makeNotification({ count: 1, status });
 }
 
+const ERROR_CLASSES = {
+  RetryableError,
+  RateLimitedError,
+  PermanentError,
+} as const satisfies Record<Exclude<Outcome, { delivered: true }>['error'], unknown>;
+
 function outcomeOf(thrown: unknown): Outcome {
   if (thrown === undefined) return { delivered: true };
   const error = thrown as RetryableError;
   return {
-    error: thrown instanceof PermanentError ? 'PermanentError' : 'RetryableError',
+    error:
+      thrown instanceof PermanentError
+        ? 'PermanentError'
+        : thrown instanceof RateLimitedError
+          ? 'RateLimitedError'
+          : 'RetryableError',
     statusCode: error.statusCode,
     retryAfterSeconds: error.retryAfterSeconds,
   };

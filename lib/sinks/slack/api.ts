@@ -1,6 +1,6 @@
 import type { KnownBlock, MessageMetadata } from '@slack/types';
-import { PermanentError, RetryableError } from '../../delivery/errors.ts';
-import { statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
+import { PermanentError, RateLimitedError, RetryableError } from '../../delivery/errors.ts';
+import { rateLimitWaitSeconds, statusError, urlSecrets, vendorFetch } from '../../delivery/http.ts';
 import { parseRetryAfter } from '../../delivery/retry-after.ts';
 import { DEFAULT_SLACK_BASE_URL, DEFAULT_SLACK_TIMEOUT_SECONDS } from './config.ts';
 
@@ -13,10 +13,14 @@ import { DEFAULT_SLACK_BASE_URL, DEFAULT_SLACK_TIMEOUT_SECONDS } from './config.
  * https://docs.slack.dev/apis/web-api/#responses
  */
 
-/** `ok:false` errors worth another attempt. Everything else means the request or the token is wrong. */
+/** `ok:false` errors that say "too many requests": a wait (RateLimitedError), not a failed attempt. */
+export const RATE_LIMIT_SLACK_ERRORS: ReadonlySet<string> = new Set(['ratelimited', 'rate_limited']);
+
+/**
+ * `ok:false` errors worth another attempt (the rate-limit ones wait instead, see
+ * RATE_LIMIT_SLACK_ERRORS). Everything else means the request or the token is wrong.
+ */
 export const RETRYABLE_SLACK_ERRORS: ReadonlySet<string> = new Set([
-  'ratelimited',
-  'rate_limited',
   'internal_error',
   'fatal_error',
   'service_unavailable',
@@ -53,8 +57,9 @@ const LOOKUP_SLACK_SECONDS = 120;
 const RATE_LIMIT_DEFAULT_SECONDS = 30;
 
 /**
- * Turns a Slack `error` code into a RetryableError or PermanentError whose message names the
- * method and the code, never the token.
+ * Turns a Slack `error` code into a RateLimitedError (for Retry-After, else Slack's usual
+ * window), RetryableError or PermanentError whose message names the method and the code, never
+ * the token.
  */
 export function classifySlackError(
   method: string,
@@ -63,6 +68,13 @@ export function classifySlackError(
 ): RetryableError | PermanentError {
   const code = error.replace(/[^a-z0-9_.-]/gi, '').slice(0, 80) || 'unknown_error';
   const hint = HINTS[code] ? ` (${HINTS[code]})` : '';
+  if (RATE_LIMIT_SLACK_ERRORS.has(code)) {
+    const retryAfterSeconds = rateLimitWaitSeconds(options.retryAfterSeconds ?? RATE_LIMIT_DEFAULT_SECONDS);
+    return new RateLimitedError(`Slack ${method}: ${code}${hint} (retry after ${retryAfterSeconds} s)`, {
+      retryAfterSeconds,
+      statusCode: options.statusCode,
+    });
+  }
   const wait = options.retryAfterSeconds === undefined ? '' : ` (retry after ${options.retryAfterSeconds} s)`;
   const message = `Slack ${method}: ${code}${hint}${wait}`;
   if (RETRYABLE_SLACK_ERRORS.has(code)) {

@@ -1,3 +1,5 @@
+import { DELIVERY_POLICY } from '../../../lib/delivery/policy.ts';
+
 /**
  * The table the conformance kit runs against every sink: each way a vendor can answer one
  * request, and what a sink on the delivery core's one classification (lib/delivery/http.ts
@@ -5,11 +7,14 @@
  * harness's `expect`, case by case; no case is ever skipped.
  */
 
-/** How a delivery ends. */
+/**
+ * How a delivery ends. `RateLimitedError` is a wait, not a failure (a DeferredError: the record
+ * handler counts no attempt); `RetryableError` here means a retryable failure, never a wait.
+ */
 export type Outcome =
   | { delivered: true }
   | {
-      error: 'RetryableError' | 'PermanentError';
+      error: 'RetryableError' | 'RateLimitedError' | 'PermanentError';
       statusCode?: number;
       retryAfterSeconds?: number;
     };
@@ -40,7 +45,10 @@ export interface VendorCase {
 export const ACCEPTED_STATUSES = [200, 201, 202, 204] as const;
 export const REDIRECT_STATUSES = [301, 302, 307, 308] as const;
 export const REFUSED_STATUSES = [400, 401, 403, 404, 410, 413, 422] as const;
-/** "Not now": 408, 425 and 429, and the server errors. */
+/**
+ * "Not now": 408, 425 and 429, and the server errors. A 429 is a wait (RateLimitedError), for its
+ * Retry-After or else DELIVERY_POLICY.rateLimitWaitSeconds; the others are retryable failures.
+ */
 export const RETRYABLE_STATUSES = [408, 425, 429, 500, 502, 503, 504] as const;
 
 /**
@@ -87,7 +95,14 @@ export function vendorCases(): VendorCase[] {
         answer: { status, retryAfter: wait.header },
         status,
         retryAfterSeconds: wait.seconds,
-        standard: { error: 'RetryableError', statusCode: status, retryAfterSeconds: wait.seconds },
+        standard:
+          status === 429
+            ? {
+                error: 'RateLimitedError',
+                statusCode: status,
+                retryAfterSeconds: wait.seconds ?? DELIVERY_POLICY.rateLimitWaitSeconds,
+              }
+            : { error: 'RetryableError', statusCode: status, retryAfterSeconds: wait.seconds },
       });
     }
   }
