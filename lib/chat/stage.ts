@@ -1,12 +1,25 @@
 import { createHash } from 'node:crypto';
+import type { Notification } from '../alertmanager/types.ts';
 import type { StepJournal } from '../delivery/journal.ts';
 import { stepJournal } from '../delivery/journal.ts';
 import { awaitSlot } from '../delivery/pacing.ts';
 import type { Delivery, DeliveryPipeline, Sink } from '../delivery/sink.ts';
 import { renderDeliveryTemplates } from '../templates/destination.ts';
-import type { ChatAdapter, ChatChannel, ChatDestination, ChatPosted } from './adapter.ts';
+import {
+  type ChatAdapter,
+  type ChatChannel,
+  type ChatDestination,
+  type ChatGroupRecord,
+  type ChatPost,
+  type ChatPosted,
+  type ChatPrevious,
+  ChatTooLongError,
+  type ChatUpdates,
+} from './adapter.ts';
 import { stormSettings } from './storm/config.ts';
 import { type DigestPublisher, type DigestView, runStorm } from './storm/run.ts';
+
+export type { ChatGroupRecord } from './adapter.ts';
 
 /**
  * The chat stage: one delivery into a chat vendor, the same for every chat sink. A sink supplies
@@ -14,15 +27,22 @@ import { type DigestPublisher, type DigestView, runStorm } from './storm/run.ts'
  *
  * - keeps the group's record (`<adapter.groupRecord>#<destination>#<group id>`): the ids of the
  *   group's messages and its last status, so a later notification edits them (a vendor that can
- *   edit), replies in their thread (one that threads), or removes those no longer needed;
+ *   edit), replies in their thread (one that threads), or removes those no longer needed; where
+ *   the adapter says, the channel they live in (a record from another is not the group's) and
+ *   each alert's status (for the reply saying what changed);
  * - runs storm mode (lib/chat/storm): a new group in a storm is folded into the destination's
  *   digest, which the stage posts and edits (or posts anew, for a vendor that cannot edit)
  *   through the same calls;
  * - makes every vendor call a step of the delivery's journal (a retry never repeats what was
  *   acknowledged) at its turn in the channel's budget (lib/delivery/pacing.ts: a call whose
- *   turn has not come hands the message back to the queue, which is a wait, not a failure);
+ *   turn has not come hands the message back to the queue, which is a wait, not a failure); for
+ *   a vendor that can look a message up (ChatChannel.find), a post's intent is recorded first,
+ *   and a retry finds what an interrupted post created instead of posting it again;
  * - posts every message the adapter rendered: a group too big for one message arrives whole,
- *   split, never truncated.
+ *   split, never truncated; a message the vendor refuses as too long (ChatTooLongError) has the
+ *   group rendered again smaller, as far as the adapter can (ChatAdapter.shrinks);
+ * - then the adapter's reply saying what changed (ChatAdapter.change) in the group's thread, and
+ *   its own work after the messages (ChatAdapter.after: Slack's graph).
  */
 
 /** How long a group's record is kept after its last change. */
@@ -30,17 +50,36 @@ export const CHAT_GROUP_TTL_SECONDS = 30 * 24 * 3600;
 /** A record that has not changed is written again after this long, so an open group's record does not expire. */
 const REFRESH_MS = 24 * 3600 * 1000;
 
-/** A group's record: its messages (first one first: the thread) and its last status. */
-export interface ChatGroupRecord {
-  messages?: string[];
-  status?: 'firing' | 'resolved';
-  updatedAt?: string;
-}
-
 /** The journal step holding which messages this delivery edits and where it threads, decided once. */
 interface PlanStep {
+  /** The group's messages this delivery edits, by position (with `leave`: the group's messages, left alone). */
   messages: string[];
   thread?: string;
+  /** The group's messages stay as first posted (ChatUpdates.edit false): only the change reply goes out. */
+  leave?: true;
+  /** This delivery posts the group's message new (kept only for an adapter with `after`). */
+  started?: true;
+  /** What the group's previous notification left, for the change reply (only for an adapter with `change`). */
+  previous?: ChatPrevious;
+  /** How many times the vendor refused a message as too long: the render's ChatRender.shrink. */
+  shrink?: number;
+}
+
+/** A post's journal step for a vendor that can look a message up: its intent, then its result. */
+interface PostStep extends ChatPosted {
+  /** When the intent was recorded (epoch ms): the look-up searches from a little before. */
+  at?: number;
+  /** The post's ChatPost key, as it was when the intent was recorded. */
+  key?: string;
+  /** The vendor answered (or the message was found). */
+  posted?: true;
+}
+
+/** What the message loop has placed so far, by position. */
+interface Placed {
+  ids: (string | undefined)[];
+  thread?: string;
+  edited: number;
 }
 
 /**
@@ -61,8 +100,8 @@ export function chatGroupKey(prefix: string, destination: string, groupKey: stri
  *
  * @example export const discordSink = chatSink(discordAdapter());
  */
-export function chatSink<C extends ChatDestination, M>(
-  adapter: ChatAdapter<C, M>,
+export function chatSink<C extends ChatDestination, M, K extends ChatChannel<M>>(
+  adapter: ChatAdapter<C, M, K>,
   options: { now?: () => number } = {},
 ): Sink<C> {
   // Read at each call: a test's virtual clock replaces Date.now after the sink is made.
@@ -78,8 +117,8 @@ export function chatSink<C extends ChatDestination, M>(
   };
 }
 
-async function deliverChat<C extends ChatDestination, M>(
-  adapter: ChatAdapter<C, M>,
+async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M>>(
+  adapter: ChatAdapter<C, M, K>,
   delivery: Delivery<C>,
   pipeline: DeliveryPipeline | undefined,
   now: () => number,
@@ -88,9 +127,16 @@ async function deliverChat<C extends ChatDestination, M>(
   const channel = await adapter.connect(delivery);
   const journal = stepJournal(delivery);
   const key = chatGroupKey(adapter.groupRecord, destination.name, notification.groupKey);
-  const group = await state.get<ChatGroupRecord>(key);
-  const startsOver = !group || (group.status === 'resolved' && notification.status === 'firing');
+  const group = groupOf(adapter, channel, await state.get<object>(key));
+  const policy: ChatUpdates = adapter.updates?.(destination) ?? {
+    edit: adapter.can.edit,
+    reply: false,
+    newAfterResolve: true,
+  };
+  const startsOver =
+    !group || (group.status === 'resolved' && notification.status === 'firing' && policy.newAfterResolve);
   const paced = pacer(channel, delivery, now, pipeline?.preview === true);
+  const post = poster(channel, delivery, paced, now);
 
   const storm = await runStorm({
     delivery,
@@ -102,7 +148,7 @@ async function deliverChat<C extends ChatDestination, M>(
     now,
     vendor: adapter.vendor,
     listed: adapter.digestListed,
-    publisher: digestPublisher(adapter, channel, delivery, paced),
+    publisher: digestPublisher(adapter, channel, delivery, paced, post),
   });
   if (!storm.own) return;
 
@@ -110,85 +156,173 @@ async function deliverChat<C extends ChatDestination, M>(
   const ownsGroup = delivery.part.index === 1;
   const { value: plan } = await journal.once<PlanStep>('plan', async () => {
     const kept = startsOver ? [] : (group?.messages ?? []);
-    return {
+    const step: PlanStep = {
       messages: adapter.can.edit && ownsGroup ? kept : [],
       ...(adapter.can.thread && kept[0] ? { thread: kept[0] } : {}),
     };
+    // A vendor that could edit, told not to: the messages stay as first posted.
+    if (ownsGroup && kept.length > 0 && adapter.can.edit && !policy.edit) step.leave = true;
+    if (adapter.after && ownsGroup && startsOver) step.started = true;
+    if (adapter.change && policy.reply && ownsGroup && group && !startsOver)
+      step.previous = { ...(group.status ? { status: group.status } : {}), alerts: group.alerts ?? {} };
+    return step;
   });
 
   const { values, notes } = renderDeliveryTemplates(delivery, adapter.templates, { now: now() });
-  const messages = adapter.render({
-    destination,
-    notification,
-    part: delivery.part,
-    templated: { values, notes },
-    now: now(),
-  });
-  const ids: string[] = [];
-  let thread = plan.thread;
-  let edited = 0;
-  for (const [index, message] of messages.entries()) {
-    const existing = plan.messages[index];
-    if (existing !== undefined && channel.edit) {
-      const edit = channel.edit.bind(channel);
-      const { value } = await journal.once<{ gone?: true }>(`edit:${index}`, async () => {
-        await paced(journal, `edit:${index}`);
-        return (await edit(existing, message)) === 'gone' ? { gone: true } : {};
-      });
-      if (!value.gone) {
-        ids.push(existing);
-        edited++;
-        continue;
-      }
-      // Someone deleted the message: the group gets a new one.
-      logger.warn(`the group message was deleted in ${adapter.vendor}; posting a new one`, {
-        message: index + 1,
-      });
-    }
-    const { value } = await journal.once<ChatPosted>(`post:${index}`, async () => {
-      await paced(journal, `post:${index}`);
-      const postKey = `${delivery.idempotencyKey}.${delivery.receivedAt}.${delivery.part.index}.${index}`;
-      // The group's first message is the thread itself (a re-post of a deleted one too): never a reply.
-      const into = index === 0 && ownsGroup ? undefined : thread;
-      return channel.post(message, { key: postKey, index, ...(into ? { thread: into } : {}) });
+  const render = (shrink: number) =>
+    adapter.render({
+      destination,
+      notification,
+      part: delivery.part,
+      templated: { values, notes },
+      now: now(),
+      shrink,
     });
-    if (value.id) {
-      ids.push(value.id);
-      if (adapter.can.thread && (index === 0 || thread === undefined) && ownsGroup) thread = value.id;
-    } else if (adapter.can.edit || adapter.can.thread) {
-      logger.warn(`${adapter.vendor} answered without the message; later notifications post a new one`, {
-        channel: channel.label,
+  const base = `${delivery.idempotencyKey}.${delivery.receivedAt}.${delivery.part.index}`;
+
+  /** Edits or posts each message of `messages` (the render at `shrink`), recording its progress in `placed`. */
+  const place = async (messages: M[], shrink: number, placed: Placed) => {
+    // Steps of a smaller render are its own: the larger one's were refused or are edited now.
+    const prefix = shrink > 0 ? `shrink${shrink}:` : '';
+    for (const [index, message] of messages.entries()) {
+      const existing = plan.messages[index];
+      if (existing !== undefined && channel.edit) {
+        const edit = channel.edit.bind(channel);
+        const step = `${prefix}edit:${index}`;
+        const { value } = await journal.once<{ gone?: true }>(step, async () => {
+          if (channel.budget.edits !== false) await paced(journal, step);
+          return (await edit(existing, message)) === 'gone' ? { gone: true } : {};
+        });
+        if (!value.gone) {
+          placed.ids[index] = existing;
+          placed.edited++;
+          continue;
+        }
+        // Someone deleted the message: the group gets a new one.
+        logger.warn(`the group message was deleted in ${adapter.vendor}; posting a new one`, {
+          message: index + 1,
+        });
+        // The thread's first message is gone: its replacement starts the thread anew.
+        if (existing === placed.thread) placed.thread = undefined;
+      }
+      const value = await post(journal, `${prefix}post:${index}`, message, {
+        key: `${base}.${index}${shrink > 0 ? `.s${shrink}` : ''}`,
+        index,
+        ...(placed.thread ? { thread: placed.thread } : {}),
       });
+      if (value.id) {
+        placed.ids[index] = value.id;
+        if (adapter.can.thread && (index === 0 || placed.thread === undefined) && ownsGroup)
+          placed.thread = value.id;
+      } else if (adapter.can.edit || adapter.can.thread) {
+        logger.warn(`${adapter.vendor} answered without the message; later notifications post a new one`, {
+          channel: channel.label,
+        });
+      }
+    }
+  };
+
+  let messages: M[] = [];
+  let placed: Placed = { ids: plan.leave ? [...plan.messages] : [], thread: plan.thread, edited: 0 };
+  if (!plan.leave) {
+    let shrink = plan.shrink ?? 0;
+    for (;;) {
+      messages = render(shrink);
+      placed = { ids: [], thread: plan.thread, edited: 0 };
+      try {
+        await place(messages, shrink, placed);
+        break;
+      } catch (error) {
+        if (!(error instanceof ChatTooLongError) || shrink >= (adapter.shrinks ?? 0)) throw error;
+        shrink++;
+        // What went out at the larger size is edited to the smaller one, not posted again.
+        if (channel.edit) {
+          const carried = [...plan.messages];
+          for (const [index, id] of placed.ids.entries()) if (id !== undefined) carried[index] = id;
+          if (carried.every((id) => id !== undefined)) plan.messages = carried;
+          if (placed.thread) plan.thread = placed.thread;
+        }
+        plan.shrink = shrink;
+        await journal.record('plan', plan);
+        logger.warn(`${adapter.vendor} refused a message as too long; splitting it smaller`, { shrink });
+      }
+    }
+    // Fewer messages than last time (alerts went away): the extra ones would show stale alerts.
+    if (channel.remove) {
+      const remove = channel.remove.bind(channel);
+      for (const [index, stale] of plan.messages.slice(messages.length).entries()) {
+        await journal.once(`delete:${index}`, async () => {
+          await paced(journal, `delete:${index}`);
+          await remove(stale);
+          return { deletedAt: new Date(now()).toISOString() };
+        });
+      }
     }
   }
-  // Fewer messages than last time (alerts went away): the extra ones would show stale alerts.
-  if (channel.remove) {
-    const remove = channel.remove.bind(channel);
-    for (const [index, stale] of plan.messages.slice(messages.length).entries()) {
-      await journal.once(`delete:${index}`, async () => {
-        await paced(journal, `delete:${index}`);
-        await remove(stale);
-        return { deletedAt: new Date(now()).toISOString() };
-      });
+  const ids = placed.ids.filter((id): id is string => id !== undefined);
+  const thread = placed.thread;
+  if (ownsGroup) await remember(adapter, channel, delivery, key, group, ids, now);
+
+  // What changed since the group's last notification, in its thread.
+  let changed = 0;
+  if (plan.previous && adapter.change) {
+    const reply = adapter.change(plan.previous, notification, destination);
+    if (reply !== undefined) {
+      await post(journal, 'post:change', reply, { key: `${base}.change`, ...(thread ? { thread } : {}) });
+      changed = 1;
     }
   }
-  if (ownsGroup) await remember(adapter, delivery, key, group, ids, now);
+  if (adapter.after) {
+    await adapter.after({
+      delivery,
+      channel,
+      ...(thread ? { thread } : {}),
+      started: plan.started === true,
+      journal,
+      paced: (step) => paced(journal, step),
+    });
+  }
   logger.info(`${adapter.name} message delivered`, {
     status: notification.status,
     messages: messages.length,
-    edited,
-    posted: messages.length - edited,
+    edited: placed.edited,
+    posted: messages.length - placed.edited,
+    ...(adapter.change ? { changed } : {}),
     attempt: delivery.attempt,
   });
   await storm.after?.();
 }
 
 /**
+ * The group's record as the stage reads it (an adapter may read an older shape of its own), or
+ * undefined when there is none or it is not the group's any more: its messages live somewhere
+ * else than where this channel posts (the destination moved), so the group starts over here.
+ */
+function groupOf<M>(
+  adapter: ChatAdapter<ChatDestination, M, ChatChannel<M>>,
+  channel: ChatChannel<M>,
+  stored: object | undefined,
+): ChatGroupRecord | undefined {
+  if (!stored) return undefined;
+  const record = adapter.fromRecord?.(stored) ?? (stored as ChatGroupRecord);
+  if (record.where !== undefined && record.where !== channel.where) return undefined;
+  return record;
+}
+
+/** Each alert's status in `notification` (fingerprint -> status). */
+function alertsOf(notification: Notification): Record<string, 'firing' | 'resolved'> {
+  const alerts: Record<string, 'firing' | 'resolved'> = {};
+  for (const alert of notification.alerts) alerts[alert.fingerprint] = alert.status;
+  return alerts;
+}
+
+/**
  * Writes the group's record when it changed (or is a day old): a vendor that edits or threads
  * needs its message ids; storm mode needs to know the group had a message of its own.
  */
-async function remember<C extends ChatDestination>(
-  adapter: ChatAdapter<C, unknown>,
+async function remember<C extends ChatDestination, M>(
+  adapter: ChatAdapter<C, M, ChatChannel<M>>,
+  channel: ChatChannel<M>,
   delivery: Delivery<C>,
   key: string,
   group: ChatGroupRecord | undefined,
@@ -202,14 +336,19 @@ async function remember<C extends ChatDestination>(
     stormSettings(destination.storm as Parameters<typeof stormSettings>[0]) !== undefined;
   if (!needed) return;
   const messages = adapter.can.edit || adapter.can.thread ? ids : [];
+  const alerts = adapter.change ? alertsOf(notification) : undefined;
   const unchanged =
     group?.status === notification.status &&
     JSON.stringify(group.messages ?? []) === JSON.stringify(messages) &&
+    group.where === channel.where &&
+    JSON.stringify(group.alerts) === JSON.stringify(alerts) &&
     now() - Date.parse(group.updatedAt ?? '') < REFRESH_MS;
   if (unchanged) return;
   const record: ChatGroupRecord = {
     messages,
     status: notification.status,
+    ...(channel.where !== undefined ? { where: channel.where } : {}),
+    ...(alerts ? { alerts } : {}),
     updatedAt: new Date(now()).toISOString(),
   };
   await state.put(key, record, { ttlSeconds: CHAT_GROUP_TTL_SECONDS });
@@ -231,6 +370,60 @@ function pacer<M>(channel: ChatChannel<M>, delivery: Delivery, now: () => number
   };
 }
 
+/**
+ * Posts a message once per journal step, at its turn in the channel's budget. For a vendor that
+ * can look its messages up (ChatChannel.find), the intent is recorded before the post, and a
+ * retry that finds an intent without a result looks the message up instead of posting again.
+ */
+function poster<M>(
+  channel: ChatChannel<M>,
+  delivery: Delivery,
+  paced: ReturnType<typeof pacer>,
+  now: () => number,
+) {
+  const { logger } = delivery;
+  return async (steps: StepJournal, step: string, message: M, options: ChatPost): Promise<ChatPosted> => {
+    if (!channel.find) {
+      const { value } = await steps.once<ChatPosted>(step, async () => {
+        await paced(steps, step);
+        return channel.post(message, options);
+      });
+      return value;
+    }
+    const done = await steps.get<PostStep>(step);
+    if (done?.posted) return done.id === undefined ? {} : { id: done.id };
+    if (done?.at !== undefined) {
+      const found = await channel.find(done.key ?? options.key, {
+        since: done.at,
+        ...(options.thread ? { thread: options.thread } : {}),
+      });
+      if (found === 'unreadable') {
+        logger.warn('cannot read the channel to check an interrupted post; posting again may duplicate it', {
+          channel: channel.label,
+          step,
+        });
+      } else if (found !== undefined) {
+        await steps.record(step, { ...done, id: found, posted: true } satisfies PostStep);
+        logger.info('found the message of an interrupted post; not posting it again', {
+          step,
+          channel: channel.label,
+        });
+        return { id: found };
+      }
+    }
+    await paced(steps, step);
+    const intent: PostStep = { at: now(), key: options.key };
+    await steps.record(step, intent);
+    const posted = await channel.post(message, options);
+    await steps.record(step, {
+      ...intent,
+      ...(posted.id === undefined ? {} : { id: posted.id }),
+      posted: true,
+    });
+    return posted;
+  };
+}
+
 /** The digest's key for a vendor-side deduplication of its posts: one per state of the storm. */
 function digestKey(view: DigestView): string {
   return `storm.${view.storm.id}.${view.storm.revision}.${view.storm.endedAt ?? 'live'}`;
@@ -241,19 +434,15 @@ function digestKey(view: DigestView): string {
  * edit; otherwise each state of the digest is a new message (the latest wins).
  */
 function digestPublisher<C extends ChatDestination, M>(
-  adapter: ChatAdapter<C, M>,
+  adapter: ChatAdapter<C, M, ChatChannel<M>>,
   channel: ChatChannel<M>,
   delivery: Delivery<C>,
   paced: ReturnType<typeof pacer>,
+  post: ReturnType<typeof poster<M>>,
 ): DigestPublisher {
   const { destination, logger } = delivery;
-  const postDigest = async (view: DigestView, steps: StepJournal) => {
-    const { value } = await steps.once<ChatPosted>('message', async () => {
-      await paced(steps, 'message');
-      return channel.post(adapter.digest(view, destination), { key: digestKey(view), digest: view });
-    });
-    return value;
-  };
+  const postDigest = (view: DigestView, steps: StepJournal) =>
+    post(steps, 'message', adapter.digest(view, destination), { key: digestKey(view), digest: view });
   return {
     async post(view, steps) {
       const posted = await postDigest(view, steps);
@@ -267,7 +456,7 @@ function digestPublisher<C extends ChatDestination, M>(
       }
       // Without an id the digest cannot be edited: the storm's counts stay in the state store.
       if (!message.id) return;
-      await paced(steps, 'edit');
+      if (channel.budget.edits !== false) await paced(steps, 'edit');
       if ((await channel.edit(message.id, adapter.digest(view, destination))) === 'gone')
         logger.warn(`the storm digest was deleted in ${adapter.vendor}; its counts stay in the state store`);
     },
