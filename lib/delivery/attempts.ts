@@ -3,11 +3,12 @@ import { DELIVERY_POLICY } from './policy.ts';
 
 /**
  * Failed attempts of one accepted message, counted by the relay in the state store instead of
- * read from SQS's receive count: a record handed back because a group-mate ahead of it failed,
- * or because the function's time ran out after progress, is received again without having
- * failed, and must not move closer to the DLQ for it. The key is the accepted message
- * (destination, content key, receivedAt), which survives redelivery; a dead-lettered message's
- * count is cleared, so a redrive starts again from the first attempt.
+ * read from SQS's receive count: a record that waits (a deferral, a vendor's rate limit, a
+ * group-mate ahead of it handed back, the function's time running out) is received again without
+ * having failed, and must not move closer to the DLQ for it. The key is the accepted message
+ * (destination, content key, receivedAt), which survives redelivery and a renewal (a fresh copy
+ * of the same body); a dead-lettered message's count is cleared, so a redrive starts again from
+ * the first attempt.
  */
 export interface AttemptRecord {
   /** Failed attempts so far. */

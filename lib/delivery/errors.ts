@@ -48,10 +48,12 @@ export class OutOfTimeError extends RetryableError {
 }
 
 /**
- * Not a failure: the sink chose to come back later, after `retryAfterSeconds` (its own pacing
- * of a channel, a storm digest's next edit). The record handler makes the message visible again
- * then and counts no attempt, so waiting never dead-letters a message; the queue's receive
- * backstop still ends a loop.
+ * Not a failure, a wait: the sink chose to come back later, after `retryAfterSeconds` (its own
+ * pacing of a channel, a storm digest's next edit). The record handler makes the message visible
+ * again then and counts no attempt. A chain of waits never reaches the queue's receive limit
+ * either: at that receive the handler renews the message (a fresh copy on the queue, in its
+ * group). What ends a wait is DELIVERY_POLICY.waitBudgetSeconds after the message was accepted:
+ * then it is dead-lettered with `waited N h for ...`.
  */
 export class DeferredError extends RetryableError {
   declare readonly retryAfterSeconds: number;

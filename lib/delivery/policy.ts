@@ -14,11 +14,22 @@ export interface DeliveryPolicy {
    */
   readonly maxAttempts: number;
   /**
-   * The queue's redrive maxReceiveCount. Far above maxAttempts, so SQS's own redrive (which
-   * carries no reason) only catches a message whose function keeps crashing; the handler
-   * dead-letters a message at this receive itself, with a reason, whatever the outcome.
+   * The queue's redrive maxReceiveCount, which SQS applies by itself on receive: a message
+   * received this often goes to the DLQ, without a reason, on its next receive. Only a function
+   * that keeps crashing may reach it. A message the handler hands back at this receive is
+   * renewed instead (a fresh copy of its body on the queue, in its group, the original
+   * deleted), whether it waits or retries a failure with attempts left, so a chain of waits
+   * never reaches it; the last attempt is dead-lettered with its reason as ever.
    */
   readonly receiveBackstop: number;
+  /**
+   * How long a message may wait, counted from when ingest accepted it (`receivedAt`): a message
+   * that would be handed back (a wait, or a retry) this long after it was accepted is
+   * dead-lettered with `waited N h for ...` instead. Under the queue's retention less the longest
+   * visibility, so SQS never drops a waiting message silently (the queue's copy was sent at or
+   * after `receivedAt`, and the handler sees it again within the longest visibility).
+   */
+  readonly waitBudgetSeconds: number;
   /** The wait after a vendor's 429 that names none (no Retry-After and no vendor default). */
   readonly rateLimitWaitSeconds: number;
   /** Backoff between attempts when the vendor gave no Retry-After. */
@@ -67,6 +78,10 @@ export const DELIVERY_POLICY: DeliveryPolicy = {
   // counts real attempts itself, so 5 of them is the same budget without the queue-mates' waits.
   maxAttempts: 5,
   receiveBackstop: 50,
+  // 3 days: the queue keeps a message 4 (lib/infra/constants.ts), less the longest visibility
+  // (12 h) and a margin. A storm's backfill keeps its folded notification's receivedAt, at most a
+  // day old (its kept copy's TTL), so it still has two days to wait its turn.
+  waitBudgetSeconds: 3 * 24 * 3600,
   // Most vendors' windows are a minute (Google Chat 60 writes, ilert 50 calls, PagerDuty 120
   // events): a full one has passed by then. Those that know better (Slack 30 s, Sentry 60 s,
   // ilert 20 s, PagerDuty 30 s) give their own default to statusError.

@@ -1,22 +1,23 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { RelayConfig } from '../config/types.ts';
 import { packBatches } from '../queue/batches.ts';
-import { messageGroupId } from '../queue/idempotency.ts';
+import { messageGroupId, renewalDeduplicationId } from '../queue/idempotency.ts';
 import {
   backfillMessage,
   DLQ_ATTRIBUTES,
   parseMessage,
   type QueueMessage,
+  RENEWALS_ATTRIBUTE,
   serializeMessage,
   shareMessage,
   toQueueText,
 } from '../queue/message.ts';
-import type { RecordQueue } from '../queue/types.ts';
+import type { OutgoingMessage, RecordQueue } from '../queue/types.ts';
 import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
 import { type AttemptRecord, clearAttempts, countFailure, readAttempts } from './attempts.ts';
 import { type DeadlineContext, type DeliveryClock, runWithDeadline } from './deadline.ts';
-import { DeferredError, OutOfTimeError, PermanentError, RetryableError } from './errors.ts';
+import { DeferredError, OutOfTimeError, PermanentError, RateLimitedError, RetryableError } from './errors.ts';
 import {
   afterApply,
   afterDuplicate,
@@ -52,9 +53,10 @@ export interface RecordHandlerDependencies {
   queue: RecordQueue;
   telemetry: Telemetry;
   /**
-   * The queue's redrive maxReceiveCount (DELIVERY_POLICY.receiveBackstop): a record received this
-   * often is dead-lettered by the handler, with its reason, whatever happens to it, because SQS
-   * would move it without one on the next receive.
+   * The queue's redrive maxReceiveCount (DELIVERY_POLICY.receiveBackstop): SQS moves a record
+   * received this often to the DLQ, without a reason, on its next receive. A record the handler
+   * hands back at this receive is renewed instead (see renew), or, when that fails, dead-lettered
+   * with its reason.
    */
   maxReceiveCount: number;
   /** Failed attempts (counted by the relay) after which a message is dead-lettered. Default DELIVERY_POLICY.maxAttempts. */
@@ -68,8 +70,22 @@ export type RecordHandler = (event: SQSEvent, context?: DeadlineContext) => Prom
 
 const NO_DEADLINE: DeadlineContext = { getRemainingTimeInMillis: () => Number.POSITIVE_INFINITY };
 
-/** What became of a record: done with (delivered, skipped or dead-lettered), or handed back to the queue. */
-type Outcome = 'done' | 'returned';
+/**
+ * What became of a record: done with (delivered, skipped or dead-lettered), handed back to the
+ * queue, or to be renewed (handed back at the queue's receive limit; `why` it waits).
+ */
+type Outcome = 'done' | 'returned' | { renew: string };
+
+/** A record to renew, and why it was handed back. */
+interface Renewal {
+  record: SQSRecord;
+  why: string;
+}
+
+/** Why a record that was not tried is handed back (also the end of its `waited N h for ...`). */
+const HELD = 'an earlier message of its group was handed back';
+const NO_TIME_TO_START = "the function's time ran out before it was started";
+const OUT_OF_TIME = "the function's time ran out after progress";
 
 interface Invocation {
   context: DeadlineContext;
@@ -85,6 +101,11 @@ interface Invocation {
  * failed attempts are counted in the state store (lib/delivery/attempts.ts), so a record held
  * back behind a group-mate or returned for lack of time loses nothing, and the function's
  * deadline (lib/delivery/deadline.ts) is carried into the sink's vendor calls.
+ *
+ * Waiting is not failing: a deferral or a vendor's rate limit (DeferredError, RateLimitedError),
+ * a receive spent behind a group-mate and a return for lack of time count no attempt, and a
+ * chain of them never reaches the queue's receive limit: at that receive the record is renewed
+ * (see renew). A wait ends DELIVERY_POLICY.waitBudgetSeconds after the message was accepted.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
 export function createRecordHandler(deps: RecordHandlerDependencies): RecordHandler {
@@ -93,26 +114,39 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
   const maxAttempts = deps.maxAttempts ?? DELIVERY_POLICY.maxAttempts;
   const destinations = new Map(deps.config.destinations.map((d) => [d.name, d]));
   const { logger } = deps.telemetry;
+  const waitBudgetMs = DELIVERY_POLICY.waitBudgetSeconds * 1000;
 
   return async (event, context = NO_DEADLINE) => {
     const invocation: Invocation = { context, startedAt: now() };
     const batchItemFailures: { itemIdentifier: string }[] = [];
     const heldGroups = new Set<string | undefined>();
+    // Groups with a record to renew: every later record of the group in this batch is renewed
+    // after it, in order, rather than tried or handed back (see renew).
+    const renewingGroups = new Set<string | undefined>();
+    const renewals: Renewal[] = [];
     for (const record of event.Records) {
       const group = record.attributes.MessageGroupId;
+      if (renewingGroups.has(group)) {
+        renewals.push({ record, why: 'an earlier message of its group was renewed' });
+        continue;
+      }
       let outcome: Outcome;
       if (heldGroups.has(group)) {
-        outcome = await handBack(record, 'an earlier message of its group was handed back');
+        outcome = await handBack(record, HELD);
       } else if (context.getRemainingTimeInMillis() < DEADLINE_MARGIN_MS) {
-        outcome = await handBack(record, "the function's time ran out before it was started");
+        outcome = await handBack(record, NO_TIME_TO_START);
       } else {
         outcome = await handleRecord(record, invocation);
       }
       if (outcome === 'returned') {
         heldGroups.add(group);
         batchItemFailures.push({ itemIdentifier: record.messageId });
+      } else if (outcome !== 'done') {
+        renewingGroups.add(group);
+        renewals.push({ record, why: outcome.renew });
       }
     }
+    for (const messageId of await renew(renewals)) batchItemFailures.push({ itemIdentifier: messageId });
     return { batchItemFailures };
   };
 
@@ -121,25 +155,44 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
   }
 
   /**
-   * A record that was not tried (held behind its group, or no time to start it): back at once,
-   * without counting an attempt. Only at the queue's receive limit is it dead-lettered, since
-   * SQS would otherwise move it to the DLQ on the next receive without a reason.
+   * A record that was not tried (held behind its group, or no time to start it), or stopped for
+   * lack of time after progress: a wait. Back at once, without counting an attempt.
    */
-  async function handBack(record: SQSRecord, why: string): Promise<Outcome> {
-    const received = receiveCount(record);
-    if (received >= deps.maxReceiveCount) {
-      const message = tryParse(record.body);
+  function handBack(record: SQSRecord, why: string, message = tryParse(record.body)): Promise<Outcome> {
+    // Back at once rather than after the visibility timeout: its group is held anyway.
+    return waitFor(record, message, 0, { why });
+  }
+
+  /**
+   * Hands back a record that waits (or retries a counted failure) for `seconds`, unless
+   * - its message was accepted DELIVERY_POLICY.waitBudgetSeconds ago or more: dead-lettered,
+   *   `waited N h for <why>`;
+   * - it is at the queue's receive limit, where SQS would move it to the DLQ on its next receive:
+   *   to be renewed (see renew). Its wait is lost once: the copy comes back at once, and the
+   *   sink (its pacing, the vendor's Retry-After) makes it wait again.
+   */
+  async function waitFor(
+    record: SQSRecord,
+    message: QueueMessage | undefined,
+    seconds: number,
+    hold: { why: string; error?: unknown; attempts?: AttemptRecord },
+    context: Record<string, string | number> = {},
+  ): Promise<Outcome> {
+    const waitedMs = message ? now() - Date.parse(message.receivedAt) : 0;
+    if (waitedMs >= waitBudgetMs) {
+      const counted =
+        hold.attempts ?? (await readAttempts(deps.state, message as QueueMessage).catch(() => undefined));
+      const hours = Math.floor(waitedMs / 3_600_000);
       return deadLetter(
         record,
         message,
-        new RetryableError(`received ${received} times without being delivered: ${why}`),
-        undefined,
-        `received ${received} times (the queue's limit) without being delivered: ${why}`,
+        hold.error ?? new RetryableError(hold.why),
+        counted ?? { failures: 0, firstFailureAt: firstReceivedAt(record) },
+        `waited ${hours} h for ${hold.why} (the relay waits at most ${DELIVERY_POLICY.waitBudgetSeconds / 3600} h from acceptance)`,
       );
     }
-    // Back at once rather than after the visibility timeout: its group is held anyway.
-    await deps.queue.changeVisibility(record.receiptHandle, 0).catch(() => undefined);
-    return 'returned';
+    if (receiveCount(record) >= deps.maxReceiveCount) return { renew: hold.why };
+    return returnAfter(record, seconds, context);
   }
 
   async function handleRecord(record: SQSRecord, invocation: Invocation): Promise<Outcome> {
@@ -252,7 +305,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
           ...context,
           reason: describeError(error),
         });
-        return handBack(record, "the function's time ran out after progress, each time");
+        return handBack(record, OUT_OF_TIME, message);
       }
       return failure(record, message, error, attempts, context, invocation);
     }
@@ -292,24 +345,116 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
 
   /** DeliveryPipeline.backfill: onto this sink's queue, in each message's group, retrying what the queue refused once. */
   async function requeue(messages: readonly QueueMessage[]): Promise<void> {
-    let pending = messages.map((message, i) => ({
-      id: `b${i}`,
-      body: serializeMessage(message),
-      groupId: messageGroupId(message.destination, message.notification.groupKey),
-      // Unique per message and stable across resends: a resend within the queue's 5 minutes is absorbed.
-      deduplicationId: message.idempotencyKey,
-    }));
-    for (let round = 0; round < 2 && pending.length > 0; round++) {
-      const failed: { id: string; reason: string }[] = [];
-      for (const batch of packBatches(pending)) failed.push(...(await deps.queue.requeue(batch)).failed);
-      const ids = new Set(failed.map((f) => f.id));
-      pending = pending.filter((entry) => ids.has(entry.id));
-      if (round === 1 && failed.length > 0) {
-        throw new RetryableError(
-          `the queue refused ${failed.length} of ${messages.length} messages: ${failed[0].reason}`,
-        );
-      }
+    const refused = await sendToOwnQueue(
+      messages.map((message, i) => ({
+        id: `b${i}`,
+        body: serializeMessage(message),
+        groupId: messageGroupId(message.destination, message.notification.groupKey),
+        // Unique per message and stable across resends: a resend within the queue's 5 minutes is absorbed.
+        deduplicationId: message.idempotencyKey,
+      })),
+    );
+    if (refused.size > 0) {
+      throw new RetryableError(
+        `the queue refused ${refused.size} of ${messages.length} messages: ${[...refused.values()][0]}`,
+      );
     }
+  }
+
+  /**
+   * Sends entries to this sink's own queue in order (SendMessageBatch calls of at most 10 entries
+   * and 1 MiB), and once more what the queue refused. Resolves with the reasons of the entries
+   * refused twice, by id. A resend carries the same deduplication id, so what the queue took
+   * although its answer was lost is absorbed.
+   */
+  async function sendToOwnQueue(entries: OutgoingMessage[]): Promise<Map<string, string>> {
+    let pending = entries;
+    let refused = new Map<string, string>();
+    for (let round = 0; round < 2 && pending.length > 0; round++) {
+      refused = new Map();
+      for (const batch of packBatches(pending)) {
+        try {
+          for (const failed of (await deps.queue.requeue(batch)).failed)
+            refused.set(failed.id, failed.reason);
+        } catch (error) {
+          for (const entry of batch) refused.set(entry.id, describeError(error));
+        }
+      }
+      pending = pending.filter((entry) => refused.has(entry.id));
+    }
+    return refused;
+  }
+
+  /**
+   * Renews records handed back without having failed at the queue's receive limit (and the
+   * records of their groups after them in the batch): sends a fresh copy of each body to this
+   * sink's queue, in its group, in batch order, and reports the originals done so the queue
+   * deletes them. The copy starts at receive 0 with a deduplication id of its own
+   * (renewalDeduplicationId: the original's would be absorbed within SQS's 5 minutes), so a chain
+   * of waits never meets SQS's redrive, which then only catches a function that keeps crashing
+   * (renewal happens only when the handler itself decides a wait).
+   *
+   * Order: a group's renewed records keep their order among themselves and stay behind its
+   * records handed back earlier in this batch (still on the queue, ahead of the copies). A
+   * group-mate not in this batch (sent later, waiting on the queue) is now ahead of the copies and
+   * may be delivered first. That is safe because the group's state judges by receivedAt, not by
+   * arrival (lib/delivery/group-state.ts): a renewed copy older than a notification applied
+   * before it is superseded (skipped on a lifecycle sink, delivered marked on an event-log sink),
+   * and a copy of the same notification (another part, or the same body renewed twice after a
+   * crash) is applied alongside it or skipped as its duplicate.
+   *
+   * Resolves with the ids of the records that went back to the queue instead: a copy the queue
+   * refused twice is handed back, or, at the receive limit, dead-lettered with its reason.
+   */
+  async function renew(renewals: readonly Renewal[]): Promise<string[]> {
+    if (renewals.length === 0) return [];
+    const refused = await sendToOwnQueue(
+      renewals.map(({ record }, i) => ({
+        id: `r${i}`,
+        body: record.body,
+        groupId: record.attributes.MessageGroupId ?? '',
+        deduplicationId: renewalDeduplicationId(record.messageId),
+        attributes: { [RENEWALS_ATTRIBUTE]: String(renewalsOf(record) + 1) },
+      })),
+    );
+    const returned: string[] = [];
+    for (const [i, { record, why }] of renewals.entries()) {
+      const message = tryParse(record.body);
+      const context = {
+        destination: message?.destination,
+        groupKey: message?.notification.groupKey,
+        idempotencyKey: message?.idempotencyKey,
+        receivedAt: message?.receivedAt,
+        part: message ? `${message.part.index}/${message.part.count}` : undefined,
+        receiveCount: receiveCount(record),
+        renewals: renewalsOf(record) + 1,
+        reason: why,
+      };
+      const problem = refused.get(`r${i}`);
+      if (problem === undefined) {
+        logger.info(
+          "renewed: handed back without failing at the queue's receive limit, so a fresh copy waits in its place",
+          context,
+        );
+        continue;
+      }
+      const received = receiveCount(record);
+      if (received < deps.maxReceiveCount) {
+        logger.warn('could not renew; handed back to the queue', { ...context, error: problem });
+        await deps.queue.changeVisibility(record.receiptHandle, 0).catch(() => undefined);
+        returned.push(record.messageId);
+        continue;
+      }
+      const outcome = await deadLetter(
+        record,
+        message,
+        new RetryableError(`received ${received} times without being delivered: ${why}`),
+        undefined,
+        `received ${received} times (the queue's limit) without being delivered, and the queue refused its renewal (${problem}): ${why}`,
+      );
+      if (outcome === 'returned') returned.push(record.messageId);
+    }
+    return returned;
   }
 
   async function failure(
@@ -321,7 +466,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     invocation: Invocation,
   ): Promise<Outcome> {
     if (error instanceof PermanentError) return deadLetter(record, message, error, previous);
-    if (error instanceof DeferredError) return defer(record, error, context, invocation);
+    if (error instanceof DeferredError) return defer(record, message, error, previous, context, invocation);
     if (!(error instanceof RetryableError))
       deps.telemetry.reportError(error, { ...context, stage: 'deliver' });
     const reason = describeError(error);
@@ -329,11 +474,11 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     try {
       counted = await countFailure(deps.state, message, previous, new Date(now()).toISOString());
     } catch (stateError) {
-      // Uncounted: the queue's receive limit still ends it, with a reason (handBack, below).
+      // Uncounted: its receives stand in for the count, and the queue's limit ends it with a reason.
       deps.telemetry.reportError(stateError, { ...context, stage: 'count-attempt' });
     }
     const failures = counted?.failures ?? receiveCount(record);
-    if (failures >= maxAttempts || receiveCount(record) >= deps.maxReceiveCount) {
+    if (failures >= maxAttempts || (!counted && receiveCount(record) >= deps.maxReceiveCount)) {
       return deadLetter(record, message, error, counted, `gave up after ${failures} attempts: ${reason}`);
     }
     const sinceReceiveMs = now() - invocation.startedAt;
@@ -349,24 +494,39 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       reason,
       retryInSeconds: delay,
     });
-    return returnAfter(record, delay, context);
+    // A counted failure with attempts left: its receives may be mostly waits, so at the queue's
+    // limit it is renewed too rather than dead-lettered for them.
+    return waitFor(
+      record,
+      message,
+      delay,
+      { why: `a retry after ${failures} failed attempts (${reason})`, error, attempts: counted },
+      context,
+    );
   }
 
-  /** The sink asked to come back later: no attempt counted, no Retried metric. */
+  /**
+   * The sink asked to come back later (DeferredError), or the vendor said "too many requests"
+   * (RateLimitedError): a wait. No attempt counted, no Retried metric.
+   */
   async function defer(
     record: SQSRecord,
+    message: QueueMessage,
     error: DeferredError,
+    attempts: AttemptRecord | undefined,
     context: Record<string, string | number>,
     invocation: Invocation,
   ): Promise<Outcome> {
-    if (receiveCount(record) >= deps.maxReceiveCount) return handBack(record, describeError(error));
     const delay = retryAfterVisibility(error.retryAfterSeconds, now() - invocation.startedAt);
-    logger.info('deferred by the sink; comes back later', {
-      ...context,
-      reason: error.message,
-      retryInSeconds: delay,
-    });
-    return returnAfter(record, delay, context);
+    const rateLimited = error instanceof RateLimitedError;
+    logger.info(
+      rateLimited
+        ? 'rate limited by the vendor; waits, no attempt counted'
+        : 'deferred by the sink; comes back later, no attempt counted',
+      { ...context, reason: describeError(error), retryInSeconds: delay },
+    );
+    const why = rateLimited ? `the vendor's rate limit (${describeError(error)})` : describeError(error);
+    return waitFor(record, message, delay, { why, error, attempts }, context);
   }
 
   /** Hands a record back to come again in `seconds`. */
@@ -384,6 +544,11 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     return 'returned';
   }
 
+  /** When the queue first handed the record out (ISO 8601), or now when it did not say. */
+  function firstReceivedAt(record: SQSRecord): string {
+    return new Date(Number(record.attributes.ApproximateFirstReceiveTimestamp) || now()).toISOString();
+  }
+
   async function deadLetter(
     record: SQSRecord,
     message: QueueMessage | undefined,
@@ -392,12 +557,11 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     reason = describeError(error),
   ): Promise<Outcome> {
     const statusCode = (error as { statusCode?: number } | null | undefined)?.statusCode;
-    const firstReceive = Number(record.attributes.ApproximateFirstReceiveTimestamp) || now();
     const attemptCount = attempts?.failures ?? (error instanceof PermanentError ? 1 : receiveCount(record));
     const attributes: Record<string, string> = {
       [DLQ_ATTRIBUTES.reason]: toQueueText(reason.slice(0, 1000)),
       [DLQ_ATTRIBUTES.destination]: message?.destination ?? 'unknown',
-      [DLQ_ATTRIBUTES.firstFailureAt]: attempts?.firstFailureAt ?? new Date(firstReceive).toISOString(),
+      [DLQ_ATTRIBUTES.firstFailureAt]: attempts?.firstFailureAt ?? firstReceivedAt(record),
       [DLQ_ATTRIBUTES.attempts]: String(
         error instanceof PermanentError ? (attempts?.failures ?? 0) + 1 : attemptCount,
       ),
@@ -435,6 +599,11 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     });
     return 'done';
   }
+}
+
+/** How many times the record's message was renewed before (its `renewals` attribute). */
+function renewalsOf(record: SQSRecord): number {
+  return Number(record.messageAttributes?.[RENEWALS_ATTRIBUTE]?.stringValue) || 0;
 }
 
 function tryParse(body: string): QueueMessage | undefined {

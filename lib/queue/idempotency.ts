@@ -46,3 +46,17 @@ export function queueDeduplicationId(contentKey: string, requestId: string): str
 export function messageGroupId(destination: string, groupKey: string): string {
   return `${destination}:${hash('sha256', groupKey).slice(0, 40)}`;
 }
+
+/**
+ * The deduplication id of a renewal: the fresh copy of a waiting message that the record handler
+ * sends to the message's own queue, in its group, when SQS would otherwise move the message to
+ * the DLQ on its next receive (lib/delivery/record-handler.ts). Never the original's id: SQS FIFO
+ * would absorb a copy sent within 5 minutes of the original as its duplicate. Made from the
+ * received message's id, so a resend of the same renewal (a SendMessageBatch retried after an
+ * answer that was lost) is absorbed by the queue, while each copy's renewal is a message of its
+ * own; two copies of one body (a renewal sent again after a crash) are then one notification to
+ * the group's state, which delivers the first and skips the second as its duplicate. 64 hex chars.
+ */
+export function renewalDeduplicationId(messageId: string): string {
+  return hash('sha256', `${messageId}\u0000renewal`);
+}

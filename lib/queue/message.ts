@@ -18,13 +18,20 @@ export interface QueueMessage {
   receivedAt: string;
   notification: Notification;
   /**
-   * Set on a storm's backfill (lib/digest/backfill.ts): the id of the storm this group was folded
+   * Set on a storm's backfill (lib/chat/storm/backfill.ts): the id of the storm this group was folded
    * into. The message re-delivers the group's last folded notification, as it was accepted
    * (`receivedAt` kept), so that the group gets its own message after the storm; only a newer
    * notification of the group supersedes it (lib/delivery/group-state.ts).
    */
   backfill?: string;
 }
+
+/**
+ * The message attribute a renewal carries (lib/delivery/record-handler.ts): how many times the
+ * message was renewed, a fresh copy sent to its own queue instead of waiting into SQS's receive
+ * limit. Absent on a message never renewed.
+ */
+export const RENEWALS_ATTRIBUTE = 'renewals';
 
 /** Message attributes set on a message sent to a DLQ. */
 export const DLQ_ATTRIBUTES = {

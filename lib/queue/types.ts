@@ -32,8 +32,9 @@ export interface RecordQueue {
   /** Sends a message to the sink's dead-letter queue. */
   sendToDlq(message: OutgoingMessage): Promise<void>;
   /**
-   * Puts messages on the sink's own queue, each in its message group (a storm's backfill), as
-   * one SendMessageBatch call: at most 10 entries and 1 MiB (lib/queue/batches.ts).
+   * Puts messages on the sink's own queue, each in its message group (a storm's backfill, a
+   * waiting message's renewal), as one SendMessageBatch call: at most 10 entries and 1 MiB
+   * (lib/queue/batches.ts). Entries of one group are enqueued in the order given.
    */
   requeue(entries: OutgoingMessage[]): Promise<SendBatchResult>;
 }

@@ -5,16 +5,24 @@ import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { RelayConfig } from '../../lib/config/types.ts';
 import { attemptsKey } from '../../lib/delivery/attempts.ts';
 import { markProgress } from '../../lib/delivery/deadline.ts';
-import { DeferredError, OutOfTimeError, PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import {
+  DeferredError,
+  OutOfTimeError,
+  PermanentError,
+  RateLimitedError,
+  RetryableError,
+} from '../../lib/delivery/errors.ts';
 import { groupStateKey } from '../../lib/delivery/group-state.ts';
-import { type BackoffPolicy, DEADLINE_MARGIN_MS } from '../../lib/delivery/policy.ts';
+import { statusError } from '../../lib/delivery/http.ts';
+import { type BackoffPolicy, DEADLINE_MARGIN_MS, DELIVERY_POLICY } from '../../lib/delivery/policy.ts';
 import {
   createRecordHandler,
   DUPLICATE_WINDOW_MS,
   IDEMPOTENCY_TTL_SECONDS,
 } from '../../lib/delivery/record-handler.ts';
 import type { Delivery, DeliveryPipeline, SecretReader, Sink } from '../../lib/delivery/sink.ts';
-import { messageGroupId } from '../../lib/queue/idempotency.ts';
+import { INFRA } from '../../lib/infra/constants.ts';
+import { messageGroupId, renewalDeduplicationId } from '../../lib/queue/idempotency.ts';
 import { backfillMessage, parseMessage, type QueueMessage } from '../../lib/queue/message.ts';
 import type { OutgoingMessage, RecordQueue, SendBatchResult } from '../../lib/queue/types.ts';
 import type { StateStore } from '../../lib/state/store.ts';
@@ -396,7 +404,7 @@ describe('Function: createRecordHandler', () => {
     it('should wait as long as the RetryableError’s retryAfterSeconds says', async () => {
       // Prepare
       const { handler, queue, telemetry } = setup({
-        outcome: failWith({ k1: new RetryableError('429', { retryAfterSeconds: 120, statusCode: 429 }) }),
+        outcome: failWith({ k1: new RetryableError('503', { retryAfterSeconds: 120, statusCode: 503 }) }),
       });
 
       // Act
@@ -415,7 +423,7 @@ describe('Function: createRecordHandler', () => {
         outcome: (delivery) => {
           // The delivery itself took 25 s of the 12 hours that count from the receive.
           clock.now += 25_000;
-          failWith({ k1: new RetryableError('429', { retryAfterSeconds: 7 * 86_400 }) })(delivery);
+          failWith({ k1: new RetryableError('503', { retryAfterSeconds: 7 * 86_400 }) })(delivery);
         },
       });
 
@@ -511,7 +519,7 @@ describe('Function: createRecordHandler', () => {
       expect(reporter.captureException).not.toHaveBeenCalled();
     });
 
-    it('should still end a deferral loop at the queue’s receive backstop, with a reason', async () => {
+    it('should renew a deferral at the queue’s receive backstop instead of dead-lettering it', async () => {
       // Prepare
       const { handler, queue } = setup({
         maxReceiveCount: 3,
@@ -519,13 +527,28 @@ describe('Function: createRecordHandler', () => {
           k1: new DeferredError('storm digest: next edit in 10 s', { retryAfterSeconds: 10 }),
         }),
       });
+      const record = sqsRecord('1', message('k1'), { receiveCount: 3 });
 
       // Act
-      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 3 })));
+      const result = await handler(event(record));
 
-      // Assess
-      expect(queue.deadLettered).toHaveLength(1);
-      expect(queue.deadLettered[0].attributes?.reason).toMatch(/^received 3 times \(the queue's limit\)/);
+      // Assess: a fresh copy of the body in its group, under a deduplication id of its own; the
+      // original is reported done, so the queue deletes it.
+      expect(result.batchItemFailures).toEqual([]);
+      expect(queue.deadLettered).toEqual([]);
+      expect(queue.visibility).toEqual([]);
+      expect(queue.requeued).toEqual([
+        [
+          {
+            id: 'r0',
+            body: record.body,
+            groupId: record.attributes.MessageGroupId,
+            deduplicationId: renewalDeduplicationId('msg-1'),
+            attributes: { renewals: '1' },
+          },
+        ],
+      ]);
+      expect(renewalDeduplicationId('msg-1')).not.toBe(record.attributes.MessageDeduplicationId);
     });
 
     it('should not report a RetryableError as the relay’s own error', async () => {
@@ -992,7 +1015,7 @@ describe('Function: createRecordHandler', () => {
       expect(deliveries.filter((d) => d.idempotencyKey === 'k2').map((d) => d.attempt)).toEqual([1]);
     });
 
-    it('should give a held-back record the reason when it reaches the queue’s receive limit, before SQS moves it without one', async () => {
+    it('should renew a held-back record at the queue’s receive limit, behind the group-mate it waits for, before SQS moves it without a reason', async () => {
       // Prepare
       const { handler, queue } = setup({
         outcome: failWith({ k1: new RetryableError('503') }),
@@ -1004,12 +1027,10 @@ describe('Function: createRecordHandler', () => {
         event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'), { receiveCount: 50 })),
       );
 
-      // Assess
+      // Assess: k1 goes back to the queue (still ahead of its group), k2's copy queues behind it.
       expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
-      expect(queue.deadLettered.map((m) => m.id)).toEqual(['msg-2']);
-      expect(queue.deadLettered[0].attributes?.reason).toBe(
-        "received 50 times (the queue's limit) without being delivered: an earlier message of its group was handed back",
-      );
+      expect(queue.deadLettered).toEqual([]);
+      expect(queue.requeued.flat().map((entry) => parseMessage(entry.body).idempotencyKey)).toEqual(['k2']);
     });
 
     it('should count each failed attempt with the time of the first one', async () => {
@@ -1026,6 +1047,401 @@ describe('Function: createRecordHandler', () => {
         failures: 2,
         firstFailureAt: new Date(NOW).toISOString(),
       });
+    });
+  });
+
+  describe('Returned handler: waits are not failures', () => {
+    const HOUR = 3_600_000;
+    const rateLimited = (headers: Record<string, string> = {}) =>
+      statusError(new Response('slow down', { status: 429, headers }), {
+        label: 'webhook hooks.example.com',
+        redactions: [],
+        now: NOW,
+        redirectHint: 'configure the final URL',
+      });
+    const keyOf = (entry: OutgoingMessage) => parseMessage(entry.body).idempotencyKey;
+
+    /**
+     * Receives `first` the way SQS FIFO does until it is settled: handed back, it comes again
+     * with its receive count one higher; renewed, its copy comes next as a new message (receive
+     * count 1). Resolves with the receives it took.
+     */
+    async function receiveUntilSettled(
+      handler: ReturnType<typeof setup>['handler'],
+      queue: FakeRecordQueue,
+      first: SQSRecord,
+    ): Promise<number> {
+      let record = first;
+      for (let receives = 1; receives <= 500; receives++) {
+        const requeued = queue.requeued.length;
+        const { batchItemFailures } = await handler(event(record));
+        if (queue.requeued.length > requeued) {
+          const [copy] = queue.requeued[queue.requeued.length - 1];
+          record = received(copy, `copy-${receives}`);
+        } else if (batchItemFailures.length > 0) {
+          const count = Number(record.attributes.ApproximateReceiveCount) + 1;
+          record = {
+            ...record,
+            attributes: { ...record.attributes, ApproximateReceiveCount: String(count) },
+          };
+        } else return receives;
+      }
+      throw new Error('not settled in 500 receives');
+    }
+
+    /** A message the queue took, as its first receive hands it out. */
+    function received(entry: OutgoingMessage, id: string): SQSRecord {
+      const record = sqsRecord(id, entry.body, {
+        groupId: entry.groupId,
+        deduplicationId: entry.deduplicationId,
+      });
+      for (const [name, value] of Object.entries(entry.attributes ?? {}))
+        record.messageAttributes[name] = { stringValue: value, dataType: 'String' };
+      return record;
+    }
+
+    it.each([
+      ['with Retry-After: 7', { 'retry-after': '7' }, 7],
+      ['without Retry-After (the policy’s 60 s)', {}, 60],
+    ])('should wait out a 429 %s without counting an attempt, however often', async (_, headers, seconds) => {
+      // Prepare: well past maxAttempts of 429s; a 503 would have been dead-lettered long ago.
+      const error = await rateLimited(headers);
+      const { handler, queue, state, telemetry } = setup({
+        outcome: failWith({ k1: error }),
+        maxAttempts: 5,
+      });
+
+      // Act
+      for (let receive = 1; receive <= 12; receive++)
+        await handler(event(sqsRecord('1', message('k1'), { receiveCount: receive })));
+
+      // Assess
+      expect(error).toBeInstanceOf(RateLimitedError);
+      expect(error).toBeInstanceOf(DeferredError);
+      expect(queue.deadLettered).toEqual([]);
+      expect(queue.visibility.map((v) => v.seconds)).toEqual(Array(12).fill(seconds));
+      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+      expect(telemetry.get('Retried')).toBe(0);
+    });
+
+    it('should log a rate-limited wait at info, with the wait and the reason', async () => {
+      // Prepare
+      const lines: Record<string, unknown>[] = [];
+      const logger = new Logger({ serviceName: 'webhook', logLevel: 'INFO' });
+      vi.spyOn(logger, 'info').mockImplementation(((message: string, extra: object) => {
+        lines.push({ message, ...extra });
+      }) as typeof logger.info);
+      const { handler } = setup({
+        logger,
+        outcome: failWith({ k1: await rateLimited({ 'retry-after': '9' }) }),
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          message: 'rate limited by the vendor; waits, no attempt counted',
+          retryInSeconds: 9,
+          reason:
+            'RateLimitedError: webhook hooks.example.com answered 429 Too Many Requests (rate limited; retry after 9 s): slow down',
+        }),
+      );
+    });
+
+    it('should never dead-letter 60 deferrals under a receive limit of 50, and deliver at the end', async () => {
+      // Prepare
+      let calls = 0;
+      const { handler, queue, telemetry } = setup({
+        maxReceiveCount: 50,
+        outcome: () => {
+          if (++calls <= 60)
+            throw new DeferredError('channel pacing: next slot in 1 s', { retryAfterSeconds: 1 });
+        },
+      });
+      const first = sqsRecord('1', message('k1'));
+
+      // Act
+      const receives = await receiveUntilSettled(handler, queue, first);
+
+      // Assess: renewed once, at its 50th receive; its copy waited 10 more and was delivered.
+      expect(receives).toBe(61);
+      expect(queue.deadLettered).toEqual([]);
+      expect(queue.requeued).toHaveLength(1);
+      expect(queue.requeued[0]).toEqual([
+        {
+          id: 'r0',
+          body: first.body,
+          groupId: first.attributes.MessageGroupId,
+          deduplicationId: renewalDeduplicationId('msg-1'),
+          attributes: { renewals: '1' },
+        },
+      ]);
+      expect(telemetry.get('Delivered', 'audit')).toBe(1);
+      expect(telemetry.get('Retried')).toBe(0);
+    });
+
+    it('should count the renewals of a message across its copies', async () => {
+      // Prepare
+      let calls = 0;
+      const { handler, queue } = setup({
+        maxReceiveCount: 3,
+        outcome: () => {
+          if (++calls <= 7)
+            throw new DeferredError('storm digest: next edit in 10 s', { retryAfterSeconds: 10 });
+        },
+      });
+
+      // Act
+      await receiveUntilSettled(handler, queue, sqsRecord('1', message('k1')));
+
+      // Assess
+      expect(queue.requeued.flat().map((entry) => entry.attributes?.renewals)).toEqual(['1', '2']);
+      expect(new Set(queue.requeued.flat().map((entry) => entry.deduplicationId)).size).toBe(2);
+    });
+
+    it('should renew a record with every later record of its group in the batch, in order, and go on with other groups', async () => {
+      // Prepare: k1 waits at its 50th receive; k2 and k3 are behind it; k4 is another group's.
+      const { handler, queue, deliveries } = setup({
+        maxReceiveCount: 50,
+        outcome: failWith({ k1: await rateLimited({ 'retry-after': '2' }) }),
+      });
+
+      // Act
+      const result = await handler(
+        event(
+          sqsRecord('1', message('k1'), { receiveCount: 50 }),
+          sqsRecord('2', message('k2'), { receiveCount: 50 }),
+          sqsRecord('3', message('k3'), { receiveCount: 12 }),
+          sqsRecord('4', message('k4'), { groupId: 'audit:other' }),
+        ),
+      );
+
+      // Assess: one call, the group's three in their order; every original reported done.
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k4']);
+      expect(queue.requeued).toHaveLength(1);
+      expect(queue.requeued[0].map(keyOf)).toEqual(['k1', 'k2', 'k3']);
+      expect(queue.requeued[0].map((entry) => entry.deduplicationId)).toEqual(
+        ['msg-1', 'msg-2', 'msg-3'].map(renewalDeduplicationId),
+      );
+      expect(new Set(queue.requeued[0].map((entry) => entry.groupId))).toEqual(
+        new Set([sqsRecord('1', message('k1')).attributes.MessageGroupId]),
+      );
+      expect(queue.visibility).toEqual([]);
+      expect(queue.deadLettered).toEqual([]);
+    });
+
+    it('should renew a held record behind a group-mate handed back earlier in the batch, which stays ahead of it', async () => {
+      // Prepare
+      const { handler, queue } = setup({
+        maxReceiveCount: 50,
+        outcome: failWith({ k1: new DeferredError('pacing: 5 s', { retryAfterSeconds: 5 }) }),
+      });
+
+      // Act
+      const result = await handler(
+        event(
+          sqsRecord('1', message('k1'), { receiveCount: 10 }),
+          sqsRecord('2', message('k2'), { receiveCount: 50 }),
+          sqsRecord('3', message('k3'), { receiveCount: 49 }),
+        ),
+      );
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+      expect(queue.visibility).toEqual([{ receiptHandle: 'rh-1', seconds: 5 }]);
+      expect(queue.requeued.flat().map(keyOf)).toEqual(['k2', 'k3']);
+    });
+
+    it('should renew a record whose time ran out after progress at the receive limit', async () => {
+      // Prepare
+      const { handler, queue, state } = setup({
+        maxReceiveCount: 50,
+        outcome: () => {
+          markProgress();
+          throw new OutOfTimeError('alert 3 of 5 not started');
+        },
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 50 })));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(queue.requeued.flat().map(keyOf)).toEqual(['k1']);
+      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+    });
+
+    it('should still dead-letter real failures at the 5th attempt, however many waits came between', async () => {
+      // Prepare: a 503 every 10th delivery, a 429 the rest of the time.
+      let calls = 0;
+      const unavailable = new RetryableError('webhook hooks.example.com answered 503 Service Unavailable', {
+        statusCode: 503,
+      });
+      const limited = await rateLimited({ 'retry-after': '1' });
+      const { handler, queue, telemetry } = setup({
+        maxReceiveCount: 50,
+        maxAttempts: 5,
+        outcome: () => {
+          throw ++calls % 10 === 0 ? unavailable : limited;
+        },
+      });
+
+      // Act
+      const receives = await receiveUntilSettled(handler, queue, sqsRecord('1', message('k1')));
+
+      // Assess
+      expect(receives).toBe(50);
+      expect(queue.requeued).toHaveLength(0);
+      expect(queue.deadLettered).toHaveLength(1);
+      expect(queue.deadLettered[0].attributes).toMatchObject({
+        reason: `gave up after 5 attempts: RetryableError: ${unavailable.message}`,
+        attempts: '5',
+        statusCode: '503',
+        errorType: 'retries-exhausted',
+      });
+      expect(telemetry.get('Retried', 'audit')).toBe(4);
+    });
+
+    it('should renew a failure with attempts left at the receive limit, and dead-letter the 5th on its copy', async () => {
+      // Prepare: 49 waits, then only 503s.
+      let calls = 0;
+      const { handler, queue } = setup({
+        maxReceiveCount: 50,
+        maxAttempts: 5,
+        outcome: () => {
+          throw ++calls < 50
+            ? new DeferredError('pacing: 1 s', { retryAfterSeconds: 1 })
+            : new RetryableError('webhook hooks.example.com answered 503 Service Unavailable', {
+                statusCode: 503,
+              });
+        },
+      });
+
+      // Act
+      const receives = await receiveUntilSettled(handler, queue, sqsRecord('1', message('k1')));
+
+      // Assess: the first failure came at receive 50 and was renewed; the copy failed 4 more times.
+      expect(receives).toBe(54);
+      expect(queue.requeued).toHaveLength(1);
+      expect(queue.deadLettered).toHaveLength(1);
+      expect(queue.deadLettered[0].attributes?.reason).toMatch(/^gave up after 5 attempts: /);
+    });
+
+    it('should dead-letter a message still waiting when the wait budget since its acceptance is spent, saying so', async () => {
+      // Prepare
+      const { handler, queue, clock, state } = setup({
+        outcome: failWith({ k1: await rateLimited({ 'retry-after': '30' }) }),
+      });
+      clock.now = Date.parse(RECEIVED_AT) + DELIVERY_POLICY.waitBudgetSeconds * 1000;
+
+      const recently = new Date(clock.now - HOUR).toISOString();
+
+      // Act: k1 waits for the vendor; k2, held behind a recent notification that waits, for it.
+      const alone = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 7 })));
+      const held = await handler(
+        event(sqsRecord('2', message('k1', { receivedAt: recently })), sqsRecord('3', message('k2'))),
+      );
+
+      // Assess: both are dead-lettered, each with what it waited for; no attempt was counted.
+      expect(alone.batchItemFailures).toEqual([]);
+      expect(held.batchItemFailures).toEqual([{ itemIdentifier: 'msg-2' }]);
+      expect(queue.visibility).toEqual([{ receiptHandle: 'rh-2', seconds: 30 }]);
+      expect(queue.requeued).toEqual([]);
+      expect(queue.deadLettered.map((m) => m.attributes)).toEqual([
+        {
+          reason:
+            "waited 72 h for the vendor's rate limit (RateLimitedError: webhook hooks.example.com answered 429 Too Many Requests (rate limited; retry after 30 s): slow down) (the relay waits at most 72 h from acceptance)",
+          destination: 'audit',
+          statusCode: '429',
+          firstFailureAt: new Date(FIRST_RECEIVE).toISOString(),
+          attempts: '0',
+          errorType: 'retries-exhausted',
+        },
+        {
+          reason:
+            'waited 72 h for an earlier message of its group was handed back (the relay waits at most 72 h from acceptance)',
+          destination: 'audit',
+          firstFailureAt: new Date(FIRST_RECEIVE).toISOString(),
+          attempts: '0',
+          errorType: 'retries-exhausted',
+        },
+      ]);
+      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+    });
+
+    it('should let a message that can be delivered through after the wait budget, and end a retry there too', async () => {
+      // Prepare
+      const { handler, queue, clock, deliveries } = setup({
+        outcome: failWith({ k2: new RetryableError('webhook hooks.example.com answered 502 Bad Gateway') }),
+      });
+      clock.now = Date.parse(RECEIVED_AT) + DELIVERY_POLICY.waitBudgetSeconds * 1000 + 5 * HOUR;
+
+      // Act
+      const result = await handler(
+        event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'), { groupId: 'audit:other' })),
+      );
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1', 'k2']);
+      expect(queue.deadLettered.map((m) => m.attributes?.reason)).toEqual([
+        'waited 77 h for a retry after 1 failed attempts (RetryableError: webhook hooks.example.com answered 502 Bad Gateway) (the relay waits at most 72 h from acceptance)',
+      ]);
+      expect(queue.deadLettered[0].attributes?.attempts).toBe('1');
+    });
+
+    it('should keep within the queue’s retention: the wait budget plus the longest visibility', () => {
+      // Assess: the copy on the queue was sent at or after receivedAt, and the handler sees it
+      // again within the longest visibility, so SQS never drops a waiting message unseen.
+      expect(DELIVERY_POLICY.waitBudgetSeconds + DELIVERY_POLICY.maxRetryDelaySeconds).toBeLessThan(
+        INFRA.queue.retentionSeconds,
+      );
+    });
+
+    it('should hand back a renewal the queue refused twice, and dead-letter it with the reason at the receive limit', async () => {
+      // Prepare
+      const { handler, queue } = setup({
+        maxReceiveCount: 50,
+        outcome: failWith({ k1: new DeferredError('pacing: 3 s', { retryAfterSeconds: 3 }) }),
+      });
+      queue.refuse = ['r0', 'r1', 'r0', 'r1'];
+
+      // Act
+      const result = await handler(
+        event(
+          sqsRecord('1', message('k1'), { receiveCount: 50 }),
+          sqsRecord('2', message('k2'), { receiveCount: 20 }),
+        ),
+      );
+
+      // Assess
+      expect(queue.requeued.map((batch) => batch.map((entry) => entry.id))).toEqual([
+        ['r0', 'r1'],
+        ['r0', 'r1'],
+      ]);
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-2' }]);
+      expect(queue.visibility).toEqual([{ receiptHandle: 'rh-2', seconds: 0 }]);
+      expect(queue.deadLettered.map((m) => m.attributes?.reason)).toEqual([
+        "received 50 times (the queue's limit) without being delivered, and the queue refused its renewal (InternalError: try again): DeferredError: pacing: 3 s",
+      ]);
+    });
+
+    it('should deliver a renewal sent twice (a crash after the send) once: the group state skips the second copy', async () => {
+      // Prepare: two copies of one body, as two messages of the queue.
+      const { handler, deliveries, telemetry } = setup({ kind: 'lifecycle' });
+      const body = JSON.stringify(message('k1'));
+
+      // Act
+      const first = await handler(event(sqsRecord('c1', body)));
+      const second = await handler(event(sqsRecord('c2', body)));
+
+      // Assess
+      expect([first.batchItemFailures, second.batchItemFailures]).toEqual([[], []]);
+      expect(deliveries.map((d) => d.idempotencyKey)).toEqual(['k1']);
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
     });
   });
 
@@ -1203,16 +1619,18 @@ describe('Function: createRecordHandler', () => {
       async (_, makeError, attempt) => {
         // Prepare
         const logger = capturingLogger();
-        const { handler, queue, reporter } = setup({
+        const { handler, queue, reporter, state } = setup({
           logger,
           secrets,
-          maxReceiveCount: 5,
+          maxAttempts: 5,
           outcome: async (delivery) => {
             const value = await delivery.secrets.get(String(delivery.destination.signingSecret));
             delivery.logger.info('signing', { keyLength: value.length });
             throw makeError();
           },
         });
+        if (attempt > 1)
+          await state.put(attemptsKey(message('k1')), { failures: attempt - 1, firstFailureAt: RECEIVED_AT });
 
         // Act
         await handler(event(sqsRecord('1', message('k1'), { receiveCount: attempt })));

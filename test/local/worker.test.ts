@@ -1,11 +1,20 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { DeferredError } from '../../lib/delivery/errors.ts';
+import { createRecordHandler } from '../../lib/delivery/record-handler.ts';
+import type { Sink } from '../../lib/delivery/sink.ts';
 import { type BatchReport, QueueWorker, type SqsHandler } from '../../lib/local/worker.ts';
+import { messageGroupId } from '../../lib/queue/idempotency.ts';
 import { ensureSinkQueues, LocalEnqueuer, LocalRecordQueue } from '../../lib/queue/local.ts';
+import { buildMessage, serializeMessage } from '../../lib/queue/message.ts';
 import { SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
 import type { OutgoingMessage } from '../../lib/queue/types.ts';
+import { SqliteStateStore } from '../../lib/state/sqlite.ts';
+import { CountingTelemetry } from '../../lib/telemetry.ts';
+import { makeNotification } from '../support/notifications.ts';
 
 const START = Date.UTC(2026, 0, 1);
 /** Long enough that a test only passes if the worker was woken, never by its idle timer. */
@@ -420,5 +429,115 @@ describe('Class: LocalEnqueuer', () => {
       await expect(enqueuer.sendBatch('nope', [entry(1)])).rejects.toThrow(/does not exist/);
       queue.close();
     });
+  });
+});
+
+describe('Class: QueueWorker with the record handler: waits and crashes', () => {
+  let clock: number;
+  let queue: SqliteQueue;
+  let worker: QueueWorker | undefined;
+
+  beforeEach(() => {
+    clock = START;
+    queue = new SqliteQueue({ path: ':memory:', now: () => clock });
+    // The queue moves a message received 3 times to the DLQ on its next receive.
+    ensureSinkQueues(queue, ['console'], { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+  });
+
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+    queue.close();
+  });
+
+  /** The console sink's record handler over the embedded queue; `deliver` stands in for the sink. */
+  function recordHandler(deliver: Sink['deliver']) {
+    const telemetry = new CountingTelemetry({ logger: new Logger({ logLevel: 'SILENT' }) });
+    const handler = createRecordHandler({
+      sink: { name: 'console', kind: 'event-log', configSchema: {}, deliver },
+      config: { ingest: {}, destinations: [{ name: 'stdout', sink: 'console' }] },
+      secrets: { get: async () => '' },
+      state: new SqliteStateStore(':memory:', { now: () => clock }),
+      queue: new LocalRecordQueue(queue, 'console', { onSent: () => worker?.wake() }),
+      telemetry,
+      maxReceiveCount: 3,
+      now: () => clock,
+    });
+    return { handler, telemetry };
+  }
+
+  async function send(): Promise<void> {
+    const notification = makeNotification({});
+    const message = buildMessage('stdout', 'console', notification, new Date(START).toISOString(), {
+      index: 1,
+      count: 1,
+    });
+    const enqueuer = new LocalEnqueuer(queue, { onSent: () => worker?.wake() });
+    const result = await enqueuer.sendBatch('console', [
+      {
+        id: 'm1',
+        body: serializeMessage(message),
+        groupId: messageGroupId('stdout', notification.groupKey),
+        deduplicationId: 'ingest-1',
+      },
+    ]);
+    expect(result.failed).toEqual([]);
+  }
+
+  it('should renew a message that keeps waiting past the queue’s receive limit, and deliver it', async () => {
+    // Prepare: the sink defers the first 10 deliveries (come back at once), then delivers.
+    let calls = 0;
+    const delivered = deferred();
+    const { handler, telemetry } = recordHandler(async () => {
+      if (++calls <= 10) throw new DeferredError('pacing: now', { retryAfterSeconds: 0 });
+      delivered.resolve();
+    });
+    worker = new QueueWorker({ queue, queueName: 'console', handler, maxIdleMs: NEVER_MS });
+    worker.start();
+
+    // Act
+    await send();
+    await delivered.promise;
+    await once(worker, 'idle');
+
+    // Assess: 10 waits under a limit of 3 receives: renewed 3 times, nothing dead-lettered.
+    expect(calls).toBe(11);
+    expect(telemetry.get('Delivered', 'stdout')).toBe(1);
+    expect(telemetry.get('DeadLettered')).toBe(0);
+    expect(queue.depth('console-dlq')).toEqual({ visible: 0, inFlight: 0 });
+    expect(queue.depth('console')).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('should leave a function that keeps dying to the queue’s own redrive: the DLQ after 3 receives, nothing renewed', async () => {
+    // Prepare: the function dies before the record handler decides anything (a crash loop).
+    let invocations = 0;
+    worker = new QueueWorker({
+      queue,
+      queueName: 'console',
+      handler: async () => {
+        invocations++;
+        throw new Error('Runtime exited with error: signal: killed');
+      },
+      maxIdleMs: NEVER_MS,
+    });
+    worker.start();
+    const firstBatch = nextBatch(worker);
+    await send();
+    await firstBatch;
+
+    // Act: each time the visibility timeout passes, the message comes back; the 4th receive
+    // moves it to the DLQ instead.
+    for (let receive = 2; receive <= 4; receive++) {
+      const idle = once(worker, 'idle');
+      clock += 30_000;
+      worker.wake();
+      await idle;
+    }
+
+    // Assess
+    expect(invocations).toBe(3);
+    expect(queue.depth('console')).toEqual({ visible: 0, inFlight: 0 });
+    expect(queue.peek('console-dlq', 10)).toHaveLength(1);
+    expect(queue.peek('console-dlq', 10)[0].attributes).toEqual({});
   });
 });

@@ -75,6 +75,12 @@ export interface FakeSlackOptions {
   burst?: number;
   /** Retry-After seconds on a 429 (default: until the channel has room again). */
   retryAfterSeconds?: number;
+  /**
+   * Seconds per message once the burst is used (default 1, Slack's pace). With a shorter
+   * `retryAfterSeconds` it is a Slack whose Retry-After undersells its limit: a retry at the
+   * time it named can meet another 429.
+   */
+  intervalSeconds?: number;
   /** Clock of the rate limit (epoch ms), so a test can let time pass without sleeping. */
   now?: () => number;
   /** The block text limit of msg_blocks_too_long (default MESSAGE_BLOCKS_TEXT_LIMIT). */
@@ -239,6 +245,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   const failures = new Map<string, FakeAnswer>();
   const pace = new Map<string, number>();
   const burst = options.burst ?? 3;
+  const intervalMs = (options.intervalSeconds ?? 1) * 1000;
   let clock = Date.now() / 1000;
   let fileSeq = 0;
   let rateLimited = 0;
@@ -293,13 +300,13 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
     return undefined;
   }
 
-  /** GCRA per channel: `burst` back to back, then one per second. */
+  /** GCRA per channel: `burst` back to back, then one per `intervalSeconds` (one per second). */
   function overRate(channel: string): number | undefined {
     const now = (options.now ?? Date.now)();
     const tat = Math.max(pace.get(channel) ?? 0, now);
-    const early = tat - now - (burst - 1) * 1000;
+    const early = tat - now - (burst - 1) * intervalMs;
     if (early > 0) return options.retryAfterSeconds ?? Math.max(1, Math.ceil(early / 1000));
-    pace.set(channel, tat + 1000);
+    pace.set(channel, tat + intervalMs);
     return undefined;
   }
 
