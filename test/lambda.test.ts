@@ -361,7 +361,7 @@ describe('Module: lambda wiring', () => {
       expect(() => awsSink(webhookSink, env)).toThrow(/RELAY_BUNDLED_CONFIG is not JSON/);
     });
 
-    it('should dead-letter to the DLQ URL at the MAX_RECEIVE_COUNT backstop and change visibility on the queue URL before', async () => {
+    it('should renew a failed record with attempts left at the MAX_RECEIVE_COUNT backstop on its own queue URL, after changing visibility there', async () => {
       // Prepare
       vi.stubGlobal(
         'fetch',
@@ -375,7 +375,8 @@ describe('Module: lambda wiring', () => {
       const first = await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, 1)] });
       const last = await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, 2)] });
 
-      // Assess
+      // Assess: 2 of 5 attempts failed; SQS would dead-letter it on its next receive, so a
+      // fresh copy goes on the sink's own queue in its group, and nothing to the DLQ.
       expect(first.batchItemFailures).toEqual([{ itemIdentifier: `msg-${entry.Id}` }]);
       const visibility = sqsMock.commandCalls(ChangeMessageVisibilityCommand);
       expect(visibility).toHaveLength(1);
@@ -384,21 +385,42 @@ describe('Module: lambda wiring', () => {
         ReceiptHandle: `rh-${entry.Id}`,
       });
       expect(last.batchItemFailures).toEqual([]);
+      expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+      const renewed = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      expect(renewed).toHaveLength(2);
+      expect(renewed[1].MessageBody).toBe(entry.MessageBody);
+      expect(renewed[1].MessageGroupId).toBe(entry.MessageGroupId);
+      expect(renewed[1].MessageDeduplicationId).not.toBe(entry.MessageDeduplicationId);
+    });
+
+    it('should dead-letter a permanent failure to the DLQ URL with its reason and no secret', async () => {
+      // Prepare
+      vi.stubGlobal(
+        'fetch',
+        vi.fn(async () => new Response('gone', { status: 410 })),
+      );
+      await awsIngest(env).handler(apiEvent(JSON.stringify(notification)));
+      const [entry] = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      const { handler } = awsSink(webhookSink, env);
+
+      // Act
+      const result = await handler({ Records: [toRecord(entry, QUEUES.QUEUE_URL_WEBHOOK, 1)] });
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
       const dlq = sqsMock.commandCalls(SendMessageCommand);
       expect(dlq).toHaveLength(1);
       const input = dlq[0].args[0].input;
       expect(input.QueueUrl).toBe(QUEUES.DLQ_URL_WEBHOOK);
       expect(input.MessageBody).toBe(entry.MessageBody);
-      expect(input.MessageAttributes?.errorType).toEqual({
-        DataType: 'String',
-        StringValue: 'retries-exhausted',
-      });
-      expect(input.MessageAttributes?.statusCode).toEqual({ DataType: 'String', StringValue: '503' });
+      expect(input.MessageAttributes?.errorType).toEqual({ DataType: 'String', StringValue: 'permanent' });
+      expect(input.MessageAttributes?.statusCode).toEqual({ DataType: 'String', StringValue: '410' });
       expect(input.MessageAttributes?.reason?.StringValue).toMatch(
-        /^gave up after 2 attempts: RetryableError: webhook hooks\.example\.com answered 503/,
+        /webhook hooks\.example\.com answered 410/,
       );
       expect(JSON.stringify(input.MessageAttributes)).not.toContain(HOOK_SECRET);
     });
+
     it('should keep to Lambda’s remaining time: with too little left the batch goes back untried and uncounted', async () => {
       // Prepare
       const fetch = vi.fn(async () => new Response(null, { status: 204 }));

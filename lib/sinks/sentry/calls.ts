@@ -1,6 +1,6 @@
 import { DEFAULT_RETRY_AFTER } from '@sentry/core';
 import type { Alert } from '../../alertmanager/types.ts';
-import { PermanentError, RetryableError } from '../../delivery/errors.ts';
+import { PermanentError, RateLimitedError, RetryableError } from '../../delivery/errors.ts';
 import { statusError } from '../../delivery/http.ts';
 import type { Delivery } from '../../delivery/sink.ts';
 import { renderDeliveryTemplates } from '../../templates/destination.ts';
@@ -68,7 +68,8 @@ export async function sendEvent(call: SentryCall, alert: Alert): Promise<void> {
   const label = `Sentry ingest ${dsn.host}`;
   const limitedFor = secondsUntil(rateLimitedUntil.get(dsn.envelopeUrl), now());
   if (limitedFor > 0) {
-    throw new RetryableError(`${label} rate-limits events for another ${limitedFor} s; not sending`, {
+    // Sentry's own limit, still running: a wait like its 429, not a failed attempt.
+    throw new RateLimitedError(`${label} rate-limits events for another ${limitedFor} s; not sending`, {
       statusCode: 429,
       retryAfterSeconds: limitedFor,
     });

@@ -86,7 +86,8 @@ describe('Local runtime: POST /alertmanager -> queue -> Sentry', () => {
 
     // Assess
     expect(sentry.requests.map((q) => q.outcome)).toEqual([429, 200, 200]);
-    expect(r.telemetry.get('Retried', 'errors')).toBe(1);
+    // A 429 is a wait, not a failed attempt.
+    expect(r.telemetry.get('Retried', 'errors')).toBe(0);
     expect(sentry.issues).toHaveLength(2);
   });
 

@@ -324,7 +324,7 @@ describe('Sink: webhook', () => {
 
       // Assess
       expect(first).toBeInstanceOf(RetryableError);
-      expect(second).toMatchObject({ name: 'RetryableError', statusCode: 429, retryAfterSeconds: 1 });
+      expect(second).toMatchObject({ name: 'RateLimitedError', statusCode: 429, retryAfterSeconds: 1 });
       expect(hook.requests.map((r) => r.outcome)).toEqual([500, 429, 200]);
       expect(hook.attemptsById()).toEqual(new Map([[ID, 3]]));
       expect(hook.deliveriesById()).toEqual(new Map([[ID, 1]]));
