@@ -67,7 +67,8 @@ export function sinkFunction(
       Resource: [queueArn],
     },
     // A permanent error goes to the DLQ at once, with its reason; a storm's backfill puts the
-    // groups still firing back on the sink's own queue (SendMessageBatch is sqs:SendMessage).
+    // groups still firing back on the sink's own queue, and a record still waiting at the
+    // receive limit is renewed there (SendMessageBatch is sqs:SendMessage).
     { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [deadLetterQueueArn, queueArn] },
     // What lib/state/dynamodb.ts calls, nothing more (it never updates in place).
     {
