@@ -76,6 +76,29 @@ export async function advanceClock(relay: LocalRelay, sink: string, until: numbe
 }
 
 /**
+ * The digest storm every chat sink's test runs: `count` new groups within a minute, group 0
+ * resolving, the storm left to calm (the digest's final summary), then group `count` arriving
+ * after it. `calls` reads how many calls the vendor got; resolves with that count when the storm
+ * was over and with `before()`, read at the same moment (what the vendor showed then).
+ */
+export async function runDigestStorm<T>(
+  relay: LocalRelay,
+  sink: string,
+  count: number,
+  vendor: { calls: () => number; before: () => T },
+): Promise<{ callsDuringStorm: number; before: T }> {
+  await postStorm(relay, count);
+  await relay.post(resolvedGroup(0));
+  await drainSink(relay, sink);
+  await advanceClock(relay, sink, STORM_T0 + 480_000);
+  const callsDuringStorm = vendor.calls();
+  const before = vendor.before();
+  await relay.post(stormGroup(count));
+  await drainSink(relay, sink);
+  return { callsDuringStorm, before };
+}
+
+/**
  * The backfill storm every chat sink's test runs (`storm.afterwards: backfill`): 60 groups
  * within 60 s (0-9 get their own message, 10-59 are folded), 5 folded ones resolve during the
  * storm; after the calm the other 45 get a message each.

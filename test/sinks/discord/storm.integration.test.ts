@@ -7,16 +7,14 @@ import {
   backfilledMessages,
   drainSink,
   namesHost,
-  postStorm,
-  resolvedGroup,
   runBackfillStorm,
+  runDigestStorm,
   STORM_T0,
-  stormGroup,
   useStormClock,
 } from '../../support/storm.ts';
 
 const WEBHOOK = { id: '1234567890123456789', token: 'dscStormToken-0a9b8c7d' };
-const T0 = STORM_T0;
+const _T0 = STORM_T0;
 const GROUPS = 120;
 
 /** Discord's red of a firing group (lib/sinks/discord/embeds.ts DISCORD_COLORS.firing). */
@@ -63,22 +61,18 @@ describe.each([
     });
   }
 
-  const drain = (relay: LocalRelay) => drainSink(relay, 'discord');
-  const advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'discord', until);
+  const _drain = (relay: LocalRelay) => drainSink(relay, 'discord');
+  const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'discord', until);
 
   it('should fold 120 new groups into one edited digest message, count them all, and give a later group its own message', async () => {
     // Prepare
     const relay = await start();
 
     // Act: 120 distinct groups within 60 s, then an update of a group that had its own message.
-    await postStorm(relay, GROUPS);
-    await relay.post(resolvedGroup(0));
-    await drain(relay);
-    await advance(relay, T0 + 480_000);
-    const callsDuringStorm = discord.requests.length;
-    const before = discord.visible().length;
-    await relay.post(stormGroup(GROUPS));
-    await drain(relay);
+    const { callsDuringStorm, before } = await runDigestStorm(relay, 'discord', GROUPS, {
+      calls: () => discord.requests.length,
+      before: () => discord.visible().length,
+    });
 
     // Assess
     expect(relay.telemetry.get('DeadLettered', 'storm-discord')).toBe(0);

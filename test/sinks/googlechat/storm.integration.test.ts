@@ -12,9 +12,8 @@ import {
   backfilledMessages,
   drainSink,
   namesHost,
-  postStorm,
-  resolvedGroup,
   runBackfillStorm,
+  runDigestStorm,
   STORM_T0,
   stormGroup,
   useStormClock,
@@ -25,7 +24,7 @@ const WEBHOOK = {
   key: 'AIzaSyStormKey0000000000000000000000000',
   token: 'stormToken0123456789abcdef',
 };
-const T0 = STORM_T0;
+const _T0 = STORM_T0;
 const GROUPS = 120;
 
 const isDigest = (m: FakeChatMessage) => /^(🚨|✅) \*Alert storm/.test(m.text ?? '');
@@ -59,22 +58,18 @@ describe('Sink: googlechat storm digest through the local runtime', () => {
     });
   }
 
-  const drain = (relay: LocalRelay) => drainSink(relay, 'googlechat');
-  const advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'googlechat', until);
+  const _drain = (relay: LocalRelay) => drainSink(relay, 'googlechat');
+  const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'googlechat', until);
 
   it('should fold 120 new groups into digest messages of one thread at most every 10 s, count them all, end with a final summary, and give a later group its own thread', async () => {
     // Prepare
     const relay = await start();
 
     // Act: 120 distinct groups within 60 s, then a resolve of a group that had its own thread.
-    await postStorm(relay, GROUPS);
-    await relay.post(resolvedGroup(0));
-    await drain(relay);
-    await advance(relay, T0 + 480_000);
-    const callsDuringStorm = chat.requests.length;
-    const before = chat.messages.length;
-    await relay.post(stormGroup(GROUPS));
-    await drain(relay);
+    const { callsDuringStorm, before } = await runDigestStorm(relay, 'googlechat', GROUPS, {
+      calls: () => chat.requests.length,
+      before: () => chat.messages.length,
+    });
 
     // Assess
     expect(relay.telemetry.get('DeadLettered', 'storm-chat')).toBe(0);

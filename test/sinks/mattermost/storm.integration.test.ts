@@ -12,11 +12,8 @@ import {
   backfilledMessages,
   drainSink,
   namesHost,
-  postStorm,
-  resolvedGroup,
   runBackfillStorm,
-  STORM_T0,
-  stormGroup,
+  runDigestStorm,
   useStormClock,
 } from '../../support/storm.ts';
 
@@ -74,22 +71,18 @@ describe.each([
       });
     }
 
-    const drain = (relay: LocalRelay) => drainSink(relay, 'mattermost');
-    const advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'mattermost', until);
+    const _drain = (relay: LocalRelay) => drainSink(relay, 'mattermost');
+    const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'mattermost', until);
 
     it('should fold 120 new groups into one patched digest post, count them all, and give a later group its own post', async () => {
       // Prepare
       const relay = await start();
 
       // Act: 120 distinct groups within 60 s, then an update of a group that had its own post.
-      await postStorm(relay, GROUPS);
-      await relay.post(resolvedGroup(0));
-      await drain(relay);
-      await advance(relay, STORM_T0 + 480_000);
-      const callsDuringStorm = mattermost.requests.length;
-      const before = mattermost.visible().length;
-      await relay.post(stormGroup(GROUPS));
-      await drain(relay);
+      const { callsDuringStorm, before } = await runDigestStorm(relay, 'mattermost', GROUPS, {
+        calls: () => mattermost.requests.length,
+        before: () => mattermost.visible().length,
+      });
 
       // Assess
       expect(relay.telemetry.get('DeadLettered', 'storm-mm')).toBe(0);

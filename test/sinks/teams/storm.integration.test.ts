@@ -7,17 +7,15 @@ import {
   backfilledMessages,
   drainSink,
   namesHost,
-  postStorm,
-  resolvedGroup,
   runBackfillStorm,
+  runDigestStorm,
   STORM_T0,
-  stormGroup,
   useStormClock,
 } from '../../support/storm.ts';
 
 const WORKFLOW = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 const SIG = 'teamsStormSig-5d4c3b2a1';
-const T0 = STORM_T0;
+const _T0 = STORM_T0;
 const GROUPS = 120;
 
 const isDigest = (c: FakeTeamsCard) => c.texts[0]?.includes('Alert storm') ?? false;
@@ -62,22 +60,18 @@ describe.each([
     });
   }
 
-  const drain = (relay: LocalRelay) => drainSink(relay, 'teams');
-  const advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'teams', until);
+  const _drain = (relay: LocalRelay) => drainSink(relay, 'teams');
+  const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'teams', until);
 
   it('should fold 120 new groups into digest cards at most every 10 s, count them all, end with a final summary, and give a later group its own card', async () => {
     // Prepare
     const relay = await start();
 
     // Act: 120 distinct groups within 60 s, then a resolve of a group that had its own card.
-    await postStorm(relay, GROUPS);
-    await relay.post(resolvedGroup(0));
-    await drain(relay);
-    await advance(relay, T0 + 480_000);
-    const callsDuringStorm = teams.requests.length;
-    const before = teams.cards.length;
-    await relay.post(stormGroup(GROUPS));
-    await drain(relay);
+    const { callsDuringStorm, before } = await runDigestStorm(relay, 'teams', GROUPS, {
+      calls: () => teams.requests.length,
+      before: () => teams.cards.length,
+    });
 
     // Assess
     expect(relay.telemetry.get('DeadLettered', 'storm-teams')).toBe(0);
