@@ -212,7 +212,8 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
       });
       if (value.id) {
         placed.ids[index] = value.id;
-        if (adapter.can.thread && (index === 0 || placed.thread === undefined) && ownsGroup)
+        // The group's first message is its thread; a later part with no thread to join starts its own.
+        if (adapter.can.thread && ((index === 0 && ownsGroup) || placed.thread === undefined))
           placed.thread = value.id;
       } else if (adapter.can.edit || adapter.can.thread) {
         logger.warn(`${adapter.vendor} answered without the message; later notifications post a new one`, {

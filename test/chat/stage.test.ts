@@ -773,3 +773,28 @@ describe('Function: chatSink (pacing every call in the channel’s budget)', () 
     expect(calls.map((c) => c.call)).toEqual(['post', 'edit']);
   });
 });
+
+describe('Function: chatSink (later parts of a split notification)', () => {
+  it('should put a later part into the group’s thread, or thread its messages under its first when the group has none', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const sink = chatSink(fakeAdapter({ edit: true, remove: false, thread: true }, calls), { now: () => T0 });
+    const destination = { name: 'ops', sink: 'fakechat', storm: false as const };
+    const part = (state: ReturnType<typeof memoryState>, index: number) =>
+      vendorDelivery(destination, makeNotification({ count: 2, groupKey: '{}:{alertname="X"}' }), {
+        state,
+        idempotencyKey: `part-${index}`,
+        part: { index, count: 2 },
+      });
+    const state = memoryState();
+
+    // Act
+    await sink.deliver(part(state, 1));
+    await sink.deliver(part(state, 2));
+    await sink.deliver(part(memoryState(), 2));
+
+    // Assess
+    expect(calls.map(({ thread }) => thread ?? '')).toEqual(['', 'm1', 'm1', 'm1', '', 'm5']);
+    expect(await recordOf(state)).toMatchObject({ messages: ['m1', 'm2'] });
+  });
+});
