@@ -40,7 +40,7 @@ export const BLOCK_LIMITS = {
    * 13,200 characters in https://github.com/slackapi/bolt-js/issues/2509 and at 11,341 in
    * https://github.com/slackapi/bolt-js/issues/2867 (Slack speaks of 12,000 "with a buffer
    * for block containers"), so we stay well below; a message Slack still refuses is split
-   * smaller (slack.ts), never dead-lettered.
+   * smaller (shrunkTextBudget), never dead-lettered.
    */
   messageTextChars: 10000,
   /** What each block costs of `messageTextChars` besides its text: its share of the containers. */
@@ -48,6 +48,23 @@ export const BLOCK_LIMITS = {
   /** The smallest text budget a msg_blocks_too_long answer halves down to. */
   minMessageTextChars: 2500,
 } as const;
+
+/**
+ * How many times a message Slack refuses as msg_blocks_too_long can be split smaller: the text
+ * budget halves from `messageTextChars` down to `minMessageTextChars` (10,000, 5,000, 2,500).
+ */
+export const TEXT_BUDGET_SHRINKS = Math.ceil(
+  Math.log2(BLOCK_LIMITS.messageTextChars / BLOCK_LIMITS.minMessageTextChars),
+);
+
+/**
+ * The text budget per message after `shrink` refusals (the chat stage's ChatRender.shrink):
+ * undefined (the full budget) at 0, then half of it per step, never below `minMessageTextChars`.
+ */
+export function shrunkTextBudget(shrink: number): number | undefined {
+  if (shrink <= 0) return undefined;
+  return Math.max(BLOCK_LIMITS.minMessageTextChars, Math.floor(BLOCK_LIMITS.messageTextChars / 2 ** shrink));
+}
 
 // "N more alerts continue in the thread" and a continuation's own heading.
 const CONTINUE_NOTICE_CHARS = 200;

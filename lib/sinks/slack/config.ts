@@ -61,7 +61,7 @@ export type SlackDestination = DestinationFromSchema<typeof slackConfigSchema>;
 /**
  * What the config loader checks of `templates:` on a Slack destination: both keys parse as
  * mrkdwn, the stricter of the two formats (no value where mrkdwn reads a link target). The
- * header is plain_text, so the sink renders `title` with the text format (slack.ts).
+ * header is plain_text, so the sink renders `title` with the text format.
  */
 export const SLACK_TEMPLATES: TemplateSpec = {
   keys: ['title', 'text'],

@@ -6,8 +6,6 @@ import type { Delivery, SecretReader } from '../../delivery/sink.ts';
 import type { SlackApi } from './api.ts';
 import type { AlertGraph } from './graph/alert-graph.ts';
 import type { GraphConfig } from './graph/config.ts';
-import type { DeliveryPacing } from './pacing.ts';
-import type { PostedMessage } from './posts.ts';
 
 /**
  * The graph of a new firing group, uploaded into the thread of its message at most once per
@@ -22,6 +20,12 @@ export type GraphRenderer = (
   config: GraphConfig,
   secrets: SecretReader,
 ) => Promise<AlertGraph | { skipped: string; reason?: string }>;
+
+/** A message in a channel: the thread the graph goes into. */
+export interface PostedMessage {
+  channel: string;
+  ts: string;
+}
 
 /** The journal step of the upload. */
 interface GraphStep {
@@ -44,7 +48,8 @@ export async function attachGraphOnce(
   context: {
     api: GraphUploadApi;
     journal: StepJournal;
-    pacing: DeliveryPacing;
+    /** Waits for the upload's turn in the channel's budget (the chat stage's pacing of step `graph`). */
+    pace: (step: string) => Promise<void>;
     render: GraphRenderer;
     config: GraphConfig;
     now: () => number;
@@ -62,7 +67,7 @@ export async function attachGraphOnce(
       return;
     }
   }
-  await context.pacing.awaitSlot(GRAPH_STEP);
+  await context.pace(GRAPH_STEP);
   const skip = async (reason: string, detail: string) => {
     delivery.count?.('GraphsSkipped');
     logger.warn('slack graph skipped', {

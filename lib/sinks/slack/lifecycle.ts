@@ -1,21 +1,38 @@
 import { alertIdentity } from '../../alertmanager/title.ts';
 import type { Notification } from '../../alertmanager/types.ts';
+import type { ChatGroupRecord, ChatPrevious, ChatUpdates } from '../../chat/adapter.ts';
 import { cutChars } from '../../format/cut.ts';
 import { escapeMrkdwn, resolvedAt } from './blocks.ts';
 import type { SlackDestination } from './config.ts';
 
 /**
- * What a notification does to its group's Slack message: post a new one, edit the one the
- * group has, reply in its thread, attach a graph. Decided once per delivery from the group's
- * record in the state store, then frozen in the delivery's step journal so a retry carries out
- * the same plan even though the group record has moved on.
+ * What a later notification does to its group's Slack message, as the chat stage asks it
+ * (lib/chat/stage.ts): how the destination's `update:` and `newMessageAfterResolve` read, the
+ * one line for the thread saying what changed, and the group records Slack wrote before it was
+ * on the stage.
  */
 
 /** The destination's `update:` (`edit`, `thread` or `both`), as its schema lists them. */
 export type UpdateMode = NonNullable<SlackDestination['update']>;
 
-/** The group's message, per destination + groupKey in the state store. */
-export interface GroupRecord {
+/**
+ * `update: both` (default) edits the message and replies in its thread, `edit` only edits,
+ * `thread` only replies (the message stays as first posted); a group that fires again after it
+ * resolved gets a new message unless `newMessageAfterResolve: false`.
+ */
+export function slackUpdates(
+  destination: Pick<SlackDestination, 'update' | 'newMessageAfterResolve'>,
+): ChatUpdates {
+  const update: UpdateMode = destination.update ?? 'both';
+  return {
+    edit: update !== 'thread',
+    reply: update !== 'edit',
+    newAfterResolve: destination.newMessageAfterResolve ?? true,
+  };
+}
+
+/** The group record as Slack kept it before the chat stage (`slackgroup#<destination>#<hash>`). */
+export interface SlackGroupRecord {
   channel: string;
   ts: string;
   status: 'firing' | 'resolved';
@@ -25,44 +42,21 @@ export interface GroupRecord {
   updatedAt: string;
 }
 
-export interface LifecyclePlan {
-  /** `new`: post a message for the group; `edit`: chat.update the existing one; `none`: leave it. */
-  message: 'new' | 'edit' | 'none';
-  /** The existing message (edit or thread reply target); absent for `new`. */
-  target?: { channel: string; ts: string };
-  /** One line for the thread, saying what changed. */
-  reply?: string;
-  /** Render and upload a graph into the thread. */
-  graph: boolean;
-}
-
-export interface PlanOptions {
-  update: UpdateMode;
-  newMessageAfterResolve: boolean;
-  graph: boolean;
-}
-
 /**
- * Decides the lifecycle step for one notification.
- *
- * @example
- * planDelivery(undefined, firing, opts)   // { message: 'new', graph: true }
- * planDelivery(group, resolved, opts)     // { message: 'edit', reply: ':white_check_mark: All 2 alerts resolved ...' }
+ * A group record of the shape Slack wrote before the chat stage, read as the stage's (its one
+ * message, in its channel); undefined for a record in the stage's shape.
  */
-export function planDelivery(
-  group: GroupRecord | undefined,
-  notification: Notification,
-  options: PlanOptions,
-): LifecyclePlan {
-  const firing = notification.status === 'firing';
-  const startsOver = group?.status === 'resolved' && firing && options.newMessageAfterResolve;
-  if (!group || startsOver) {
-    return { message: 'new', graph: firing && options.graph };
-  }
-  const target = { channel: group.channel, ts: group.ts };
-  const message = options.update === 'thread' ? 'none' : 'edit';
-  const reply = options.update === 'edit' ? undefined : describeChange(group, notification);
-  return { message, target, ...(reply ? { reply } : {}), graph: false };
+export function fromSlackGroupRecord(stored: object): ChatGroupRecord | undefined {
+  const old = stored as Partial<SlackGroupRecord> & { messages?: unknown };
+  if (old.messages !== undefined || typeof old.ts !== 'string' || typeof old.channel !== 'string')
+    return undefined;
+  return {
+    messages: [old.ts],
+    where: old.channel,
+    ...(old.status ? { status: old.status } : {}),
+    alerts: old.alerts ?? {},
+    ...(old.updatedAt ? { updatedAt: old.updatedAt } : {}),
+  };
 }
 
 /**
@@ -70,10 +64,7 @@ export function planDelivery(
  * escaped: new alerts, resolved alerts, all resolved, or "still firing" for a repeat. Undefined when nothing changed and nothing fires
  * (a resolved group told again that it is resolved).
  */
-export function describeChange(
-  group: Pick<GroupRecord, 'alerts' | 'status'>,
-  notification: Notification,
-): string | undefined {
+export function describeChange(group: ChatPrevious, notification: Notification): string | undefined {
   const names = (alerts: Notification['alerts']) => {
     const shown = alerts.slice(0, 5).map((a) => alertIdentity(a, notification));
     const more = alerts.length > shown.length ? ` and ${alerts.length - shown.length} more` : '';
@@ -103,23 +94,4 @@ export function describeChange(
     parts.push(`:large_green_circle: ${plural(gone.length, 'alert')} resolved: ${names(gone)}`);
   if (parts.length === 0) return `:repeat: Still firing: ${plural(firingCount, 'alert')}.`;
   return `${parts.join('. ')}. Now ${firingCount} firing.`;
-}
-
-/** The group record after this notification. */
-export function nextGroupRecord(
-  previous: GroupRecord | undefined,
-  notification: Notification,
-  message: { channel: string; ts: string },
-  now: Date,
-): GroupRecord {
-  const alerts: GroupRecord['alerts'] = {};
-  for (const alert of notification.alerts) alerts[alert.fingerprint] = alert.status;
-  return {
-    channel: message.channel,
-    ts: message.ts,
-    status: notification.status,
-    alerts,
-    postedAt: previous && previous.ts === message.ts ? previous.postedAt : now.toISOString(),
-    updatedAt: now.toISOString(),
-  };
 }

@@ -3,7 +3,6 @@ import { PermanentError, RetryableError } from '../../../lib/delivery/errors.ts'
 import { stepJournal } from '../../../lib/delivery/journal.ts';
 import type { ListedMessage, SlackApi } from '../../../lib/sinks/slack/api.ts';
 import { attachGraphOnce, type GraphRenderer } from '../../../lib/sinks/slack/graph-upload.ts';
-import type { DeliveryPacing } from '../../../lib/sinks/slack/pacing.ts';
 import { makeNotification } from '../../support/notifications.ts';
 import { captureLogger, memoryState } from '../../support/slack-delivery.ts';
 
@@ -57,7 +56,8 @@ function scriptedSlack(options: { refuse?: boolean; loseCompletion?: boolean } =
   return { api, thread, calls };
 }
 
-const always: DeliveryPacing = { awaitSlot: async () => undefined };
+/** The stage's pacing, always at its turn. */
+const always = async () => undefined;
 
 function attach(api: Pick<SlackApi, 'call' | 'recentMessages' | 'uploadBytes'>, render = pngGraph) {
   const state = memoryState();
@@ -80,7 +80,7 @@ function attach(api: Pick<SlackApi, 'call' | 'recentMessages' | 'uploadBytes'>, 
       {
         api,
         journal,
-        pacing: always,
+        pace: always,
         render,
         config: { prometheusUrl: 'http://prometheus:9090' },
         now: () => NOW,

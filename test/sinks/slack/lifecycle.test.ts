@@ -1,25 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { Notification } from '../../../lib/alertmanager/types.ts';
+import type { ChatPrevious } from '../../../lib/chat/adapter.ts';
+import { stepJournal } from '../../../lib/delivery/journal.ts';
+import type { ListedMessage } from '../../../lib/sinks/slack/api.ts';
+import { slackChannel } from '../../../lib/sinks/slack/channel.ts';
 import {
   describeChange,
-  type GroupRecord,
-  nextGroupRecord,
-  type PlanOptions,
-  planDelivery,
+  fromSlackGroupRecord,
+  type SlackGroupRecord,
+  slackUpdates,
 } from '../../../lib/sinks/slack/lifecycle.ts';
+import { type SlackDestination, slackAdapter } from '../../../lib/sinks/slack/slack.ts';
 import { makeNotification } from '../../support/notifications.ts';
+import { captureLogger, memoryState, slackDelivery } from '../../support/slack-delivery.ts';
 
-const BOTH: PlanOptions = { update: 'both', newMessageAfterResolve: true, graph: true };
-
-function record(status: 'firing' | 'resolved', alerts: GroupRecord['alerts']): GroupRecord {
-  return {
-    channel: 'C0123456789',
-    ts: '1763722800.000100',
-    status,
-    alerts,
-    postedAt: '2026-11-21T11:00:00.000Z',
-    updatedAt: '2026-11-21T11:00:00.000Z',
-  };
+function record(status: 'firing' | 'resolved', alerts: ChatPrevious['alerts']): ChatPrevious {
+  return { status, alerts };
 }
 
 function withStatuses(statuses: ('firing' | 'resolved')[]): Notification {
@@ -32,67 +28,71 @@ function withStatuses(statuses: ('firing' | 'resolved')[]): Notification {
   return n;
 }
 
-describe('Function: planDelivery', () => {
-  it('should post a new message with a graph for the first notification of a group', () => {
-    expect(planDelivery(undefined, withStatuses(['firing']), BOTH)).toEqual({ message: 'new', graph: true });
-  });
-
-  it('should post a resolved group it never saw, without a graph', () => {
-    expect(planDelivery(undefined, withStatuses(['resolved']), BOTH)).toEqual({
-      message: 'new',
-      graph: false,
-    });
-  });
-
-  it('should edit and reply for a later notification of the group', () => {
-    // Prepare
-    const group = record('firing', { f000000000000000: 'firing' });
-
-    // Act
-    const plan = planDelivery(group, withStatuses(['firing', 'firing']), BOTH);
-
-    // Assess
-    expect(plan).toEqual({
-      message: 'edit',
-      target: { channel: 'C0123456789', ts: '1763722800.000100' },
-      reply: ':red_circle: 1 new alert: instance=web-1:9100. Now 2 firing.',
-      graph: false,
-    });
+describe('Function: slackUpdates', () => {
+  it('should edit and reply for a later notification of the group by default', () => {
+    expect(slackUpdates({})).toEqual({ edit: true, reply: true, newAfterResolve: true });
   });
 
   it('should only edit with update: edit and only reply with update: thread', () => {
-    // Prepare
-    const group = record('firing', { f000000000000000: 'firing' });
-    const resolved = withStatuses(['resolved']);
-
-    // Act
-    const edit = planDelivery(group, resolved, { ...BOTH, update: 'edit' });
-    const thread = planDelivery(group, resolved, { ...BOTH, update: 'thread' });
-
-    // Assess
-    expect(edit.message).toBe('edit');
-    expect(edit.reply).toBeUndefined();
-    expect(thread.message).toBe('none');
-    expect(thread.reply).toMatch(/^:white_check_mark: All 1 alert resolved/);
+    expect(slackUpdates({ update: 'edit' })).toMatchObject({ edit: true, reply: false });
+    expect(slackUpdates({ update: 'thread' })).toMatchObject({ edit: false, reply: true });
+    expect(slackUpdates({ update: 'both' })).toMatchObject({ edit: true, reply: true });
   });
 
   it('should start a new message when a resolved group fires again, unless told to reuse it', () => {
+    expect(slackUpdates({}).newAfterResolve).toBe(true);
+    expect(slackUpdates({ newMessageAfterResolve: false }).newAfterResolve).toBe(false);
+  });
+});
+
+describe('Function: fromSlackGroupRecord', () => {
+  it('should read the record Slack kept before the chat stage as its one message, in its channel, with each alert status', () => {
     // Prepare
-    const group = record('resolved', { f000000000000000: 'resolved' });
-    const firing = withStatuses(['firing']);
+    const old: SlackGroupRecord = {
+      channel: 'C0123456789',
+      ts: '1763722800.000100',
+      status: 'firing',
+      alerts: { f000000000000000: 'firing' },
+      postedAt: '2026-11-21T11:00:00.000Z',
+      updatedAt: '2026-11-21T11:00:00.000Z',
+    };
 
     // Act
-    const fresh = planDelivery(group, firing, BOTH);
-    const reused = planDelivery(group, firing, { ...BOTH, newMessageAfterResolve: false });
+    const read = fromSlackGroupRecord(old);
 
     // Assess
-    expect(fresh.message).toBe('new');
-    expect(reused.message).toBe('edit');
-    expect(reused.reply).toBe(':red_circle: 1 new alert: instance=web-0:9100. Now 1 firing.');
+    expect(read).toEqual({
+      messages: ['1763722800.000100'],
+      where: 'C0123456789',
+      status: 'firing',
+      alerts: { f000000000000000: 'firing' },
+      updatedAt: '2026-11-21T11:00:00.000Z',
+    });
+  });
+
+  it('should leave a record of the stage’s own shape to the stage', () => {
+    expect(fromSlackGroupRecord({ messages: ['1.000100'], where: 'C0123456789', status: 'firing' })).toBe(
+      undefined,
+    );
   });
 });
 
 describe('Function: describeChange', () => {
+  it('should say what a later notification changed: a new alert', () => {
+    expect(
+      describeChange(record('firing', { f000000000000000: 'firing' }), withStatuses(['firing', 'firing'])),
+    ).toBe(':red_circle: 1 new alert: instance=web-1:9100. Now 2 firing.');
+  });
+
+  it('should say that all resolved, and that a resolved group firing again has a new alert', () => {
+    expect(
+      describeChange(record('firing', { f000000000000000: 'firing' }), withStatuses(['resolved'])),
+    ).toMatch(/^:white_check_mark: All 1 alert resolved/);
+    expect(
+      describeChange(record('resolved', { f000000000000000: 'resolved' }), withStatuses(['firing'])),
+    ).toBe(':red_circle: 1 new alert: instance=web-0:9100. Now 1 firing.');
+  });
+
   it('should name new and resolved alerts together', () => {
     // Prepare
     const group = record('firing', { f000000000000000: 'firing' });
@@ -131,22 +131,72 @@ describe('Function: describeChange', () => {
   });
 });
 
-describe('Function: nextGroupRecord', () => {
-  it('should keep when the message was first posted and record each alert status', () => {
-    // Prepare
-    const previous = record('firing', { f000000000000000: 'firing' });
+describe('Function: slackAdapter().after (the graph)', () => {
+  const destination: SlackDestination = {
+    name: 'ops',
+    sink: 'slack',
+    tokenSecret: 'SLACK_TOKEN',
+    channel: 'C0123456789',
+    graph: { prometheusUrl: 'http://prometheus:9090' },
+  };
 
-    // Act
-    const next = nextGroupRecord(
-      previous,
-      withStatuses(['resolved', 'firing']),
-      { channel: previous.channel, ts: previous.ts },
-      new Date('2026-11-21T12:00:00Z'),
+  /** Runs `after` for a delivery of `notification` with a scripted Web API; resolves with the Slack calls made. */
+  async function graphCalls(notification: Notification, started: boolean, target = destination) {
+    const calls: string[] = [];
+    const thread: ListedMessage[] = [];
+    const adapter = slackAdapter({
+      now: () => Date.parse('2026-11-21T12:00:00Z'),
+      renderGraph: async () => ({
+        png: new Uint8Array([1]),
+        expr: 'latency > 1',
+        query: 'latency',
+        series: 1,
+        title: '',
+      }),
+    });
+    const state = memoryState();
+    const delivery = slackDelivery(target, notification, { state, logger: captureLogger() });
+    const channel = slackChannel({
+      api: {
+        async call(method) {
+          calls.push(method);
+          return { ok: true, file_id: 'F1', upload_url: 'https://files.slack.test/upload/F1' };
+        },
+        async uploadBytes() {
+          calls.push('upload');
+        },
+        async recentMessages() {
+          return { messages: thread };
+        },
+      },
+      channel: target.channel,
+      pace: { burst: 1, intervalMs: 1000 },
+      logger: captureLogger(),
+    });
+    await adapter.after?.({
+      delivery,
+      channel,
+      thread: '1763722800.000100',
+      started,
+      journal: stepJournal(delivery),
+      paced: async () => undefined,
+    });
+    return calls;
+  }
+
+  it('should upload a graph into the thread of a new firing message', async () => {
+    expect(await graphCalls(withStatuses(['firing']), true)).toEqual([
+      'files.getUploadURLExternal',
+      'upload',
+      'files.completeUploadExternal',
+    ]);
+  });
+
+  it('should draw no graph for a resolved group it never saw, a later notification, or a destination without graph', async () => {
+    expect(await graphCalls(withStatuses(['resolved']), true)).toEqual([]);
+    expect(await graphCalls(withStatuses(['firing']), false)).toEqual([]);
+    expect(await graphCalls(withStatuses(['firing']), true, { ...destination, graph: undefined })).toEqual(
+      [],
     );
-
-    // Assess
-    expect(next.postedAt).toBe(previous.postedAt);
-    expect(next.updatedAt).toBe('2026-11-21T12:00:00.000Z');
-    expect(next.alerts).toEqual({ f000000000000000: 'resolved', f000000000000001: 'firing' });
   });
 });

@@ -717,7 +717,7 @@ describe('Sink: slack (contract with the fake Slack Web API)', () => {
 
     it('should lose nothing to the 429s of a Slack stricter than our pacing', async () => {
       // Prepare: our pacing allows 10 at once; the fake allows 3.
-      const s = sink({ pace: { burst: 10, intervalSeconds: 0.1 } });
+      const s = sink({ pace: { burst: 10, intervalMs: 100 } });
       const notifications = Array.from({ length: 6 }, (_, i) =>
         group(['firing'], { groupKey: `{}:{alertname="B${i}"}`, groupLabels: { alertname: `B${i}` } }),
       );
