@@ -204,6 +204,33 @@ describe('Sink: slack (contract with the fake Slack Web API)', () => {
       for (let i = 0; i < 400; i++) expect(all).toContain(`instance=web-${i}:9100`);
       expect(JSON.stringify(main.blocks)).toContain('continue in the thread');
     });
+    it('should edit the continuations of a group too large for one message as the group changes, not post them again', async () => {
+      // Prepare: 120 alerts with long labels: a message and continuations in its thread.
+      const s = sink();
+      const many = (resolved: number) => {
+        const n = group(Array.from({ length: 120 }, (_, i) => (i < resolved ? 'resolved' : 'firing')));
+        for (const alert of n.alerts) alert.labels.pod = `checkout-${'x'.repeat(60)}`;
+        return n;
+      };
+      await deliverWithRetries(s, delivery(many(0), {}, '2026-11-21T12:00:00Z'));
+      const [main] = fake.topLevel(CHANNEL);
+      const before = fake.replies(CHANNEL, main.ts);
+
+      // Act
+      clock += 60_000;
+      await deliverWithRetries(s, delivery(many(1), {}, '2026-11-21T12:01:00Z'));
+
+      // Assess: the same continuations, edited; one more reply, saying what changed.
+      const after = fake.replies(CHANNEL, main.ts);
+      expect(before.length).toBeGreaterThan(0);
+      expect(after.slice(0, before.length).map((m) => m.ts)).toEqual(before.map((m) => m.ts));
+      expect(after.slice(0, before.length).every((m) => m.edits.length === 1)).toBe(true);
+      expect(after.slice(before.length).map((m) => m.text)).toEqual([
+        expect.stringMatching(/^:large_green_circle: 1 alert resolved: /),
+      ]);
+      expect(main.edits).toHaveLength(1);
+      expect(fake.topLevel(CHANNEL)).toHaveLength(1);
+    });
   });
 
   describe('Lifecycle', () => {
