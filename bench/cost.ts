@@ -264,7 +264,7 @@ export async function measureCost(): Promise<CostBreakdown> {
         if (answer.statusCode !== 202) throw new Error(`ingest answered ${answer.statusCode}`);
         notifications++;
         // Sparse traffic, as Alertmanager sends it: each message is its own batch, and a Slack
-        // channel gets about a message a second at most (the relay's own pacing, lib/sinks/slack/pacing.ts).
+        // channel gets about a message a second at most (the relay's own pacing, the chat stage's budget in lib/delivery/pacing.ts).
         await sleep(PACING_MS);
         for (const sink of sinks) {
           const memory = memoryOf(sink);

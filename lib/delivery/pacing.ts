@@ -14,7 +14,7 @@ import type { StepJournal } from './journal.ts';
  *
  * The budget is read and written without compare-and-set: two functions can take the same
  * slot at the same instant, and the vendor's own 429 with its wait covers that rare case.
- * Slack keeps its own reservation of several posts at once (lib/sinks/slack/pacing.ts).
+ * The chat stage (lib/chat/stage.ts) paces every chat vendor's calls through it.
  */
 
 export interface Pace {

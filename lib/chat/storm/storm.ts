@@ -5,8 +5,8 @@ import { type DigestTotals, foldEntry, type GroupEntry, readTotals, seedEntries 
 
 /**
  * Storm mode, the part every chat sink shares: telling a storm from ordinary traffic, which
- * groups fold into the digest, and who edits the digest when. The sink posts and edits the
- * message itself (Slack: lib/sinks/slack/storm.ts).
+ * groups fold into the digest, and who edits the digest when. The chat stage posts and edits
+ * the message through the sink's adapter (lib/chat/stage.ts, run.ts).
  *
  * One record per destination (`storm#<destination>`) holds the recent arrivals of new groups
  * and the storm's state; every delivery changes it by compare-and-set (updateVersioned), so
