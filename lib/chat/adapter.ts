@@ -38,8 +38,11 @@ export interface ChatRender<C extends ChatDestination> {
   notification: Notification;
   /** Which part of a notification the relay split to fit a queue message (1 of 1 when whole). */
   part: { index: number; count: number };
-  /** The destination's templates for this delivery (escaped for the format); `notes` name those that failed. */
-  templated: { values: Record<string, string | undefined>; notes: string[] };
+  /**
+   * The destination's `title` and `text` templates for this delivery, rendered and escaped for
+   * the vendor's format (absent when not set); `notes` name those that failed.
+   */
+  templated: ChatTemplated;
   now: number;
   /**
    * 0, then 1, 2... each time the vendor refused a message of this render as too long
@@ -47,6 +50,13 @@ export interface ChatRender<C extends ChatDestination> {
    * up to `ChatAdapter.shrinks`. Kept in the delivery's journal, so a retry builds the same split.
    */
   shrink: number;
+}
+
+/** A chat destination's templates, rendered: every chat sink takes `title` and `text`. */
+export interface ChatTemplated {
+  title?: string;
+  text?: string;
+  notes: string[];
 }
 
 /** Where a post goes and what makes it the same post across retries. */

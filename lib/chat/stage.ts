@@ -174,7 +174,11 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
       destination,
       notification,
       part: delivery.part,
-      templated: { values, notes },
+      templated: {
+        ...(values.title === undefined ? {} : { title: values.title }),
+        ...(values.text === undefined ? {} : { text: values.text }),
+        notes,
+      },
       now: now(),
       shrink,
     });

@@ -94,7 +94,7 @@ export function discordAdapter(
         links,
         part,
         maxChars: options.maxChars,
-        templated: { title: templated.values.title, text: templated.values.text, notes: templated.notes },
+        templated,
       }),
 
     digest: (view) => discordDigest(view.storm, view.totals),

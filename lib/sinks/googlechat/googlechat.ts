@@ -128,11 +128,7 @@ export function googlechatAdapter(
     },
 
     render: ({ destination, notification, part, templated }) =>
-      buildMessages(notification, destination.name, part, {
-        title: templated.values.title,
-        text: templated.values.text,
-        notes: templated.notes,
-      }),
+      buildMessages(notification, destination.name, part, templated),
 
     digest: (view, destination) => chatDigest(destination.name, view.storm, view.totals),
   };

@@ -180,7 +180,7 @@ export function mattermostAdapter(
         links,
         part,
         maxRunes: options.maxRunes,
-        templated: { title: templated.values.title, text: templated.values.text, notes: templated.notes },
+        templated,
       }),
     digest: (view) => mattermostDigest(view.storm, view.totals),
   };

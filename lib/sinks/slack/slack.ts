@@ -90,13 +90,8 @@ export function slackAdapter(
     },
 
     render({ destination, notification, part, templated, shrink }) {
-      const { values, notes } = templated;
       const built = buildGroupMessage(notification, {
-        templated: {
-          ...(values.title === undefined ? {} : { title: values.title }),
-          ...(values.text === undefined ? {} : { text: values.text }),
-          notes,
-        },
+        templated,
         contextLabels: destination.contextLabels,
         fieldLabels: destination.fieldLabels,
         links,

@@ -104,7 +104,7 @@ export function teamsAdapter(options: TeamsSinkOptions = {}): ChatAdapter<TeamsD
         links,
         part,
         maxBytes: options.maxBytes,
-        templated: { title: templated.values.title, text: templated.values.text, notes: templated.notes },
+        templated,
       }),
 
     digest: (view) => teamsDigest(view.storm, view.totals),
