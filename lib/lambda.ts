@@ -73,7 +73,7 @@ export function awsSink<C extends DestinationConfig>(
   const telemetry = createLambdaTelemetry({ serviceName: sinkName, reporter });
   const sqs = new SQSClient({});
   const handler = createRecordHandler({
-    sink: sink as unknown as Sink,
+    sink,
     config,
     secrets: new SecretsManagerSecrets({
       client: new SecretsManagerClient({}),
