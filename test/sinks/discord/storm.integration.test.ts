@@ -2,10 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakeDiscord, type FakeDiscordMessage, startFakeDiscord } from '../../support/fake-discord.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
-  advanceClock,
   BACKFILL_STORM,
   backfilledMessages,
-  drainSink,
   namesHost,
   runBackfillStorm,
   runDigestStorm,
@@ -60,9 +58,6 @@ describe.each([
       secrets: { DISCORD_WEBHOOK_URL: discord.webhookUrl(WEBHOOK) },
     });
   }
-
-  const _drain = (relay: LocalRelay) => drainSink(relay, 'discord');
-  const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'discord', until);
 
   it('should fold 120 new groups into one edited digest message, count them all, and give a later group its own message', async () => {
     // Prepare

@@ -7,10 +7,8 @@ import {
 } from '../../support/fake-googlechat.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
-  advanceClock,
   BACKFILL_STORM,
   backfilledMessages,
-  drainSink,
   namesHost,
   runBackfillStorm,
   runDigestStorm,
@@ -57,9 +55,6 @@ describe('Sink: googlechat storm digest through the local runtime', () => {
       secrets: { GCHAT_WEBHOOK_URL: chat.webhookUrl(WEBHOOK) },
     });
   }
-
-  const _drain = (relay: LocalRelay) => drainSink(relay, 'googlechat');
-  const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'googlechat', until);
 
   it('should fold 120 new groups into digest messages of one thread at most every 10 s, count them all, end with a final summary, and give a later group its own thread', async () => {
     // Prepare

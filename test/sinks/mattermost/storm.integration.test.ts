@@ -7,10 +7,8 @@ import {
 } from '../../support/fake-mattermost.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
-  advanceClock,
   BACKFILL_STORM,
   backfilledMessages,
-  drainSink,
   namesHost,
   runBackfillStorm,
   runDigestStorm,
@@ -70,9 +68,6 @@ describe.each([
         secrets: { MATTERMOST_BOT_TOKEN: TOKEN },
       });
     }
-
-    const _drain = (relay: LocalRelay) => drainSink(relay, 'mattermost');
-    const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'mattermost', until);
 
     it('should fold 120 new groups into one patched digest post, count them all, and give a later group its own post', async () => {
       // Prepare

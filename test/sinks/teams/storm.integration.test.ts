@@ -2,10 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type FakeTeams, type FakeTeamsCard, startFakeTeams } from '../../support/fake-teams.ts';
 import { type LocalRelay, useLocalRelay } from '../../support/local-relay.ts';
 import {
-  advanceClock,
   BACKFILL_STORM,
   backfilledMessages,
-  drainSink,
   namesHost,
   runBackfillStorm,
   runDigestStorm,
@@ -59,9 +57,6 @@ describe.each([
       secrets: { TEAMS_WEBHOOK_URL: teams.workflowUrl },
     });
   }
-
-  const _drain = (relay: LocalRelay) => drainSink(relay, 'teams');
-  const _advance = (relay: LocalRelay, until: number) => advanceClock(relay, 'teams', until);
 
   it('should fold 120 new groups into digest cards at most every 10 s, count them all, end with a final summary, and give a later group its own card', async () => {
     // Prepare
