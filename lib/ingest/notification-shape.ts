@@ -18,7 +18,8 @@ export function isNotification(value: unknown): value is Notification {
     return false;
   const alerts = n.alerts;
   if (!Array.isArray(alerts) || alerts.length === 0) return false;
-  for (const alert of alerts) if (!isAlert(alert)) return false;
+  // An index, not for-of, which allocates per element until V8 optimizes this function.
+  for (let i = 0; i < alerts.length; i++) if (!isAlert(alerts[i])) return false;
   return true;
 }
 

@@ -9,6 +9,7 @@ import type { Enqueuer, OutgoingMessage, SendBatchResult } from '../../lib/queue
 import { LocalSecrets } from '../../lib/secrets.ts';
 import { CountingTelemetry, createLogger } from '../../lib/telemetry.ts';
 import { payloadText as capturedText } from '../support/notifications.ts';
+import { allocatedBytes, allocatedBytesAsync } from './allocation.ts';
 
 /**
  * Hostile input beyond test/ingest/ingest.test.ts (which covers arbitrary JSON and text, mutated
@@ -115,6 +116,29 @@ function expectPrototypeUnchanged(): void {
 }
 
 describe('Function: createIngestHandler (hostile input)', () => {
+  it("should refuse the issue's 2 MB body of 699,050 empty alerts with a 400 naming the problems, allocating no more than JSON.parse of it plus 4 MiB", async () => {
+    // Prepare
+    const { handler } = setup();
+    const text = `{"alerts":[${Array.from({ length: 699_050 }, () => '{}').join(',')}]}`;
+    // Loads the schema module (imported when a first body is refused), so it is not counted below.
+    await handler(event('{"alerts":[{}]}'));
+    const parsing = allocatedBytes(() => JSON.parse(text)).bytes;
+
+    // Act
+    const { result, bytes } = await allocatedBytesAsync(() => handler(event(text)));
+
+    // Assess
+    expect(text.length).toBeGreaterThan(2_000_000);
+    expect(result.statusCode).toBe(400);
+    const body = JSON.parse(result.body ?? '');
+    expect(body.error).toBe('invalid notification');
+    expect(body.details.length).toBeGreaterThan(0);
+    expect(body.details.length).toBeLessThanOrEqual(50);
+    expect(body.details[0]).toEqual({ path: '$.version', message: 'is required' });
+    // Before: Ajv's allErrors built 698 MB of error objects for this body.
+    expect(bytes).toBeLessThan(parsing + 4 * 1024 * 1024);
+  });
+
   it('should answer 2xx or 4xx and enqueue only valid messages for payloads with huge strings (property)', async () => {
     // Prepare
     const { handler, enqueuer } = setup();
