@@ -1,3 +1,5 @@
+import type { Sub } from './cloudformation.ts';
+
 /**
  * Logical ids and names shared by lib/infra, serverless.yml, scripts/build.ts and the
  * template test. Function keys are the sink names (plus `ingest`), so `sls logs -f slack`
@@ -13,6 +15,25 @@ export const SHARED = {
 } as const;
 
 export const INGEST_FUNCTION = 'ingest';
+
+/**
+ * Where a stage's secrets live: one SSM Parameter Store SecureString per secret NAME,
+ * `/alertmanager-relay-prod/INGEST_TOKEN`. The operator creates them (CloudFormation cannot
+ * create a SecureString); each function may read only its own (lib/infra/functions.ts).
+ */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: osls variables, resolved by osls at package time
+export const SECRETS_PATH = '/${self:service}-${sls:stage}/';
+
+/**
+ * The IAM resource of one secret's parameter. A name that starts with a slash follows
+ * `parameter` directly: `arn:aws:ssm:eu-west-1:123456789012:parameter/alertmanager-relay-prod/INGEST_TOKEN`.
+ */
+export function secretParameterArn(name: string): Sub {
+  // Escaped: CloudFormation's pseudo parameters, for Fn::Sub.
+  return {
+    'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${SECRETS_PATH}${name}`,
+  };
+}
 
 /** Where scripts/build.ts writes a function's bundle, and what its handler string is. */
 export function bundleDir(functionKey: string): string {

@@ -45,12 +45,13 @@ export type StackOutputs = Record<string, string>;
 /** Runs a command and returns its stdout (injectable for tests). */
 export type CommandRunner = (command: string, args: string[]) => Promise<string>;
 
-const runCommand: CommandRunner = async (command, args) =>
+/** The real runner: execFile, no shell, stdout only (a secret on stdout never reaches a command line). */
+export const runCommand: CommandRunner = async (command, args) =>
   (await promisify(execFile)(command, args, { maxBuffer: 4 * 1024 * 1024 })).stdout;
 
 /**
- * The stack's outputs (WebhookUrl, RelaySecretId, StateTableName, DashboardUrl, ...), read with
- * the AWS CLI, which the deploy guide needs anyway (`aws secretsmanager put-secret-value`):
+ * The stack's outputs (WebhookUrl, SecretsPath, StateTableName, DashboardUrl, ...), read with
+ * the AWS CLI, which the deploy guide needs anyway:
  * `aws cloudformation describe-stacks` prints stable JSON, where `sls info` prints text for people.
  */
 export async function readStackOutputs(stage: Stage, run: CommandRunner = runCommand): Promise<StackOutputs> {
