@@ -12,7 +12,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 // Lower layers first. A file may import from its own layer or any lower one.
 const LAYERS: readonly (readonly string[])[] = [
   ['lib/alertmanager', 'lib/state', 'lib/runtime-env.ts'],
-  ['lib/config', 'lib/queue'],
+  // The watchdog's config is part of relay.yaml's schema; its checker builds queue messages.
+  ['lib/config', 'lib/queue', 'lib/watchdog'],
   ['lib/delivery', 'lib/format', 'lib/templates', 'lib/telemetry.ts', 'lib/secrets.ts', 'lib/sentry.ts'],
   // The chat stage: a chat sink's journal, pacing, group record and storm mode (lib/chat/storm).
   ['lib/chat'],
