@@ -3,22 +3,24 @@ import type { FromSchema } from 'json-schema-to-ts';
 /** A secret's NAME: an environment variable name locally, a key of the JSON secret on AWS. */
 export const secretNameSchema = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } as const;
 
+// How the AWS stack is sized (read by `npm run build` / lib/infra only; `npm start` ignores it).
+// The defaults live in lib/infra/constants.ts; the bounds here are AWS's own, so a value the
+// build accepts is one CloudFormation accepts.
+
 /**
- * How the AWS stack is sized (read by `npm run build` / lib/infra only; `npm start` ignores it).
- * The defaults live in lib/infra/constants.ts; the bounds here are AWS's own, so a value the
- * build accepts is one CloudFormation accepts.
+ * `ingest.reservedConcurrency`: the ingest function's reserved concurrency (also its ceiling), or
+ * `none` (or 0) for no reservation. Lambda keeps 100 of the account's concurrency unreserved, so a
+ * reservation of N needs an account quota of at least N + 100 (lib/infra/deploy-checks.ts).
+ * https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
  */
-export const ingestThrottleSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    // API Gateway HTTP API stage throttling (token bucket): steady requests per second and the
-    // bucket size. Both are targets under the account's own limit (10,000 rps, burst 5,000):
-    // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
-    rateLimit: { type: 'number', exclusiveMinimum: 0, maximum: 10000 },
-    burstLimit: { type: 'integer', minimum: 1, maximum: 5000 },
-  },
+export const reservedConcurrencySchema = {
+  anyOf: [{ type: 'integer', minimum: 0 }, { const: 'none' }],
 } as const;
+
+/** The retention periods CloudWatch Logs accepts (AWS::Logs::LogGroup RetentionInDays). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
 
 export const sinkDeploymentSchema = {
   type: 'object',
@@ -47,12 +49,13 @@ export const relayConfigSchema = {
       properties: {
         tokenSecret: secretNameSchema,
         previousTokenSecret: secretNameSchema,
-        // AWS only: API Gateway stage throttling of POST /alertmanager.
-        throttle: ingestThrottleSchema,
-        // AWS only: the ingest function's reserved concurrency (also its ceiling). Lambda keeps
-        // 100 of the account's concurrency unreserved, so the account must allow this + 100.
-        // https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
-        reservedConcurrency: { type: 'integer', minimum: 1, maximum: 1000 },
+        // Removed: the build refuses it and says why (lib/infra/deploy-checks.ts); accepted here
+        // so an old relay.yaml gets that explanation instead of "unknown field".
+        throttle: { type: 'object' },
+        // AWS only: the ingest function's reserved concurrency, or `none`.
+        reservedConcurrency: reservedConcurrencySchema,
+        // AWS only: how long the HTTP API's access log (one line per request) is kept.
+        accessLogRetentionDays: { enum: LOG_RETENTION_DAYS },
       },
     },
     // AWS only: per sink (by sink name, e.g. `slack:`), its function's concurrency and memory.
@@ -89,14 +92,17 @@ export const relayConfigSchema = {
 /** Fields every destination has, whatever its sink. */
 export const commonDestinationFields = ['name', 'sink', 'matchers'] as const;
 
-/** `ingest.throttle` of relay.yaml. */
-export type IngestThrottleConfig = FromSchema<typeof ingestThrottleSchema>;
 /** One entry of `sinks:` in relay.yaml. */
 export type SinkDeploymentConfig = FromSchema<typeof sinkDeploymentSchema>;
 
 /** The parts of relay.yaml that size the AWS stack (lib/infra reads them at build time). */
 export interface DeploymentConfig {
-  ingest?: { throttle?: IngestThrottleConfig; reservedConcurrency?: number };
+  ingest?: {
+    /** Removed (the stage throttle): the build refuses it. */
+    throttle?: unknown;
+    reservedConcurrency?: FromSchema<typeof reservedConcurrencySchema>;
+    accessLogRetentionDays?: (typeof LOG_RETENTION_DAYS)[number];
+  };
   sinks?: Record<string, SinkDeploymentConfig>;
   state?: { pointInTimeRecovery?: boolean };
 }

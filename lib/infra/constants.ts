@@ -13,8 +13,10 @@ export interface InfraConstants {
     readonly memoryMb: number;
     /** Default of `ingest.reservedConcurrency` in relay.yaml. */
     readonly reservedConcurrency: number;
-    /** Defaults of `ingest.throttle` in relay.yaml: the HTTP API stage's token bucket. */
-    readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+    /** Concurrency Lambda keeps unreserved in every account: a reservation needs the quota above it. */
+    readonly unreservedConcurrencyFloor: number;
+    /** Default of `ingest.accessLogRetentionDays`: the HTTP API stage's access log. */
+    readonly accessLogRetentionDays: number;
   };
   readonly sink: {
     readonly timeoutSeconds: number;
@@ -49,17 +51,22 @@ export const INFRA: InfraConstants = {
     // GB-s, so half the memory is half the compute cost:
     // https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
     memoryMb: 256,
-    // Bounds what an unauthenticated flood can cost per second, and keeps other functions of
-    // the account from starving ingest. Past it Lambda throttles, API Gateway answers 5xx and
-    // Alertmanager retries (it drops 4xx, so this is the safer ceiling). Lambda keeps 100 of
-    // the account's concurrency unreserved:
-    // https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    // The only ceiling in front of the bearer check (docs/operations.md, "Security model of the
+    // endpoint"): there is no stage throttle, because API Gateway answers a throttled request
+    // 429 and Alertmanager drops a 429, so anyone who found the URL could drain a bucket and make
+    // Alertmanager lose real notifications. Past the reservation Lambda throttles, API Gateway
+    // answers 500 ("If the Lambda API rejects the invocation request, API Gateway returns a 500":
+    // https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html) and
+    // Alertmanager retries every 5xx (notify/util.go, Retrier.Check). It also bounds what a flood
+    // costs per second and keeps a flood from starving the sink functions of the account.
+    // relay.yaml `ingest.reservedConcurrency: none` removes it.
     reservedConcurrency: 50,
-    // Stage throttling answers 429 past it, and Alertmanager DROPS a 429, so the bucket must hold
-    // the largest flush an Alertmanager HA pair sends at once (every group flushing together:
-    // 500 groups x 2 replicas) and the rate any storm sustains. It exists to bound a flood.
-    // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
-    throttle: { rateLimit: 200, burstLimit: 1000 },
+    // "Lambda reserves 100 units of concurrency for functions that don't explicitly reserve
+    // concurrency": https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    unreservedConcurrencyFloor: 100,
+    // Access logs are for reading what was rejected and by whom, days after; two weeks covers a
+    // holiday, and each request writes about 250 bytes (billed per byte ingested and stored).
+    accessLogRetentionDays: 14,
   },
   sink: {
     // Long enough for a slow vendor plus a Prometheus query for a graph; every extra second

@@ -10,14 +10,26 @@ export interface SinkDeployment {
 
 /**
  * The stack as relay.yaml sizes it: only the sinks its destinations use (in registry order),
- * each sink's concurrency and memory, ingest's throttling and reserved concurrency, and the
- * state table's point-in-time recovery. Defaults come from lib/infra/constants.ts.
+ * each sink's concurrency and memory, ingest's reserved concurrency (undefined: none) and the
+ * retention of the HTTP API's access log, and the state table's point-in-time recovery.
+ * Defaults come from lib/infra/constants.ts.
  */
 export interface DeploymentSettings {
   sinks: string[];
   sink: Record<string, SinkDeployment>;
-  ingest: { rateLimit: number; burstLimit: number; reservedConcurrency: number };
+  ingest: { reservedConcurrency: number | undefined; accessLogRetentionDays: number };
   pointInTimeRecovery: boolean;
+}
+
+/**
+ * relay.yaml's `ingest.reservedConcurrency` as a number to reserve, or undefined for none
+ * (`none` or 0: 0 would be Lambda's "reserve nothing and run nothing", never what anyone means).
+ *
+ * @example reservation('none') // undefined
+ */
+export function reservation(value: number | 'none' | undefined, constants: InfraConstants = INFRA) {
+  if (value === undefined) return constants.ingest.reservedConcurrency;
+  return value === 'none' || value === 0 ? undefined : value;
 }
 
 /** Thrown for a relay.yaml the build cannot turn into a stack; `problems` name each path. */
@@ -57,7 +69,10 @@ export function defaultDeployment(
   return {
     sinks: [...sinks],
     sink: Object.fromEntries(sinks.map((sink) => [sink, sinkDefaults(sink, constants)])),
-    ingest: { ...constants.ingest.throttle, reservedConcurrency: constants.ingest.reservedConcurrency },
+    ingest: {
+      reservedConcurrency: constants.ingest.reservedConcurrency,
+      accessLogRetentionDays: constants.ingest.accessLogRetentionDays,
+    },
     pointInTimeRecovery: constants.stateTable.pointInTimeRecovery,
   };
 }
@@ -65,7 +80,8 @@ export function defaultDeployment(
 /**
  * The deployment of a validated config. `registry` is every sink the relay knows, in the
  * order the stack lists them. Throws DeploymentConfigError for a `sinks:` entry that names
- * no sink, or one no destination uses (it would size nothing).
+ * no sink, or one no destination uses (it would size nothing), and for the removed
+ * `ingest.throttle`.
  *
  * @example deploymentSettings(config, sinks.map((sink) => sink.name)).sinks // ['webhook']
  */
@@ -85,11 +101,12 @@ export function deploymentSettings(
       problems.push(`sinks.${name}: no destination uses this sink, so it is not deployed`);
     }
   }
-  const throttle = { ...constants.ingest.throttle, ...deployment.ingest?.throttle };
-  if (throttle.burstLimit < throttle.rateLimit) {
+  if (deployment.ingest?.throttle !== undefined) {
     problems.push(
-      `ingest.throttle.burstLimit: ${throttle.burstLimit} is below the rate limit ${throttle.rateLimit}; ` +
-        'the bucket could not hold one second of the steady rate',
+      'ingest.throttle: removed; delete it. A stage throttle answers 429 before the bearer token is checked, ' +
+        'and Alertmanager drops a 429, so anyone with the URL could make it lose notifications. The ingest ' +
+        "function's reserved concurrency (ingest.reservedConcurrency) bounds a flood instead, with a 5xx " +
+        'that Alertmanager retries (docs/operations.md, "Security model of the endpoint")',
     );
   }
   if (problems.length > 0) throw new DeploymentConfigError(problems);
@@ -101,8 +118,9 @@ export function deploymentSettings(
     sinks,
     sink,
     ingest: {
-      ...throttle,
-      reservedConcurrency: deployment.ingest?.reservedConcurrency ?? constants.ingest.reservedConcurrency,
+      reservedConcurrency: reservation(deployment.ingest?.reservedConcurrency, constants),
+      accessLogRetentionDays:
+        deployment.ingest?.accessLogRetentionDays ?? constants.ingest.accessLogRetentionDays,
     },
     pointInTimeRecovery: deployment.state?.pointInTimeRecovery ?? constants.stateTable.pointInTimeRecovery,
   };

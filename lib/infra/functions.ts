@@ -130,7 +130,10 @@ export function ingestFunction(
       description: 'Accepts Alertmanager webhooks and queues them for each sink',
       timeout: constants.ingest.timeoutSeconds,
       memorySize: constants.ingest.memoryMb,
-      reservedConcurrency: deployment.ingest.reservedConcurrency,
+      // `ingest.reservedConcurrency: none` reserves nothing: the key is left out, not set to 0.
+      ...(deployment.ingest.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrency: deployment.ingest.reservedConcurrency }),
       environment,
     },
     role,

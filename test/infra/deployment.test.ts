@@ -27,8 +27,8 @@ describe('Function: deploymentSettings', () => {
     });
     expect(settings.sink.slack.memoryMb).toBe(256);
     expect(settings.ingest).toEqual({
-      ...INFRA.ingest.throttle,
       reservedConcurrency: INFRA.ingest.reservedConcurrency,
+      accessLogRetentionDays: INFRA.ingest.accessLogRetentionDays,
     });
     expect(settings.pointInTimeRecovery).toBe(false);
   });
@@ -46,10 +46,10 @@ describe('Function: deploymentSettings', () => {
     expect(settings.sink.slack.memoryMb).toBe(INFRA.sink.memoryMbBySink.slack);
   });
 
-  it('should take throttling, reserved concurrency, per-sink sizing and PITR from relay.yaml', () => {
+  it('should take reserved concurrency, access log retention, per-sink sizing and PITR from relay.yaml', () => {
     // Prepare
     const text =
-      'ingest:\n  throttle: { rateLimit: 50, burstLimit: 300 }\n  reservedConcurrency: 20\n' +
+      'ingest:\n  reservedConcurrency: 20\n  accessLogRetentionDays: 90\n' +
       'sinks:\n  webhook: { maximumConcurrency: 20 }\n  slack: { memoryMb: 1024 }\n' +
       'state: { pointInTimeRecovery: true }';
 
@@ -58,13 +58,11 @@ describe('Function: deploymentSettings', () => {
     const fragment = generateFragments(settings);
 
     // Assess
-    expect(settings.ingest).toEqual({ rateLimit: 50, burstLimit: 300, reservedConcurrency: 20 });
+    expect(settings.ingest).toEqual({ reservedConcurrency: 20, accessLogRetentionDays: 90 });
     expect(fragment.functions.webhook.events?.[0]).toMatchObject({ sqs: { maximumConcurrency: 20 } });
     expect(fragment.functions.slack.memorySize).toBe(1024);
     expect(fragment.functions.ingest.reservedConcurrency).toBe(20);
-    expect(fragment.resources.HttpApiStage.Properties).toEqual({
-      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 300 },
-    });
+    expect(fragment.resources.HttpApiAccessLogGroup.Properties.RetentionInDays).toBe(90);
     expect(fragment.resources.StateTable.Properties.PointInTimeRecoverySpecification).toEqual({
       PointInTimeRecoveryEnabled: true,
     });
@@ -82,7 +80,23 @@ describe('Function: deploymentSettings', () => {
     expect(fragment.functions.ingest.environment).not.toHaveProperty('QUEUE_URL_PAGERDUTY');
   });
 
-  it('should refuse sizing for a sink that is unknown or not used, and a bucket below the rate', () => {
+  it.each([
+    ['none', 'none'],
+    ['0', 0],
+  ])('should reserve no concurrency for ingest.reservedConcurrency: %s', (_text, value) => {
+    // Prepare
+    const text = `ingest:\n  reservedConcurrency: ${value}`;
+
+    // Act
+    const settings = deploymentSettings(config(text), REGISTRY);
+    const fragment = generateFragments(settings);
+
+    // Assess
+    expect(settings.ingest.reservedConcurrency).toBeUndefined();
+    expect(fragment.functions.ingest).not.toHaveProperty('reservedConcurrency');
+  });
+
+  it('should refuse sizing for a sink that is unknown or not used, and the removed stage throttle', () => {
     // Prepare
     const text =
       'ingest:\n  throttle: { rateLimit: 500, burstLimit: 100 }\nsinks:\n  pagerduty: {}\n  acme: {}';
@@ -94,15 +108,15 @@ describe('Function: deploymentSettings', () => {
     expect(settings).toThrow(DeploymentConfigError);
     expect(() => settings()).toThrow(/sinks\.pagerduty: no destination uses this sink/);
     expect(() => settings()).toThrow(/sinks\.acme: unknown sink/);
-    expect(() => settings()).toThrow(/ingest\.throttle\.burstLimit: 100 is below the rate limit 500/);
+    expect(() => settings()).toThrow(/ingest\.throttle: removed; delete it\. A stage throttle answers 429/);
   });
 });
 
 describe('Schema: deployment fields of relay.yaml', () => {
   it.each([
-    ['ingest:\n  throttle: { rateLimit: 0 }', 'ingest.throttle.rateLimit'],
-    ['ingest:\n  throttle: { burstLimit: 6000 }', 'ingest.throttle.burstLimit'],
-    ['ingest:\n  reservedConcurrency: 0', 'ingest.reservedConcurrency'],
+    ['ingest:\n  reservedConcurrency: -1', 'ingest.reservedConcurrency'],
+    ['ingest:\n  reservedConcurrency: all', 'ingest.reservedConcurrency'],
+    ['ingest:\n  accessLogRetentionDays: 10', 'ingest.accessLogRetentionDays: must be one of 1, 3, 5, 7, 14'],
     ['sinks:\n  webhook: { maximumConcurrency: 1 }', 'sinks.webhook.maximumConcurrency'],
     ['sinks:\n  webhook: { memoryMb: 64 }', 'sinks.webhook.memoryMb'],
     ['sinks:\n  webhook: { concurrency: 3 }', 'sinks.webhook.concurrency: unknown field'],

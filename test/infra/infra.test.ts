@@ -1,8 +1,16 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: osls variables in generated names
 import { describe, expect, it } from 'vitest';
+import { LOG_RETENTION_DAYS } from '../../lib/config/schema.ts';
 import type { CfnResource, PolicyStatement } from '../../lib/infra/cloudformation.ts';
 import { INFRA } from '../../lib/infra/constants.ts';
-import { buildProblems, deployRefusal } from '../../lib/infra/deploy-checks.ts';
+import {
+  buildProblems,
+  deployRefusal,
+  FUNCTION_NAME_MAX_LENGTH,
+  reservationRequirement,
+  stageProblems,
+} from '../../lib/infra/deploy-checks.ts';
+import { defaultDeployment } from '../../lib/infra/deployment.ts';
 import {
   type FragmentGenerator,
   fragmentFiles,
@@ -50,7 +58,9 @@ describe('Object: INFRA', () => {
     expect(INFRA.sink.maximumConcurrency).toBeLessThanOrEqual(1000);
     expect(INFRA.queue.maxReceiveCount).toBeGreaterThanOrEqual(1);
     expect(INFRA.queue.maxReceiveCount).toBeLessThanOrEqual(1000);
-    expect(INFRA.ingest.throttle.burstLimit).toBeGreaterThanOrEqual(INFRA.ingest.throttle.rateLimit);
+    expect(INFRA.ingest.reservedConcurrency).toBeGreaterThanOrEqual(1);
+    expect(LOG_RETENTION_DAYS).toContain(INFRA.ingest.accessLogRetentionDays);
+    expect(LOG_RETENTION_DAYS).toContain(INFRA.logs.retentionDays);
     expect(INFRA.sink.memoryMbBySink.slack).toBeGreaterThan(INFRA.sink.memoryMb);
     expect(INFRA.deadLetterQueue.retentionSeconds).toBe(1_209_600);
     expect(INFRA.deadLetterQueue.retentionSeconds).toBeGreaterThan(INFRA.queue.retentionSeconds);
@@ -386,5 +396,115 @@ describe('Function: buildProblems', () => {
     expect(problems[0]).toMatch(
       /^destinations: slow-hook: timeoutSeconds 60 does not fit the sink function's 30 s/,
     );
+  });
+});
+
+describe('Function: buildProblems, console files', () => {
+  it('should refuse file: on a console destination, naming the path and the read-only filesystem', () => {
+    // Prepare
+    const config = {
+      ingest: {},
+      destinations: [
+        { name: 'stdout', sink: 'console' },
+        { name: 'audit-file', sink: 'console', file: '/var/log/alerts.jsonl' },
+      ],
+    };
+
+    // Act
+    const problems = buildProblems(config);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^destinations\[1\]\.file: a console destination cannot write a file on AWS/);
+    expect(problems[0]).toContain('read-only except /tmp');
+    expect(problems[0]).toContain('"audit-file"');
+  });
+});
+
+describe('Function: stageProblems', () => {
+  it('should let through a stage whose longest function name is exactly 64 characters', () => {
+    // Prepare: alertmanager-relay-<stage>-googlechat with a 34-character stage is 64 characters.
+    const stage = 's'.repeat(34);
+
+    // Act
+    const problems = stageProblems('alertmanager-relay', stage, ['ingest', 'webhook', 'googlechat']);
+
+    // Assess
+    expect(`alertmanager-relay-${stage}-googlechat`).toHaveLength(FUNCTION_NAME_MAX_LENGTH);
+    expect(problems).toEqual([]);
+  });
+
+  it("should refuse a stage that makes a function name longer than Lambda's 64, saying how long it may be", () => {
+    // Act
+    const problems = stageProblems('alertmanager-relay', 's'.repeat(35), ['ingest', 'googlechat', 'webhook']);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`"alertmanager-relay-${'s'.repeat(35)}-googlechat" is 65 characters`);
+    expect(problems[0]).toContain('Lambda allows 64');
+    expect(problems[0]).toContain('at most 34 characters');
+  });
+
+  it('should measure against the functions this stack deploys only', () => {
+    // Act: 35 characters are fine when the longest function is `webhook`, not `googlechat`.
+    const problems = stageProblems('alertmanager-relay', 's'.repeat(35), ['ingest', 'webhook']);
+
+    // Assess
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('Function: reservationRequirement', () => {
+  it('should say the account quota a reservation needs, Lambda keeping 100 unreserved', () => {
+    // Act
+    const requirement = reservationRequirement(defaultDeployment(['webhook']));
+
+    // Assess
+    expect(requirement).toMatch(
+      /^ingest\.reservedConcurrency: 50 needs the account's Lambda concurrency quota/,
+    );
+    expect(requirement).toContain('at least 150');
+    expect(requirement).toContain('ingest.reservedConcurrency: none');
+  });
+
+  it('should say nothing without a reservation', () => {
+    // Prepare
+    const deployment = defaultDeployment(['webhook']);
+    deployment.ingest.reservedConcurrency = undefined;
+
+    // Act
+    const requirement = reservationRequirement(deployment);
+
+    // Assess
+    expect(requirement).toBeUndefined();
+  });
+});
+
+describe('Generator: sharedResources (the HTTP API stage)', () => {
+  it('should give the stage an access log with a retention, and no throttle at all', () => {
+    // Act
+    const fragment = generateFragments(['webhook']);
+    const stage = fragment.resources.HttpApiStage.Properties;
+    const format = JSON.parse((stage.AccessLogSettings as { Format: string }).Format);
+
+    // Assess
+    expect(JSON.stringify(stage)).not.toMatch(/Throttling/);
+    expect(stage.AccessLogSettings).toMatchObject({
+      DestinationArn: { 'Fn::GetAtt': ['HttpApiAccessLogGroup', 'Arn'] },
+    });
+    expect(format).toEqual({
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      route: '$context.routeKey',
+      status: '$context.status',
+      latencyMs: '$context.responseLatency',
+      lambdaStatus: '$context.integrationStatus',
+      integrationError: '$context.integrationErrorMessage',
+      error: '$context.error.message',
+    });
+    expect(fragment.resources.HttpApiAccessLogGroup).toMatchObject({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { RetentionInDays: INFRA.ingest.accessLogRetentionDays },
+    });
   });
 });
