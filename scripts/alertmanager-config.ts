@@ -6,8 +6,14 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
-import { renderAlertmanagerConfig } from '../lib/ops/alertmanager-config.ts';
-import { defaultRegion, readStackOutputs, serviceName, stackName } from '../lib/ops/stack.ts';
+import {
+  explainAlertmanagerConfigFailure,
+  localTarget,
+  type ReceiverTarget,
+  renderAlertmanagerConfig,
+  stageTarget,
+} from '../lib/ops/alertmanager-config.ts';
+import { defaultRegion, serviceName } from '../lib/ops/stack.ts';
 
 const USAGE = `usage: npm run alertmanager-config -- [--stage S] [--region R] [--local] [--url URL]
        [--receiver NAME] [--credentials-file PATH]`;
@@ -31,38 +37,30 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loadConfig();
-  const tokenSecret = config.ingest.tokenSecret;
-  let url: string;
-  let source: string;
-  let tokenLocation: string | undefined;
+  let target: ReceiverTarget;
   if (values.url) {
-    url = values.url;
-    source = 'URL given with --url';
+    target = { url: values.url, source: 'URL given with --url' };
   } else if (values.local) {
-    const host = process.env.HOST ?? '127.0.0.1';
-    url = `http://${host}:${process.env.PORT ?? 9099}/alertmanager`;
-    source = 'local relay, npm start';
-    tokenLocation = 'the environment variable of that name, or RELAY_SECRETS_FILE';
+    target = localTarget(process.env);
   } else {
     const stage = {
       service: serviceName(resolve(root, 'serverless.yml')),
       stage: values.stage ?? 'dev',
       region: values.region ?? defaultRegion(resolve(root, 'serverless.yml')),
     };
-    const outputs = await readStackOutputs(stage);
-    if (!outputs.WebhookUrl) throw new Error(`stack ${stackName(stage)} has no WebhookUrl output`);
-    url = outputs.WebhookUrl;
-    source = `stack ${stackName(stage)}`;
-    if (outputs.RelaySecretId) tokenLocation = `a key of Secrets Manager secret ${outputs.RelaySecretId}`;
+    try {
+      target = await stageTarget(stage);
+    } catch (error) {
+      console.error(explainAlertmanagerConfigFailure(error, values));
+      return 1;
+    }
   }
   process.stdout.write(
     renderAlertmanagerConfig({
-      url,
-      source,
+      ...target,
       receiver: values.receiver,
       credentialsFile: values['credentials-file'],
-      tokenSecret,
-      tokenLocation,
+      tokenSecret: config.ingest.tokenSecret,
     }),
   );
   return 0;

@@ -1,7 +1,16 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_CREDENTIALS_FILE, renderAlertmanagerConfig } from '../../lib/ops/alertmanager-config.ts';
+import {
+  DEFAULT_CREDENTIALS_FILE,
+  explainAlertmanagerConfigFailure,
+  localTarget,
+  renderAlertmanagerConfig,
+  StageLookupError,
+  stageTarget,
+} from '../../lib/ops/alertmanager-config.ts';
 import {
   defaultRegion,
   parseStackOutputs,
@@ -10,6 +19,7 @@ import {
   serviceName,
   stackName,
 } from '../../lib/ops/stack.ts';
+import { runScript } from '../support/run-script.ts';
 
 const URL = 'https://abc123.execute-api.eu-west-1.amazonaws.com/alertmanager';
 
@@ -72,6 +82,208 @@ describe('Function: renderAlertmanagerConfig', () => {
     // Assess
     expect(webhookOf(text).http_config).toBeUndefined();
     expect(text).toContain('No ingest token is configured');
+  });
+});
+
+const PROD = { service: 'alertmanager-relay', stage: 'prod', region: 'eu-west-1' };
+/** How the AWS CLI fails: execFile's error with the CLI's stderr. */
+const cliFailure = (stderr: string) => async () => {
+  throw Object.assign(new Error('Command failed: aws cloudformation describe-stacks'), { code: 255, stderr });
+};
+
+describe('Function: stageTarget', () => {
+  it("should target the stack's WebhookUrl and say where the token is kept", async () => {
+    // Act
+    const target = await stageTarget(PROD, async () =>
+      JSON.stringify({
+        Stacks: [
+          {
+            Outputs: [
+              { OutputKey: 'WebhookUrl', OutputValue: URL },
+              { OutputKey: 'RelaySecretId', OutputValue: 'arn:secret' },
+            ],
+          },
+        ],
+      }),
+    );
+
+    // Assess
+    expect(target).toEqual({
+      url: URL,
+      source: 'stack alertmanager-relay-prod',
+      tokenLocation: 'a key of Secrets Manager secret arn:secret',
+    });
+  });
+
+  it('should say plainly that there are no AWS credentials', async () => {
+    // Act
+    const failure = stageTarget(
+      PROD,
+      cliFailure(
+        '\nUnable to locate credentials. You can configure credentials by running "aws configure".\n',
+      ),
+    );
+
+    // Assess
+    await expect(failure).rejects.toMatchObject({
+      problem: 'credentials',
+      message:
+        'no usable AWS credentials to read stack alertmanager-relay-prod in eu-west-1 (the AWS CLI said: Unable to locate credentials. You can configure credentials by running "aws configure".)',
+    });
+  });
+
+  it('should tell an expired SSO session and an unknown profile as missing credentials too', async () => {
+    for (const stderr of [
+      'Error when retrieving token from sso: Token has expired and refresh failed',
+      'The config profile (prod) could not be found',
+      'An error occurred (ExpiredToken) when calling the DescribeStacks operation: The security token included in the request is expired',
+    ]) {
+      // Act
+      const failure = stageTarget(PROD, cliFailure(stderr));
+
+      // Assess
+      await expect(failure, stderr).rejects.toMatchObject({ problem: 'credentials' });
+    }
+  });
+
+  it('should say plainly that the stage is not deployed', async () => {
+    // Act
+    const failure = stageTarget(
+      PROD,
+      cliFailure(
+        'An error occurred (ValidationError) when calling the DescribeStacks operation: Stack with id alertmanager-relay-prod does not exist',
+      ),
+    );
+
+    // Assess
+    await expect(failure).rejects.toMatchObject({
+      problem: 'no-stack',
+      message: 'stack alertmanager-relay-prod does not exist in eu-west-1: stage prod is not deployed there',
+    });
+  });
+
+  it('should say that the AWS CLI is missing', async () => {
+    // Act
+    const failure = stageTarget(PROD, async () => {
+      throw Object.assign(new Error('spawn aws ENOENT'), { code: 'ENOENT' });
+    });
+
+    // Assess
+    await expect(failure).rejects.toMatchObject({ problem: 'no-cli' });
+  });
+
+  it('should pass on any other failure, and a stack without a WebhookUrl', async () => {
+    // Act
+    const other = stageTarget(PROD, cliFailure('Could not connect to the endpoint URL'));
+    const noOutput = stageTarget(PROD, async () => JSON.stringify({ Stacks: [{ Outputs: [] }] }));
+
+    // Assess
+    await expect(other).rejects.toMatchObject({ problem: 'other' });
+    await expect(other).rejects.toThrow('Could not connect to the endpoint URL');
+    await expect(noOutput).rejects.toThrow('stack alertmanager-relay-prod has no WebhookUrl output');
+  });
+});
+
+describe('Function: explainAlertmanagerConfigFailure', () => {
+  it('should suggest the same command with --local, repeating the flags that apply there', () => {
+    // Prepare
+    const error = new StageLookupError(
+      'no usable AWS credentials to read stack alertmanager-relay-dev',
+      'credentials',
+    );
+
+    // Act
+    const text = explainAlertmanagerConfigFailure(error, {
+      receiver: 'relay prod',
+      'credentials-file': '/run/secrets/relay',
+    });
+
+    // Assess
+    expect(text.split('\n')).toEqual([
+      'no usable AWS credentials to read stack alertmanager-relay-dev',
+      '',
+      'For the relay `npm start` runs on this machine, add --local:',
+      "  npm run alertmanager-config -- --local --receiver 'relay prod' --credentials-file /run/secrets/relay",
+      "For a deployed stage, set up AWS credentials (AWS_PROFILE, `aws configure` or `aws sso login`), or give its webhook URL (the stack's WebhookUrl output) with --url.",
+    ]);
+  });
+
+  it('should print other failures as they are', () => {
+    // Act
+    const text = explainAlertmanagerConfigFailure(
+      new StageLookupError('stack x has no WebhookUrl output', 'no-output'),
+      {},
+    );
+
+    // Assess
+    expect(text).toBe('stack x has no WebhookUrl output');
+  });
+});
+
+describe('Function: localTarget', () => {
+  it("should target npm start's HOST and PORT", () => {
+    // Act
+    const target = localTarget({ HOST: '10.0.0.5', PORT: '9100' });
+
+    // Assess
+    expect(target.url).toBe('http://10.0.0.5:9100/alertmanager');
+    expect(localTarget({}).url).toBe('http://127.0.0.1:9099/alertmanager');
+  });
+});
+
+describe('Command: npm run alertmanager-config without credentials or a stack', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relay-amconfig-aws-'));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The script with an `aws` on PATH that fails as the real CLI does, printing `stderr`. */
+  async function runWithAws(stderr: string, exitCode: number, args: string[] = []) {
+    const bin = await mkdtemp(join(dir, 'bin-'));
+    await writeFile(join(bin, 'aws'), `#!/bin/sh\nprintf '%s\\n' '${stderr}' >&2\nexit ${exitCode}\n`);
+    await chmod(join(bin, 'aws'), 0o755);
+    return runScript('scripts/alertmanager-config.ts', args, {
+      cwd: dir,
+      env: { PATH: `${bin}:${process.env.PATH}`, HOME: dir },
+    });
+  }
+
+  it('should say there are no AWS credentials and give the command with --local', async () => {
+    // Act
+    const result = await runWithAws(
+      'Unable to locate credentials. You can configure credentials by running "aws configure".',
+      253,
+      ['--receiver', 'relay'],
+    );
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(
+      'no usable AWS credentials to read stack alertmanager-relay-dev in eu-west-1',
+    );
+    expect(result.stderr).toContain('  npm run alertmanager-config -- --local --receiver relay\n');
+  });
+
+  it('should say the stage is not deployed and give the command with --local', async () => {
+    // Act
+    const result = await runWithAws(
+      'An error occurred (ValidationError) when calling the DescribeStacks operation: Stack with id alertmanager-relay-qa does not exist',
+      254,
+      ['--stage', 'qa'],
+    );
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'stack alertmanager-relay-qa does not exist in eu-west-1: stage qa is not deployed there',
+    );
+    expect(result.stderr).toContain('  npm run alertmanager-config -- --local\n');
   });
 });
 
