@@ -3,7 +3,7 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SinkLogger, SinkMetricName } from './delivery/sink.ts';
 
-/** CloudWatch namespace of the relay's EMF metrics (the dashboard reads these). */
+/** CloudWatch namespace of the relay's EMF metrics (CLOUDWATCH_METRICS; the dashboard reads these). */
 export const METRIC_NAMESPACE = 'AlertmanagerRelay';
 
 /** The relay's metrics; the words match docs/architecture.md and the dashboard. */
@@ -62,8 +62,52 @@ function reportTo(logger: Logger, reporter: ErrorReporter | undefined) {
 }
 
 /**
- * Lambda telemetry: each metric is its own EMF record (Powertools singleMetric), because
- * one batch carries records for several destinations, each its own dimension set.
+ * The metrics that become CloudWatch metrics (EMF). CloudWatch bills each metric series, one per
+ * name and dimension set, $0.30 for every month in which it is published, prorated by the hour
+ * it is published in (https://aws.amazon.com/cloudwatch/pricing/). So only events that nothing
+ * AWS publishes for free can say, and that happen when something goes wrong, are here: in a
+ * healthy month none of them is published and they cost nothing; in an outage, cents. Every
+ * per-delivery count (received, enqueued, delivered, latency, duplicates, superseded) would be a
+ * series per destination published every hour, $0.30 each a month, and each has a free
+ * counterpart on the dashboard: API Gateway's Count, 4xx and 5xx; SQS's NumberOfMessagesSent
+ * and NumberOfMessagesDeleted per sink queue; and per destination the metric log lines below,
+ * read by the dashboard's Logs Insights widgets (lib/infra/dashboard.ts).
+ */
+export const CLOUDWATCH_METRICS: ReadonlySet<MetricName> = new Set<MetricName>([
+  'NotificationsUnrouted',
+  'Retried',
+  'DeadLettered',
+  'TemplateFailed',
+  'GraphsSkipped',
+  'StormStarted',
+  'GroupsFolded',
+  'GroupsBackfilled',
+]);
+
+/**
+ * One metric as a compact JSON log line, whatever the log level (like EMF, which it replaces for
+ * the per-delivery counts): billed per byte ingested (about 80 bytes), queried by Logs Insights:
+ * `filter ispresent(metric) | stats sum(value) by destination, metric`.
+ */
+export interface MetricLine {
+  metric: MetricName;
+  value: number;
+  sink?: string;
+  destination?: string;
+}
+
+/** The line metricLine writes, without its newline. */
+export function metricLine(name: MetricName, dimensions: MetricDimensions, value: number): string {
+  const line: MetricLine = { metric: name, value };
+  if (dimensions.sink) line.sink = dimensions.sink;
+  if (dimensions.destination) line.destination = dimensions.destination;
+  return JSON.stringify(line);
+}
+
+/**
+ * Lambda telemetry: every count and duration is a metric log line on stdout; those in
+ * CLOUDWATCH_METRICS are also an EMF record (Powertools singleMetric: one record per metric,
+ * because one batch carries records for several destinations, each its own dimension set).
  */
 export function createLambdaTelemetry(options: {
   serviceName: string;
@@ -71,7 +115,9 @@ export function createLambdaTelemetry(options: {
   logger?: Logger;
 }): Telemetry {
   const logger = options.logger ?? createLogger(options.serviceName);
-  // Made at the first metric, not at init: a cold start does not need it before a request.
+  // Powertools' own switch for its EMF output turns the metric log lines off too (tests use it).
+  const disabled = process.env.POWERTOOLS_METRICS_DISABLED?.toLowerCase() === 'true';
+  // Made at the first CloudWatch metric, not at init: a cold start does not need it before a request.
   let metrics: Metrics | undefined;
   const emit = (
     name: MetricName,
@@ -79,6 +125,10 @@ export function createLambdaTelemetry(options: {
     unit: (typeof MetricUnit)[keyof typeof MetricUnit],
     value: number,
   ) => {
+    if (disabled) return;
+    // stdout is what Lambda sends to the function's log group, as Powertools' EMF records are.
+    process.stdout.write(`${metricLine(name, dimensions, value)}\n`);
+    if (!CLOUDWATCH_METRICS.has(name)) return;
     metrics ??= new Metrics({ namespace: METRIC_NAMESPACE, serviceName: options.serviceName });
     const single = metrics.singleMetric();
     for (const [key, dimension] of Object.entries(dimensions))

@@ -1,14 +1,19 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: osls variables, resolved at package time
-import type { CfnResource } from './cloudformation.ts';
+import type { CfnResource, GetAtt, Ref } from './cloudformation.ts';
 import { getAtt, ref } from './cloudformation.ts';
 import type { FragmentGenerator } from './fragment-generator.ts';
-import { functionNames, INGEST_FUNCTION, normalizedName, SHARED, type SinkNames } from './names.ts';
+import { normalizedName, SHARED, type SinkNames } from './names.ts';
 
 /**
- * The stage's alarms: per sink, a new message in its DLQ, a message waiting too long and Lambda
- * errors; for ingest, 5xx and 4xx answers and Lambda errors. Each description is the runbook line
- * docs/operations.md repeats. They notify one SNS topic: the one named by `--param alarmTopicArn=...`,
- * or else `AlarmTopic`, which serverless.yml creates (subscribe to it).
+ * The stage's alarms, each one a page someone must act on, all on metrics AWS publishes for free
+ * (AWS/SQS, AWS/ApiGateway): per sink, a new dead letter and a message waiting too long; for
+ * ingest, 5xx and 4xx answers. CloudWatch bills $0.10 a month per metric an alarm reads
+ * (https://aws.amazon.com/cloudwatch/pricing/), so with 3 sinks these are 11 alarm metrics,
+ * $1.10. Function errors have no alarm of their own: a sink that crashes or times out leaves
+ * its messages waiting (delivery-late) and then dead-letters them (dead-letters); ingest's crash
+ * is a 5xx to Alertmanager (ingest-5xx). The dashboard still graphs Lambda errors and throttles.
+ * Each description is the runbook line docs/operations.md repeats. They notify one SNS topic:
+ * the one named by `--param alarmTopicArn=...`, or else `AlarmTopic`, which serverless.yml creates.
  */
 
 /** serverless.yml's condition: true when no `alarmTopicArn` param was given. */
@@ -17,10 +22,23 @@ export const CREATE_ALARM_TOPIC_CONDITION = 'CreateAlarmTopic';
 export const ALARM_TOPIC_LOGICAL_ID = 'AlarmTopic';
 
 export const ALARM_THRESHOLDS = {
-  // The default backoff gives a message about seven minutes of retries before the DLQ
-  // (lib/delivery/backoff.ts); ten minutes means alerts are late beyond ordinary retries.
+  // The default backoff gives a message a few minutes of retries before the DLQ
+  // (lib/delivery/policy.ts); ten minutes means alerts are late beyond ordinary retries.
   oldestMessageAgeSeconds: 600,
 } as const;
+
+/**
+ * The dead-letter alarm's window. SQS publishes queue metrics only for an active queue (one with
+ * messages, or touched in the last six hours), and a queue waking up from inactive publishes "with
+ * a delay of up to 15 minutes", so an increase is looked for in any of the last 5 periods of
+ * 5 minutes: the alarm fires within about 15 minutes of a new dead letter and turns OK 25 minutes
+ * after the last one, then the next notifies again.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html
+ */
+export const DEAD_LETTER_WINDOW = { periodSeconds: 300, evaluationPeriods: 5 } as const;
+
+/** The metric math of the dead-letter alarm: how many messages the DLQ gained in a period. */
+export const DEAD_LETTER_EXPRESSION = 'DIFF(FILL(visible, 0) + FILL(held, 0))';
 
 /** The alarm logical ids of one sink, and of ingest. */
 export function sinkAlarmIds(names: SinkNames) {
@@ -28,14 +46,12 @@ export function sinkAlarmIds(names: SinkNames) {
   return {
     deadLetters: `${normalized}DeadLetterAlarm`,
     oldestMessage: `${normalized}OldestMessageAlarm`,
-    functionErrors: `${normalized}FunctionErrorsAlarm`,
   };
 }
 
 export const INGEST_ALARM_IDS = {
   serverErrors: 'IngestServerErrorsAlarm',
   rejected: 'IngestRejectedAlarm',
-  functionErrors: 'IngestFunctionErrorsAlarm',
 } as const;
 
 /** Every alarm id, ingest first: the dashboard's alarm widget lists them in this order. */
@@ -50,25 +66,39 @@ const topic = {
   'Fn::If': [CREATE_ALARM_TOPIC_CONDITION, ref(ALARM_TOPIC_LOGICAL_ID), '${self:custom.alarmTopicArn}'],
 };
 
+type Dimensions = { Name: string; Value: Ref | GetAtt }[];
+
 interface AlarmSpec {
   name: string;
   description: string;
   namespace: string;
   metric: string;
-  dimensions: { Name: string; Value: unknown }[];
+  dimensions: Dimensions;
   statistic: 'Sum' | 'Maximum';
   periodSeconds: number;
   threshold: number;
-  /** `notBreaching`: no data means nothing happened (no requests, no invocations, no dead letter). */
-  missingData: 'notBreaching';
+}
+
+/**
+ * `notBreaching`: no data means nothing happened (no requests, no dead letter). The OK action
+ * tells whoever got the page that it is over.
+ */
+function common(name: string, description: string) {
+  return {
+    AlarmName: `\${self:service}-\${sls:stage}-${name}`,
+    AlarmDescription: description,
+    ComparisonOperator: 'GreaterThanThreshold',
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [topic],
+    OKActions: [topic],
+  };
 }
 
 function alarm(spec: AlarmSpec): CfnResource {
   return {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
-      AlarmName: `\${self:service}-\${sls:stage}-${spec.name}`,
-      AlarmDescription: spec.description,
+      ...common(spec.name, spec.description),
       Namespace: spec.namespace,
       MetricName: spec.metric,
       Dimensions: spec.dimensions,
@@ -76,26 +106,63 @@ function alarm(spec: AlarmSpec): CfnResource {
       Period: spec.periodSeconds,
       EvaluationPeriods: 1,
       Threshold: spec.threshold,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: spec.missingData,
-      AlarmActions: [topic],
-      OKActions: [topic],
     },
   };
 }
 
-function functionErrors(functionLogicalId: string, name: string, description: string): CfnResource {
-  return alarm({
-    name,
-    description,
-    namespace: 'AWS/Lambda',
-    metric: 'Errors',
-    dimensions: [{ Name: 'FunctionName', Value: ref(functionLogicalId) }],
-    statistic: 'Sum',
-    periodSeconds: 300,
-    threshold: 0,
-    missingData: 'notBreaching',
+/**
+ * A new message in a sink's DLQ, whoever put it there. The relay's handler sends its dead letters
+ * itself, but SQS's redrive policy moves a message it gave out maxReceiveCount times (a function
+ * that crashes or times out on it) without a SendMessage, and "if a message is sent to a
+ * dead-letter queue as a result of a failed processing attempt, it isn't captured by"
+ * NumberOfMessagesSent
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html#sqs-dlq-number-of-messages).
+ * So the alarm watches the DLQ's depth grow: visible plus held (`npm run dlq -- list` holds
+ * messages and releases them, which moves them between the two and must not page anyone). FILL
+ * turns "no data" (an idle, empty DLQ publishes nothing) into 0, so the first dead letter after a
+ * quiet week is an increase from 0; DIFF is the gain per period; a drop (a redrive) never fires.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
+ */
+function deadLetterAlarm(names: SinkNames): CfnResource {
+  const { sink } = names;
+  const depth = (id: string, metric: string) => ({
+    Id: id,
+    MetricStat: {
+      Metric: {
+        Namespace: 'AWS/SQS',
+        MetricName: metric,
+        Dimensions: [{ Name: 'QueueName', Value: getAtt(names.deadLetterQueueLogicalId, 'QueueName') }],
+      },
+      Period: DEAD_LETTER_WINDOW.periodSeconds,
+      Stat: 'Maximum',
+    },
+    ReturnData: false,
   });
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      ...common(
+        `${sink}-dead-letters`,
+        `A ${sink} notification could not be delivered and was dead-lettered (a new one notifies again once ` +
+          `this alarm is OK). Run: npm run dlq -- list --stage <stage> --sink ${sink}; fix the reason it shows ` +
+          `(token, channel, vendor outage, a crash: npx sls logs -f ${sink} --stage <stage>); then ` +
+          `npm run dlq -- redrive --stage <stage> --sink ${sink}.`,
+      ),
+      Metrics: [
+        depth('visible', 'ApproximateNumberOfMessagesVisible'),
+        depth('held', 'ApproximateNumberOfMessagesNotVisible'),
+        {
+          Id: 'gained',
+          Expression: DEAD_LETTER_EXPRESSION,
+          Label: 'messages the DLQ gained',
+          ReturnData: true,
+        },
+      ],
+      EvaluationPeriods: DEAD_LETTER_WINDOW.evaluationPeriods,
+      DatapointsToAlarm: 1,
+      Threshold: 0,
+    },
+  };
 }
 
 /** A sink's alarms, keyed by logical id. */
@@ -103,31 +170,12 @@ export function sinkAlarms(names: SinkNames): Record<string, CfnResource> {
   const ids = sinkAlarmIds(names);
   const { sink } = names;
   return {
-    // Messages SENT to the DLQ in a minute, not its depth: the alarm goes back to OK the next
-    // quiet minute, so each later dead letter notifies again (a depth alarm stays red and tells
-    // nobody about the second one). The record handler sends every dead letter itself
-    // (SendMessage), which this metric counts; SQS's own redrive policy (a function that crashed
-    // maxReceiveCount times) is not counted by it, and is caught by the function-errors alarm.
-    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
-    [ids.deadLetters]: alarm({
-      name: `${sink}-dead-letters`,
-      description:
-        `A ${sink} notification could not be delivered and was dead-lettered (each new one notifies again). ` +
-        `Run: npm run dlq -- list --stage <stage> --sink ${sink}; fix the reason it shows (token, channel, ` +
-        `vendor outage); then npm run dlq -- redrive --stage <stage> --sink ${sink}.`,
-      namespace: 'AWS/SQS',
-      metric: 'NumberOfMessagesSent',
-      dimensions: [{ Name: 'QueueName', Value: getAtt(names.deadLetterQueueLogicalId, 'QueueName') }],
-      statistic: 'Sum',
-      periodSeconds: 60,
-      threshold: 0,
-      missingData: 'notBreaching',
-    }),
+    [ids.deadLetters]: deadLetterAlarm(names),
     [ids.oldestMessage]: alarm({
       name: `${sink}-delivery-late`,
       description:
         `A ${sink} notification has waited over ${ALARM_THRESHOLDS.oldestMessageAgeSeconds / 60} minutes: ` +
-        `the vendor is failing or rate limiting, or the function cannot run. ` +
+        `the vendor is failing or rate limiting, or the function cannot run (crashing, timing out, throttled). ` +
         `Check the ${sink} row of the dashboard and npx sls logs -f ${sink} --stage <stage>.`,
       namespace: 'AWS/SQS',
       metric: 'ApproximateAgeOfOldestMessage',
@@ -135,58 +183,47 @@ export function sinkAlarms(names: SinkNames): Record<string, CfnResource> {
       statistic: 'Maximum',
       periodSeconds: 300,
       threshold: ALARM_THRESHOLDS.oldestMessageAgeSeconds,
-      missingData: 'notBreaching',
     }),
-    [ids.functionErrors]: functionErrors(
-      names.functionLogicalId,
-      `${sink}-function-errors`,
-      `The ${sink} Lambda failed (a crash or timeout, not a vendor error): its batch is retried and may ` +
-        `reach the DLQ. Read npx sls logs -f ${sink} --stage <stage> and the relay's Sentry project if set.`,
-    ),
   };
 }
 
 export function ingestAlarms(): Record<string, CfnResource> {
-  const ingest = functionNames(INGEST_FUNCTION);
   return {
     [INGEST_ALARM_IDS.serverErrors]: alarm({
       name: 'ingest-5xx',
       description:
-        'The relay answered Alertmanager with 5xx (queue or secret unavailable, or a crash). Alertmanager ' +
-        'retries until its group_interval; after that the notification waits for the next flush. ' +
-        'Read npx sls logs -f ingest --stage <stage>.',
+        'The relay answered Alertmanager with 5xx: a crash or timeout of the ingest function, SQS or the ' +
+        'secrets unavailable, or ingest throttled at its reserved concurrency (a flood: the access log ' +
+        'shows lambdaStatus 429 and the source IPs). Alertmanager retries until its group_interval; after that ' +
+        'the notification waits for the next flush. Read npx sls logs -f ingest --stage <stage> and the ' +
+        "stage's access log (/aws/http-api/alertmanager-relay-<stage>-access).",
       namespace: 'AWS/ApiGateway',
       metric: '5xx',
       dimensions: [{ Name: 'ApiId', Value: ref(SHARED.httpApi) }],
       statistic: 'Sum',
       periodSeconds: 60,
       threshold: 0,
-      missingData: 'notBreaching',
     }),
-    // Alertmanager drops a notification on any 4xx, so a 4xx is a lost notification: a token
-    // rotation that missed a host (401), a body over the limit (413), the stage throttle (429).
-    // HTTP APIs publish 4xx per ApiId: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+    // Alertmanager drops a notification on any 4xx, so a 4xx from Alertmanager is a lost
+    // notification: a token rotation that missed a host (401), a body over the limit (413). Anyone
+    // on the internet can cause one too. HTTP APIs publish 4xx per ApiId:
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
     [INGEST_ALARM_IDS.rejected]: alarm({
       name: 'ingest-rejected',
       description:
-        'The relay answered 4xx, which Alertmanager does not retry: those notifications are lost. ' +
-        'Read npx sls logs -f ingest --stage <stage> for the status: 401 = an Alertmanager host sends a token ' +
-        'that is neither INGEST_TOKEN nor the previous token (finish or undo the rotation); 413/400 = a body ' +
-        'the relay refused; 429 = the stage throttle (raise ingest.throttle in relay.yaml).',
+        'The relay answered 4xx, which Alertmanager does not retry: if the requests came from Alertmanager, ' +
+        "those notifications are lost. The stage's access log (/aws/http-api/alertmanager-relay-<stage>-access) " +
+        'has the status and source IP of each; npx sls logs -f ingest --stage <stage> the reason. 401 from an ' +
+        'Alertmanager host = it sends a token that is neither INGEST_TOKEN nor the previous token (finish or ' +
+        "undo the rotation); 413/400 = a body the relay refused; 429 = API Gateway's account-level limit " +
+        '(10,000 requests/s in the region, all APIs): a flood. 4xx from unknown IPs only = someone probing the URL.',
       namespace: 'AWS/ApiGateway',
       metric: '4xx',
       dimensions: [{ Name: 'ApiId', Value: ref(SHARED.httpApi) }],
       statistic: 'Sum',
       periodSeconds: 300,
       threshold: 0,
-      missingData: 'notBreaching',
     }),
-    [INGEST_ALARM_IDS.functionErrors]: functionErrors(
-      ingest.functionLogicalId,
-      'ingest-function-errors',
-      'The ingest Lambda failed (a crash or timeout): Alertmanager got a 5xx and retries. ' +
-        'Read npx sls logs -f ingest --stage <stage>.',
-    ),
   };
 }
 

@@ -3,15 +3,24 @@ import { METRIC_NAMESPACE, type MetricName } from '../telemetry.ts';
 import type { CfnResource, Sub } from './cloudformation.ts';
 import type { FragmentGenerator } from './fragment-generator.ts';
 import { functionNames, INGEST_FUNCTION, SHARED, type SinkNames } from './names.ts';
+import { ACCESS_LOG_GROUP_LOGICAL_ID } from './shared-resources.ts';
 
 /**
  * The stage's CloudWatch dashboard: the ingest row (API Gateway requests by status class and
- * latency, notifications received/rejected/unrouted) and one row per sink (deliveries,
- * latency, queue, DLQ, Lambda). Generated from the sink list, so a new sink gets its row.
+ * latency, Lambda errors and throttles, rejected requests by source IP from the access log) and
+ * one row per sink (outcomes and latency per destination, problems per destination, queue, DLQ,
+ * Lambda). Generated from the sink list, so a new sink gets its row.
  *
- * The body is one Fn::Sub string: `${WebhookQueue.QueueName}`, `${WebhookLambdaFunction}`
- * and `${HttpApi}` are resolved by CloudFormation to the real names, so the dashboard can
- * never point at a queue or function that is not in the stack.
+ * What it costs: the dashboard itself ($3 a month, https://aws.amazon.com/cloudwatch/pricing/);
+ * everything it graphs is free (AWS/ApiGateway, AWS/SQS, AWS/Lambda) or a CloudWatch metric the
+ * relay publishes only when something goes wrong (lib/telemetry.ts CLOUDWATCH_METRICS). What a
+ * metric per destination and delivery would have cost ($0.30 a month per series) is read from
+ * the metric log lines by Logs Insights widgets instead, billed $0.005 per GB they scan when the
+ * dashboard is open (a few MB for 6 hours at a million notifications a month).
+ *
+ * The body is one Fn::Sub string: `${WebhookQueue.QueueName}`, `${WebhookLambdaFunction}`,
+ * `${WebhookLogGroup}` and `${HttpApi}` are resolved by CloudFormation to the real names, so
+ * the dashboard can never point at a queue, function or log group that is not in the stack.
  */
 
 export const DASHBOARD_LOGICAL_ID = 'RelayDashboard';
@@ -71,6 +80,16 @@ export interface TextWidget {
   properties: { markdown: string };
 }
 
+/** A Logs Insights query shown as a table: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html */
+export interface LogWidget {
+  type: 'log';
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: { title: string; region: string; view: 'table'; query: string };
+}
+
 export interface AlarmWidget {
   type: 'alarm';
   x: number;
@@ -80,7 +99,7 @@ export interface AlarmWidget {
   properties: { title: string; alarms: string[] };
 }
 
-export type Widget = MetricWidget | TextWidget | AlarmWidget;
+export type Widget = MetricWidget | TextWidget | AlarmWidget | LogWidget;
 
 export interface DashboardBody {
   start: string;
@@ -111,6 +130,32 @@ function metricWidget(
   };
 }
 
+/**
+ * A Logs Insights table over `logGroupLogicalIds` (Fn::Sub resolves each Ref to the group's name).
+ * `query` must not contain `${`, which Fn::Sub would read as a variable.
+ */
+function logWidget(
+  title: string,
+  logGroupLogicalIds: readonly string[],
+  query: string,
+): Omit<LogWidget, 'x' | 'y' | 'width' | 'height'> {
+  const sources = logGroupLogicalIds.map((id) => `SOURCE '\${${id}}'`).join(' | ');
+  return {
+    type: 'log',
+    properties: { title, region: '${AWS::Region}', view: 'table', query: `${sources} | ${query}` },
+  };
+}
+
+/** The Logs Insights queries of the metric log lines (lib/telemetry.ts metricLine). */
+export const METRIC_LOG_QUERIES = {
+  outcomes:
+    'filter ispresent(metric) and metric != "DeliveryLatency" | stats sum(value) as count by destination, metric | sort destination, metric',
+  latency:
+    'filter metric = "DeliveryLatency" | stats count(*) as delivered, pct(value, 50) as p50_ms, pct(value, 99) as p99_ms, max(value) as max_ms by destination | sort destination',
+  rejected:
+    'filter status not like /^2/ | stats count(*) as requests by status, ip, route, lambdaStatus | sort requests desc | limit 20',
+} as const;
+
 /** One series per destination of `sink` for an EMF metric. */
 function perDestination(
   sink: string,
@@ -137,16 +182,14 @@ function layoutRow<T extends Omit<Widget, 'x' | 'y' | 'width' | 'height'>>(
   return widgets.map((widget, i) => ({ ...widget, x: i * width, y, width, height }));
 }
 
-function ingestWidgets(): Omit<MetricWidget, 'x' | 'y' | 'width' | 'height'>[] {
+type Placed =
+  | Omit<MetricWidget, 'x' | 'y' | 'width' | 'height'>
+  | Omit<LogWidget, 'x' | 'y' | 'width' | 'height'>;
+
+function ingestWidgets(): Placed[] {
   const api = ['ApiId', `\${${SHARED.httpApi}}`];
   const ingest = functionNames(INGEST_FUNCTION);
-  const emf = (metric: MetricName, label: string): MetricLine => [
-    METRIC_NAMESPACE,
-    metric,
-    'service',
-    EMF_SCHEMA.ingest.service,
-    { label },
-  ];
+  const fn = ['FunctionName', `\${${ingest.functionLogicalId}}`];
   return [
     metricWidget('Ingest: requests by status (2xx / 4xx / 5xx)', [
       ['AWS/ApiGateway', 'Count', ...api, { id: 'requests', visible: false }],
@@ -167,49 +210,54 @@ function ingestWidgets(): Omit<MetricWidget, 'x' | 'y' | 'width' | 'height'>[] {
       ],
       { stat: 'p50', leftLabel: 'ms' },
     ),
-    metricWidget('Ingest: notifications', [
-      emf('NotificationsReceived', 'received'),
-      emf('NotificationsRejected', 'rejected (4xx)'),
-      emf('NotificationsUnrouted', 'matched no destination'),
+    metricWidget('Ingest: Lambda errors and throttles, notifications routed nowhere', [
+      ['AWS/Lambda', 'Errors', ...fn, { label: 'errors' }],
+      ['AWS/Lambda', 'Throttles', ...fn, { label: 'throttles (reserved concurrency reached: 5xx)' }],
+      [
+        METRIC_NAMESPACE,
+        'NotificationsUnrouted',
+        'service',
+        EMF_SCHEMA.ingest.service,
+        { label: 'matched no destination' },
+      ],
     ]),
-    metricWidget('Ingest: Lambda errors and throttles', [
-      ['AWS/Lambda', 'Errors', 'FunctionName', `\${${ingest.functionLogicalId}}`, { label: 'errors' }],
-      ['AWS/Lambda', 'Throttles', 'FunctionName', `\${${ingest.functionLogicalId}}`, { label: 'throttles' }],
-    ]),
+    logWidget(
+      'Ingest: rejected requests by status and source IP (access log)',
+      [ACCESS_LOG_GROUP_LOGICAL_ID],
+      METRIC_LOG_QUERIES.rejected,
+    ),
   ];
 }
 
-function sinkWidgets(names: SinkNames): Omit<MetricWidget, 'x' | 'y' | 'width' | 'height'>[] {
+function sinkWidgets(names: SinkNames): Placed[] {
   const { sink } = names;
   const queue = ['QueueName', `\${${names.queueLogicalId}.QueueName}`];
   const dlq = ['QueueName', `\${${names.deadLetterQueueLogicalId}.QueueName}`];
   const fn = ['FunctionName', `\${${names.functionLogicalId}}`];
   return [
-    // Besides delivered, retried and dead-lettered: what the relay chose not to send as its own
-    // message (duplicates and stale notifications by group state, groups folded into a storm
-    // digest on chat sinks, and those given their own message after it) and templates that fell back to the default rendering.
-    metricWidget(`${sink}: delivered, retried, dead-lettered, skipped, storms (per destination)`, [
-      perDestination(sink, 'Delivered', 'Sum', 'delivered', 'delivered'),
+    // Every outcome the relay counts (delivered; duplicates and stale notifications it skipped by
+    // group state; retried, dead-lettered, storms, templates that fell back), from the metric log.
+    logWidget(`${sink}: outcomes per destination`, [names.logGroupLogicalId], METRIC_LOG_QUERIES.outcomes),
+    logWidget(
+      `${sink}: delivery latency per destination, alert accepted to delivered`,
+      [names.logGroupLogicalId],
+      METRIC_LOG_QUERIES.latency,
+    ),
+    // The CloudWatch metrics the relay publishes only when something goes wrong.
+    metricWidget(`${sink}: retried, dead-lettered, fallbacks, storms (per destination)`, [
       perDestination(sink, 'Retried', 'Sum', 'retried', 'retried'),
       perDestination(sink, 'DeadLettered', 'Sum', 'dead-lettered', 'deadLettered'),
-      perDestination(sink, 'DuplicatesSkipped', 'Sum', 'duplicates skipped', 'duplicates'),
-      perDestination(sink, 'Superseded', 'Sum', 'superseded (stale)', 'superseded'),
+      perDestination(sink, 'TemplateFailed', 'Sum', 'template fell back', 'templateFailed'),
+      perDestination(sink, 'GraphsSkipped', 'Sum', 'graph skipped', 'graphsSkipped'),
       perDestination(sink, 'StormStarted', 'Sum', 'storms started', 'storms'),
       perDestination(sink, 'GroupsFolded', 'Sum', 'groups folded into the digest', 'folded'),
       perDestination(sink, 'GroupsBackfilled', 'Sum', 'groups backfilled after a storm', 'backfilled'),
-      perDestination(sink, 'TemplateFailed', 'Sum', 'template fell back', 'templateFailed'),
     ]),
     metricWidget(
-      `${sink}: delivery latency, alert accepted to delivered (ms)`,
+      `${sink}: queue, in and out`,
       [
-        perDestination(sink, 'DeliveryLatency', 'p50', 'p50', 'latencyP50'),
-        perDestination(sink, 'DeliveryLatency', 'p99', 'p99', 'latencyP99'),
-      ],
-      { stat: 'p50', leftLabel: 'ms' },
-    ),
-    metricWidget(
-      `${sink}: queue, waiting and age of oldest`,
-      [
+        ['AWS/SQS', 'NumberOfMessagesSent', ...queue, { stat: 'Sum', label: 'queued (and renewed)' }],
+        ['AWS/SQS', 'NumberOfMessagesDeleted', ...queue, { stat: 'Sum', label: 'done' }],
         ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', ...queue, { label: 'waiting' }],
         [
           'AWS/SQS',
@@ -223,21 +271,28 @@ function sinkWidgets(names: SinkNames): Omit<MetricWidget, 'x' | 'y' | 'width' |
     ),
     metricWidget(
       `${sink}: dead-letter queue (npm run dlq -- list --sink ${sink})`,
-      [['AWS/SQS', 'ApproximateNumberOfMessagesVisible', ...dlq, { label: 'messages in DLQ' }]],
+      [
+        ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', ...dlq, { id: 'visible', visible: false }],
+        ['AWS/SQS', 'ApproximateNumberOfMessagesNotVisible', ...dlq, { id: 'held', visible: false }],
+        [{ expression: 'FILL(visible, 0) + FILL(held, 0)', label: 'messages in DLQ', id: 'depth' }],
+        [
+          'AWS/SQS',
+          'NumberOfMessagesSent',
+          ...dlq,
+          { stat: 'Sum', label: 'dead-lettered by the relay (SQS redrive not counted)' },
+        ],
+      ],
       { stat: 'Maximum', leftLabel: 'messages' },
     ),
-    metricWidget(`${sink}: Lambda errors and throttles`, [
-      ['AWS/Lambda', 'Errors', ...fn, { label: 'errors' }],
-      ['AWS/Lambda', 'Throttles', ...fn, { label: 'throttles' }],
-    ]),
     metricWidget(
-      `${sink}: Lambda duration (ms)`,
+      `${sink}: Lambda errors, throttles and duration`,
       [
-        ['AWS/Lambda', 'Duration', ...fn, { stat: 'p50', label: 'p50' }],
-        ['AWS/Lambda', 'Duration', ...fn, { stat: 'p99', label: 'p99' }],
-        ['AWS/Lambda', 'Duration', ...fn, { stat: 'Maximum', label: 'max' }],
+        ['AWS/Lambda', 'Errors', ...fn, { stat: 'Sum', label: 'errors' }],
+        ['AWS/Lambda', 'Throttles', ...fn, { stat: 'Sum', label: 'throttles' }],
+        ['AWS/Lambda', 'Duration', ...fn, { stat: 'p99', label: 'duration p99 (ms)', yAxis: 'right' }],
+        ['AWS/Lambda', 'Duration', ...fn, { stat: 'Maximum', label: 'duration max (ms)', yAxis: 'right' }],
       ],
-      { stat: 'p50', leftLabel: 'ms' },
+      { stat: 'Sum', leftLabel: 'count', rightLabel: 'ms' },
     ),
   ];
 }
@@ -261,7 +316,7 @@ export function dashboardBody(
       [
         text(
           '# alertmanager-relay ${AWS::StackName}\n' +
-            'Top: what Alertmanager sees. Then one row per sink: what reached each destination, what waits, what was dead-lettered. ' +
+            'Top: what Alertmanager sees, and who else knocks. Then one row per sink: what reached each destination, what waits, what was dead-lettered. ' +
             'A message in a DLQ needs a person: `npm run dlq -- list`, fix the cause, `npm run dlq -- redrive --sink <sink>`.',
         ),
       ],
@@ -332,6 +387,11 @@ export function describeDashboard(body: DashboardBody): string {
       }
       if (widget.type === 'alarm') {
         lines.push(`  [${widget.properties.title}] ${widget.properties.alarms.length} alarms`);
+        continue;
+      }
+      if (widget.type === 'log') {
+        const stats = widget.properties.query.split('|').find((part) => part.trim().startsWith('stats '));
+        lines.push(`  [${widget.properties.title}] table: ${stats?.trim().slice('stats '.length) ?? ''}`);
         continue;
       }
       const series = widget.properties.metrics.flatMap((line) => {

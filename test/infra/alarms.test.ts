@@ -1,40 +1,126 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub and osls variables
 import { describe, expect, it } from 'vitest';
-import { ALARM_THRESHOLDS, alarmIds, alarms, ingestAlarms, sinkAlarms } from '../../lib/infra/alarms.ts';
+import {
+  ALARM_THRESHOLDS,
+  alarmIds,
+  alarms,
+  DEAD_LETTER_EXPRESSION,
+  DEAD_LETTER_WINDOW,
+  ingestAlarms,
+  sinkAlarms,
+} from '../../lib/infra/alarms.ts';
 import { INFRA } from '../../lib/infra/constants.ts';
 import { defaultDeployment } from '../../lib/infra/deployment.ts';
 import { sinkNames } from '../../lib/infra/names.ts';
 
+type Series = (number | undefined)[];
+type AlarmMetric = {
+  Id: string;
+  Expression?: string;
+  ReturnData: boolean;
+  MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown[] }; Stat: string };
+};
+
+/**
+ * CloudWatch metric math as documented for the functions the dead-letter alarm uses: `FILL(x, 0)`
+ * turns a missing point into 0, `a + b` adds point by point, `DIFF(x)` is each point minus the one
+ * before (none for the first). https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
+ */
+function evaluate(expression: string, series: Record<string, Series>): Series {
+  const text = expression.replace(/\s+/g, '');
+  const call = /^([A-Z]+)\((.*)\)$/.exec(text);
+  if (call?.[1] === 'DIFF') {
+    const inner = evaluate(call[2], series);
+    return inner.map((value, i) =>
+      i === 0 || value === undefined || inner[i - 1] === undefined
+        ? undefined
+        : value - (inner[i - 1] as number),
+    );
+  }
+  if (call?.[1] === 'FILL' && call[2].endsWith(',0') && !call[2].includes('(')) {
+    return evaluate(call[2].slice(0, -2), series).map((value) => value ?? 0);
+  }
+  const plus = splitTopLevel(text, '+');
+  if (plus.length > 1) {
+    const parts = plus.map((part) => evaluate(part, series));
+    return parts[0].map((_, i) =>
+      parts.some((part) => part[i] === undefined)
+        ? undefined
+        : parts.reduce((sum, part) => sum + (part[i] as number), 0),
+    );
+  }
+  if (text in series) return series[text];
+  throw new Error(`the test's evaluator does not know ${text}`);
+}
+
+function splitTopLevel(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    if (text[i] === ')') depth--;
+    if (depth === 0 && text[i] === separator) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return [...parts, text.slice(start)];
+}
+
+/** Whether the alarm is in ALARM after its latest evaluation: a breaching point among the last periods. */
+function fires(series: { visible: Series; held: Series }): boolean {
+  const gained = evaluate(DEAD_LETTER_EXPRESSION, series);
+  return gained
+    .slice(-DEAD_LETTER_WINDOW.evaluationPeriods)
+    .some((value) => value !== undefined && value > 0);
+}
+
+const idle: Series = Array(12).fill(undefined);
+
 describe('Function: sinkAlarms', () => {
-  it('should alarm on the DLQ, the oldest message and function errors of the sink', () => {
+  it('should alarm on a new dead letter and on the oldest message of the sink, nothing else', () => {
     // Act
     const found = sinkAlarms(sinkNames('webhook'));
 
     // Assess
-    expect(Object.keys(found).sort()).toEqual([
-      'WebhookDeadLetterAlarm',
-      'WebhookFunctionErrorsAlarm',
-      'WebhookOldestMessageAlarm',
+    expect(Object.keys(found).sort()).toEqual(['WebhookDeadLetterAlarm', 'WebhookOldestMessageAlarm']);
+    expect(found.WebhookOldestMessageAlarm.Properties).toMatchObject({
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WebhookQueue', 'QueueName'] } }],
+      Threshold: ALARM_THRESHOLDS.oldestMessageAgeSeconds,
+    });
+  });
+
+  it("should watch the DLQ's depth (visible and held) with the free AWS/SQS metrics, not NumberOfMessagesSent", () => {
+    // Act
+    const alarm = sinkAlarms(sinkNames('webhook')).WebhookDeadLetterAlarm.Properties;
+    const metrics = alarm.Metrics as AlarmMetric[];
+
+    // Assess
+    expect(alarm.MetricName).toBeUndefined();
+    expect(metrics.filter((metric) => metric.MetricStat).map((metric) => metric.MetricStat?.Metric)).toEqual([
+      {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'QueueName'] } }],
+      },
+      {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesNotVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'QueueName'] } }],
+      },
     ]);
-    // Messages sent to the DLQ per minute, back to OK the next quiet minute: every new dead letter notifies.
-    expect(found.WebhookDeadLetterAlarm.Properties).toMatchObject({
-      Namespace: 'AWS/SQS',
-      MetricName: 'NumberOfMessagesSent',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'QueueName'] } }],
-      Statistic: 'Sum',
-      Period: 60,
+    expect(metrics.filter((metric) => metric.ReturnData)).toEqual([
+      expect.objectContaining({ Id: 'gained', Expression: DEAD_LETTER_EXPRESSION }),
+    ]);
+    expect(alarm).toMatchObject({
+      EvaluationPeriods: DEAD_LETTER_WINDOW.evaluationPeriods,
+      DatapointsToAlarm: 1,
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
     });
-    expect(found.WebhookDeadLetterAlarm.Properties.AlarmDescription).toMatch(/npm run dlq -- list/);
-    expect(found.WebhookOldestMessageAlarm.Properties).toMatchObject({
-      MetricName: 'ApproximateAgeOfOldestMessage',
-      Threshold: ALARM_THRESHOLDS.oldestMessageAgeSeconds,
-    });
-    expect(found.WebhookFunctionErrorsAlarm.Properties.Dimensions).toEqual([
-      { Name: 'FunctionName', Value: { Ref: 'WebhookLambdaFunction' } },
-    ]);
   });
 
   it('should name each alarm for the stage and the sink, and say what to do', () => {
@@ -45,26 +131,95 @@ describe('Function: sinkAlarms', () => {
     expect(found.WebhookDeadLetterAlarm.Properties.AlarmName).toBe(
       '${self:service}-${sls:stage}-webhook-dead-letters',
     );
+    expect(found.WebhookDeadLetterAlarm.Properties.AlarmDescription).toMatch(/npm run dlq -- list/);
     for (const alarm of Object.values(found))
       expect(alarm.Properties.AlarmDescription).toMatch(/npm run dlq|sls logs/);
   });
 });
 
+describe('Expression: the dead-letter alarm, evaluated as CloudWatch documents its metric math', () => {
+  it('should fire for the first dead letter after a quiet spell in which the empty DLQ published nothing', () => {
+    // Prepare: the DLQ was inactive (no data), then one message arrived, whoever sent it.
+    const visible = [...idle, 1];
+    const held = [...idle, 0];
+
+    // Act
+    const fired = fires({ visible, held });
+
+    // Assess
+    expect(fired).toBe(true);
+  });
+
+  it("should fire for a message SQS's redrive policy moved, which NumberOfMessagesSent does not count", () => {
+    // Prepare: the DLQ's depth grows from 2 to 3 while its NumberOfMessagesSent stays 0.
+    const visible = [2, 2, 2, 2, 2, 2, 3];
+    const held = [0, 0, 0, 0, 0, 0, 0];
+
+    // Act
+    const fired = fires({ visible, held });
+
+    // Assess
+    expect(fired).toBe(true);
+  });
+
+  it('should fire again for a new dead letter once the earlier one left its window', () => {
+    // Prepare: one dead letter, then 6 quiet periods, then another.
+    const before = { visible: [0, 1, 1, 1, 1, 1, 1, 1], held: [0, 0, 0, 0, 0, 0, 0, 0] };
+    const after = { visible: [...before.visible, 2], held: [...before.held, 0] };
+
+    // Act
+    const [quiet, again] = [fires(before), fires(after)];
+
+    // Assess
+    expect(quiet).toBe(false);
+    expect(again).toBe(true);
+  });
+
+  it('should not fire when `npm run dlq -- list` holds messages and releases them', () => {
+    // Prepare: 3 messages move from visible to held and back.
+    const visible = [3, 3, 0, 3, 3];
+    const held = [0, 0, 3, 0, 0];
+
+    // Act
+    const fired = fires({ visible, held });
+
+    // Assess
+    expect(fired).toBe(false);
+  });
+
+  it('should not fire when a redrive empties the DLQ, nor while the newest period is not yet published', () => {
+    // Act
+    const drained = fires({ visible: [4, 4, 4, 4, 4, 0], held: [0, 0, 0, 0, 0, 0] });
+    const unpublished = fires({
+      visible: [1, 1, 1, 1, 1, 1, undefined],
+      held: [0, 0, 0, 0, 0, 0, undefined],
+    });
+
+    // Assess
+    expect(drained).toBe(false);
+    expect(unpublished).toBe(false);
+  });
+});
+
 describe('Function: ingestAlarms', () => {
-  it('should alarm on API Gateway 5xx of the HTTP API, treating no requests as fine', () => {
+  it('should alarm on API Gateway 5xx and 4xx only, treating no requests as fine', () => {
     // Act
     const found = ingestAlarms();
 
     // Assess
+    expect(Object.keys(found).sort()).toEqual(['IngestRejectedAlarm', 'IngestServerErrorsAlarm']);
     expect(found.IngestServerErrorsAlarm.Properties).toMatchObject({
       Namespace: 'AWS/ApiGateway',
       MetricName: '5xx',
       Dimensions: [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }],
       TreatMissingData: 'notBreaching',
     });
+    expect(found.IngestServerErrorsAlarm.Properties.AlarmDescription).toMatch(
+      /reserved concurrency.*access log/s,
+    );
   });
 
-  it('should alarm on any 4xx, which Alertmanager drops, with the token rotation in its runbook line', () => {
+  it('should alarm on any 4xx, which Alertmanager drops, with the token rotation and the access log in its runbook line', () => {
     // Act
     const found = ingestAlarms();
 
@@ -80,8 +235,9 @@ describe('Function: ingestAlarms', () => {
       TreatMissingData: 'notBreaching',
     });
     expect(found.IngestRejectedAlarm.Properties.AlarmDescription).toMatch(
-      /401.*INGEST_TOKEN.*429.*ingest\.throttle/s,
+      /access log.*401.*INGEST_TOKEN.*429 = API Gateway's account-level limit/s,
     );
+    expect(found.IngestRejectedAlarm.Properties.AlarmDescription).not.toMatch(/ingest\.throttle/);
   });
 });
 
@@ -98,5 +254,19 @@ describe('Generator: alarms', () => {
         { 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, '${self:custom.alarmTopicArn}'] },
       ]);
     }
+  });
+
+  it('should cost 11 alarm metrics with 3 sinks: 2 for ingest, 3 per sink', () => {
+    // Act
+    const sinks = ['webhook', 'pagerduty', 'slack'].map(sinkNames);
+    const fragment = alarms(sinks, INFRA, defaultDeployment(['webhook', 'pagerduty', 'slack']));
+    const metrics = Object.values(fragment.resources).reduce((sum, alarm) => {
+      const math = alarm.Properties.Metrics as AlarmMetric[] | undefined;
+      return sum + (math ? math.filter((metric) => metric.MetricStat).length : 1);
+    }, 0);
+
+    // Assess
+    expect(Object.keys(fragment.resources)).toHaveLength(8);
+    expect(metrics).toBe(11);
   });
 });

@@ -338,19 +338,43 @@ describe('Template: ingest', () => {
     expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
   });
 
-  it('should throttle the HTTP API stage and reserve the ingest function its concurrency', () => {
+  it('should throttle nothing before the bearer check: no stage-wide and no route throttle, only the function reserved', () => {
     // Act
     const [, fn] = ingestFunction();
     const stages = ofType('AWS::ApiGatewayV2::Stage');
 
-    // Assess
+    // Assess: a throttle answers 429, which Alertmanager drops; reserved concurrency answers 5xx.
     expect(stages).toHaveLength(1);
-    expect(stages[0][1].Properties.DefaultRouteSettings).toMatchObject({
-      ThrottlingRateLimit: INFRA.ingest.throttle.rateLimit,
-      ThrottlingBurstLimit: INFRA.ingest.throttle.burstLimit,
-    });
+    expect(JSON.stringify(stages[0][1])).not.toMatch(/Throttling/);
+    expect(stages[0][1].Properties.RouteSettings).toBeUndefined();
+    expect(ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties.RouteKey)).toEqual([
+      'POST /alertmanager',
+    ]);
+    expect(ofType('AWS::ApiGateway::UsagePlan')).toEqual([]);
     expect(fn.Properties.ReservedConcurrentExecutions).toBe(INFRA.ingest.reservedConcurrency);
     expect(fn.Properties.MemorySize).toBe(INFRA.ingest.memoryMb);
+  });
+
+  it('should log every request of the stage (status, route, source IP, latency, integration error) to a log group with a retention', () => {
+    // Act
+    const [, stage] = ofType('AWS::ApiGatewayV2::Stage')[0];
+    const settings = stage.Properties.AccessLogSettings;
+    const groupId = arnOf(settings.DestinationArn) as string;
+    const format = JSON.parse(settings.Format);
+
+    // Assess
+    expect(resources[groupId].Type).toBe('AWS::Logs::LogGroup');
+    expect(resources[groupId].Properties.RetentionInDays).toBe(INFRA.ingest.accessLogRetentionDays);
+    expect(resources[groupId].Properties.LogGroupName).toBe('/aws/http-api/alertmanager-relay-ci-access');
+    expect(Object.values(format)).toEqual(
+      expect.arrayContaining([
+        '$context.status',
+        '$context.routeKey',
+        '$context.identity.sourceIp',
+        '$context.responseLatency',
+        '$context.integrationErrorMessage',
+      ]),
+    );
   });
 
   it('should ship only its own bundle folder', async () => {
@@ -503,7 +527,7 @@ function alarmsOn(metric: string, dimensionValue: unknown): Json[] {
     .filter(
       (alarm) =>
         alarm.Properties.MetricName === metric &&
-        JSON.stringify(alarm.Properties.Dimensions[0].Value) === JSON.stringify(dimensionValue),
+        JSON.stringify(alarm.Properties.Dimensions?.[0].Value) === JSON.stringify(dimensionValue),
     );
 }
 
@@ -522,6 +546,7 @@ describe('Template: dashboard', () => {
       expect(resources[id], `${variable} names a resource`).toBeDefined();
       if (attribute === 'QueueName') expect(resources[id].Type).toBe('AWS::SQS::Queue');
       if (attribute === 'Arn') expect(resources[id].Type).toBe('AWS::CloudWatch::Alarm');
+      if (id.endsWith('LogGroup')) expect(resources[id].Type).toBe('AWS::Logs::LogGroup');
     }
   });
 
@@ -596,33 +621,56 @@ describe('Template: dashboard', () => {
         expect(hasMetric(widgets, 'AWS/Lambda', metric, 'FunctionName', `<${functionId}>`)).toBe(true);
     });
 
-    it('should graph delivered, retried, dead-lettered and latency per destination from the EMF dimension set', () => {
+    it('should graph retried and dead-lettered per destination from the EMF dimension set', () => {
       // Act
       const { widgets } = dashboard();
       const ofSink = searches(widgets).filter((search) => search.includes(`sink="${sink}"`));
 
       // Assess
-      for (const metric of ['Delivered', 'Retried', 'DeadLettered', 'DeliveryLatency']) {
+      for (const metric of ['Retried', 'DeadLettered']) {
         const found = ofSink.filter((search) => search.includes(`MetricName="${metric}"`));
         expect(found.length, metric).toBeGreaterThan(0);
         // Powertools emits [service, sink, destination]: SEARCH must name exactly that schema.
         for (const search of found)
           expect(search).toContain("SEARCH('{AlertmanagerRelay,destination,service,sink}");
       }
-      expect(
-        ofSink.filter((search) => search.includes('DeliveryLatency')).map((s) => s.match(/', '(p\d+)'/)?.[1]),
-      ).toEqual(['p50', 'p99']);
+    });
+
+    it("should read delivered and latency per destination from the log group of the sink's function", () => {
+      // Act
+      const { widgets } = dashboard();
+      const { fn } = pipeline(sink);
+      const logs = widgets.filter(
+        (widget) => widget.type === 'log' && widget.properties.title.startsWith(`${sink}: `),
+      );
+      const groupName = `/aws/lambda/alertmanager-relay-ci-${sink}`;
+      const groupId = Object.entries(resources).find(
+        ([, resource]) =>
+          resource.Type === 'AWS::Logs::LogGroup' && resource.Properties.LogGroupName === groupName,
+      )?.[0];
+
+      // Assess
+      expect(fn.Properties.FunctionName).toBe(`alertmanager-relay-ci-${sink}`);
+      expect(groupId).toBeDefined();
+      expect(logs.map((widget) => widget.properties.query)).toEqual([
+        expect.stringMatching(
+          new RegExp(`^SOURCE '<${groupId}>' \\| .*stats sum\\(value\\) as count by destination, metric`),
+        ),
+        expect.stringMatching(new RegExp(`^SOURCE '<${groupId}>' \\| filter metric = "DeliveryLatency"`)),
+      ]);
     });
 
     it('should give the sink a row of its own with plain titles', () => {
       // Act
       const { widgets } = dashboard();
       const row = widgets.filter(
-        (widget) => widget.type === 'metric' && widget.properties.title.startsWith(`${sink}: `),
+        (widget) =>
+          (widget.type === 'metric' || widget.type === 'log') &&
+          widget.properties.title.startsWith(`${sink}: `),
       );
 
       // Assess
-      expect(row.length).toBeGreaterThanOrEqual(5);
+      expect(row).toHaveLength(6);
       expect(new Set(row.map((widget) => widget.y)).size).toBe(1);
       expect(row.reduce((width, widget) => width + widget.width, 0)).toBeLessThanOrEqual(24);
     });
@@ -633,20 +681,32 @@ describe('Template: alarms', () => {
   const topicAction = [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''] }];
 
   describe.each(sinkNames)('Template: alarms of sink %s', (sink) => {
-    it('should alarm on every minute a message is sent to its DLQ, and turn OK again after', () => {
+    it("should alarm on any gain of its DLQ's depth, so a message SQS's redrive moved fires it too", () => {
       // Act
       const { deadLetterQueueId } = pipeline(sink);
-      const found = alarmsOn('NumberOfMessagesSent', {
-        'Fn::GetAtt': [deadLetterQueueId, 'QueueName'],
-      });
+      const found = ofType('AWS::CloudWatch::Alarm')
+        .map(([, alarm]) => alarm)
+        .filter((alarm) =>
+          (alarm.Properties.Metrics ?? []).some(
+            (metric: Json) =>
+              JSON.stringify(metric.MetricStat?.Metric.Dimensions) ===
+              JSON.stringify([
+                { Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterQueueId, 'QueueName'] } },
+              ]),
+          ),
+        );
 
       // Assess
       expect(found).toHaveLength(1);
+      const metrics = found[0].Properties.Metrics as Json[];
+      expect(metrics.map((metric) => metric.MetricStat?.Metric.MetricName ?? metric.Expression)).toEqual([
+        'ApproximateNumberOfMessagesVisible',
+        'ApproximateNumberOfMessagesNotVisible',
+        'DIFF(FILL(visible, 0) + FILL(held, 0))',
+      ]);
+      expect(JSON.stringify(found[0])).not.toContain('NumberOfMessagesSent');
       expect(found[0].Properties).toMatchObject({
-        Namespace: 'AWS/SQS',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',
@@ -670,21 +730,17 @@ describe('Template: alarms', () => {
       expect(found[0].Properties.AlarmActions).toEqual(topicAction);
     });
 
-    it('should alarm on errors of its function', () => {
+    it('should have no function-errors alarm: a crash shows as a late message, then a dead letter', () => {
       // Act
       const { functionId } = pipeline(sink);
       const found = alarmsOn('Errors', { Ref: functionId });
 
       // Assess
-      expect(found).toHaveLength(1);
-      expect(found[0].Properties).toMatchObject({
-        Namespace: 'AWS/Lambda',
-        TreatMissingData: 'notBreaching',
-      });
+      expect(found).toEqual([]);
     });
   });
 
-  it('should alarm on ingest 5xx, 4xx and ingest function errors', () => {
+  it('should alarm on ingest 5xx and 4xx, its crashes being 5xx', () => {
     // Act
     const [functionId] = ingestFunction();
     const serverErrors = alarmsOn('5xx', { Ref: 'HttpApi' });
@@ -700,7 +756,8 @@ describe('Template: alarms', () => {
     expect(rejected).toHaveLength(1);
     expect(rejected[0].Properties).toMatchObject({ Namespace: 'AWS/ApiGateway', Threshold: 0 });
     expect(rejected[0].Properties.AlarmDescription).toMatch(/401/);
-    expect(functionErrors).toHaveLength(1);
+    expect(functionErrors).toEqual([]);
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(2 + 2 * sinkNames.length);
   });
 
   it('should create the alarm topic only when no alarmTopicArn param is given', () => {
@@ -781,7 +838,7 @@ describe('Template: a config of only a webhook destination', () => {
     // Assess
     expect(webhookResources.WebhookQueue.Properties.FifoThroughputLimit).toBe('perMessageGroupId');
     expect(webhookResources.WebhookDeadLetterQueue.Properties.DeduplicationScope).toBe('messageGroup');
-    expect(webhookResources.WebhookDeadLetterAlarm.Properties.MetricName).toBe('NumberOfMessagesSent');
+    expect(webhookResources.WebhookDeadLetterAlarm.Properties.Metrics).toHaveLength(3);
     expect(JSON.stringify(webhookResources.RelayDashboard)).toContain('Sink: webhook');
   });
 });
