@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { MatcherParseError, parseMatcher } from '../alertmanager/matchers.ts';
 import { findSink, sinks } from '../sinks/registry.ts';
 import { templateProblems } from '../templates/destination.ts';
+import { watchdogProblems } from '../watchdog/config.ts';
 import { ConfigError } from './config-error.ts';
 import { commonDestinationFields, relayConfigSchema, secretNameSchema } from './schema.ts';
 import type { RelayConfig } from './types.ts';
@@ -121,6 +122,7 @@ export function validateConfig(value: unknown, source: string): RelayConfig {
       problems.push(`${at}.name: "${destination.name}" is already used by destinations[${first}]`);
     else seen.set(destination.name, i);
   });
+  problems.push(...watchdogProblems(config.watchdog, config.destinations));
   if (problems.length > 0) throw new ConfigError(source, problems);
   return config;
 }

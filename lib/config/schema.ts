@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { watchdogConfigSchema } from '../watchdog/config.ts';
 
 /** A secret's NAME: an environment variable name locally, a key of the JSON secret on AWS. */
 export const secretNameSchema = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } as const;
@@ -72,6 +73,8 @@ export const relayConfigSchema = {
         pointInTimeRecovery: { type: 'boolean' },
       },
     },
+    // The relay pages when Alertmanager's always-firing alert stops (lib/watchdog, docs/watchdog.md).
+    watchdog: watchdogConfigSchema,
     destinations: {
       type: 'array',
       minItems: 1,

@@ -1,9 +1,12 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import type { WatchdogConfig } from '../watchdog/config.ts';
 
 /** The relay's configuration, as loaded from relay.yaml (see relay.example.yaml). */
 export interface RelayConfig {
   ingest: IngestConfig;
   destinations: DestinationConfig[];
+  /** Page when Alertmanager's always-firing alert stops arriving (docs/watchdog.md). */
+  watchdog?: WatchdogConfig;
 }
 
 export interface IngestConfig {
