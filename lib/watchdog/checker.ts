@@ -193,7 +193,7 @@ export function watchdogPage(
  * Rejects with the enqueue's error, the claim left for the next check to retry.
  *
  * @example
- * await checkWatchdog({ state, now: new Date(), config: watchdog, enqueue: createWatchdogEnqueue({ config, enqueuer }) });
+ * await checkWatchdog({ state, now: new Date(), config: watchdog, enqueue: createWatchdogEnqueue({ destinations: config.destinations, enqueuer }) });
  */
 export async function checkWatchdog(options: CheckWatchdogOptions): Promise<WatchdogCheck> {
   const { state, now, config } = options;
