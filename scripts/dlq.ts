@@ -10,6 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AwsDeadLetterQueues } from '../lib/ops/dlq/aws.ts';
+import { type DlqTarget, dlqInvocation, explainDlqFailure } from '../lib/ops/dlq/command-line.ts';
 import { type CommandIo, listCommand, purgeCommand, redriveCommand } from '../lib/ops/dlq/commands.ts';
 import { DeadLetterQueueError, type DeadLetterQueues } from '../lib/ops/dlq/dead-letters.ts';
 import { LocalDeadLetterQueues } from '../lib/ops/dlq/local.ts';
@@ -39,8 +40,8 @@ function positiveInteger(value: string | undefined, flag: string): number | unde
   return number;
 }
 
-async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+const parseCommandLine = () =>
+  parseArgs({
     allowPositionals: true,
     options: {
       sink: { type: 'string' },
@@ -56,6 +57,9 @@ async function main(): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseCommandLine();
   const [command] = positionals;
   if (values.help || !command || !['list', 'redrive', 'purge'].includes(command)) {
     console.error(USAGE);
@@ -65,6 +69,20 @@ async function main(): Promise<number> {
     console.error(`${command} needs --sink\n\n${USAGE}`);
     return 64;
   }
+  const invocation = dlqInvocation(command, values);
+  try {
+    return await run(command, values, invocation.target);
+  } catch (error) {
+    console.error(explainDlqFailure(error, invocation));
+    return error instanceof DeadLetterQueueError ? 2 : 1;
+  }
+}
+
+async function run(
+  command: string,
+  values: ReturnType<typeof parseCommandLine>['values'],
+  target: DlqTarget,
+): Promise<number> {
   let queues: DeadLetterQueues & { close?(): void };
   if (values.local) {
     queues = new LocalDeadLetterQueues({
@@ -115,6 +133,7 @@ async function main(): Promise<number> {
         sink: values.sink,
         limit: positiveInteger(values.limit, '--limit'),
         wide: values.wide,
+        target,
       });
       return 0;
     }
@@ -136,9 +155,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(
-      error instanceof DeadLetterQueueError ? error.message : error instanceof Error ? error.message : error,
-    );
-    process.exitCode = error instanceof DeadLetterQueueError ? 2 : 1;
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
   },
 );

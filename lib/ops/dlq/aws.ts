@@ -14,6 +14,7 @@ import { type AppliedGroup, readAppliedGroup } from '../../delivery/group-state.
 import { sinkNames } from '../../infra/names.ts';
 import type { StateStore } from '../../state/store.ts';
 import { resolveName, type Stage } from '../stack.ts';
+import { isCredentialsError, StageUnreachableError } from './command-line.ts';
 import {
   DeadLetterQueueError,
   type DeadLetterQueues,
@@ -113,8 +114,11 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
     );
     const deployed = found.filter((sink): sink is string => sink !== undefined);
     if (deployed.length === 0) {
-      throw new DeadLetterQueueError(
-        `no DLQ of any sink found (${this.description}): is stage ${this.#stage.stage} deployed in this region?`,
+      const example = resolveName(sinkNames(this.#sinks[0] ?? 'webhook').deadLetterQueueName, this.#stage);
+      throw new StageUnreachableError(
+        `stage ${this.#stage.stage} is not deployed ${this.#where()}: no sink's dead-letter queue ` +
+          `(${example}, ...) exists there`,
+        'no-stage',
       );
     }
     return deployed;
@@ -268,6 +272,11 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
     return before;
   }
 
+  /** `in eu-west-1`, or `in the default region` when none was given. */
+  #where(): string {
+    return this.#stage.region ? `in ${this.#stage.region}` : 'in the default region';
+  }
+
   async #queue(sink: string, which: 'queue' | 'dlq'): Promise<QueueRef> {
     if (!this.#sinks.includes(sink)) {
       throw new DeadLetterQueueError(`unknown sink "${sink}" (known: ${this.#sinks.join(', ')})`);
@@ -286,6 +295,12 @@ export class AwsDeadLetterQueues implements DeadLetterQueues {
         throw new QueueNotFoundError(
           `queue ${name} not found (${code}): is stage ${this.#stage.stage} deployed in this region, ` +
             `with a destination of sink ${sink}?`,
+        );
+      }
+      if (isCredentialsError(error)) {
+        throw new StageUnreachableError(
+          `no usable AWS credentials to reach stage ${this.#stage.stage} ${this.#where()} (${code}: ${message})`,
+          'credentials',
         );
       }
       throw new DeadLetterQueueError(`could not look up queue ${name}: ${code}: ${message}`);

@@ -1,3 +1,4 @@
+import { type DlqTarget, dlqCommandLine } from './command-line.ts';
 import {
   type DeadLetter,
   DeadLetterQueueError,
@@ -92,11 +93,14 @@ async function sinksOf(queues: DeadLetterQueues, sink: string | undefined): Prom
   return [sink];
 }
 
-/** `dlq list [--sink S]`: each DLQ's depth, then each waiting message, nothing removed. */
+/**
+ * `dlq list [--sink S]`: each DLQ's depth, then each waiting message, nothing removed, and the
+ * redrive command for what it found, with the flags (`target`) the list was run with.
+ */
 export async function listCommand(
   queues: DeadLetterQueues,
   io: CommandIo,
-  options: { sink?: string; limit?: number; wide?: boolean } = {},
+  options: { sink?: string; limit?: number; wide?: boolean; target?: DlqTarget } = {},
 ): Promise<void> {
   const sinks = await sinksOf(queues, options.sink);
   const depths = await Promise.all(sinks.map(async (sink) => [sink, await queues.depth(sink)] as const));
@@ -119,12 +123,12 @@ export async function listCommand(
     const superseded = outlooks.filter((outlook) => outlook.state === 'superseded').length;
     if (superseded > 0) io.print(supersededNote(sink, superseded, letters.length));
   }
-  const total = depths.reduce((sum, [, depth]) => sum + depth, 0);
-  if (total > 0) {
+  const waiting = depths.filter(([, depth]) => depth > 0).map(([sink]) => sink);
+  if (waiting.length > 0) {
+    const target = options.target ?? {};
     io.print('');
-    io.print(
-      'Fix the reason first (token, channel, vendor outage), then: npm run dlq -- redrive --sink <sink>',
-    );
+    io.print('Fix the reason first (token, channel, vendor outage), then:');
+    for (const sink of waiting) io.print(`  ${dlqCommandLine('redrive', target, ['--sink', sink])}`);
   }
 }
 

@@ -1,5 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { shellQuote } from '../../../lib/ops/shell-quote.ts';
 import { idempotencyKey, messageGroupId } from '../../../lib/queue/idempotency.ts';
 import { deadLetterQueueName } from '../../../lib/queue/local.ts';
 import type { QueueMessage } from '../../../lib/queue/message.ts';
@@ -49,6 +52,10 @@ describe('DLQ tools: against the local runtime while it runs', () => {
     expect(row).toContain(dead.attributes.firstFailureAt);
     expect(row).toContain(dead.attributes.reason.slice(0, 60));
     expect(relay.queue.peek(DLQ)).toHaveLength(1);
+    // The hint repeats --local and the data directory, or it would redrive a stage on AWS.
+    expect(result.stdout).toContain(
+      `\n  npm run dlq -- redrive --local --data-dir ${shellQuote(local.dataDir)} --sink webhook\n`,
+    );
   });
 
   it('should redrive through the running relay and deliver each notification once', async () => {
@@ -141,5 +148,29 @@ describe('DLQ tools: against the local runtime while it runs', () => {
     expect(unknown.stderr).toContain('unknown sink "slackk"');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no local relay queue at');
+  });
+});
+
+describe('DLQ tools: against AWS without credentials', () => {
+  let home: string;
+
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'relay-dlq-nocreds-'));
+  });
+
+  afterAll(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('should say there are no AWS credentials and give the same command with --local', async () => {
+    // Act: an empty HOME (no ~/.aws), no AWS_* variables, and no EC2 instance metadata to ask.
+    const result = await runScript('scripts/dlq.ts', ['redrive', '--sink', 'webhook'], {
+      env: { HOME: home, AWS_EC2_METADATA_DISABLED: 'true' },
+    });
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no usable AWS credentials to reach stage dev in eu-west-1');
+    expect(result.stderr).toContain('\n  npm run dlq -- redrive --local --sink webhook\n');
   });
 });

@@ -10,8 +10,14 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AwsDeadLetterQueues, LIST_HOLD_SECONDS } from '../../../lib/ops/dlq/aws.ts';
+import {
+  dlqCommandLine,
+  dlqInvocation,
+  explainDlqFailure,
+  StageUnreachableError,
+} from '../../../lib/ops/dlq/command-line.ts';
 import { type CommandIo, listCommand, purgeCommand, redriveCommand } from '../../../lib/ops/dlq/commands.ts';
-import { readDeadLetter } from '../../../lib/ops/dlq/dead-letters.ts';
+import { type DeadLetterQueues, readDeadLetter } from '../../../lib/ops/dlq/dead-letters.ts';
 import { formatTable } from '../../../lib/ops/dlq/table.ts';
 import { makeNotification } from '../../support/notifications.ts';
 
@@ -237,18 +243,48 @@ describe('Class: AwsDeadLetterQueues', () => {
       'queue alertmanager-relay-prod-webhook-dlq.fifo not found (QueueDoesNotExist): is stage prod deployed in this region, with a destination of sink webhook?',
     );
   });
-  it('should pass on why a queue could not be looked up (credentials, permissions)', async () => {
+  it('should say plainly that there are no usable AWS credentials', async () => {
+    for (const name of ['CredentialsProviderError', 'ExpiredToken', 'InvalidClientTokenId']) {
+      // Prepare
+      sqs.on(GetQueueUrlCommand).rejects(Object.assign(new Error('Could not load credentials'), { name }));
+
+      // Act
+      const failure = queues().sinks();
+
+      // Assess
+      await expect(failure, name).rejects.toThrow(StageUnreachableError);
+      await expect(failure, name).rejects.toMatchObject({
+        problem: 'credentials',
+        message: `no usable AWS credentials to reach stage prod in eu-west-1 (${name}: Could not load credentials)`,
+      });
+    }
+  });
+
+  it('should say plainly that the stage is not deployed when no sink has a DLQ there', async () => {
     // Prepare
-    sqs
-      .on(GetQueueUrlCommand)
-      .rejects(Object.assign(new Error('Could not load credentials'), { name: 'CredentialsProviderError' }));
+    sqs.on(GetQueueUrlCommand).rejects(Object.assign(new Error('gone'), { name: 'QueueDoesNotExist' }));
+
+    // Act
+    const failure = queues().sinks();
+
+    // Assess
+    await expect(failure).rejects.toMatchObject({
+      problem: 'no-stage',
+      message:
+        "stage prod is not deployed in eu-west-1: no sink's dead-letter queue (alertmanager-relay-prod-console-dlq.fifo, ...) exists there",
+    });
+  });
+
+  it('should pass on why a queue could not be looked up otherwise (permissions)', async () => {
+    // Prepare
+    sqs.on(GetQueueUrlCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDenied' }));
 
     // Act
     const failure = queues().depth('webhook');
 
     // Assess
     await expect(failure).rejects.toThrow(
-      'could not look up queue alertmanager-relay-prod-webhook-dlq.fifo: CredentialsProviderError: Could not load credentials',
+      'could not look up queue alertmanager-relay-prod-webhook-dlq.fifo: AccessDenied: not allowed',
     );
   });
 });
@@ -286,6 +322,136 @@ describe('Command: list', () => {
       'audit        {}:{alertname="HighLatency"}  firing  ?            HighLatency (2)  400   2026-11-21T12:00:01.000Z  1         PermanentError: webhook example.com answered 400 Bad Request',
     );
     expect(io.lines).toContain('webhook: 2 messages (showing 1)');
+  });
+});
+
+describe('Command: list, its redrive hint', () => {
+  /** DLQs in memory: `depths` per sink, every message a dead letter of destination audit. */
+  function memoryQueues(depths: Record<string, number>): DeadLetterQueues {
+    return {
+      description: 'memory',
+      sinks: async () => Object.keys(depths),
+      depth: async (sink) => depths[sink],
+      peek: async (sink, limit) =>
+        Array.from({ length: Math.min(limit, depths[sink]) }, (_, i) => ({
+          messageId: `${sink}-${i}`,
+          body: body(),
+          attributes: { reason: 'PermanentError: 400', destination: 'audit' },
+        })),
+      redrive: async () => ({ moved: 0, status: 'completed' }),
+      purge: async () => 0,
+    };
+  }
+
+  it('should repeat --local and --data-dir, quoted, and name each sink with dead letters', async () => {
+    // Prepare
+    const io = recordingIo();
+
+    // Act
+    await listCommand(memoryQueues({ console: 0, slack: 1, webhook: 2 }), io, {
+      target: { local: true, dataDir: '/srv/relay data' },
+    });
+
+    // Assess
+    const hint = io.lines.slice(
+      io.lines.indexOf('Fix the reason first (token, channel, vendor outage), then:'),
+    );
+    expect(hint).toEqual([
+      'Fix the reason first (token, channel, vendor outage), then:',
+      "  npm run dlq -- redrive --local --data-dir '/srv/relay data' --sink slack",
+      "  npm run dlq -- redrive --local --data-dir '/srv/relay data' --sink webhook",
+    ]);
+  });
+
+  it('should repeat --stage, --region and --table for a deployed stage', async () => {
+    // Prepare
+    const io = recordingIo();
+
+    // Act
+    await listCommand(memoryQueues({ webhook: 1 }), io, {
+      target: { stage: 'prod', region: 'us-east-1', table: 'relay-state' },
+    });
+
+    // Assess
+    expect(io.lines.at(-1)).toBe(
+      '  npm run dlq -- redrive --stage prod --region us-east-1 --table relay-state --sink webhook',
+    );
+  });
+
+  it('should print no hint when every DLQ is empty', async () => {
+    // Prepare
+    const io = recordingIo();
+
+    // Act
+    await listCommand(memoryQueues({ webhook: 0 }), io, { target: { local: true } });
+
+    // Assess
+    expect(io.lines.join('\n')).not.toContain('redrive');
+  });
+});
+
+describe('Function: dlqInvocation', () => {
+  it('should keep the flags the user gave, and never --yes', () => {
+    // Act
+    const invocation = dlqInvocation('purge', {
+      local: true,
+      'data-dir': '/srv/relay',
+      sink: 'webhook',
+      rate: '5',
+      wide: true,
+    });
+
+    // Assess
+    expect(invocation).toEqual({
+      command: 'purge',
+      target: { local: true, dataDir: '/srv/relay' },
+      args: ['--sink', 'webhook', '--rate', '5', '--wide'],
+    });
+    expect(dlqCommandLine('list', {})).toBe('npm run dlq -- list');
+  });
+});
+
+describe('Function: explainDlqFailure', () => {
+  const invocation = dlqInvocation('redrive', { stage: 'prod', sink: 'webhook', rate: '5' });
+
+  it('should give the same command with --local when there are no AWS credentials', () => {
+    // Act
+    const text = explainDlqFailure(
+      new StageUnreachableError(
+        'no usable AWS credentials to reach stage prod in eu-west-1 (...)',
+        'credentials',
+      ),
+      invocation,
+    );
+
+    // Assess
+    expect(text.split('\n')).toEqual([
+      'no usable AWS credentials to reach stage prod in eu-west-1 (...)',
+      '',
+      'For the relay `npm start` runs on this machine, add --local:',
+      '  npm run dlq -- redrive --local --sink webhook --rate 5',
+      'For a deployed stage, set up AWS credentials (AWS_PROFILE, `aws configure` or `aws sso login`) and run it again.',
+    ]);
+  });
+
+  it('should give the same command with --local when the stage is not deployed', () => {
+    // Act
+    const text = explainDlqFailure(
+      new StageUnreachableError('stage prod is not deployed', 'no-stage'),
+      invocation,
+    );
+
+    // Assess
+    expect(text).toContain('  npm run dlq -- redrive --local --sink webhook --rate 5\n');
+    expect(text).toContain('For a deployed stage, name it and its region as deployed: --stage S --region R.');
+  });
+
+  it('should print any other failure as it is', () => {
+    // Act
+    const text = explainDlqFailure(new Error('unknown sink "x"'), invocation);
+
+    // Assess
+    expect(text).toBe('unknown sink "x"');
   });
 });
 
