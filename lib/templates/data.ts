@@ -64,7 +64,8 @@ function safe(url: string | undefined): string | null {
   return safeHttpUrl(url) ?? null;
 }
 
-function templateAlert(alert: Alert, notification: Notification): TemplateAlert {
+/** One alert as a template sees it, with its links (the silence URL needs the notification's externalURL). */
+export function templateAlert(alert: Alert, notification: Notification): TemplateAlert {
   return {
     status: String(alert.status),
     labels: strings(alert.labels),

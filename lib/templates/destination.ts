@@ -1,6 +1,6 @@
 import type { Alert, Notification } from '../alertmanager/types.ts';
 import { ConfigError } from '../config/config-error.ts';
-import { templateData } from './data.ts';
+import { type TemplateData, templateAlert, templateData } from './data.ts';
 import { type CompiledTemplate, compileTemplate, renderTemplate, TemplateParseError } from './engine.ts';
 import { type OutputFormat, type OutputFormatName, outputFormat } from './formats.ts';
 
@@ -194,9 +194,74 @@ export function renderDestinationTemplates(
   return { values, notes };
 }
 
+/** One delivery's template data, kept while its notification lives. */
+interface SharedData {
+  destination: TemplatedDestination;
+  part: { index: number; count: number };
+  alerts: readonly Alert[];
+  length: number;
+  data: Readonly<TemplateData>;
+}
+
+const shared = new WeakMap<Notification, SharedData[]>();
+
+/** `value` and everything in it frozen: the data is shared by every render of a delivery. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const field of Object.values(value)) deepFreeze(field);
+  }
+  return value;
+}
+
+/**
+ * The template data of a delivery, built once and shared by every render of it: a sink that
+ * renders once per alert (Sentry, Sysdig, ilert events, Opsgenie and PagerDuty per alert) would
+ * otherwise build every alert's data, silence URLs included, for each alert, which is quadratic
+ * in the group's size. Keyed by the notification object (its alerts unchanged), the destination
+ * and the part; frozen, so no render can change what the next one sees.
+ */
+function deliveryData(
+  notification: Notification,
+  destination: TemplatedDestination,
+  part: { index: number; count: number },
+): Readonly<TemplateData> {
+  let entries = shared.get(notification);
+  if (!entries) {
+    entries = [];
+    shared.set(notification, entries);
+  }
+  const found = entries.find(
+    (entry) =>
+      entry.destination === destination &&
+      entry.part.index === part.index &&
+      entry.part.count === part.count &&
+      entry.alerts === notification.alerts &&
+      entry.length === notification.alerts.length,
+  );
+  if (found) return found.data;
+  const data = deepFreeze(templateData(notification, destination, { part: { ...part } }));
+  // An entry for a notification whose alerts were replaced or changed length is stale: drop it.
+  const fresh = entries.filter(
+    (entry) => entry.alerts === notification.alerts && entry.length === notification.alerts.length,
+  );
+  fresh.push({
+    destination,
+    part: { ...part },
+    alerts: notification.alerts,
+    length: notification.alerts.length,
+    data,
+  });
+  shared.set(notification, fresh);
+  return data;
+}
+
 /**
  * A delivery's templates rendered over its notification (one `alert` of it for sinks that make
- * a call per alert), reported to the delivery: what every sink calls.
+ * a call per alert), reported to the delivery: what every sink calls. The notification's data
+ * is built once per delivery (deliveryData) and only the alert's own part per call, so a sink
+ * calling this for each of N alerts does O(N) work, not O(N²); a destination without templates
+ * builds nothing.
  *
  * @example renderDeliveryTemplates(delivery, PAGERDUTY_TEMPLATES, { now: now(), alert })
  */
@@ -210,11 +275,11 @@ export function renderDeliveryTemplates(
   options: { now?: number; alert?: Alert } = {},
 ): RenderedTemplates {
   const { destination, notification, part } = delivery;
-  const data = templateData(notification, destination, {
-    part,
-    ...(options.alert ? { alert: options.alert } : {}),
-  });
-  return renderDestinationTemplates(destination, spec, data as unknown as Record<string, unknown>, delivery, {
+  // Nothing to render: no data to build (most destinations have no templates).
+  if (destinationTemplates(destination, spec) === undefined) return { values: {}, notes: [] };
+  const base = deliveryData(notification, destination, part);
+  const data = options.alert ? { ...base, alert: templateAlert(options.alert, notification) } : base;
+  return renderDestinationTemplates(destination, spec, data as Record<string, unknown>, delivery, {
     ...(options.now !== undefined ? { now: options.now } : {}),
   });
 }
