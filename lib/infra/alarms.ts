@@ -8,8 +8,8 @@ import { normalizedName, SHARED, type SinkNames } from './names.ts';
  * The stage's alarms, each one a page someone must act on, all on metrics AWS publishes for free
  * (AWS/SQS, AWS/ApiGateway): per sink, a new dead letter and a message waiting too long; for
  * ingest, 5xx and 4xx answers. CloudWatch bills $0.10 a month per metric an alarm reads
- * (https://aws.amazon.com/cloudwatch/pricing/), so with 3 sinks these are 11 alarm metrics,
- * $1.10. Function errors have no alarm of their own: a sink that crashes or times out leaves
+ * (https://aws.amazon.com/cloudwatch/pricing/), so with 3 sinks these are 8 alarm metrics,
+ * $0.80. Function errors have no alarm of their own: a sink that crashes or times out leaves
  * its messages waiting (delivery-late) and then dead-letters them (dead-letters); ingest's crash
  * is a 5xx to Alertmanager (ingest-5xx). The dashboard still graphs Lambda errors and throttles.
  * Each description is the runbook line docs/operations.md repeats. They notify one SNS topic:
@@ -38,7 +38,7 @@ export const ALARM_THRESHOLDS = {
 export const DEAD_LETTER_WINDOW = { periodSeconds: 300, evaluationPeriods: 5 } as const;
 
 /** The metric math of the dead-letter alarm: how many messages the DLQ gained in a period. */
-export const DEAD_LETTER_EXPRESSION = 'DIFF(FILL(visible, 0) + FILL(held, 0))';
+export const DEAD_LETTER_EXPRESSION = 'DIFF(FILL(visible, 0))';
 
 /** The alarm logical ids of one sink, and of ingest. */
 export function sinkAlarmIds(names: SinkNames) {
@@ -117,27 +117,18 @@ function alarm(spec: AlarmSpec): CfnResource {
  * dead-letter queue as a result of a failed processing attempt, it isn't captured by"
  * NumberOfMessagesSent
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html#sqs-dlq-number-of-messages).
- * So the alarm watches the DLQ's depth grow: visible plus held (`npm run dlq -- list` holds
- * messages and releases them, which moves them between the two and must not page anyone). FILL
- * turns "no data" (an idle, empty DLQ publishes nothing) into 0, so the first dead letter after a
- * quiet week is an increase from 0; DIFF is the gain per period; a drop (a redrive) never fires.
+ * So the alarm watches the DLQ's depth grow: the Maximum of its visible messages per 5 minutes.
+ * Nothing else reads the DLQ but `npm run dlq -- list`, which holds what it read for at most
+ * 60 s (lib/ops/dlq/aws.ts LIST_HOLD_SECONDS) and releases it: SQS publishes the depth every
+ * minute, so a 5-minute Maximum does not see the dip and a listing pages nobody (counting the
+ * held messages too would be a second alarm metric, $0.10 a sink a month, for no difference).
+ * FILL turns "no data" (an idle, empty DLQ publishes nothing) into 0, so the first dead letter
+ * after a quiet week is an increase from 0; DIFF is the gain per period; a drop (a redrive)
+ * never fires.
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
  */
 function deadLetterAlarm(names: SinkNames): CfnResource {
   const { sink } = names;
-  const depth = (id: string, metric: string) => ({
-    Id: id,
-    MetricStat: {
-      Metric: {
-        Namespace: 'AWS/SQS',
-        MetricName: metric,
-        Dimensions: [{ Name: 'QueueName', Value: getAtt(names.deadLetterQueueLogicalId, 'QueueName') }],
-      },
-      Period: DEAD_LETTER_WINDOW.periodSeconds,
-      Stat: 'Maximum',
-    },
-    ReturnData: false,
-  });
   return {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
@@ -149,8 +140,19 @@ function deadLetterAlarm(names: SinkNames): CfnResource {
           `npm run dlq -- redrive --stage <stage> --sink ${sink}.`,
       ),
       Metrics: [
-        depth('visible', 'ApproximateNumberOfMessagesVisible'),
-        depth('held', 'ApproximateNumberOfMessagesNotVisible'),
+        {
+          Id: 'visible',
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/SQS',
+              MetricName: 'ApproximateNumberOfMessagesVisible',
+              Dimensions: [{ Name: 'QueueName', Value: getAtt(names.deadLetterQueueLogicalId, 'QueueName') }],
+            },
+            Period: DEAD_LETTER_WINDOW.periodSeconds,
+            Stat: 'Maximum',
+          },
+          ReturnData: false,
+        },
         {
           Id: 'gained',
           Expression: DEAD_LETTER_EXPRESSION,

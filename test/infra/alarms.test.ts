@@ -68,15 +68,28 @@ function splitTopLevel(text: string, separator: string): string[] {
   return [...parts, text.slice(start)];
 }
 
-/** Whether the alarm is in ALARM after its latest evaluation: a breaching point among the last periods. */
-function fires(series: { visible: Series; held: Series }): boolean {
-  const gained = evaluate(DEAD_LETTER_EXPRESSION, series);
+/**
+ * Whether the alarm is in ALARM after its latest evaluation, given the DLQ's visible messages as
+ * SQS publishes them, once a minute (undefined: not published, an idle empty queue): the alarm
+ * reads their Maximum per period, then looks for a breaching point among the last periods.
+ */
+function fires(perMinute: Series): boolean {
+  const minutes = DEAD_LETTER_WINDOW.periodSeconds / 60;
+  const visible: Series = [];
+  for (let i = 0; i < perMinute.length; i += minutes) {
+    const published = perMinute.slice(i, i + minutes).filter((value) => value !== undefined);
+    visible.push(published.length > 0 ? Math.max(...published) : undefined);
+  }
+  const gained = evaluate(DEAD_LETTER_EXPRESSION, { visible });
   return gained
     .slice(-DEAD_LETTER_WINDOW.evaluationPeriods)
     .some((value) => value !== undefined && value > 0);
 }
 
-const idle: Series = Array(12).fill(undefined);
+/** `count` periods of the same per-minute value. */
+function periods(count: number, value: number | undefined): Series {
+  return Array((count * DEAD_LETTER_WINDOW.periodSeconds) / 60).fill(value);
+}
 
 describe('Function: sinkAlarms', () => {
   it('should alarm on a new dead letter and on the oldest message of the sink, nothing else', () => {
@@ -92,7 +105,7 @@ describe('Function: sinkAlarms', () => {
     });
   });
 
-  it("should watch the DLQ's depth (visible and held) with the free AWS/SQS metrics, not NumberOfMessagesSent", () => {
+  it("should watch the DLQ's depth with a free AWS/SQS metric, not NumberOfMessagesSent", () => {
     // Act
     const alarm = sinkAlarms(sinkNames('webhook')).WebhookDeadLetterAlarm.Properties;
     const metrics = alarm.Metrics as AlarmMetric[];
@@ -105,12 +118,8 @@ describe('Function: sinkAlarms', () => {
         MetricName: 'ApproximateNumberOfMessagesVisible',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'QueueName'] } }],
       },
-      {
-        Namespace: 'AWS/SQS',
-        MetricName: 'ApproximateNumberOfMessagesNotVisible',
-        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WebhookDeadLetterQueue', 'QueueName'] } }],
-      },
     ]);
+    expect(metrics[0].MetricStat?.Stat).toBe('Maximum');
     expect(metrics.filter((metric) => metric.ReturnData)).toEqual([
       expect.objectContaining({ Id: 'gained', Expression: DEAD_LETTER_EXPRESSION }),
     ]);
@@ -139,12 +148,11 @@ describe('Function: sinkAlarms', () => {
 
 describe('Expression: the dead-letter alarm, evaluated as CloudWatch documents its metric math', () => {
   it('should fire for the first dead letter after a quiet spell in which the empty DLQ published nothing', () => {
-    // Prepare: the DLQ was inactive (no data), then one message arrived, whoever sent it.
-    const visible = [...idle, 1];
-    const held = [...idle, 0];
+    // Prepare: the DLQ was idle (no data), then one message arrived, whoever sent it.
+    const visible = [...periods(12, undefined), ...periods(1, 1)];
 
     // Act
-    const fired = fires({ visible, held });
+    const fired = fires(visible);
 
     // Assess
     expect(fired).toBe(true);
@@ -152,20 +160,19 @@ describe('Expression: the dead-letter alarm, evaluated as CloudWatch documents i
 
   it("should fire for a message SQS's redrive policy moved, which NumberOfMessagesSent does not count", () => {
     // Prepare: the DLQ's depth grows from 2 to 3 while its NumberOfMessagesSent stays 0.
-    const visible = [2, 2, 2, 2, 2, 2, 3];
-    const held = [0, 0, 0, 0, 0, 0, 0];
+    const visible = [...periods(6, 2), ...periods(1, 3)];
 
     // Act
-    const fired = fires({ visible, held });
+    const fired = fires(visible);
 
     // Assess
     expect(fired).toBe(true);
   });
 
   it('should fire again for a new dead letter once the earlier one left its window', () => {
-    // Prepare: one dead letter, then 6 quiet periods, then another.
-    const before = { visible: [0, 1, 1, 1, 1, 1, 1, 1], held: [0, 0, 0, 0, 0, 0, 0, 0] };
-    const after = { visible: [...before.visible, 2], held: [...before.held, 0] };
+    // Prepare: one dead letter, then quiet periods, then another.
+    const before = [...periods(1, 0), ...periods(7, 1)];
+    const after = [...before, ...periods(1, 2)];
 
     // Act
     const [quiet, again] = [fires(before), fires(after)];
@@ -175,13 +182,12 @@ describe('Expression: the dead-letter alarm, evaluated as CloudWatch documents i
     expect(again).toBe(true);
   });
 
-  it('should not fire when `npm run dlq -- list` holds messages and releases them', () => {
-    // Prepare: 3 messages move from visible to held and back.
-    const visible = [3, 3, 0, 3, 3];
-    const held = [0, 0, 3, 0, 0];
+  it('should not fire when `npm run dlq -- list` holds every message for its 60 seconds and releases them', () => {
+    // Prepare: a minute in which the 3 messages are invisible, in the middle of a period.
+    const visible = [...periods(2, 3), 3, 3, 0, 3, 3, ...periods(2, 3)];
 
     // Act
-    const fired = fires({ visible, held });
+    const fired = fires(visible);
 
     // Assess
     expect(fired).toBe(false);
@@ -189,11 +195,8 @@ describe('Expression: the dead-letter alarm, evaluated as CloudWatch documents i
 
   it('should not fire when a redrive empties the DLQ, nor while the newest period is not yet published', () => {
     // Act
-    const drained = fires({ visible: [4, 4, 4, 4, 4, 0], held: [0, 0, 0, 0, 0, 0] });
-    const unpublished = fires({
-      visible: [1, 1, 1, 1, 1, 1, undefined],
-      held: [0, 0, 0, 0, 0, 0, undefined],
-    });
+    const drained = fires([...periods(5, 4), ...periods(1, 0)]);
+    const unpublished = fires([...periods(6, 1), ...periods(1, undefined)]);
 
     // Assess
     expect(drained).toBe(false);
@@ -256,7 +259,7 @@ describe('Generator: alarms', () => {
     }
   });
 
-  it('should cost 11 alarm metrics with 3 sinks: 2 for ingest, 3 per sink', () => {
+  it('should cost 8 alarm metrics with 3 sinks: 2 for ingest, 2 per sink', () => {
     // Act
     const sinks = ['webhook', 'pagerduty', 'slack'].map(sinkNames);
     const fragment = alarms(sinks, INFRA, defaultDeployment(['webhook', 'pagerduty', 'slack']));
@@ -267,6 +270,6 @@ describe('Generator: alarms', () => {
 
     // Assess
     expect(Object.keys(fragment.resources)).toHaveLength(8);
-    expect(metrics).toBe(11);
+    expect(metrics).toBe(8);
   });
 });

@@ -701,8 +701,7 @@ describe('Template: alarms', () => {
       const metrics = found[0].Properties.Metrics as Json[];
       expect(metrics.map((metric) => metric.MetricStat?.Metric.MetricName ?? metric.Expression)).toEqual([
         'ApproximateNumberOfMessagesVisible',
-        'ApproximateNumberOfMessagesNotVisible',
-        'DIFF(FILL(visible, 0) + FILL(held, 0))',
+        'DIFF(FILL(visible, 0))',
       ]);
       expect(JSON.stringify(found[0])).not.toContain('NumberOfMessagesSent');
       expect(found[0].Properties).toMatchObject({
@@ -838,7 +837,7 @@ describe('Template: a config of only a webhook destination', () => {
     // Assess
     expect(webhookResources.WebhookQueue.Properties.FifoThroughputLimit).toBe('perMessageGroupId');
     expect(webhookResources.WebhookDeadLetterQueue.Properties.DeduplicationScope).toBe('messageGroup');
-    expect(webhookResources.WebhookDeadLetterAlarm.Properties.Metrics).toHaveLength(3);
+    expect(webhookResources.WebhookDeadLetterAlarm.Properties.Metrics).toHaveLength(2);
     expect(JSON.stringify(webhookResources.RelayDashboard)).toContain('Sink: webhook');
   });
 });
