@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { RelayMetrics } from '../../lib/local/metrics.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { available, PROMTOOL } from '../support/optional-binary.ts';
@@ -294,6 +296,44 @@ describe('File: monitoring/grafana-dashboard.json', () => {
     ])
       expect(used.has(metric), metric).toBe(true);
   });
+
+  describe.runIf(available(PROMTOOL, "promtool check rules on the dashboard's queries"))(
+    'with promtool',
+    () => {
+      it("should have only queries Prometheus parses, with Grafana's variables filled in", async () => {
+        // Prepare: each query as a recording rule, which promtool parses without a server.
+        const fill = (expr: string) =>
+          expr
+            .replaceAll('$__rate_interval', '5m')
+            .replaceAll('$job', '.*')
+            .replaceAll('$instance', '.*')
+            .replaceAll('$destination', '.*');
+        const queries = panels().flatMap((panel) => (panel.targets ?? []).map((target) => fill(target.expr)));
+        const dir = await mkdtemp(join(tmpdir(), 'relay-dashboard-'));
+        const file = join(dir, 'queries.yaml');
+        await writeFile(
+          file,
+          stringify({
+            groups: [
+              {
+                name: 'dashboard',
+                rules: queries.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })),
+              },
+            ],
+          }),
+        );
+
+        // Act
+        const result = await run(PROMTOOL.path, ['check', 'rules', file]);
+        await rm(dir, { recursive: true, force: true });
+
+        // Assess
+        expect(result.stderr).toBe('');
+        expect(result.stdout).toContain(`SUCCESS: ${queries.length} rules found`);
+        expect(queries.join('\n')).not.toContain('$');
+      });
+    },
+  );
 
   it('should lay its panels out on the 24-column grid without overlaps, with unique ids', () => {
     // Prepare
