@@ -1,6 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type {
+  GetParametersCommandInput,
+  GetParametersCommandOutput,
+  SSMClientConfig,
+} from '@aws-sdk/client-ssm';
 import { PermanentError, RetryableError } from './delivery/errors.ts';
 import type { SecretReader } from './delivery/sink.ts';
 
@@ -20,6 +24,32 @@ export function secretParameterName(path: string, name: string): string {
 
 type Entry = { value: string | undefined; fetchedAt: number };
 
+/** One SSM GetParameters call. */
+export type GetParametersCall = (input: GetParametersCommandInput) => Promise<GetParametersCommandOutput>;
+
+/**
+ * GetParameters through an SSMClient imported on the first call. The client carries the models
+ * of every SSM operation (some 75 KiB minified, about 15 ms to load), so a function pays for it
+ * when it first reads a secret, never at import and never if its destinations name none. A
+ * failed import is tried again on the next call.
+ */
+export function lazyGetParameters(config: SSMClientConfig = {}): GetParametersCall {
+  let loading: Promise<GetParametersCall> | undefined;
+  return async (input) => {
+    loading ??= import('@aws-sdk/client-ssm').then(
+      ({ SSMClient, GetParametersCommand }) => {
+        const client = new SSMClient(config);
+        return (call: GetParametersCommandInput) => client.send(new GetParametersCommand(call));
+      },
+      (error: unknown) => {
+        loading = undefined;
+        throw error;
+      },
+    );
+    return (await loading)(input);
+  };
+}
+
 /**
  * Secrets on AWS: one SSM Parameter Store SecureString per secret, `<path><NAME>`, which the
  * operator creates (CloudFormation cannot create a SecureString). Each function's IAM policy
@@ -34,7 +64,7 @@ type Entry = { value: string | undefined; fetchedAt: number };
  * include the parameter; throttling, 5xx and network failures are retryable.
  */
 export class ParameterStoreSecrets implements SecretReader {
-  readonly #client: SSMClient;
+  readonly #getParameters: GetParametersCall;
   readonly #path: string;
   readonly #names: ReadonlySet<string>;
   readonly #ttlMs: number;
@@ -44,7 +74,8 @@ export class ParameterStoreSecrets implements SecretReader {
   readonly #pending = new Map<string, Promise<Map<string, Error>>>();
 
   constructor(options: {
-    client: SSMClient;
+    /** lazyGetParameters() on Lambda; `(input) => client.send(new GetParametersCommand(input))` elsewhere. */
+    getParameters: GetParametersCall;
     /** `/alertmanager-relay-prod/`: starts and ends with a slash. */
     path: string;
     /** The secret names this function reads (fetched together); others are fetched one by one. */
@@ -57,7 +88,7 @@ export class ParameterStoreSecrets implements SecretReader {
         `the secrets path must look like /alertmanager-relay-prod/ (a slash at both ends), got ${JSON.stringify(options.path)}`,
       );
     }
-    this.#client = options.client;
+    this.#getParameters = options.getParameters;
     this.#path = options.path;
     this.#names = new Set(options.names ?? []);
     this.#ttlMs = (options.ttlSeconds ?? SECRET_CACHE_SECONDS) * 1000;
@@ -114,9 +145,7 @@ export class ParameterStoreSecrets implements SecretReader {
     let found: Map<string, string | undefined>;
     let invalid: Set<string>;
     try {
-      const output = await this.#client.send(
-        new GetParametersCommand({ Names: names.map(parameter), WithDecryption: true }),
-      );
+      const output = await this.#getParameters({ Names: names.map(parameter), WithDecryption: true });
       found = new Map((output.Parameters ?? []).map((p) => [p.Name ?? '', p.Value]));
       invalid = new Set(output.InvalidParameters ?? []);
     } catch (error) {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../lib/delivery/errors.ts';
 import {
   LocalSecrets,
+  lazyGetParameters,
   ParameterStoreSecrets,
   SECRET_CACHE_SECONDS,
   SecretsManagerSecrets,
@@ -288,7 +289,13 @@ describe('Class: ParameterStoreSecrets (against the fake SSM)', () => {
   }
 
   function reader(names: readonly string[], caller?: string): ParameterStoreSecrets {
-    return new ParameterStoreSecrets({ client: client(caller), path: PATH, names, now: () => clock });
+    const ssmClient = client(caller);
+    return new ParameterStoreSecrets({
+      getParameters: (input) => ssmClient.send(new GetParametersCommand(input)),
+      path: PATH,
+      names,
+      now: () => clock,
+    });
   }
 
   function expectNoValue(error: Error): void {
@@ -495,12 +502,33 @@ describe('Class: ParameterStoreSecrets (against the fake SSM)', () => {
     });
   });
 
+  describe('Function: lazyGetParameters', () => {
+    it('should call GetParameters through an SSM client it loads on the first call', async () => {
+      // Prepare
+      const getParameters = lazyGetParameters({
+        region: 'eu-west-1',
+        endpoint: ssm.url,
+        credentials: { accessKeyId: 'lazy-caller', secretAccessKey: 'fake' },
+        maxAttempts: 1,
+      });
+      const secrets = new ParameterStoreSecrets({ getParameters, path: PATH, names: ['INGEST_TOKEN'] });
+
+      // Act
+      const token = await secrets.get('INGEST_TOKEN');
+      const hook = await secrets.get('HOOK');
+
+      // Assess
+      expect([token, hook]).toEqual([TOKEN_VALUE, HOOK_VALUE]);
+      expect(ssm.getCalls.map((call) => call.caller)).toEqual(['lazy-caller', 'lazy-caller']);
+    });
+  });
+
   describe('Constructor', () => {
     it.each(['alertmanager-relay-ci/', '/alertmanager-relay-ci', '', '/a b/'])(
       'should refuse the path %j',
       (path) => {
         // Act & Assess
-        expect(() => new ParameterStoreSecrets({ client: client(), path })).toThrow(
+        expect(() => new ParameterStoreSecrets({ getParameters: lazyGetParameters(), path })).toThrow(
           'the secrets path must look like /alertmanager-relay-prod/',
         );
       },

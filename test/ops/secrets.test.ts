@@ -1,4 +1,4 @@
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayConfig } from '../../lib/config/types.ts';
 import {
@@ -124,7 +124,10 @@ describe('Function: setSecret', () => {
 
     // Act
     const result = await setSecret({ ssm: client, path: PATH, name: 'INGEST_TOKEN', value: TOKEN });
-    const read = await new ParameterStoreSecrets({ client, path: PATH }).get('INGEST_TOKEN');
+    const read = await new ParameterStoreSecrets({
+      getParameters: (input) => client.send(new GetParametersCommand(input)),
+      path: PATH,
+    }).get('INGEST_TOKEN');
 
     // Assess
     expect(result).toEqual({ parameter: `${PATH}INGEST_TOKEN`, version: 2 });
