@@ -201,6 +201,8 @@ interface SharedData {
   alerts: readonly Alert[];
   length: number;
   data: Readonly<TemplateData>;
+  /** Each alert's data in `data.alerts`, by the notification's alert: a per-alert render reuses it. */
+  byAlert: Map<Alert, TemplateData['alerts'][number]>;
 }
 
 const shared = new WeakMap<Notification, SharedData[]>();
@@ -225,7 +227,7 @@ function deliveryData(
   notification: Notification,
   destination: TemplatedDestination,
   part: { index: number; count: number },
-): Readonly<TemplateData> {
+): SharedData {
   let entries = shared.get(notification);
   if (!entries) {
     entries = [];
@@ -239,21 +241,24 @@ function deliveryData(
       entry.alerts === notification.alerts &&
       entry.length === notification.alerts.length,
   );
-  if (found) return found.data;
+  if (found) return found;
   const data = deepFreeze(templateData(notification, destination, { part: { ...part } }));
+  const byAlert = new Map(notification.alerts.map((alert, i) => [alert, data.alerts[i]]));
   // An entry for a notification whose alerts were replaced or changed length is stale: drop it.
   const fresh = entries.filter(
     (entry) => entry.alerts === notification.alerts && entry.length === notification.alerts.length,
   );
-  fresh.push({
+  const entry = {
     destination,
     part: { ...part },
     alerts: notification.alerts,
     length: notification.alerts.length,
     data,
-  });
+    byAlert,
+  };
+  fresh.push(entry);
   shared.set(notification, fresh);
-  return data;
+  return entry;
 }
 
 /**
@@ -277,8 +282,9 @@ export function renderDeliveryTemplates(
   const { destination, notification, part } = delivery;
   // Nothing to render: no data to build (most destinations have no templates).
   if (destinationTemplates(destination, spec) === undefined) return { values: {}, notes: [] };
-  const base = deliveryData(notification, destination, part);
-  const data = options.alert ? { ...base, alert: templateAlert(options.alert, notification) } : base;
+  const { data: base, byAlert } = deliveryData(notification, destination, part);
+  const { alert } = options;
+  const data = alert ? { ...base, alert: byAlert.get(alert) ?? templateAlert(alert, notification) } : base;
   return renderDestinationTemplates(destination, spec, data as Record<string, unknown>, delivery, {
     ...(options.now !== undefined ? { now: options.now } : {}),
   });
