@@ -13,7 +13,15 @@ module.exports = async ({ resolveVariable }) => {
   const functions = JSON.parse(
     readFileSync(join(__dirname, '../../.build/serverless/functions.json'), 'utf8'),
   );
-  const { stageProblems } = await import('./deploy-checks.ts');
+  const { stageProblems } = await import('./deploy-checks.ts').catch((error) => {
+    if (error?.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
+    const hint = new Error(
+      `sls runs on Node ${process.version}, which cannot load TypeScript: run it as npm run package / ` +
+        'npm run deploy or npx sls, which use the Node 24 of node_modules/.bin',
+    );
+    hint.stack = hint.message;
+    throw hint;
+  });
   const problems = stageProblems(service, stage, Object.keys(functions));
   if (problems.length === 0) return 'passed';
   // osls prints the stack of what the function throws: make it the message alone.
