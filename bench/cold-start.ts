@@ -1,37 +1,26 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { stringify } from 'yaml';
-import { dlqUrlVar, ENV, queueUrlVar } from '../lib/runtime-env.ts';
-import { sinks } from '../lib/sinks/registry.ts';
-import { type BenchResult, median, nodeBin, repoRoot, result, timeNode } from './measure.ts';
+import { packageRelay, unpackFunction } from '../test/support/packaged-lambda.ts';
+import { type BenchResult, median, repoRoot, result, timeNode } from './measure.ts';
 
 const RUNS = 9;
 const KIB = 1024;
-/** Most a cold import() may take above `node -e 0` (issue 16): ingest, and each sink function. */
+/** Most a cold import() may take above `node -e 0` (issue 16): ingest, and each other function. */
 const INGEST_ABOVE_FLOOR_MS = 50;
 const SINK_ABOVE_FLOOR_MS = 60;
+const SOURCE_MAPS = '--enable-source-maps';
+/**
+ * The relay's own error reporting as a deploy with `--param sentryDsn=...` has it: a DSN makes
+ * every function load and start Sentry at init. Nothing listens there; nothing is sent at init.
+ */
+const FAKE_SENTRY_DSN = 'http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1';
 
-/** What serverless.yml would set; the SDK clients are created at import but make no call. */
-function lambdaEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    [ENV.secretId]: 'relay-bench',
-    [ENV.stateTable]: 'relay-bench-state',
-    [ENV.maxReceiveCount]: '5',
-  };
-  for (const sink of sinks) {
-    env[queueUrlVar(sink.name)] =
-      `https://sqs.eu-west-1.amazonaws.com/123456789012/relay-bench-${sink.name}.fifo`;
-    env[dlqUrlVar(sink.name)] =
-      `https://sqs.eu-west-1.amazonaws.com/123456789012/relay-bench-${sink.name}-dlq.fifo`;
-  }
-  return env;
+interface TemplateFunction {
+  Type: string;
+  Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } };
 }
 
 function dirBytes(path: string): number {
@@ -44,61 +33,98 @@ function dirBytes(path: string): number {
 }
 
 /**
- * Figure 3: each Lambda bundle (`node scripts/build.ts`, with an ingest token configured as a
- * deploy requires): the size of its entry file and the wall time of a fresh `node` that
- * `import()`s it, against `node -e 0`. Median of RUNS, runs interleaved.
+ * A function's environment as the template sets it; what is resolved at deploy time (queue URLs,
+ * the table, the secret) gets a plausible value: nothing is called at import.
+ */
+function deployedEnv(fn: TemplateFunction): Record<string, string> {
+  const env: Record<string, string> = {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+  };
+  for (const [name, value] of Object.entries(fn.Properties.Environment?.Variables ?? {})) {
+    if (typeof value === 'string') env[name] = value;
+    else if (/^(QUEUE|DLQ)_URL_/.test(name))
+      env[name] = `https://sqs.eu-west-1.amazonaws.com/123456789012/relay-bench-${name.toLowerCase()}.fifo`;
+    else env[name] = `relay-bench-${name.toLowerCase()}`;
+  }
+  env.SENTRY_DSN = FAKE_SENTRY_DSN;
+  return env;
+}
+
+/** NODE_OPTIONS with source maps switched the other way: the variant not deployed. */
+function toggledSourceMaps(options: string): string {
+  const flags = options.split(/\s+/).filter(Boolean);
+  return flags.includes(SOURCE_MAPS)
+    ? flags.filter((flag) => flag !== SOURCE_MAPS).join(' ')
+    : [...flags, SOURCE_MAPS].join(' ');
+}
+
+/**
+ * Figure 3: each Lambda function as `npm run package` makes it (relay.example.yaml, which
+ * configures every sink): the size of its entry file, and the wall time of a fresh `node` that
+ * `import()`s it from the unpacked zip with the environment the template gives it (its
+ * NODE_OPTIONS included) and a Sentry DSN set, against `node -e 0`. The same again with source
+ * maps switched the other way, to show what they cost. Median of RUNS, runs interleaved.
  */
 export async function benchColdStart(): Promise<BenchResult[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'relay-bench-build-'));
+  const dir = await mkdtemp(join(tmpdir(), 'relay-bench-cold-'));
   try {
-    const config = join(dir, 'relay.yaml');
-    await writeFile(
-      config,
-      stringify({
-        ingest: { tokenSecret: 'INGEST_TOKEN' },
-        destinations: [{ name: 'audit', sink: 'webhook', url: 'https://hooks.example.com/audit' }],
-      }),
+    const packageDir = await packageRelay(dir, readFileSync(join(repoRoot, 'relay.example.yaml'), 'utf8'));
+    const template = JSON.parse(
+      readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as { Resources: Record<string, TemplateFunction> };
+    const functions: { name: string; entry: string; env: Record<string, string> }[] = [];
+    for (const resource of Object.values(template.Resources)) {
+      if (resource.Type !== 'AWS::Lambda::Function') continue;
+      const name = /\/([^/]+)\.zip$/.exec(String(resource.Properties.Code?.S3Key))?.[1];
+      if (!name) continue;
+      const code = await unpackFunction(packageDir, name);
+      // The runtime's resolution of `Handler` (module path + export), as resolveHandler does it.
+      const modulePath = code.handler.slice(0, code.handler.lastIndexOf('.'));
+      const entry = ['.mjs', '.js', '.cjs']
+        .map((ext) => join(code.root, `${modulePath}${ext}`))
+        .find((file) => existsSync(file));
+      if (!entry) throw new Error(`${name}: no module for handler ${code.handler}`);
+      functions.push({ name, entry, env: deployedEnv(resource) });
+    }
+    functions.sort((a, b) =>
+      a.name === 'ingest' ? -1 : b.name === 'ingest' ? 1 : a.name.localeCompare(b.name),
     );
-    const build = spawnSync(nodeBin, ['scripts/build.ts'], {
-      cwd: repoRoot,
-      env: { ...process.env, RELAY_CONFIG: config },
-      encoding: 'utf8',
-    });
-    if (build.status !== 0)
-      throw new Error(`node scripts/build.ts failed:\n${build.stdout}\n${build.stderr}`);
-    // Measured from a private copy: another `npm run build` in the checkout empties .build/.
-    cpSync(join(repoRoot, '.build/functions'), join(dir, 'functions'), { recursive: true });
-    return await measure(join(dir, 'functions'));
+    return await measure(functions);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function measure(bundles: string): Promise<BenchResult[]> {
-  const env = lambdaEnv();
-  const functions = ['ingest', ...sinks.map((s) => s.name)];
+async function measure(functions: { name: string; entry: string; env: Record<string, string> }[]) {
   const floor: number[] = [];
-  const times = new Map<string, number[]>(functions.map((f) => [f, []]));
+  const deployed = new Map<string, number[]>(functions.map((f) => [f.name, []]));
+  const toggled = new Map<string, number[]>(functions.map((f) => [f.name, []]));
+  const importOf = (entry: string) => [
+    '--input-type=module',
+    '-e',
+    `await import(${JSON.stringify(pathToFileURL(entry).href)})`,
+  ];
   await timeNode(['-e', '0']);
   for (let run = 0; run < RUNS; run++) {
-    floor.push(await timeNode(['-e', '0'], env));
-    for (const name of functions) {
-      const entry = pathToFileURL(join(bundles, name, 'index.mjs')).href;
-      times
-        .get(name)
-        ?.push(await timeNode(['--input-type=module', '-e', `await import(${JSON.stringify(entry)})`], env));
+    floor.push(await timeNode(['-e', '0']));
+    for (const fn of functions) {
+      deployed.get(fn.name)?.push(await timeNode(importOf(fn.entry), fn.env));
+      const other = { ...fn.env, NODE_OPTIONS: toggledSourceMaps(fn.env.NODE_OPTIONS ?? '') };
+      toggled.get(fn.name)?.push(await timeNode(importOf(fn.entry), other));
     }
   }
   const floorMs = median(floor);
   const results: BenchResult[] = [];
-  for (const name of functions) {
-    const folder = join(bundles, name);
-    const kib = statSync(join(folder, 'index.mjs')).size / KIB;
-    const isIngest = name === 'ingest';
+  for (const fn of functions) {
+    const folder = dirname(fn.entry);
+    const kib = statSync(fn.entry).size / KIB;
+    const isIngest = fn.name === 'ingest';
     const limit = isIngest ? 350 : 600;
     results.push(
       result({
-        name: `bundle size: ${name} (index.mjs; lazy chunks ${Math.round(dirBytes(join(folder, 'chunks')) / KIB)} KiB not loaded at cold start)`,
+        name: `bundle size: ${fn.name} (index.mjs as packaged; lazy chunks ${Math.round(dirBytes(join(folder, 'chunks')) / KIB)} KiB not loaded at cold start)`,
         value: kib,
         unit: 'KiB',
         baseline: null,
@@ -106,11 +132,12 @@ async function measure(bundles: string): Promise<BenchResult[]> {
         met: kib <= limit,
       }),
     );
-    const ms = median(times.get(name) ?? []);
     const above = isIngest ? INGEST_ABOVE_FLOOR_MS : SINK_ABOVE_FLOOR_MS;
+    const options = fn.env.NODE_OPTIONS ?? '';
+    const ms = median(deployed.get(fn.name) ?? []);
     results.push(
       result({
-        name: `cold import(): ${name} vs node -e 0 (${(ms - floorMs).toFixed(1)} ms above)`,
+        name: `cold import(): ${fn.name} as deployed (NODE_OPTIONS=${JSON.stringify(options)}, SENTRY_DSN set) vs node -e 0 (${(ms - floorMs).toFixed(1)} ms above)`,
         value: ms,
         unit: 'ms',
         baseline: floorMs,
@@ -118,11 +145,23 @@ async function measure(bundles: string): Promise<BenchResult[]> {
         met: ms - floorMs <= above,
       }),
     );
+    const otherOptions = toggledSourceMaps(options);
+    const otherMs = median(toggled.get(fn.name) ?? []);
+    results.push(
+      result({
+        name: `cold import(): ${fn.name} ${otherOptions.includes(SOURCE_MAPS) ? 'with' : 'without'} source maps (NODE_OPTIONS=${JSON.stringify(otherOptions)}, SENTRY_DSN set; not deployed, for comparison) vs node -e 0 (${(otherMs - floorMs).toFixed(1)} ms above)`,
+        value: otherMs,
+        unit: 'ms',
+        baseline: floorMs,
+        target: null,
+        met: null,
+      }),
+    );
     const assets = join(folder, 'graph-assets');
     if (existsSync(assets)) {
       results.push(
         result({
-          name: `renderer assets: ${name} (graph-assets: wasm + fonts, read when a graph is drawn; reported separately)`,
+          name: `renderer assets: ${fn.name} (graph-assets: wasm + fonts, read when a graph is drawn; reported separately)`,
           value: dirBytes(assets) / KIB,
           unit: 'KiB',
           baseline: null,

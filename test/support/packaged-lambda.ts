@@ -233,33 +233,79 @@ export async function pollOnce(
   return { records: records.length, failed: failed.size };
 }
 
+/** What a counting proxy's `inspect` sees of one call, after the answer came back. */
+export interface ProxiedCall {
+  operation: string;
+  status: number;
+  request: Buffer;
+  response: Buffer;
+}
+
 /**
  * A pass-through HTTP proxy that counts AWS API calls by their X-Amz-Target (`AmazonSQS.SendMessageBatch`,
  * `DynamoDB_20120810.GetItem`): point AWS_ENDPOINT_URL_* at it to count what the bundles call.
+ * With `rewrite`, each request body is buffered and replaced by what it returns (the emulators
+ * do not check SigV4 signatures, so a changed body still passes); with `inspect`, each call's
+ * request and answer bodies are handed over once the answer is complete.
  */
 export async function startCountingProxy(
   target: string,
+  options: {
+    rewrite?: (operation: string, body: Buffer) => Buffer;
+    inspect?: (call: ProxiedCall) => void;
+  } = {},
 ): Promise<{ url: string; counts: Map<string, number>; close(): Promise<void> }> {
   const counts = new Map<string, number>();
   const upstream = new URL(target);
+  const { rewrite, inspect } = options;
   const server: Server = createServer((request, response) => {
     const operation = String(request.headers['x-amz-target'] ?? `${request.method} ${request.url}`);
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: request.method,
-        path: request.url,
-        headers: request.headers,
-      },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    forward.on('error', () => response.destroy());
-    request.pipe(forward);
+    const send = (body?: Buffer) => {
+      const headers = { ...request.headers };
+      if (body) headers['content-length'] = String(body.length);
+      const forward = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: request.method,
+          path: request.url,
+          headers,
+        },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          if (!inspect) {
+            answer.pipe(response);
+            return;
+          }
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => {
+            const answered = Buffer.concat(chunks);
+            response.end(answered);
+            inspect({
+              operation,
+              status: answer.statusCode ?? 502,
+              request: body ?? Buffer.alloc(0),
+              response: answered,
+            });
+          });
+        },
+      );
+      forward.on('error', () => response.destroy());
+      if (body) forward.end(body);
+      else request.pipe(forward);
+    };
+    if (!rewrite && !inspect) {
+      send();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      send(rewrite ? rewrite(operation, body) : body);
+    });
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return {
