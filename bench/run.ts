@@ -15,6 +15,7 @@ import { type BenchResult, repoRoot } from './measure.ts';
 import { benchMemory } from './memory.ts';
 import { benchStorm } from './storm.ts';
 import { benchStormDigest } from './storm-digest.ts';
+import { benchTemplates } from './templates.ts';
 import { benchThroughput } from './throughput.ts';
 
 const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
@@ -25,6 +26,7 @@ const FIGURES: Record<string, () => Promise<BenchResult[] | string>> = {
   storm: benchStorm,
   'storm-digest': benchStormDigest,
   matchers: benchMatchers,
+  templates: benchTemplates,
   memory: benchMemory,
   cost: benchCost,
 };
