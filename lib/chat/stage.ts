@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Notification } from '../alertmanager/types.ts';
 import type { StepJournal } from '../delivery/journal.ts';
-import { stepJournal } from '../delivery/journal.ts';
+import { standaloneGroup } from '../delivery/journal.ts';
 import { awaitSlot } from '../delivery/pacing.ts';
-import type { Delivery, DeliveryPipeline, Sink } from '../delivery/sink.ts';
+import type { Delivery, DeliveryGroup, DeliveryPipeline, Sink } from '../delivery/sink.ts';
 import { renderDeliveryTemplates } from '../templates/destination.ts';
 import {
   type ChatAdapter,
@@ -25,11 +25,14 @@ export type { ChatGroupRecord } from './adapter.ts';
  * The chat stage: one delivery into a chat vendor, the same for every chat sink. A sink supplies
  * an adapter (./adapter.ts); the stage
  *
- * - keeps the group's record (`<adapter.groupRecord>#<destination>#<group id>`): the ids of the
- *   group's messages and its last status, so a later notification edits them (a vendor that can
- *   edit), replies in their thread (one that threads), or removes those no longer needed; where
- *   the adapter says, the channel they live in (a record from another is not the group's) and
- *   each alert's status (for the reply saying what changed);
+ * - keeps the group's chat record, the sink's part of the group's record that the record handler
+ *   reads before the delivery and writes after it (Delivery.group): the ids of the group's
+ *   messages and its last status, so a later notification edits them (a vendor that can edit),
+ *   replies in their thread (one that threads), or removes those no longer needed; where the
+ *   adapter says, the channel they live in (a record from another is not the group's) and each
+ *   alert's status (for the reply saying what changed). A group whose record an older relay
+ *   wrote has its chat record under `<adapter.groupRecord>#<destination>#<group id>`, read once
+ *   and carried into the group's record;
  * - runs storm mode (lib/chat/storm): a new group in a storm is folded into the destination's
  *   digest, which the stage posts and edits (or posts anew, for a vendor that cannot edit)
  *   through the same calls;
@@ -37,7 +40,9 @@ export type { ChatGroupRecord } from './adapter.ts';
  *   acknowledged) at its turn in the channel's budget (lib/delivery/pacing.ts: a call whose
  *   turn has not come hands the message back to the queue, which is a wait, not a failure); for
  *   a vendor that can look a message up (ChatChannel.find), a post's intent is recorded first,
- *   and a retry finds what an interrupted post created instead of posting it again;
+ *   and a retry finds what an interrupted post created instead of posting it again, as it does
+ *   for every post of a delivery whose earlier receive may have posted without recording it
+ *   (DeliveryGroup.unsure: it crashed);
  * - posts every message the adapter rendered: a group too big for one message arrives whole,
  *   split, never truncated; a message the vendor refuses as too long (ChatTooLongError) has the
  *   group rendered again smaller, as far as the adapter can (ChatAdapter.shrinks);
@@ -45,10 +50,8 @@ export type { ChatGroupRecord } from './adapter.ts';
  *   its own work after the messages (ChatAdapter.after: Slack's graph).
  */
 
-/** How long a group's record is kept after its last change. */
+/** How long a group's chat record is kept after the group's last notification. */
 export const CHAT_GROUP_TTL_SECONDS = 30 * 24 * 3600;
-/** A record that has not changed is written again after this long, so an open group's record does not expire. */
-const REFRESH_MS = 24 * 3600 * 1000;
 
 /** The journal step holding which messages this delivery edits and where it threads, decided once. */
 interface PlanStep {
@@ -90,7 +93,10 @@ export function chatGroupId(groupKey: string): string {
   return createHash('sha256').update(groupKey).digest('hex').slice(0, 40);
 }
 
-/** The state-store key of a group's record. */
+/**
+ * The state-store key of a group's chat record as the stage kept it before the group's record
+ * held it (read on upgrade), and where it is kept when a sink is called without the record handler.
+ */
 export function chatGroupKey(prefix: string, destination: string, groupKey: string): string {
   return `${prefix}#${destination}#${chatGroupId(groupKey)}`;
 }
@@ -125,9 +131,15 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
 ): Promise<void> {
   const { destination, notification, state, logger } = delivery;
   const channel = await adapter.connect(delivery);
-  const journal = stepJournal(delivery);
   const key = chatGroupKey(adapter.groupRecord, destination.name, notification.groupKey);
-  const group = groupOf(adapter, channel, await state.get<object>(key));
+  const record = delivery.group ?? (await standaloneGroup(delivery, key));
+  const journal = record.journal;
+  let stored = record.kept;
+  // Written by an older relay: the chat record is under its own key, and is carried over.
+  const carried = stored === undefined && record.legacy ? await state.get<object>(key) : undefined;
+  stored ??= carried;
+  const group = groupOf(adapter, channel, stored);
+  if (carried && group) await record.keep(group, { ttlSeconds: CHAT_GROUP_TTL_SECONDS });
   const policy: ChatUpdates = adapter.updates?.(destination) ?? {
     edit: adapter.can.edit,
     reply: false,
@@ -136,7 +148,7 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
   const startsOver =
     !group || (group.status === 'resolved' && notification.status === 'firing' && policy.newAfterResolve);
   const paced = pacer(channel, delivery, now, pipeline?.preview === true);
-  const post = poster(channel, delivery, paced, now);
+  const post = poster(channel, delivery, record, paced, now);
 
   const storm = await runStorm({
     delivery,
@@ -266,7 +278,7 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
   }
   const ids = placed.ids.filter((id): id is string => id !== undefined);
   const thread = placed.thread;
-  if (ownsGroup) await remember(adapter, channel, delivery, key, group, ids, now);
+  if (ownsGroup) await remember(adapter, channel, delivery, record, group, ids, now);
 
   // What changed since the group's last notification, in its thread.
   let changed = 0;
@@ -322,19 +334,19 @@ function alertsOf(notification: Notification): Record<string, 'firing' | 'resolv
 }
 
 /**
- * Writes the group's record when it changed (or is a day old): a vendor that edits or threads
- * needs its message ids; storm mode needs to know the group had a message of its own.
+ * Keeps the group's chat record when it changed: a vendor that edits or threads needs its
+ * message ids; storm mode needs to know the group had a message of its own.
  */
 async function remember<C extends ChatDestination, M>(
   adapter: ChatAdapter<C, M, ChatChannel<M>>,
   channel: ChatChannel<M>,
   delivery: Delivery<C>,
-  key: string,
+  record: DeliveryGroup,
   group: ChatGroupRecord | undefined,
   ids: string[],
   now: () => number,
 ): Promise<void> {
-  const { destination, notification, state } = delivery;
+  const { destination, notification } = delivery;
   const needed =
     adapter.can.edit ||
     adapter.can.thread ||
@@ -346,17 +358,16 @@ async function remember<C extends ChatDestination, M>(
     group?.status === notification.status &&
     JSON.stringify(group.messages ?? []) === JSON.stringify(messages) &&
     group.where === channel.where &&
-    JSON.stringify(group.alerts) === JSON.stringify(alerts) &&
-    now() - Date.parse(group.updatedAt ?? '') < REFRESH_MS;
+    JSON.stringify(group.alerts) === JSON.stringify(alerts);
   if (unchanged) return;
-  const record: ChatGroupRecord = {
+  const next: ChatGroupRecord = {
     messages,
     status: notification.status,
     ...(channel.where !== undefined ? { where: channel.where } : {}),
     ...(alerts ? { alerts } : {}),
     updatedAt: new Date(now()).toISOString(),
   };
-  await state.put(key, record, { ttlSeconds: CHAT_GROUP_TTL_SECONDS });
+  await record.keep(next, { ttlSeconds: CHAT_GROUP_TTL_SECONDS });
 }
 
 /** Waits (in the queue) for call `step`'s turn in the channel's budget. */
@@ -378,11 +389,14 @@ function pacer<M>(channel: ChatChannel<M>, delivery: Delivery, now: () => number
 /**
  * Posts a message once per journal step, at its turn in the channel's budget. For a vendor that
  * can look its messages up (ChatChannel.find), the intent is recorded before the post, and a
- * retry that finds an intent without a result looks the message up instead of posting again.
+ * retry that finds an intent without a result looks the message up instead of posting again; so
+ * does a delivery whose earlier receive may have posted without recording anything
+ * (DeliveryGroup.unsure: it crashed), from when that could have been (`since`).
  */
 function poster<M>(
   channel: ChatChannel<M>,
   delivery: Delivery,
+  record: Pick<DeliveryGroup, 'unsure' | 'since' | 'settle'>,
   paced: ReturnType<typeof pacer>,
   now: () => number,
 ) {
@@ -397,9 +411,9 @@ function poster<M>(
     }
     const done = await steps.get<PostStep>(step);
     if (done?.posted) return done.id === undefined ? {} : { id: done.id };
-    if (done?.at !== undefined) {
-      const found = await channel.find(done.key ?? options.key, {
-        since: done.at,
+    if (done?.at !== undefined || record.unsure) {
+      const found = await channel.find(done?.key ?? options.key, {
+        since: done?.at ?? record.since,
         ...(options.thread ? { thread: options.thread } : {}),
       });
       if (found === 'unreadable') {
@@ -408,12 +422,20 @@ function poster<M>(
           step,
         });
       } else if (found !== undefined) {
-        await steps.record(step, { ...done, id: found, posted: true } satisfies PostStep);
+        await steps.record(step, {
+          ...done,
+          key: done?.key ?? options.key,
+          id: found,
+          posted: true,
+        } satisfies PostStep);
         logger.info('found the message of an interrupted post; not posting it again', {
           step,
           channel: channel.label,
         });
         return { id: found };
+      } else if (done?.at === undefined) {
+        // The first post that may have gone out unrecorded did not: posts go in order, so no later one did.
+        record.settle();
       }
     }
     await paced(steps, step);

@@ -19,6 +19,11 @@ export interface DeliveryClock {
   readonly context: DeadlineContext;
   /** Set when the delivery recorded a journal step: a return for lack of time then keeps that progress. */
   progressed: boolean;
+  /**
+   * Awaited before each vendor call (vendorFetch): the record handler writes the delivery's crash
+   * marker there, once, so a receive that finds it knows an attempt started and never ended.
+   */
+  beforeCall?: () => Promise<void>;
 }
 
 const current = new AsyncLocalStorage<DeliveryClock>();
@@ -45,6 +50,14 @@ export function timeLeftMs(): number | undefined {
 export function markProgress(): void {
   const clock = current.getStore();
   if (clock) clock.progressed = true;
+}
+
+/**
+ * Called before a vendor call (vendorFetch does; a sink that reaches its vendor some other way
+ * calls it itself): lets the record handler write the delivery's crash marker first.
+ */
+export async function beforeVendorCall(): Promise<void> {
+  await current.getStore()?.beforeCall?.();
 }
 
 /**

@@ -11,7 +11,7 @@ import { DELIVERY_POLICY } from './policy.ts';
  * turn the vendor back to firing.
  */
 
-/** The group's last applied notification, kept under `group#<destination>#<sha256 of groupKey>`. */
+/** The group's last applied notification, the top-level fields of its GroupRecord. */
 export interface AppliedGroup {
   /** receivedAt of the last applied notification (ISO 8601). */
   receivedAt: string;
@@ -110,16 +110,112 @@ export function afterApply(
   return { receivedAt: message.receivedAt, keys: [...keys, message.idempotencyKey], appliedAt };
 }
 
-/** Reads a group's last applied notification. */
-export function readAppliedGroup(
+/**
+ * The one record of a destination's alert group, under `group#<destination>#<sha256 of groupKey>`:
+ * what the delivery core and the sink need of the group, read once before a delivery and written
+ * once after it. The applied notification (AppliedGroup) sits at the top level, as the record
+ * held it before it held more, so an older relay's record reads as it is.
+ */
+export interface GroupRecord extends Partial<AppliedGroup> {
+  /** 2: written by a relay that keeps one record per group. Absent: an older relay's record (AppliedGroup only). */
+  v?: 2;
+  /** What the sink keeps for the group (the chat stage: the ids of its messages, their channel, its status). */
+  sink?: object;
+  /** How long the sink wants its part kept (seconds), when longer than the delivery state's TTL. */
+  sinkTtlSeconds?: number;
+  /** Deliveries of the group begun and not finished, by pendingId: attempts, the crash marker, the journal. */
+  pending?: Record<string, PendingDelivery>;
+}
+
+/**
+ * A delivery of the group (one accepted message) that began and has not finished: written only
+ * when it has something to keep past its receive (a failed attempt, a wait with journal steps, an
+ * attempt under way from the second receive on) and removed by the write that applies it.
+ */
+export interface PendingDelivery {
+  /** The message's receivedAt (ISO 8601): an entry older than the state's TTL is dropped. */
+  receivedAt: string;
+  /** Failed attempts the relay counted, and when the first one failed (ISO 8601). */
+  failures?: number;
+  firstFailureAt?: string;
+  /**
+   * The crash marker: attempt `started` began calling the vendor and has not ended. A later
+   * receive that finds it knows that attempt crashed or timed out the function, and counts it.
+   */
+  started?: number;
+  /** When the entry was written (epoch ms): for `started`, when that attempt began. */
+  at?: number;
+  /** The journal's steps as last written (lib/delivery/journal.ts). */
+  steps?: Record<string, object>;
+  /** The receive that wrote this entry (`<message id>:<receive count>`): the next receive knows nothing was left unwritten. */
+  by?: string;
+  /**
+   * Since when (epoch ms) vendor calls of this delivery may have gone out unrecorded (an earlier
+   * receive crashed, or ended without a word): a sink looks up what it would send again.
+   */
+  unsureSince?: number;
+}
+
+/** The key of a delivery in GroupRecord.pending: the accepted message (content key and receivedAt). */
+export function pendingId(message: { idempotencyKey: string; receivedAt: string }): string {
+  return `${message.idempotencyKey}#${message.receivedAt}`;
+}
+
+/** The applied notification a group record holds, if any. */
+export function appliedOf(record: GroupRecord | undefined): AppliedGroup | undefined {
+  if (!record || typeof record.receivedAt !== 'string' || !Array.isArray(record.keys)) return undefined;
+  return {
+    receivedAt: record.receivedAt,
+    keys: record.keys,
+    appliedAt: record.appliedAt ?? record.receivedAt,
+    ...(record.confirmedAt !== undefined ? { confirmedAt: record.confirmedAt } : {}),
+  };
+}
+
+/** Reads a group's record (consistently: it decides duplicates). */
+export function readGroupRecord(
+  state: Pick<StateStore, 'get'>,
+  destination: string,
+  groupKey: string,
+): Promise<GroupRecord | undefined> {
+  return state.get<GroupRecord>(groupStateKey(destination, groupKey));
+}
+
+/**
+ * Writes a group's record, kept DELIVERY_POLICY.stateTtlSeconds or as long as its sink part asks;
+ * pending deliveries accepted longer ago than the state's TTL are dropped (nothing keeps them).
+ */
+export function writeGroupRecord(
+  state: Pick<StateStore, 'put'>,
+  destination: string,
+  groupKey: string,
+  record: GroupRecord,
+  now: number,
+): Promise<void> {
+  const ttlSeconds = Math.max(DELIVERY_POLICY.stateTtlSeconds, record.sinkTtlSeconds ?? 0);
+  const oldest = now - DELIVERY_POLICY.stateTtlSeconds * 1000;
+  const value: GroupRecord = { ...record, v: 2 };
+  if (record.pending) {
+    const kept = Object.entries(record.pending).filter(([, p]) => !(Date.parse(p.receivedAt) < oldest));
+    if (kept.length > 0) value.pending = Object.fromEntries(kept);
+    else delete value.pending;
+  }
+  return state.put(groupStateKey(destination, groupKey), value, { ttlSeconds });
+}
+
+/** Reads a group's last applied notification (the DLQ tooling and smoke read it). */
+export async function readAppliedGroup(
   state: Pick<StateStore, 'get'>,
   destination: string,
   groupKey: string,
 ): Promise<AppliedGroup | undefined> {
-  return state.get<AppliedGroup>(groupStateKey(destination, groupKey));
+  return appliedOf(await readGroupRecord(state, destination, groupKey));
 }
 
-/** Records a group's last applied notification, kept as long as the rest of the delivery state. */
+/**
+ * Records a group's last applied notification alone, as a record of an older relay held it
+ * (tests and tools that seed a group's state; the record handler writes the whole record).
+ */
 export function writeAppliedGroup(
   state: Pick<StateStore, 'put'>,
   destination: string,

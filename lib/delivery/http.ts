@@ -1,4 +1,4 @@
-import { assertTimeForCall, callTimeoutSeconds } from './deadline.ts';
+import { assertTimeForCall, beforeVendorCall, callTimeoutSeconds } from './deadline.ts';
 import { OutOfTimeError, PermanentError, RateLimitedError, RetryableError } from './errors.ts';
 import { DELIVERY_POLICY } from './policy.ts';
 import { parseRetryAfter } from './retry-after.ts';
@@ -160,6 +160,7 @@ export async function vendorFetch(
 ): Promise<Response> {
   const doFetch = options.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
   assertTimeForCall(`the call to ${options.label}`);
+  await beforeVendorCall();
   const timeout = callTimeoutSeconds(options.timeoutSeconds);
   try {
     return await doFetch(url, {

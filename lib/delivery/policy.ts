@@ -15,13 +15,24 @@ export interface DeliveryPolicy {
   readonly maxAttempts: number;
   /**
    * The queue's redrive maxReceiveCount, which SQS applies by itself on receive: a message
-   * received this often goes to the DLQ, without a reason, on its next receive. Only a function
-   * that keeps crashing may reach it. A message the handler hands back at this receive is
-   * renewed instead (a fresh copy of its body on the queue, in its group, the original
-   * deleted), whether it waits or retries a failure with attempts left, so a chain of waits
-   * never reaches it; the last attempt is dead-lettered with its reason as ever.
+   * received this often goes to the DLQ, without a reason, on its next receive. Low enough that a
+   * message the handler cannot even look at (a function that crashes before it, a state store it
+   * cannot read) reaches the DLQ within half an hour: this many visibility timeouts (9 x 180 s).
+   * The handler dead-letters a crashing delivery itself, with its reason, well before (its
+   * crashes are attempts, counted by their marker). A message it hands back this close to the
+   * limit (`renewalMargin`) is renewed instead (a fresh copy of its body on the queue, in its
+   * group, the original deleted), whether it waits or retries a failure with attempts left, so
+   * a chain of waits never reaches it.
    */
   readonly receiveBackstop: number;
+  /**
+   * Receives a record may lose, untried, to a batch-mate that crashes the function before the
+   * handler knows it for a crasher: the first receive writes no crash marker, the second writes
+   * it, the third finds it and tries every other group of the batch first. A record handed back
+   * within this many receives of the backstop is renewed, so such a crash loop cannot carry a
+   * message that was never tried over the limit.
+   */
+  readonly renewalMargin: number;
   /**
    * How long a message may wait, counted from when ingest accepted it (`receivedAt`): a message
    * that would be handed back (a wait, or a retry) this long after it was accepted is
@@ -77,7 +88,11 @@ export const DELIVERY_POLICY: DeliveryPolicy = {
   // DLQ: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html. The relay
   // counts real attempts itself, so 5 of them is the same budget without the queue-mates' waits.
   maxAttempts: 5,
-  receiveBackstop: 50,
+  // 9 receives of a 180 s visibility timeout (lib/infra: six times the sink function's 30 s):
+  // 27 minutes. A crash loop the handler sees is dead-lettered at its 7th receive (no marker on
+  // the 1st, the marker of attempt 1 on the 2nd, then one counted crash a receive: 5 by the 7th).
+  receiveBackstop: 9,
+  renewalMargin: 2,
   // 3 days: the queue keeps a message 4 (lib/infra/constants.ts), less the longest visibility
   // (12 h) and a margin. A storm's backfill keeps its folded notification's receivedAt, at most a
   // day old (its kept copy's TTL), so it still has two days to wait its turn.

@@ -15,16 +15,20 @@ import {
 import type { OutgoingMessage, RecordQueue } from '../queue/types.ts';
 import type { StateStore } from '../state/store.ts';
 import { contextLogger, type Telemetry } from '../telemetry.ts';
-import { type AttemptRecord, clearAttempts, countFailure, readAttempts } from './attempts.ts';
+import type { AttemptRecord } from './attempts.ts';
 import { type DeadlineContext, type DeliveryClock, runWithDeadline } from './deadline.ts';
 import { DeferredError, OutOfTimeError, PermanentError, RateLimitedError, RetryableError } from './errors.ts';
+import { GroupSession } from './group-session.ts';
 import {
   afterApply,
   afterDuplicate,
+  appliedOf,
+  type GroupRecord,
   type GroupVerdict,
+  groupStateKey,
   judge,
-  readAppliedGroup,
-  writeAppliedGroup,
+  pendingId,
+  readGroupRecord,
 } from './group-state.ts';
 import {
   type BackoffPolicy,
@@ -61,6 +65,8 @@ export interface RecordHandlerDependencies {
   maxReceiveCount: number;
   /** Failed attempts (counted by the relay) after which a message is dead-lettered. Default DELIVERY_POLICY.maxAttempts. */
   maxAttempts?: number;
+  /** A record handed back this close to maxReceiveCount is renewed. Default DELIVERY_POLICY.renewalMargin. */
+  renewalMargin?: number;
   backoff?: BackoffPolicy;
   now?: () => number;
 }
@@ -97,21 +103,33 @@ interface Invocation {
  * Delivers a batch of a sink's FIFO queue, the FIFO way: records in order, and once a record
  * is handed back, it and every later record of its message group are reported in
  * batchItemFailures (they must not overtake it). Records of other groups go on: ordering is per
- * group. Whether a message is applied is decided by its group's state (lib/delivery/group-state.ts),
- * failed attempts are counted in the state store (lib/delivery/attempts.ts), so a record held
- * back behind a group-mate or returned for lack of time loses nothing, and the function's
- * deadline (lib/delivery/deadline.ts) is carried into the sink's vendor calls.
+ * group. Each record's group record (lib/delivery/group-state.ts) is read once, before the batch
+ * starts, and written once with the delivery's outcome (lib/delivery/group-session.ts): it
+ * decides whether a message is applied, and holds the relay's count of failed attempts and the
+ * delivery's journal, so a record held back behind a group-mate or returned for lack of time
+ * loses nothing. The function's deadline (lib/delivery/deadline.ts) is carried into the sink's
+ * vendor calls.
+ *
+ * Crashes are attempts too: a record that finds the crash marker of an attempt that began and
+ * never ended counts it as failed (the 5th is dead-lettered with "crashed or timed out during
+ * attempt N"), and its group goes after every other group of the batch, so that a crash loop
+ * holds back no other group's records.
  *
  * Waiting is not failing: a deferral or a vendor's rate limit (DeferredError, RateLimitedError),
  * a receive spent behind a group-mate and a return for lack of time count no attempt, and a
- * chain of them never reaches the queue's receive limit: at that receive the record is renewed
- * (see renew). A wait ends DELIVERY_POLICY.waitBudgetSeconds after the message was accepted.
+ * chain of them never reaches the queue's receive limit: near it the record is renewed (see
+ * renew). A wait ends DELIVERY_POLICY.waitBudgetSeconds after the message was accepted.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
 export function createRecordHandler(deps: RecordHandlerDependencies): RecordHandler {
   const now = deps.now ?? Date.now;
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
   const maxAttempts = deps.maxAttempts ?? DELIVERY_POLICY.maxAttempts;
+  // Never on a first receive: a copy would come back at once and be renewed again, for as long as it waits.
+  const renewAt = Math.max(
+    Math.min(2, deps.maxReceiveCount),
+    deps.maxReceiveCount - (deps.renewalMargin ?? DELIVERY_POLICY.renewalMargin),
+  );
   const destinations = new Map(deps.config.destinations.map((d) => [d.name, d]));
   const { logger } = deps.telemetry;
   const waitBudgetMs = DELIVERY_POLICY.waitBudgetSeconds * 1000;
@@ -124,7 +142,8 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     // after it, in order, rather than tried or handed back (see renew).
     const renewingGroups = new Set<string | undefined>();
     const renewals: Renewal[] = [];
-    for (const record of event.Records) {
+    const groups = new GroupRecords(deps.state);
+    for (const record of await inOrder(event.Records, groups)) {
       const group = record.attributes.MessageGroupId;
       if (renewingGroups.has(group)) {
         renewals.push({ record, why: 'an earlier message of its group was renewed' });
@@ -136,7 +155,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       } else if (context.getRemainingTimeInMillis() < DEADLINE_MARGIN_MS) {
         outcome = await handBack(record, NO_TIME_TO_START);
       } else {
-        outcome = await handleRecord(record, invocation);
+        outcome = await handleRecord(record, invocation, groups);
       }
       if (outcome === 'returned') {
         heldGroups.add(group);
@@ -155,33 +174,64 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
   }
 
   /**
+   * The batch's records in the order they are tried: starts reading every record's group record
+   * (once per group), and puts the message groups of suspected crashers (a record received
+   * before whose pending delivery carries the marker of an attempt that never ended) after all
+   * the others, each group's records kept in order. A crash loop then spends no receive of a
+   * batch-mate of another group: those are tried before the crasher is.
+   */
+  async function inOrder(records: readonly SQSRecord[], groups: GroupRecords): Promise<SQSRecord[]> {
+    const suspected = new Set<string | undefined>();
+    await Promise.all(
+      records.map(async (record) => {
+        const message = tryParse(record);
+        if (!message) return;
+        const read = groups.read(message.destination, message.notification.groupKey);
+        if (receiveCount(record) <= 1 && renewalsOf(record) === 0) return;
+        const stored = await read.catch(() => undefined);
+        if (stored?.pending?.[pendingId(message)]?.started !== undefined)
+          suspected.add(record.attributes.MessageGroupId);
+      }),
+    );
+    if (suspected.size === 0) return [...records];
+    const first = records.filter((r) => !suspected.has(r.attributes.MessageGroupId));
+    return [...first, ...records.filter((r) => suspected.has(r.attributes.MessageGroupId))];
+  }
+
+  /**
    * A record that was not tried (held behind its group, or no time to start it), or stopped for
    * lack of time after progress: a wait. Back at once, without counting an attempt.
    */
-  function handBack(record: SQSRecord, why: string, message = tryParse(record.body)): Promise<Outcome> {
+  function handBack(
+    record: SQSRecord,
+    why: string,
+    message = tryParse(record),
+    session?: GroupSession,
+  ): Promise<Outcome> {
     // Back at once rather than after the visibility timeout: its group is held anyway.
-    return waitFor(record, message, 0, { why });
+    return waitFor(record, message, 0, { why, session });
   }
 
   /**
    * Hands back a record that waits (or retries a counted failure) for `seconds`, unless
    * - its message was accepted DELIVERY_POLICY.waitBudgetSeconds ago or more: dead-lettered,
    *   `waited N h for <why>`;
-   * - it is at the queue's receive limit, where SQS would move it to the DLQ on its next receive:
-   *   to be renewed (see renew). Its wait is lost once: the copy comes back at once, and the
-   *   sink (its pacing, the vendor's Retry-After) makes it wait again.
+   * - it is near the queue's receive limit (renewalMargin), where SQS would move it to the DLQ
+   *   soon: to be renewed (see renew). Its wait is lost once: the copy comes back at once, and
+   *   the sink (its pacing, the vendor's Retry-After) makes it wait again.
+   * What the delivery leaves for its next receive (`session`: its journal, its count) is written
+   * first.
    */
   async function waitFor(
     record: SQSRecord,
     message: QueueMessage | undefined,
     seconds: number,
-    hold: { why: string; error?: unknown; attempts?: AttemptRecord },
+    hold: { why: string; error?: unknown; attempts?: AttemptRecord; session?: GroupSession; saved?: true },
     context: Record<string, string | number> = {},
   ): Promise<Outcome> {
     const waitedMs = message ? now() - Date.parse(message.receivedAt) : 0;
     if (waitedMs >= waitBudgetMs) {
-      const counted =
-        hold.attempts ?? (await readAttempts(deps.state, message as QueueMessage).catch(() => undefined));
+      const counted = hold.attempts ?? hold.session?.attempts;
       const hours = Math.floor(waitedMs / 3_600_000);
       return deadLetter(
         record,
@@ -189,23 +239,33 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
         hold.error ?? new RetryableError(hold.why),
         counted ?? { failures: 0, firstFailureAt: firstReceivedAt(record) },
         `waited ${hours} h for ${hold.why} (the relay waits at most ${DELIVERY_POLICY.waitBudgetSeconds / 3600} h from acceptance)`,
+        hold.session,
       );
     }
-    if (receiveCount(record) >= deps.maxReceiveCount) return { renew: hold.why };
+    if (hold.session && !hold.saved) {
+      await hold.session.save().catch((error: unknown) =>
+        // Unwritten, the next receive repeats the steps of this one, or looks them up.
+        deps.telemetry.reportError(error, { ...context, stage: 'record-group-state' }),
+      );
+    }
+    if (receiveCount(record) >= renewAt) return { renew: hold.why };
     return returnAfter(record, seconds, context);
   }
 
-  async function handleRecord(record: SQSRecord, invocation: Invocation): Promise<Outcome> {
-    let message: QueueMessage;
-    try {
-      message = parseMessage(record.body);
-    } catch (error) {
+  async function handleRecord(
+    record: SQSRecord,
+    invocation: Invocation,
+    groups: GroupRecords,
+  ): Promise<Outcome> {
+    const parsed = parsedOf(record);
+    if (parsed.error) {
       return deadLetter(
         record,
         undefined,
-        new PermanentError(`malformed queue message: ${(error as Error).message}`),
+        new PermanentError(`malformed queue message: ${parsed.error.message}`),
       );
     }
+    const message = parsed.message;
     const dimensions = { sink: deps.sink.name, destination: message.destination };
     const context: Record<string, string | number> = {
       destination: message.destination,
@@ -228,18 +288,30 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       );
     }
 
-    let attempts: AttemptRecord | undefined;
-    let verdict: GroupVerdict;
-    let applied: Awaited<ReturnType<typeof readAppliedGroup>>;
+    const { groupKey } = message.notification;
+    let stored: GroupRecord | undefined;
     try {
-      [applied, attempts] = await Promise.all([
-        readAppliedGroup(deps.state, message.destination, message.notification.groupKey),
-        readAttempts(deps.state, message),
-      ]);
-      verdict = judge(message, applied);
+      stored = await groups.read(message.destination, groupKey);
     } catch (error) {
       return failure(record, message, error, undefined, context, invocation);
     }
+    const session = new GroupSession({
+      state: deps.state,
+      destination: message.destination,
+      groupKey,
+      message,
+      record: stored,
+      receive: {
+        messageId: record.messageId,
+        count: receiveCount(record),
+        renewals: renewalsOf(record),
+        firstReceivedAt: Number(record.attributes.ApproximateFirstReceiveTimestamp) || now(),
+      },
+      now,
+      onWrite: (written) => groups.set(message.destination, groupKey, written),
+    });
+    const applied = appliedOf(stored);
+    const verdict: GroupVerdict = judge(message, applied);
     if (verdict.action === 'duplicate') {
       deps.telemetry.count('DuplicatesSkipped', dimensions);
       logger.info('duplicate of the notification last applied to its group; skipping', {
@@ -247,17 +319,11 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
         appliedReceivedAt: verdict.applied.receivedAt,
         appliedAt: verdict.applied.appliedAt,
       });
-      const confirmed = afterDuplicate(verdict.applied, message);
-      if (confirmed) {
-        await writeAppliedGroup(
-          deps.state,
-          message.destination,
-          message.notification.groupKey,
-          confirmed,
-        ).catch((error: unknown) =>
+      await session
+        .skipped(afterDuplicate(verdict.applied, message))
+        .catch((error: unknown) =>
           deps.telemetry.reportError(error, { ...context, stage: 'record-group-state' }),
         );
-      }
       return 'done';
     }
     if (verdict.action === 'superseded' && deps.sink.kind === 'lifecycle') {
@@ -266,12 +332,42 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
         ...context,
         supersededBy: verdict.by,
       });
+      await session
+        .skipped()
+        .catch((error: unknown) =>
+          deps.telemetry.reportError(error, { ...context, stage: 'record-group-state' }),
+        );
       return 'done';
     }
 
-    const attempt = (attempts?.failures ?? 0) + 1;
+    if (session.crashed !== undefined) {
+      // The marker of an attempt that began and never ended: the function crashed or timed out in it.
+      const reason = `crashed or timed out during attempt ${session.crashed} (the function stopped before the attempt ended)`;
+      const counted = session.countCrash(new Date(now()).toISOString());
+      logger.warn('an earlier attempt crashed or timed out the function; counted as failed', {
+        ...context,
+        attempt: session.crashed,
+        reason,
+      });
+      if (counted.failures >= maxAttempts) {
+        return deadLetter(
+          record,
+          message,
+          new RetryableError(reason),
+          counted,
+          `gave up after ${counted.failures} attempts: ${reason}`,
+          session,
+        );
+      }
+    }
+
+    const attempt = session.attempt;
     context.attempt = attempt;
-    const clock: DeliveryClock = { context: invocation.context, progressed: false };
+    const clock: DeliveryClock = {
+      context: invocation.context,
+      progressed: false,
+      beforeCall: () => session.beforeCall(),
+    };
     try {
       await runWithDeadline(clock, () =>
         deps.sink.deliver(
@@ -285,6 +381,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
             ...(verdict.action === 'superseded' ? { superseded: { by: verdict.by } } : {}),
             secrets: deps.secrets,
             state: deps.state,
+            group: session,
             logger: contextLogger(logger, context),
             count: (name, value) => deps.telemetry.count(name, dimensions, value),
           },
@@ -305,9 +402,9 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
           ...context,
           reason: describeError(error),
         });
-        return handBack(record, OUT_OF_TIME, message);
+        return handBack(record, OUT_OF_TIME, message, session);
       }
-      return failure(record, message, error, attempts, context, invocation);
+      return failure(record, message, error, session, context, invocation);
     }
 
     deps.telemetry.count('Delivered', dimensions);
@@ -325,16 +422,10 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       logger.info('delivered', context);
     }
     try {
-      if (verdict.action === 'apply') {
-        const appliedAt = new Date(now()).toISOString();
-        await writeAppliedGroup(
-          deps.state,
-          message.destination,
-          message.notification.groupKey,
-          afterApply(applied, message, appliedAt),
-        );
-      }
-      if (attempts) await clearAttempts(deps.state, message);
+      const appliedAt = new Date(now()).toISOString();
+      await session.succeeded(
+        verdict.action === 'apply' ? afterApply(applied, message, appliedAt) : undefined,
+      );
     } catch (error) {
       // Delivered already: retrying would deliver twice. Without the group's record, an HA
       // copy or this very message coming back is delivered once more (vendor keys absorb it).
@@ -419,7 +510,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     );
     const returned: string[] = [];
     for (const [i, { record, why }] of renewals.entries()) {
-      const message = tryParse(record.body);
+      const message = tryParse(record);
       const context = {
         destination: message?.destination,
         groupKey: message?.notification.groupKey,
@@ -461,24 +552,39 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     record: SQSRecord,
     message: QueueMessage,
     error: unknown,
-    previous: AttemptRecord | undefined,
+    session: GroupSession | undefined,
     context: Record<string, string | number>,
     invocation: Invocation,
   ): Promise<Outcome> {
-    if (error instanceof PermanentError) return deadLetter(record, message, error, previous);
-    if (error instanceof DeferredError) return defer(record, message, error, previous, context, invocation);
+    if (error instanceof PermanentError)
+      return deadLetter(record, message, error, session?.attempts, undefined, session);
+    if (error instanceof DeferredError) return defer(record, message, error, session, context, invocation);
     if (!(error instanceof RetryableError))
       deps.telemetry.reportError(error, { ...context, stage: 'deliver' });
     const reason = describeError(error);
-    let counted: AttemptRecord | undefined;
+    const counted = session?.countFailure(new Date(now()).toISOString());
+    if (counted && counted.failures >= maxAttempts) {
+      return deadLetter(
+        record,
+        message,
+        error,
+        counted,
+        `gave up after ${counted.failures} attempts: ${reason}`,
+        session,
+      );
+    }
+    let saved = false;
     try {
-      counted = await countFailure(deps.state, message, previous, new Date(now()).toISOString());
+      if (session) {
+        await session.save();
+        saved = true;
+      }
     } catch (stateError) {
       // Uncounted: its receives stand in for the count, and the queue's limit ends it with a reason.
       deps.telemetry.reportError(stateError, { ...context, stage: 'count-attempt' });
     }
-    const failures = counted?.failures ?? receiveCount(record);
-    if (failures >= maxAttempts || (!counted && receiveCount(record) >= deps.maxReceiveCount)) {
+    const failures = saved && counted ? counted.failures : receiveCount(record);
+    if (!saved && receiveCount(record) >= deps.maxReceiveCount) {
       return deadLetter(record, message, error, counted, `gave up after ${failures} attempts: ${reason}`);
     }
     const sinceReceiveMs = now() - invocation.startedAt;
@@ -494,13 +600,18 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       reason,
       retryInSeconds: delay,
     });
-    // A counted failure with attempts left: its receives may be mostly waits, so at the queue's
+    // A counted failure with attempts left: its receives may be mostly waits, so near the queue's
     // limit it is renewed too rather than dead-lettered for them.
     return waitFor(
       record,
       message,
       delay,
-      { why: `a retry after ${failures} failed attempts (${reason})`, error, attempts: counted },
+      {
+        why: `a retry after ${failures} failed attempts (${reason})`,
+        error,
+        attempts: saved ? counted : undefined,
+        ...(session ? { session, saved: true as const } : {}),
+      },
       context,
     );
   }
@@ -513,7 +624,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     record: SQSRecord,
     message: QueueMessage,
     error: DeferredError,
-    attempts: AttemptRecord | undefined,
+    session: GroupSession | undefined,
     context: Record<string, string | number>,
     invocation: Invocation,
   ): Promise<Outcome> {
@@ -526,7 +637,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       { ...context, reason: describeError(error), retryInSeconds: delay },
     );
     const why = rateLimited ? `the vendor's rate limit (${describeError(error)})` : describeError(error);
-    return waitFor(record, message, delay, { why, error, attempts }, context);
+    return waitFor(record, message, delay, { why, error, ...(session ? { session } : {}) }, context);
   }
 
   /** Hands a record back to come again in `seconds`. */
@@ -555,6 +666,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     error: unknown,
     attempts?: AttemptRecord,
     reason = describeError(error),
+    session?: GroupSession,
   ): Promise<Outcome> {
     const statusCode = (error as { statusCode?: number } | null | undefined)?.statusCode;
     const attemptCount = attempts?.failures ?? (error instanceof PermanentError ? 1 : receiveCount(record));
@@ -582,8 +694,15 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       deps.telemetry.reportError(dlqError, { stage: 'dead-letter', destination: message?.destination });
       return 'returned';
     }
-    // A redrive starts counting afresh.
-    if (message) await clearAttempts(deps.state, message).catch(() => undefined);
+    // A redrive starts counting afresh (the journal's steps stay: it repeats nothing done).
+    await session
+      ?.deadLettered()
+      .catch((stateError: unknown) =>
+        deps.telemetry.reportError(stateError, {
+          stage: 'record-group-state',
+          destination: message?.destination,
+        }),
+      );
     deps.telemetry.count('DeadLettered', {
       sink: deps.sink.name,
       destination: message?.destination ?? 'unknown',
@@ -601,17 +720,64 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
   }
 }
 
+/**
+ * The group records of one batch: each read once (all at the start, at the same time), and kept
+ * as this invocation writes them, so that a later record of the same group in the batch judges
+ * by what the earlier one left. Only this invocation delivers these groups now: FIFO hands out a
+ * message group's next message only once the earlier ones are done.
+ */
+class GroupRecords {
+  readonly #state: StateStore;
+  readonly #records = new Map<string, Promise<GroupRecord | undefined>>();
+
+  constructor(state: StateStore) {
+    this.#state = state;
+  }
+
+  read(destination: string, groupKey: string): Promise<GroupRecord | undefined> {
+    const key = groupStateKey(destination, groupKey);
+    let record = this.#records.get(key);
+    if (!record) {
+      record = readGroupRecord(this.#state, destination, groupKey);
+      // A failed read is tried again by the next record that needs it.
+      record.catch(() => this.#records.delete(key));
+      this.#records.set(key, record);
+    }
+    return record;
+  }
+
+  set(destination: string, groupKey: string, record: GroupRecord): void {
+    this.#records.set(groupStateKey(destination, groupKey), Promise.resolve(record));
+  }
+}
+
 /** How many times the record's message was renewed before (its `renewals` attribute). */
 function renewalsOf(record: SQSRecord): number {
   return Number(record.messageAttributes?.[RENEWALS_ATTRIBUTE]?.stringValue) || 0;
 }
 
-function tryParse(body: string): QueueMessage | undefined {
-  try {
-    return parseMessage(body);
-  } catch {
-    return undefined;
+/** Each record's body parsed once (a queue message may be a megabyte of JSON). */
+const parsedBodies = new WeakMap<
+  SQSRecord,
+  { message: QueueMessage; error?: undefined } | { error: Error }
+>();
+
+function parsedOf(record: SQSRecord): { message: QueueMessage; error?: undefined } | { error: Error } {
+  let parsed = parsedBodies.get(record);
+  if (!parsed) {
+    try {
+      parsed = { message: parseMessage(record.body) };
+    } catch (error) {
+      parsed = { error: error as Error };
+    }
+    parsedBodies.set(record, parsed);
   }
+  return parsed;
+}
+
+function tryParse(record: SQSRecord): QueueMessage | undefined {
+  const parsed = parsedOf(record);
+  return parsed.error ? undefined : parsed.message;
 }
 
 function describeError(error: unknown): string {

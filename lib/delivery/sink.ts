@@ -38,9 +38,65 @@ export interface Delivery<C extends DestinationConfig = DestinationConfig> {
   superseded?: { by: string };
   secrets: SecretReader;
   state: StateStore;
+  /**
+   * The group's record as the record handler read it before this delivery, and the delivery's
+   * journal. Absent when a sink is called without the handler (preview, a sink's own tests): the
+   * journal then keeps each step in its own item (lib/delivery/journal.ts standaloneGroup).
+   */
+  group?: DeliveryGroup;
   logger: SinkLogger;
   /** Counts a sink's own event as a metric with this destination's dimensions (e.g. a graph skipped). */
   count?(name: SinkMetricName, value?: number): void;
+}
+
+/**
+ * The step journal of one delivery: what it already did, so that a retry of the same message does
+ * not do it again (lib/delivery/journal.ts).
+ */
+export interface StepJournal {
+  /** What `step` recorded, if anything. */
+  get<T extends object>(step: string): Promise<T | undefined>;
+  /** Records `step` (overwrites): an intent before a vendor call, or its result after it. */
+  record(step: string, value: object): Promise<void>;
+  /**
+   * Runs `action` unless `step` is already recorded, then records what it returned. Resolves
+   * with the recorded value and whether this call ran it. A throw records nothing, so the
+   * retry runs the step again.
+   */
+  once<T extends object>(step: string, action: () => Promise<T>): Promise<{ value: T; ran: boolean }>;
+}
+
+/**
+ * A delivery's share of its group's record (lib/delivery/group-state.ts GroupRecord): read once
+ * by the record handler before the delivery, written once after it with the delivery's outcome.
+ */
+export interface DeliveryGroup {
+  /** What the sink kept for the group (undefined: nothing yet). */
+  readonly kept: object | undefined;
+  /**
+   * The group's record was written by an older relay, before it held the sink's part: that part
+   * may still be under the sink's own older key (e.g. `slackgroup#...`), to be read once.
+   */
+  readonly legacy: boolean;
+  /**
+   * Sets what the sink keeps for the group, at least `ttlSeconds` (the record handler writes it
+   * with the delivery's outcome; without the handler it is written at once).
+   */
+  keep(value: object, options?: { ttlSeconds?: number }): Promise<void>;
+  /** The delivery's step journal. */
+  readonly journal: StepJournal;
+  /**
+   * Vendor calls of this delivery may have gone out unrecorded since `since` (epoch ms): an
+   * earlier receive crashed or ended without writing what it did. A sink that can look its
+   * calls up (ChatChannel.find) does so before making one again, until `settle`.
+   */
+  readonly unsure: boolean;
+  readonly since: number;
+  /**
+   * The sink looked up the first call not recorded as made and found it was not made: calls go
+   * out in order, so nothing later went out either, and this delivery is sure again.
+   */
+  settle(): void;
 }
 
 /** The identity and content of one delivery: what a storm keeps and sends again after calm. */

@@ -3,7 +3,6 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { RelayConfig } from '../../lib/config/types.ts';
-import { attemptsKey } from '../../lib/delivery/attempts.ts';
 import { markProgress } from '../../lib/delivery/deadline.ts';
 import {
   DeferredError,
@@ -12,7 +11,7 @@ import {
   RateLimitedError,
   RetryableError,
 } from '../../lib/delivery/errors.ts';
-import { groupStateKey } from '../../lib/delivery/group-state.ts';
+import { type GroupRecord, groupStateKey, pendingId } from '../../lib/delivery/group-state.ts';
 import { statusError } from '../../lib/delivery/http.ts';
 import { type BackoffPolicy, DEADLINE_MARGIN_MS, DELIVERY_POLICY } from '../../lib/delivery/policy.ts';
 import {
@@ -140,6 +139,8 @@ interface Setup {
   outcome?: Outcome;
   /** The queue's receive backstop; default 50. */
   maxReceiveCount?: number;
+  /** Receives before the backstop where a handed-back record is renewed; default 0 (at the backstop). */
+  renewalMargin?: number;
   /** The relay's attempts; default 5. */
   maxAttempts?: number;
   kind?: Sink['kind'];
@@ -180,6 +181,7 @@ function setup(options: Setup = {}) {
     queue,
     telemetry,
     maxReceiveCount: options.maxReceiveCount ?? 50,
+    renewalMargin: options.renewalMargin ?? 0,
     maxAttempts: options.maxAttempts,
     backoff: options.backoff,
     now: () => clock.now,
@@ -235,6 +237,29 @@ function sqsRecord(id: string, body: QueueMessage | string, options: RecordOptio
 
 const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 
+/** Seeds the relay's count of failed attempts of `body`: its pending entry in its group's record. */
+async function seedFailures(state: StateStore, body: QueueMessage, failures: number, firstFailureAt: string) {
+  const key = groupStateKey(body.destination, body.notification.groupKey);
+  const record = (await state.get<GroupRecord>(key)) ?? {};
+  await state.put(key, {
+    ...record,
+    v: 2,
+    pending: {
+      ...record.pending,
+      [pendingId(body)]: { receivedAt: body.receivedAt, failures, firstFailureAt },
+    },
+  });
+}
+
+/** The relay's count of failed attempts of `body`, as its group's record holds it. */
+async function failuresOf(state: StateStore, body: QueueMessage) {
+  const record = await state.get<GroupRecord>(groupStateKey(body.destination, body.notification.groupKey));
+  const pending = record?.pending?.[pendingId(body)];
+  return pending?.failures
+    ? { failures: pending.failures, firstFailureAt: pending.firstFailureAt }
+    : undefined;
+}
+
 const failWith =
   (errors: Record<string, unknown>): Outcome =>
   (delivery) => {
@@ -263,7 +288,7 @@ describe('Function: createRecordHandler', () => {
       // Prepare
       const { handler, deliveries, secrets, state } = setup();
       const body = message('k1', { part: { index: 2, count: 3 } });
-      await state.put(attemptsKey(body), { failures: 2, firstFailureAt: RECEIVED_AT });
+      await seedFailures(state, body, 2, RECEIVED_AT);
 
       // Act
       await handler(event(sqsRecord('1', body, { receiveCount: 7 })));
@@ -293,7 +318,7 @@ describe('Function: createRecordHandler', () => {
       expect(state.puts).toEqual([
         {
           key: groupStateKey('audit', notification.groupKey),
-          value: { receivedAt: RECEIVED_AT, keys: ['k1'], appliedAt: new Date(NOW).toISOString() },
+          value: { receivedAt: RECEIVED_AT, keys: ['k1'], appliedAt: new Date(NOW).toISOString(), v: 2 },
           ttlSeconds: 604_800,
         },
       ]);
@@ -568,7 +593,7 @@ describe('Function: createRecordHandler', () => {
         outcome: failWith({ k1: new RetryableError('503') }),
         maxAttempts: 5,
       });
-      await state.put(attemptsKey(message('k1')), { failures: 3, firstFailureAt: RECEIVED_AT });
+      await seedFailures(state, message('k1'), 3, RECEIVED_AT);
 
       // Act
       const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 12 })));
@@ -589,7 +614,7 @@ describe('Function: createRecordHandler', () => {
         }),
         maxAttempts: 5,
       });
-      await state.put(attemptsKey(message('k1')), { failures: 4, firstFailureAt: firstFailure });
+      await seedFailures(state, message('k1'), 4, firstFailure);
 
       // Act
       const result = await handler(
@@ -614,7 +639,7 @@ describe('Function: createRecordHandler', () => {
         errorType: 'retries-exhausted',
       });
       // A redrive starts counting afresh.
-      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+      expect(await failuresOf(state, message('k1'))).toBeUndefined();
       expect(telemetry.get('DeadLettered', 'audit')).toBe(1);
       expect(telemetry.get('Retried')).toBe(0);
       expect(telemetry.get('Delivered', 'audit')).toBe(1);
@@ -626,7 +651,7 @@ describe('Function: createRecordHandler', () => {
         outcome: failWith({ k1: new Error('socket hang up') }),
         maxAttempts: 3,
       });
-      await state.put(attemptsKey(message('k1')), { failures: 2, firstFailureAt: RECEIVED_AT });
+      await seedFailures(state, message('k1'), 2, RECEIVED_AT);
 
       // Act
       const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 3 })));
@@ -1010,7 +1035,7 @@ describe('Function: createRecordHandler', () => {
 
       // Assess
       expect(queue.deadLettered.map((m) => m.id)).toEqual(['msg-1']);
-      expect(await state.get(attemptsKey(message('k2')))).toBeUndefined();
+      expect(await failuresOf(state, message('k2'))).toBeUndefined();
       expect(after.batchItemFailures).toEqual([]);
       expect(deliveries.filter((d) => d.idempotencyKey === 'k2').map((d) => d.attempt)).toEqual([1]);
     });
@@ -1043,7 +1068,7 @@ describe('Function: createRecordHandler', () => {
       await handler(event(sqsRecord('1', message('k1'), { receiveCount: 2 })));
 
       // Assess
-      expect(await state.get(attemptsKey(message('k1')))).toEqual({
+      expect(await failuresOf(state, message('k1'))).toEqual({
         failures: 2,
         firstFailureAt: new Date(NOW).toISOString(),
       });
@@ -1120,7 +1145,7 @@ describe('Function: createRecordHandler', () => {
       expect(error).toBeInstanceOf(DeferredError);
       expect(queue.deadLettered).toEqual([]);
       expect(queue.visibility.map((v) => v.seconds)).toEqual(Array(12).fill(seconds));
-      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+      expect(await failuresOf(state, message('k1'))).toBeUndefined();
       expect(telemetry.get('Retried')).toBe(0);
     });
 
@@ -1271,7 +1296,7 @@ describe('Function: createRecordHandler', () => {
       // Assess
       expect(result.batchItemFailures).toEqual([]);
       expect(queue.requeued.flat().map(keyOf)).toEqual(['k1']);
-      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+      expect(await failuresOf(state, message('k1'))).toBeUndefined();
     });
 
     it('should still dead-letter real failures at the 5th attempt, however many waits came between', async () => {
@@ -1369,7 +1394,7 @@ describe('Function: createRecordHandler', () => {
           errorType: 'retries-exhausted',
         },
       ]);
-      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+      expect(await failuresOf(state, message('k1'))).toBeUndefined();
     });
 
     it('should let a message that can be delivered through after the wait budget, and end a retry there too', async () => {
@@ -1483,7 +1508,7 @@ describe('Function: createRecordHandler', () => {
       // Assess
       expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-2' }]);
       expect(queue.visibility[0]).toEqual({ receiptHandle: 'rh-1', seconds: 0 });
-      expect(await state.get(attemptsKey(message('k1')))).toBeUndefined();
+      expect(await failuresOf(state, message('k1'))).toBeUndefined();
       expect(telemetry.get('Retried')).toBe(0);
     });
 
@@ -1500,7 +1525,7 @@ describe('Function: createRecordHandler', () => {
 
       // Assess
       expect(queue.visibility[0].seconds).toBeGreaterThan(0);
-      expect(await state.get(attemptsKey(message('k1')))).toMatchObject({ failures: 1 });
+      expect(await failuresOf(state, message('k1'))).toMatchObject({ failures: 1 });
       expect(telemetry.get('Retried', 'audit')).toBe(1);
     });
   });
@@ -1521,7 +1546,7 @@ describe('Function: createRecordHandler', () => {
         keys: ['audit-dup'],
         appliedAt: RECEIVED_AT,
       });
-      await state.put(attemptsKey(message('audit-exhausted')), { failures: 2, firstFailureAt: RECEIVED_AT });
+      await seedFailures(state, message('audit-exhausted'), 2, RECEIVED_AT);
       const records = [
         sqsRecord('1', message('audit-ok-1')),
         sqsRecord('2', message('ops-perm', { destination: 'ops' })),
@@ -1629,8 +1654,7 @@ describe('Function: createRecordHandler', () => {
             throw makeError();
           },
         });
-        if (attempt > 1)
-          await state.put(attemptsKey(message('k1')), { failures: attempt - 1, firstFailureAt: RECEIVED_AT });
+        if (attempt > 1) await seedFailures(state, message('k1'), attempt - 1, RECEIVED_AT);
 
         // Act
         await handler(event(sqsRecord('1', message('k1'), { receiveCount: attempt })));
