@@ -2,7 +2,7 @@
  * The queue contracts (Enqueuer, RecordQueue) over the embedded SqliteQueue, named as on AWS:
  * a sink's queue is `<sink>`, its dead-letter queue `<sink>-dlq`.
  */
-import type { SqliteQueue } from './sqlite-queue.ts';
+import { QueueError, type SqliteQueue } from './sqlite-queue.ts';
 import type { Enqueuer, OutgoingMessage, RecordQueue, SendBatchResult } from './types.ts';
 
 export function sinkQueueName(sink: string): string {
@@ -42,9 +42,10 @@ interface PendingSend {
 
 /**
  * SendMessageBatch over the embedded queue, with group commit: the sends of every request that
- * arrived in the same turn of the event loop are written in one transaction (a commit costs
- * about five sends), and each caller is answered only after that commit. Each send keeps its
- * own savepoint, so one that throws (an unknown queue) fails alone.
+ * arrived in the same turn of the event loop are written in one transaction, and each caller is
+ * answered only after that commit (so a 202 still means on disk). A send refused as a whole (an
+ * unknown queue, too many entries) throws a QueueError before writing anything and fails alone;
+ * a storage failure fails every send of the transaction, none of which was written.
  */
 export class LocalEnqueuer implements Enqueuer {
   private readonly queue: SqliteQueue;
@@ -70,25 +71,21 @@ export class LocalEnqueuer implements Enqueuer {
     const outcomes: ({ result: SendBatchResult; woke: boolean } | { error: unknown })[] = [];
     try {
       this.queue.atomically(() => {
-        const db = this.queue.database;
         for (const send of batch) {
-          db.exec('SAVEPOINT local_send');
           try {
             const result = this.queue.send(send.name, send.entries);
-            db.exec('RELEASE local_send');
             outcomes.push({
               result: { failed: result.failed },
               woke: result.successful.some((s) => !s.duplicate),
             });
           } catch (error) {
-            db.exec('ROLLBACK TO local_send');
-            db.exec('RELEASE local_send');
+            if (!(error instanceof QueueError)) throw error;
             outcomes.push({ error });
           }
         }
       });
     } catch (error) {
-      // The commit itself failed: nothing of the group was written.
+      // The storage failed, or the commit itself: nothing of the group was written.
       for (const send of batch) send.reject(error);
       return;
     }

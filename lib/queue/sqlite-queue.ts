@@ -5,11 +5,25 @@
  * flight, visibility timeouts, receipt handles that go stale on the next receive, the 5-minute
  * deduplication window, receive counts and a redrive policy to a dead-letter queue.
  *
+ * Layout: the table `sq_messages` is the durable record of every message and of its receive
+ * state (receive count, in flight until, receipt handle), written in the same transaction as the
+ * operation that changes it, keyed by its row id only. The bookkeeping that finds things (which
+ * groups are blocked and until when, which group is next, a receipt handle's message, the depths,
+ * the dedup window) is an in-memory index per queue (lib/queue/fifo-index.ts), built from the
+ * table when the file is opened and rebuilt whenever another connection (the `dlq` CLI) has
+ * committed to the file since (`PRAGMA data_version`), or a transaction of ours failed.
+ *
+ * The dedup window is kept in memory: after a reopen it holds the messages still queued (their
+ * sends stay deduplicated), not those deleted before it. Ingest's dedup ids carry the request id
+ * and a renewal's the original's message id, so what it would have absorbed is a resend within
+ * one process's life; a copy that gets through is still one notification to the group's state.
+ *
  * Not emulated: delay seconds, message retention, the 12-hour total in-flight limit, high
  * throughput mode, batch versions of delete/changeVisibility beyond `deleteMany`.
  */
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { FifoIndex, type IndexedMessage } from './fifo-index.ts';
 import type { OutgoingMessage, SendBatchResult } from './types.ts';
 
 /** SQS limits that callers can hit. */
@@ -139,36 +153,29 @@ CREATE TABLE IF NOT EXISTS sq_messages (
   visible_at INTEGER NOT NULL,
   receipt_handle TEXT
 );
-CREATE INDEX IF NOT EXISTS sq_messages_queue_seq ON sq_messages (queue, seq);
-CREATE INDEX IF NOT EXISTS sq_messages_group ON sq_messages (queue, group_id, seq);
-CREATE INDEX IF NOT EXISTS sq_messages_group_visible ON sq_messages (queue, group_id, visible_at);
-CREATE INDEX IF NOT EXISTS sq_messages_visible ON sq_messages (queue, visible_at);
-CREATE UNIQUE INDEX IF NOT EXISTS sq_messages_receipt ON sq_messages (receipt_handle);
-CREATE TABLE IF NOT EXISTS sq_dedup (
-  queue TEXT NOT NULL,
-  dedup_id TEXT NOT NULL,
-  message_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  PRIMARY KEY (queue, dedup_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sq_dedup_expires ON sq_dedup (expires_at);
+DROP INDEX IF EXISTS sq_messages_queue_seq;
+DROP INDEX IF EXISTS sq_messages_group;
+DROP INDEX IF EXISTS sq_messages_group_visible;
+DROP INDEX IF EXISTS sq_messages_visible;
+DROP INDEX IF EXISTS sq_messages_receipt;
+DROP TABLE IF EXISTS sq_dedup;
 `;
+// The DROPs: a file written before the in-memory index kept five indexes on sq_messages and a
+// dedup table; every insert paid for them. Nothing reads them now.
 
-/** How often (in queue-clock ms) expired dedup entries are swept. */
+/** How often (in queue-clock ms) expired dedup entries are dropped. */
 const DEDUP_SWEEP_INTERVAL_MS = 60_000;
-
 /**
  * Opens a database file the way the queue wants it: WAL with synchronous=NORMAL survives a
  * kill -9 of the process (only an OS crash can lose the last commits), and busy_timeout lets a
  * second process (the `dlq` CLI) share the file. The rest is speed and changes nothing of
  * what a commit guarantees:
- * - temp_store=MEMORY: the statement journal of each send's savepoint (lib/queue/local.ts)
- *   stays in memory; on a temp file it was most of the writes of a group commit.
+ * - temp_store=MEMORY: statement journals and temporary tables stay in memory.
  * - cache_size of 16 MiB (2 MiB by default): a queue a few thousand messages deep no longer
- *   reads its index pages back from disk on every insert.
+ *   reads its pages back from disk on every receive and delete.
  * - wal_autocheckpoint of 4,000 pages (1,000 by default): a checkpoint, the one step that
- *   fsyncs, runs a quarter as often; the WAL stays under about 16 MiB.
+ *   fsyncs, runs a quarter as often; the WAL stays under about 16 MiB. The local runtime moves
+ *   checkpoints off its event loop altogether (lib/local/checkpointer.ts).
  */
 export function openSqliteDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path, { timeout: 5_000 });
@@ -185,32 +192,49 @@ export function formatSequenceNumber(seq: number): string {
   return String(seq).padStart(20, '0');
 }
 
+/** A queue's attributes and its index. */
+interface OpenQueue {
+  config: QueueRow;
+  index: FifoIndex;
+  /** Deduplication ids sent within the window: the message they stand for, until when (in send order). */
+  dedup: Map<string, { messageId: string; seq: number; expiresAt: number }>;
+}
+
+/** The columns the index is built from (no body). */
+interface IndexRow {
+  seq: number;
+  queue: string;
+  message_id: string;
+  group_id: string;
+  dedup_id: string;
+  sent_at: number;
+  receive_count: number;
+  visible_at: number;
+  receipt_handle: string | null;
+}
+
 export class SqliteQueue {
   readonly database: DatabaseSync;
   readonly now: () => number;
   private readonly ownsDatabase: boolean;
   private nextDedupSweepAt = 0;
+  private readonly queues = new Map<string, OpenQueue>();
+  /** `PRAGMA data_version` when the index was last in step with the file. */
+  private dataVersion = -1;
+  /** Set when a transaction of ours failed: the index may hold what was rolled back. */
+  private stale = true;
   private readonly stmt: Record<
-    | 'getQueue'
+    | 'dataVersion'
+    | 'lastSeq'
+    | 'allQueues'
     | 'upsertQueue'
-    | 'getDedup'
-    | 'upsertDedup'
-    | 'sweepDedup'
+    | 'allMessages'
     | 'insertMessage'
-    | 'availableGroups'
-    | 'groupMessages'
+    | 'getBySeq'
     | 'markReceived'
     | 'deleteBySeq'
-    | 'deleteByHandle'
-    | 'getByHandle'
     | 'setVisibleAt'
-    | 'anyAvailable'
-    | 'nextUnblock'
-    | 'depth'
-    | 'peek'
-    | 'movable'
-    | 'purge'
-    | 'releaseInFlight',
+    | 'purge',
     StatementSync
   >;
 
@@ -226,7 +250,9 @@ export class SqliteQueue {
     this.database.exec(SCHEMA);
     const db = this.database;
     this.stmt = {
-      getQueue: db.prepare('SELECT * FROM sq_queues WHERE name = ?'),
+      dataVersion: db.prepare('PRAGMA data_version'),
+      lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'sq_messages'"),
+      allQueues: db.prepare('SELECT * FROM sq_queues'),
       upsertQueue: db.prepare(
         `INSERT INTO sq_queues (name, visibility_timeout_ms, max_receive_count, dead_letter_queue, dedup_window_ms)
          VALUES (?, ?, ?, ?, ?)
@@ -234,69 +260,24 @@ export class SqliteQueue {
            max_receive_count = excluded.max_receive_count, dead_letter_queue = excluded.dead_letter_queue,
            dedup_window_ms = excluded.dedup_window_ms`,
       ),
-      getDedup: db.prepare(
-        'SELECT message_id, seq, expires_at FROM sq_dedup WHERE queue = ? AND dedup_id = ?',
+      allMessages: db.prepare(
+        `SELECT seq, queue, message_id, group_id, dedup_id, sent_at, receive_count, visible_at, receipt_handle
+         FROM sq_messages ORDER BY seq`,
       ),
-      upsertDedup: db.prepare(
-        `INSERT INTO sq_dedup (queue, dedup_id, message_id, seq, expires_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (queue, dedup_id) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq,
-           expires_at = excluded.expires_at`,
-      ),
-      sweepDedup: db.prepare('DELETE FROM sq_dedup WHERE expires_at <= ?'),
       insertMessage: db.prepare(
         `INSERT INTO sq_messages (queue, message_id, group_id, dedup_id, body, attributes, sent_at, receive_count, visible_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      // The first available messages in send order; a group with any message in flight is
-      // skipped as a whole, which is what keeps a group strictly ordered.
-      // `+m.visible_at` keeps SQLite from picking the visibility index: walking send order and
-      // stopping at `limit` is what makes a receive cheap on a deep queue.
-      availableGroups: db.prepare(
-        `SELECT m.group_id AS group_id FROM sq_messages m
-         WHERE m.queue = $queue AND +m.visible_at <= $now
-           AND NOT EXISTS (SELECT 1 FROM sq_messages b
-                           WHERE b.queue = m.queue AND b.group_id = m.group_id AND b.visible_at > $now)
-         ORDER BY m.seq LIMIT $limit`,
-      ),
-      groupMessages: db.prepare(
-        'SELECT * FROM sq_messages WHERE queue = ? AND group_id = ? ORDER BY seq LIMIT ?',
-      ),
+      getBySeq: db.prepare('SELECT * FROM sq_messages WHERE seq = ?'),
       markReceived: db.prepare(
         `UPDATE sq_messages SET receive_count = receive_count + 1, first_receive_at = COALESCE(first_receive_at, $now),
-           visible_at = $visibleAt, receipt_handle = $handle WHERE seq = $seq`,
+           visible_at = $visibleAt, receipt_handle = $handle WHERE seq = $seq RETURNING *`,
       ),
       deleteBySeq: db.prepare('DELETE FROM sq_messages WHERE seq = ?'),
-      deleteByHandle: db.prepare('DELETE FROM sq_messages WHERE queue = ? AND receipt_handle = ?'),
-      getByHandle: db.prepare(
-        'SELECT seq, visible_at FROM sq_messages WHERE queue = ? AND receipt_handle = ?',
-      ),
       setVisibleAt: db.prepare('UPDATE sq_messages SET visible_at = ? WHERE seq = ?'),
-      anyAvailable: db.prepare(
-        `SELECT 1 FROM sq_messages m
-         WHERE m.queue = $queue AND +m.visible_at <= $now
-           AND NOT EXISTS (SELECT 1 FROM sq_messages b
-                           WHERE b.queue = m.queue AND b.group_id = m.group_id AND b.visible_at > $now)
-         LIMIT 1`,
-      ),
-      // A blocked group opens when the last of its in-flight messages becomes visible. Only the
-      // (few) in-flight rows are read, however deep the queue.
-      nextUnblock: db.prepare(
-        `SELECT MIN(t) AS t FROM (SELECT MAX(visible_at) AS t FROM sq_messages INDEXED BY sq_messages_visible
-           WHERE queue = ? AND visible_at > ? GROUP BY group_id)`,
-      ),
-      depth: db.prepare(
-        `SELECT COALESCE(SUM(visible_at <= $now), 0) AS visible, COALESCE(SUM(visible_at > $now), 0) AS in_flight
-         FROM sq_messages WHERE queue = $queue`,
-      ),
-      peek: db.prepare('SELECT * FROM sq_messages WHERE queue = ? ORDER BY seq LIMIT ?'),
-      movable: db.prepare(
-        'SELECT * FROM sq_messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?',
-      ),
       purge: db.prepare('DELETE FROM sq_messages WHERE queue = ?'),
-      releaseInFlight: db.prepare(
-        'UPDATE sq_messages SET visible_at = $now WHERE queue = $queue AND visible_at > $now',
-      ),
     };
+    this.refresh();
   }
 
   /** Creates a queue, or updates its attributes when it exists (so a config change applies on restart). */
@@ -310,25 +291,37 @@ export class SqliteQueue {
         `maxReceiveCount must be a positive integer: ${maxReceiveCount}`,
       );
     }
-    if (deadLetterQueue !== undefined && this.stmt.getQueue.get(deadLetterQueue) === undefined) {
-      // SQS refuses a redrive policy whose target does not exist.
-      throw new QueueError('QueueDoesNotExist', `dead-letter queue ${deadLetterQueue} does not exist`);
-    }
-    const dedupWindowSeconds = options.dedupWindowSeconds ?? 300;
-    this.stmt.upsertQueue.run(
-      name,
-      Math.round(options.visibilityTimeoutSeconds * 1000),
-      maxReceiveCount ?? null,
-      deadLetterQueue ?? null,
-      Math.round(dedupWindowSeconds * 1000),
-    );
+    this.transaction(() => {
+      if (deadLetterQueue !== undefined && !this.queues.has(deadLetterQueue)) {
+        // SQS refuses a redrive policy whose target does not exist.
+        throw new QueueError('QueueDoesNotExist', `dead-letter queue ${deadLetterQueue} does not exist`);
+      }
+      const config: QueueRow = {
+        name,
+        visibility_timeout_ms: Math.round(options.visibilityTimeoutSeconds * 1000),
+        max_receive_count: maxReceiveCount ?? null,
+        dead_letter_queue: deadLetterQueue ?? null,
+        dedup_window_ms: Math.round((options.dedupWindowSeconds ?? 300) * 1000),
+      };
+      this.stmt.upsertQueue.run(
+        config.name,
+        config.visibility_timeout_ms,
+        config.max_receive_count,
+        config.dead_letter_queue,
+        config.dedup_window_ms,
+      );
+      const open = this.queues.get(name);
+      if (open) open.config = config;
+      else this.queues.set(name, { config, index: new FifoIndex(), dedup: new Map() });
+    });
   }
 
   hasQueue(name: string): boolean {
-    return this.stmt.getQueue.get(name) !== undefined;
+    this.refresh();
+    return this.queues.has(name);
   }
 
-  /** SendMessageBatch: at most 10 entries and 1 MiB; one transaction. */
+  /** SendMessageBatch: at most 10 entries and 1 MiB; one transaction. Throws before writing anything, or not at all (short of a storage failure). */
   send(queue: string, entries: OutgoingMessage[]): SendResult {
     if (entries.length > SQS_LIMITS.maxBatchEntries) {
       throw new QueueError(
@@ -347,7 +340,7 @@ export class SqliteQueue {
     const result: SendResult = { failed: [], successful: [] };
     if (entries.length === 0) return result;
     return this.transaction(() => {
-      const config = this.requireQueue(queue);
+      const open = this.requireQueue(queue);
       const now = this.now();
       this.sweepDedupIfDue(now);
       for (const entry of entries) {
@@ -356,20 +349,18 @@ export class SqliteQueue {
           result.failed.push({ id: entry.id, reason: invalid });
           continue;
         }
-        const seen = this.stmt.getDedup.get(queue, entry.deduplicationId) as
-          | { message_id: string; seq: number; expires_at: number }
-          | undefined;
-        if (seen && seen.expires_at > now) {
+        const seen = open.dedup.get(entry.deduplicationId);
+        if (seen && seen.expiresAt > now) {
           result.successful.push({
             id: entry.id,
-            messageId: seen.message_id,
+            messageId: seen.messageId,
             sequenceNumber: formatSequenceNumber(seen.seq),
             duplicate: true,
           });
           continue;
         }
         const messageId = randomUUID();
-        const seq = this.insert(queue, {
+        const seq = this.insert(open, {
           messageId,
           groupId: entry.groupId,
           deduplicationId: entry.deduplicationId,
@@ -378,7 +369,13 @@ export class SqliteQueue {
           sentAt: now,
           receiveCount: 0,
         });
-        this.stmt.upsertDedup.run(queue, entry.deduplicationId, messageId, seq, now + config.dedup_window_ms);
+        // Deleted first so the map stays in expiry order (the sweep stops at the first live entry).
+        open.dedup.delete(entry.deduplicationId);
+        open.dedup.set(entry.deduplicationId, {
+          messageId,
+          seq,
+          expiresAt: now + open.config.dedup_window_ms,
+        });
         result.successful.push({
           id: entry.id,
           messageId,
@@ -402,66 +399,73 @@ export class SqliteQueue {
     }
     if (options.visibilityTimeoutSeconds !== undefined) checkVisibility(options.visibilityTimeoutSeconds);
     return this.transaction(() => {
-      const config = this.requireQueue(queue);
+      const open = this.requireQueue(queue);
+      const { config, index } = open;
       const now = this.now();
       const visibilityMs =
         options.visibilityTimeoutSeconds !== undefined
           ? Math.round(options.visibilityTimeoutSeconds * 1000)
           : config.visibility_timeout_ms;
-      const redrive = config.max_receive_count !== null && config.dead_letter_queue !== null;
+      const deadLetterQueue =
+        config.max_receive_count !== null && config.dead_letter_queue !== null
+          ? this.queues.get(config.dead_letter_queue)
+          : undefined;
       const received: ReceivedMessage[] = [];
-      // Moving a message to the DLQ can open up more of its group, so look again until the
-      // batch is full or a pass moved nothing.
-      for (;;) {
-        let moved = 0;
-        const rows = this.stmt.availableGroups.all({ queue, now, limit: maxMessages - received.length }) as {
-          group_id: string;
-        }[];
-        const groups = [...new Set(rows.map((r) => r.group_id))];
-        for (const groupId of groups) {
-          if (received.length >= maxMessages) break;
-          const messages = this.stmt.groupMessages.all(
-            queue,
-            groupId,
-            maxMessages - received.length,
-          ) as unknown as MessageRow[];
-          for (const row of messages) {
-            if (redrive && row.receive_count >= (config.max_receive_count as number)) {
-              this.moveToDeadLetterQueue(row, config.dead_letter_queue as string);
-              moved++;
+      const taken = [];
+      try {
+        while (received.length < maxMessages) {
+          const group = index.takeNextGroup(now);
+          if (!group) break;
+          taken.push(group);
+          // The front of the group: moving one to the DLQ takes it out of `messages`.
+          let at = 0;
+          while (received.length < maxMessages && at < group.messages.length) {
+            const message = group.messages[at];
+            if (deadLetterQueue && message.receiveCount >= (config.max_receive_count as number)) {
+              this.moveToDeadLetterQueue(open, message, deadLetterQueue);
               continue;
             }
-            const receiptHandle = randomUUID();
-            this.stmt.markReceived.run({
+            const handle = randomUUID();
+            const row = this.stmt.markReceived.get({
               now,
               visibleAt: now + visibilityMs,
-              handle: receiptHandle,
-              seq: row.seq,
-            });
+              handle,
+              seq: message.seq,
+            }) as MessageRow | undefined;
+            if (!row) throw this.outOfStep(message.seq);
+            index.received(message, handle, now + visibilityMs);
             received.push({
               ...toMessage(row),
-              receiptHandle,
-              receiveCount: row.receive_count + 1,
+              receiptHandle: handle,
+              receiveCount: row.receive_count,
               firstReceiveTimestamp: row.first_receive_at ?? now,
             });
+            at++;
           }
         }
-        if (moved === 0 || received.length >= maxMessages) return received;
+      } finally {
+        for (const group of taken) index.settle(group);
       }
+      return received;
     });
   }
 
   /** DeleteMessage. False when the handle is not the message's latest one (or it is gone). */
   delete(queue: string, receiptHandle: string): boolean {
-    this.requireQueue(queue);
-    return Number(this.stmt.deleteByHandle.run(queue, receiptHandle).changes) > 0;
+    return this.deleteMany(queue, [receiptHandle])[0];
   }
 
   /** DeleteMessageBatch in one transaction; one boolean per handle, as `delete`. */
   deleteMany(queue: string, receiptHandles: string[]): boolean[] {
     return this.transaction(() => {
-      this.requireQueue(queue);
-      return receiptHandles.map((h) => Number(this.stmt.deleteByHandle.run(queue, h).changes) > 0);
+      const { index } = this.requireQueue(queue);
+      return receiptHandles.map((handle) => {
+        const message = index.byHandle(handle);
+        if (!message) return false;
+        this.stmt.deleteBySeq.run(message.seq);
+        index.remove(message);
+        return true;
+      });
     });
   }
 
@@ -469,21 +473,21 @@ export class SqliteQueue {
   changeVisibility(queue: string, receiptHandle: string, seconds: number): void {
     checkVisibility(seconds);
     this.transaction(() => {
-      this.requireQueue(queue);
+      const { index } = this.requireQueue(queue);
       const now = this.now();
-      const row = this.stmt.getByHandle.get(queue, receiptHandle) as
-        | { seq: number; visible_at: number }
-        | undefined;
-      if (!row) {
+      const message = index.byHandle(receiptHandle);
+      if (!message) {
         throw new QueueError(
           'ReceiptHandleIsInvalid',
           'the receipt handle is stale or the message was deleted',
         );
       }
-      if (row.visible_at <= now) {
+      if (message.visibleAt <= now) {
         throw new QueueError('MessageNotInflight', 'the message is not in flight');
       }
-      this.stmt.setVisibleAt.run(now + Math.round(seconds * 1000), row.seq);
+      const visibleAt = now + Math.round(seconds * 1000);
+      this.stmt.setVisibleAt.run(visibleAt, message.seq);
+      index.setVisibleAt(message, visibleAt);
     });
   }
 
@@ -493,36 +497,49 @@ export class SqliteQueue {
    * predecessor left in flight is nobody's, so it need not wait out its visibility timeout.
    */
   releaseInFlight(queue: string): number {
-    this.requireQueue(queue);
-    return Number(this.stmt.releaseInFlight.run({ queue, now: this.now() }).changes);
+    return this.transaction(() => {
+      const { index } = this.requireQueue(queue);
+      const now = this.now();
+      const inFlight = index.inFlightAt(now);
+      for (const message of inFlight) {
+        this.stmt.setVisibleAt.run(now, message.seq);
+        index.setVisibleAt(message, now);
+      }
+      return inFlight.length;
+    });
   }
 
   /** Epoch ms when `receive` can next return something: now if it can already, undefined if the queue is empty. */
   nextVisibleAt(queue: string): number | undefined {
-    this.requireQueue(queue);
+    this.refresh();
+    const { index } = this.requireQueue(queue);
     const now = this.now();
-    if (this.stmt.anyAvailable.get({ queue, now })) return now;
-    const row = this.stmt.nextUnblock.get(queue, now) as { t: number | null };
-    return row.t ?? undefined;
+    if (index.hasVisible(now)) return now;
+    return index.nextUnblockAt();
   }
 
   depth(queue: string): QueueDepth {
-    this.requireQueue(queue);
-    const row = this.stmt.depth.get({ queue, now: this.now() }) as { visible: number; in_flight: number };
-    return { visible: row.visible, inFlight: row.in_flight };
+    this.refresh();
+    const { index } = this.requireQueue(queue);
+    const inFlight = index.inFlightAt(this.now()).length;
+    return { visible: index.size - inFlight, inFlight };
   }
 
   /** Lists messages in send order without receiving or changing them (`dlq list`). */
   peek(queue: string, limit = 10): PeekedMessage[] {
-    this.requireQueue(queue);
+    this.refresh();
+    const { index } = this.requireQueue(queue);
     const now = this.now();
-    return (this.stmt.peek.all(queue, limit) as unknown as MessageRow[]).map((row) => ({
-      ...toMessage(row),
-      receiveCount: row.receive_count,
-      ...(row.first_receive_at !== null ? { firstReceiveTimestamp: row.first_receive_at } : {}),
-      inFlight: row.visible_at > now,
-      visibleAt: row.visible_at,
-    }));
+    return index.list(limit).map((message) => {
+      const row = this.stmt.getBySeq.get(message.seq) as unknown as MessageRow;
+      return {
+        ...toMessage(row),
+        receiveCount: row.receive_count,
+        ...(row.first_receive_at !== null ? { firstReceiveTimestamp: row.first_receive_at } : {}),
+        inFlight: row.visible_at > now,
+        visibleAt: row.visible_at,
+      };
+    });
   }
 
   /**
@@ -532,13 +549,13 @@ export class SqliteQueue {
    */
   moveMessages(from: string, to: string, options: { maxMessages?: number } = {}): number {
     return this.transaction(() => {
-      this.requireQueue(from);
-      this.requireQueue(to);
+      const source = this.requireQueue(from);
+      const target = this.requireQueue(to);
       const now = this.now();
-      const rows = this.stmt.movable.all(from, now, options.maxMessages ?? -1) as unknown as MessageRow[];
-      for (const row of rows) {
-        this.stmt.deleteBySeq.run(row.seq);
-        this.insert(to, {
+      const movable = source.index.list(options.maxMessages ?? -1, (m) => m.visibleAt <= now);
+      for (const message of movable) {
+        const row = this.takeRow(source, message);
+        this.insert(target, {
           messageId: randomUUID(),
           groupId: row.group_id,
           deduplicationId: row.dedup_id,
@@ -548,7 +565,7 @@ export class SqliteQueue {
           receiveCount: 0,
         });
       }
-      return rows.length;
+      return movable.length;
     });
   }
 
@@ -562,8 +579,12 @@ export class SqliteQueue {
 
   /** Deletes every message of the queue, in flight or not. */
   purge(queue: string): number {
-    this.requireQueue(queue);
-    return Number(this.stmt.purge.run(queue).changes);
+    return this.transaction(() => {
+      const { index } = this.requireQueue(queue);
+      const purged = Number(this.stmt.purge.run(queue).changes);
+      index.clear();
+      return purged;
+    });
   }
 
   /** Closes the database if this queue opened it. */
@@ -571,8 +592,60 @@ export class SqliteQueue {
     if (this.ownsDatabase && this.database.isOpen) this.database.close();
   }
 
-  private moveToDeadLetterQueue(row: MessageRow, deadLetterQueue: string): void {
-    this.stmt.deleteBySeq.run(row.seq);
+  /**
+   * Brings the index in step with the file when another connection has committed to it since
+   * (the `dlq` CLI's redrive or purge, a second instance) or a transaction of ours failed: every
+   * queue is read again from the table. What the dedup window remembered is kept, except the
+   * sends a failed transaction rolled back (their seqs are past the last one the table handed out).
+   */
+  private refresh(): void {
+    const version = Number(Object.values(this.stmt.dataVersion.get() ?? {})[0]);
+    if (!this.stale && version === this.dataVersion) return;
+    const lastSeq = Number((this.stmt.lastSeq.get() as { seq?: number } | undefined)?.seq ?? 0);
+    const previous = this.queues;
+    const queues = new Map<string, OpenQueue>();
+    for (const config of this.stmt.allQueues.all() as unknown as QueueRow[]) {
+      const dedup = previous.get(config.name)?.dedup ?? new Map();
+      for (const [id, entry] of dedup) if (entry.seq > lastSeq) dedup.delete(id);
+      queues.set(config.name, { config, index: new FifoIndex(), dedup });
+    }
+    const now = this.now();
+    for (const row of this.stmt.allMessages.iterate() as Iterable<IndexRow>) {
+      const open = queues.get(row.queue);
+      if (!open) continue;
+      open.index.add(row.seq, row.group_id, {
+        visibleAt: row.visible_at,
+        receiveCount: row.receive_count,
+        ...(row.receipt_handle !== null ? { handle: row.receipt_handle } : {}),
+      });
+      const expiresAt = row.sent_at + open.config.dedup_window_ms;
+      if (expiresAt > now && !open.dedup.has(row.dedup_id)) {
+        open.dedup.set(row.dedup_id, { messageId: row.message_id, seq: row.seq, expiresAt });
+      }
+    }
+    this.queues.clear();
+    for (const [name, open] of queues) this.queues.set(name, open);
+    this.dataVersion = version;
+    this.stale = false;
+  }
+
+  /** The index disagrees with the table (something wrote to it behind our back): read it again. */
+  private outOfStep(seq: number): Error {
+    this.stale = true;
+    return new Error(`the queue's index is out of step with its table (message ${seq}); it is read again`);
+  }
+
+  /** Reads a message's row and deletes it, from the table and the index. */
+  private takeRow(open: OpenQueue, message: IndexedMessage): MessageRow {
+    const row = this.stmt.getBySeq.get(message.seq) as MessageRow | undefined;
+    if (!row) throw this.outOfStep(message.seq);
+    this.stmt.deleteBySeq.run(message.seq);
+    open.index.remove(message);
+    return row;
+  }
+
+  private moveToDeadLetterQueue(open: OpenQueue, message: IndexedMessage, deadLetterQueue: OpenQueue): void {
+    const row = this.takeRow(open, message);
     // Keeps the receive count and the original send time: both tell the person reading the
     // DLQ how long and how often delivery was tried.
     this.insert(deadLetterQueue, {
@@ -587,7 +660,7 @@ export class SqliteQueue {
   }
 
   private insert(
-    queue: string,
+    open: OpenQueue,
     m: {
       messageId: string;
       groupId: string;
@@ -601,7 +674,7 @@ export class SqliteQueue {
     const attributes =
       m.attributes && Object.keys(m.attributes).length > 0 ? JSON.stringify(m.attributes) : null;
     const info = this.stmt.insertMessage.run(
-      queue,
+      open.config.name,
       m.messageId,
       m.groupId,
       m.deduplicationId,
@@ -612,31 +685,55 @@ export class SqliteQueue {
       // visible_at only needs to be <= now for a fresh message; 0 keeps it so under any clock.
       0,
     );
-    return Number(info.lastInsertRowid);
+    const seq = Number(info.lastInsertRowid);
+    open.index.add(seq, m.groupId, { visibleAt: 0, receiveCount: m.receiveCount });
+    return seq;
   }
 
+  /** Drops expired dedup entries from the front of each queue's window (it is in expiry order). */
   private sweepDedupIfDue(now: number): void {
     if (now < this.nextDedupSweepAt) return;
-    this.stmt.sweepDedup.run(now);
+    for (const { dedup } of this.queues.values()) {
+      for (const [id, entry] of dedup) {
+        if (entry.expiresAt > now) break;
+        dedup.delete(id);
+      }
+    }
     this.nextDedupSweepAt = now + DEDUP_SWEEP_INTERVAL_MS;
   }
 
-  private requireQueue(name: string): QueueRow {
-    const row = this.stmt.getQueue.get(name) as QueueRow | undefined;
-    if (!row) throw new QueueError('QueueDoesNotExist', `queue ${name} does not exist`);
-    return row;
+  private requireQueue(name: string): OpenQueue {
+    const open = this.queues.get(name);
+    if (!open) throw new QueueError('QueueDoesNotExist', `queue ${name} does not exist`);
+    return open;
   }
 
+  /**
+   * Runs `fn` in a transaction, the index first brought in step with the file (under the write
+   * lock, so nobody can commit in between). A failure rolls the table back and marks the index
+   * to be read again, so it never keeps what the table lost; a QueueError is thrown before
+   * anything is written, so it leaves the index as it is. Joins the current transaction if there
+   * is one (`atomically`): whoever began it rolls back, and the index is read again then.
+   */
   private transaction<T>(fn: () => T): T {
-    if (this.database.isTransaction) return fn();
+    if (this.database.isTransaction) {
+      try {
+        return fn();
+      } catch (error) {
+        if (!(error instanceof QueueError)) this.stale = true;
+        throw error;
+      }
+    }
     // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read lock.
     this.database.exec('BEGIN IMMEDIATE');
     try {
+      this.refresh();
       const result = fn();
       this.database.exec('COMMIT');
       return result;
     } catch (error) {
       if (this.database.isTransaction) this.database.exec('ROLLBACK');
+      if (!(error instanceof QueueError)) this.stale = true;
       throw error;
     }
   }
