@@ -19,6 +19,7 @@ import { SqliteQueue } from '../queue/sqlite-queue.ts';
 import { findSink, sinks } from '../sinks/registry.ts';
 import { SqliteStateStore } from '../state/sqlite.ts';
 import { CountingTelemetry, contextLogger, createLogger } from '../telemetry.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createLocalServer } from './server.ts';
 import { describeStorageError, QueueWorker } from './worker.ts';
@@ -182,6 +183,17 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { queue, state } = opened;
   const logger = options.logger ?? createLogger('alertmanager-relay');
   const telemetry = new CountingTelemetry({ logger });
+  // Checkpoints off the event loop: a commit no longer stalls every request to copy the WAL.
+  const checkpointer = startCheckpointer(
+    [join(options.dataDir, 'relay.db'), join(options.dataDir, 'state.db')],
+    [queue.database, state.database],
+    {
+      onFailure: (reason) =>
+        logger.warn('the checkpoint thread failed; the databases checkpoint on their own again', {
+          error: reason,
+        }),
+    },
+  );
 
   const workers = new Map<string, QueueWorker>();
   const wake = (queueName: string) => workers.get(queueName)?.wake();
@@ -242,6 +254,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       });
     });
   } catch (error) {
+    await checkpointer.stop();
     queue.close();
     state.close();
     releaseLock();
@@ -274,6 +287,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           server.closeIdleConnections();
         });
         await Promise.all([...workers.values()].map((w) => w.stop()));
+        await checkpointer.stop();
         queue.close();
         state.close();
         releaseLock();
