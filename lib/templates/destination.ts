@@ -180,7 +180,11 @@ export function renderDestinationTemplates(
     notes.push(format.escape(`(template "${key}" failed: ${short}; showing the default)`));
   };
   if (compiled instanceof Error) {
-    const reason = compiled.message.split('\n')[0];
+    // A config that skipped validation: its first problem says what (the destination, key, line and column).
+    const reason =
+      compiled instanceof ConfigError
+        ? (compiled.problems[0] ?? compiled.message)
+        : compiled.message.split('\n')[0];
     for (const key of Object.keys(destination.templates as object)) fail(key, reason);
     return { values, notes };
   }

@@ -10,7 +10,10 @@ import type { OutputFormat } from './formats.ts';
  * Each is listed with an example in docs/templates.md.
  */
 
-/** Text the relay built for the format (a checked link, a JSON value): output as it is. */
+/**
+ * Text the relay built for the format (a checked link, a JSON value): output as it is, and
+ * known to the engine as the relay's own, not a value (a link from `| link` may sit anywhere).
+ */
 export class Markup {
   readonly text: string;
   constructor(text: string) {
@@ -157,16 +160,21 @@ export function registerFilters(liquid: Liquid, format: OutputFormat): void {
   });
 
   // Text.
-  liquid.registerFilter('truncate_chars', (value: unknown, max: unknown) =>
-    truncateGraphemes(String(value ?? ''), Number(max) || 1),
-  );
-  liquid.registerFilter('title_case', (value: unknown) =>
-    String(value ?? '').replace(
+  // Each builds a string as long as its input: charged like Liquid's own string filters.
+  liquid.registerFilter('truncate_chars', function (value: unknown, max: unknown) {
+    const text = String(value ?? '');
+    charge(this.context, text.length);
+    return truncateGraphemes(text, Number(max) || 1);
+  });
+  liquid.registerFilter('title_case', function (value: unknown) {
+    const text = String(value ?? '');
+    charge(this.context, text.length);
+    return text.replace(
       /(^|[^\p{L}\p{N}_'])(\p{L})([\p{L}\p{N}_']*)/gu,
       (_, before: string, first: string, rest: string) =>
         `${before}${first.toUpperCase()}${rest.toLowerCase()}`,
-    ),
-  );
+    );
+  });
   // Liquid's own `size` reads 0 for a label map; people count labels.
   liquid.registerFilter('size', (value: unknown) => {
     if (typeof value === 'string' || Array.isArray(value)) return value.length;

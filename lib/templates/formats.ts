@@ -6,8 +6,8 @@ import { safeHttpUrl } from '../format/url.ts';
 /**
  * The output formats a template renders into. A format says how a value from the notification
  * is escaped so that it stays text in the destination (`escape`), how the relay's own links
- * are written (`link`), where a template may not put a value because the destination would
- * read it as a link target (`linkTargets`), and how a whole rendering is checked (`check`).
+ * are written (`link`), the link syntax in which no value may take part (`linkTargets`), and
+ * how a whole rendering is checked (`check`).
  *
  * The built-in formats escape with lib/format; a sink with an escaping rule of its own (Google
  * Chat's look-alikes) passes its own format object, so nothing of a sink moves here.
@@ -20,8 +20,11 @@ export interface OutputFormat {
   /** Markup for a link to `url` when it passes safeHttpUrl, else undefined (the label is escaped). */
   link(url: string | undefined, label: string): string | undefined;
   /**
-   * Source text that, right before `{{` or `{%`, puts the value in a link target (`](` in
-   * Markdown, `<` in mrkdwn). A template doing that fails validation: links come from `| link`.
+   * The link syntax of the format, by the text that opens a link target: `](` for Markdown
+   * (`[text](url)`, `![alt](url)`, references, `<url>` autolinks), `<` alone for `<url|text>`
+   * tokens (Slack mrkdwn, Google Chat); empty for none. A template whose values land inside a
+   * link of that syntax, or continue a bare URL the template writes, fails validation (and a
+   * render that gets there anyway fails): links from alert data come from `| link` (links.ts).
    */
   readonly linkTargets: readonly string[];
   /** Throws when a whole rendering is not acceptable (a JSON body that does not parse). */

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../lib/config/load.ts';
 import type { RelayConfig } from '../../lib/config/types.ts';
 import { formatPreview, maskSecrets, parsePayload, previewNotification } from '../../lib/ops/preview.ts';
 import { blockKitBuilderUrl } from '../../lib/sinks/slack/preview.ts';
@@ -135,6 +136,45 @@ describe('Function: previewNotification', () => {
     expect(texts.every((text) => text.length <= 4096)).toBe(true);
     for (const alert of notification.alerts)
       expect(texts.join('\n')).toContain(`${alert.labels.instance} xxx`);
+  });
+
+  it("should refuse issue 22's link repro when the config loads, and fall back with a warning naming where in a config given unchecked", async () => {
+    // Prepare
+    const text = 'Grafana: <https://grafana.example/d/{{ commonLabels.x }}|Dashboard>';
+    const yaml = `destinations:\n  - name: ops-slack\n    sink: slack\n    tokenSecret: SLACK_TOKEN\n    channel: C0123456789\n    templates:\n      text: '${text}'\n`;
+    const unchecked: RelayConfig = {
+      ingest: {},
+      destinations: [
+        {
+          name: 'ops-slack',
+          sink: 'slack',
+          tokenSecret: 'SLACK_TOKEN',
+          channel: 'C0123456789',
+          templates: { text },
+        },
+      ],
+    };
+    const notification = makeNotification({
+      count: 1,
+      labels: () => ({ x: 'foo|Your session expired - click to log in' }),
+    });
+    notification.commonLabels = notification.alerts[0].labels;
+    const where =
+      'destination "ops-slack" (slack) templates.text: line 1, column 37: a value in a link (<url|text> token, mrkdwn): links from alert data need | link: "label"';
+
+    // Act
+    const load = () => parseConfig(yaml, 'relay.yaml');
+    const [preview] = await previewNotification(unchecked, notification);
+
+    // Assess
+    expect(load).toThrow(`destinations[0]: ${where}`);
+    expect(preview.error).toBeUndefined();
+    expect(preview.warnings).toEqual([
+      `warn: template failed; the default rendering is used ${JSON.stringify({ destination: 'ops-slack', template: 'text', reason: where })}`,
+    ]);
+    const body = preview.requests.map((r) => r.body).join('\n');
+    expect(body).not.toContain('Your session expired - click to log in|');
+    expect(body).not.toContain('|Dashboard>');
   });
 
   it('should say so when the notification routes nowhere', async () => {

@@ -60,7 +60,9 @@ describe('Function: compileTemplate', () => {
     const error = parseError('[graph]( {{ alerts[0].generatorURL }})');
 
     // Assess
-    expect(error.message).toMatch(/^line 1, column 10: a value right after "\]\(" would be a link target/);
+    expect(error.message).toBe(
+      'line 1, column 10: a value in a link (Markdown link [text](url), markdown): links from alert data need | link: "label"',
+    );
   });
 
   it('should refuse a value inside a Slack <...> token', () => {
@@ -68,7 +70,9 @@ describe('Function: compileTemplate', () => {
     const error = parseError('<{{ externalURL }}|Alertmanager>', mrkdwnFormat);
 
     // Assess
-    expect(error.message).toMatch(/link target in mrkdwn: build links with \| link/);
+    expect(error.message).toMatch(
+      /^line 1, column 2: a value in a link \(<url\|text> token, mrkdwn\): links from alert data need \| link/,
+    );
   });
 
   it('should refuse a template longer than the source limit', () => {
@@ -102,10 +106,28 @@ describe('Function: renderTemplate', () => {
 
   it('should write a value as it is after | raw', () => {
     // Act
-    const out = render('{{ commonLabels.team | raw }}');
+    const out = render('{{ v | raw }}', markdownFormat, { v: '**bold** @here' });
 
     // Assess
-    expect(out).toBe(data.commonLabels.team);
+    expect(out).toBe('**bold** @here');
+  });
+
+  it('should fail a render where a value after | raw makes a link: raw writes markup, never a link', () => {
+    // Prepare
+    const compiled = compileTemplate('Note: {{ commonAnnotations.note | raw }}', markdownFormat);
+
+    // Act
+    const act = () =>
+      renderTemplate(compiled, {
+        commonAnnotations: { note: 'session expired, [log in](https://evil.example)' },
+      });
+
+    // Assess
+    expect(act).toThrow(
+      new TemplateRenderError(
+        'line 1, column 7: a value in a link (Markdown link [text](url), markdown): links from alert data need | link: "label"',
+      ),
+    );
   });
 
   it('should escape values of {% echo %} too', () => {
