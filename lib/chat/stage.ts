@@ -16,6 +16,7 @@ import {
   ChatTooLongError,
   type ChatUpdates,
 } from './adapter.ts';
+import { ChannelState } from './channel-state.ts';
 import { stormSettings } from './storm/config.ts';
 import { type DigestPublisher, type DigestView, runStorm } from './storm/run.ts';
 
@@ -147,7 +148,9 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
   };
   const startsOver =
     !group || (group.status === 'resolved' && notification.status === 'firing' && policy.newAfterResolve);
-  const paced = pacer(channel, delivery, now, pipeline?.preview === true);
+  const channelState = new ChannelState(state, channel.budget.key);
+  const unpaced = pipeline?.preview === true;
+  const paced = pacer(channel, channelState, now, unpaced);
   const post = poster(channel, delivery, record, paced, now);
 
   const storm = await runStorm({
@@ -161,6 +164,9 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
     vendor: adapter.vendor,
     listed: adapter.digestListed,
     publisher: digestPublisher(adapter, channel, delivery, paced, post),
+    channel: channelState,
+    // A new group's first post takes its turn in the write that admits it (posts are always paced).
+    ...(unpaced ? {} : { firstPost: { step: 'pace:post:0', pace: channel.budget.pace } }),
   });
   if (!storm.own) return;
 
@@ -370,16 +376,14 @@ async function remember<C extends ChatDestination, M>(
   await record.keep(next, { ttlSeconds: CHAT_GROUP_TTL_SECONDS });
 }
 
-/** Waits (in the queue) for call `step`'s turn in the channel's budget. */
-function pacer<M>(channel: ChatChannel<M>, delivery: Delivery, now: () => number, unpaced: boolean) {
+/** Waits (in the queue) for call `step`'s turn in the channel's budget (in the channel's record). */
+function pacer<M>(channel: ChatChannel<M>, channelState: ChannelState, now: () => number, unpaced: boolean) {
   return async (steps: StepJournal, step: string) => {
     if (unpaced) return;
     await awaitSlot({
       journal: steps,
       step: `pace:${step}`,
-      state: delivery.state,
-      key: channel.budget.key,
-      pace: channel.budget.pace,
+      reserve: () => channelState.reserve(channel.budget.pace, now()),
       now,
       what: channel.budget.what,
     });

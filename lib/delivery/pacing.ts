@@ -37,40 +37,53 @@ interface Budget {
 const BUDGET_TTL_SECONDS = 3600;
 
 /**
- * Takes the budget's next slot: `now` while the burst lasts, then one interval after the last.
+ * The budget's next slot, given when its next call is free (`next`, GCRA's TAT; undefined: idle):
+ * `now` while the burst lasts, then one interval after the last. Resolves with the slot and the
+ * budget's `next` once the slot is taken.
+ *
+ * @example takeSlot(undefined, now, { burst: 3, intervalMs: 1000 }) // { at: now, next: now + 1000 }
+ */
+export function takeSlot(next: number | undefined, now: number, pace: Pace): Slot & { next: number } {
+  const free = Math.max(next ?? 0, now);
+  const at = Math.max(now, free - (Math.max(1, pace.burst) - 1) * pace.intervalMs);
+  return { at, next: free + pace.intervalMs };
+}
+
+/**
+ * Takes the budget's next slot in the state store (a read and a write; the chat stage keeps its
+ * channels' budgets in one record with storm mode's, lib/chat/channel-state.ts).
  *
  * @example
  * await reserveSlot(state, 'gchatpace#AAAA', Date.now(), { burst: 1, intervalMs: 1000 }) // { at: now, or later }
  */
 export async function reserveSlot(state: StateStore, key: string, now: number, pace: Pace): Promise<Slot> {
-  const budget = await state.get<Budget>(key);
-  const next = Math.max(budget?.next ?? 0, now);
-  const at = Math.max(now, next - (Math.max(1, pace.burst) - 1) * pace.intervalMs);
-  await state.put(key, { next: next + pace.intervalMs } satisfies Budget, { ttlSeconds: BUDGET_TTL_SECONDS });
+  const budget = await state.get<Budget>(key, { consistent: false });
+  const { at, next } = takeSlot(budget?.next, now, pace);
+  await state.put(key, { next } satisfies Budget, { ttlSeconds: BUDGET_TTL_SECONDS });
   return { at };
 }
 
 /**
  * Resolves when the call `step` of this delivery may go out; until then throws the
- * DeferredError that brings the message back when its slot is due. The slot is reserved once,
- * as the journal step `step`, and read back on the next attempts.
+ * DeferredError that brings the message back when its slot is due. The slot is reserved once
+ * (`reserve`, or reserveSlot in `state` under `key`), as the journal step `step`, and read back on
+ * the next attempts.
  *
  * @example
  * await awaitSlot({ journal, step: 'pace:post:0', state, key, pace, now: Date.now, what: 'Discord webhook pacing' });
  */
-export async function awaitSlot(options: {
-  journal: StepJournal;
-  step: string;
-  state: StateStore;
-  key: string;
-  pace: Pace;
-  now: () => number;
-  /** Names the pacing in the come-back message, e.g. "Discord webhook pacing". */
-  what: string;
-}): Promise<void> {
+export async function awaitSlot(
+  options: {
+    journal: StepJournal;
+    step: string;
+    now: () => number;
+    /** Names the pacing in the come-back message, e.g. "Discord webhook pacing". */
+    what: string;
+  } & ({ reserve: () => Promise<Slot> } | { state: StateStore; key: string; pace: Pace }),
+): Promise<void> {
   const { journal, now } = options;
   const { value: slot } = await journal.once<Slot>(options.step, () =>
-    reserveSlot(options.state, options.key, now(), options.pace),
+    'reserve' in options ? options.reserve() : reserveSlot(options.state, options.key, now(), options.pace),
   );
   const current = now();
   if (slot.at <= current) return;

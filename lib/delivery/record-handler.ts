@@ -695,14 +695,12 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       return 'returned';
     }
     // A redrive starts counting afresh (the journal's steps stay: it repeats nothing done).
-    await session
-      ?.deadLettered()
-      .catch((stateError: unknown) =>
-        deps.telemetry.reportError(stateError, {
-          stage: 'record-group-state',
-          destination: message?.destination,
-        }),
-      );
+    await session?.deadLettered().catch((stateError: unknown) =>
+      deps.telemetry.reportError(stateError, {
+        stage: 'record-group-state',
+        destination: message?.destination,
+      }),
+    );
     deps.telemetry.count('DeadLettered', {
       sink: deps.sink.name,
       destination: message?.destination ?? 'unknown',

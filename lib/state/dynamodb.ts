@@ -1,5 +1,5 @@
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { StateStore, Versioned } from './store.ts';
+import type { ReadOptions, StateStore, Versioned } from './store.ts';
 
 /**
  * The state store on AWS: one on-demand DynamoDB table, partition key `pk`, value in
@@ -18,9 +18,20 @@ export class DynamoDbStateStore implements StateStore {
     this.#now = now;
   }
 
-  async get<T extends object = Record<string, unknown>>(key: string): Promise<T | undefined> {
+  /**
+   * A strongly consistent GetItem unless `consistent: false` (an eventually consistent one costs
+   * half a read unit). https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html
+   */
+  async get<T extends object = Record<string, unknown>>(
+    key: string,
+    options: ReadOptions = {},
+  ): Promise<T | undefined> {
     const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: key }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: key },
+        ConsistentRead: options.consistent ?? true,
+      }),
     );
     if (!Item) return undefined;
     if (typeof Item.expiresAt === 'number' && Item.expiresAt * 1000 <= this.#now()) return undefined;
@@ -47,9 +58,14 @@ export class DynamoDbStateStore implements StateStore {
 
   async getVersioned<T extends object = Record<string, unknown>>(
     key: string,
+    options: ReadOptions = {},
   ): Promise<Versioned<T> | undefined> {
     const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: key }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: key },
+        ConsistentRead: options.consistent ?? true,
+      }),
     );
     if (!Item) return undefined;
     if (typeof Item.expiresAt === 'number' && Item.expiresAt * 1000 <= this.#now()) return undefined;

@@ -7,7 +7,11 @@
  * returned, even before the backend has removed them.
  */
 export interface StateStore {
-  get<T extends object = Record<string, unknown>>(key: string): Promise<T | undefined>;
+  /**
+   * `consistent: false` allows an eventually consistent read (DynamoDB: half a read unit), for
+   * advisory state a compare-and-set checks anyway (a channel's pace); default consistent.
+   */
+  get<T extends object = Record<string, unknown>>(key: string, options?: ReadOptions): Promise<T | undefined>;
   /** Write (overwrite) a value; `ttlSeconds` makes it expire that long from now. */
   put(key: string, value: object, options?: { ttlSeconds?: number }): Promise<void>;
   delete(key: string): Promise<void>;
@@ -16,7 +20,10 @@ export interface StateStore {
    * has version 0; a key shared by concurrent writers (a storm's state) is written only with
    * putIfVersion, never with `put`.
    */
-  getVersioned?<T extends object = Record<string, unknown>>(key: string): Promise<Versioned<T> | undefined>;
+  getVersioned?<T extends object = Record<string, unknown>>(
+    key: string,
+    options?: ReadOptions,
+  ): Promise<Versioned<T> | undefined>;
   /**
    * Writes `value` only if the item is still at `expectedVersion` (undefined: only if there is
    * no item, or it expired), as version `expectedVersion + 1`. Resolves false, writing nothing,
@@ -28,6 +35,12 @@ export interface StateStore {
     expectedVersion: number | undefined,
     options?: { ttlSeconds?: number },
   ): Promise<boolean>;
+}
+
+/** How a read may be served: a store that has only consistent reads ignores it. */
+export interface ReadOptions {
+  /** false: an eventually consistent read will do (it may miss a write of the last second or so). Default true. */
+  consistent?: boolean;
 }
 
 /** A stored value and the version a compare-and-set expects. */

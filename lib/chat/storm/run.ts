@@ -1,14 +1,18 @@
 import type { DestinationConfig } from '../../config/types.ts';
 import { DeferredError } from '../../delivery/errors.ts';
 import type { StepJournal } from '../../delivery/journal.ts';
+import { type Pace, type Slot, takeSlot } from '../../delivery/pacing.ts';
 import type { Delivery, DeliveryPipeline } from '../../delivery/sink.ts';
 import { isVersioned } from '../../state/store.ts';
+import type { ChannelState } from '../channel-state.ts';
 import { BackfillKeeper } from './backfill.ts';
 import { stormSettings } from './config.ts';
 import {
+  admit,
   DIGEST_EDIT_INTERVAL_MS,
   type DigestRoles,
   STORM_TTL_SECONDS,
+  type StormDecision,
   StormLedger,
   type StormState,
   stormOf,
@@ -53,6 +57,16 @@ export interface StormRun<D extends DestinationConfig> {
   /** Groups listed by name in the digest. */
   listed: number;
   publisher: DigestPublisher;
+  /**
+   * The channel's record (lib/chat/channel-state.ts), where the destination's storm record is
+   * kept with the channel's pace; without it, the storm record is an item of its own.
+   */
+  channel?: ChannelState;
+  /**
+   * The journal step and pace of this delivery's first post: a new group admitted to post its own
+   * message takes that post's turn in the channel in the same write as its admission.
+   */
+  firstPost?: { step: string; pace: Pace };
 }
 
 /** What the sink does next: `own` delivers as usual (then `after`), otherwise it is done. */
@@ -99,7 +113,7 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
   // A storm's backfill is the group's own message, whatever storm is on now: never a new
   // group's arrival (its marker may have expired in a storm of over a day), never folded again.
   if (run.pipeline?.backfillOf !== undefined) return { own: true };
-  const ledger = new StormLedger(state, destination.name, settings);
+  const ledger = new StormLedger(state, destination.name, settings, run.channel?.stormSlot(destination.name));
   const me = `${delivery.idempotencyKey.slice(0, 32)}.${Date.parse(delivery.receivedAt)}`;
   const markerKey = `stormgroup#${destination.name}#${groupId}`;
   const fold = () => ({
@@ -108,33 +122,69 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
     receivedAt: Date.parse(delivery.receivedAt),
     now: now(),
   });
+  /** The group's admission, with its first post's turn in the channel when it posts its own message. */
+  const admission = async (entry: ReturnType<typeof entryOf>): Promise<StormDecision> => {
+    const { channel, firstPost } = run;
+    if (!channel || !firstPost) return ledger.admit(groupId, now(), me, entry);
+    const at = now();
+    const { decision, slot } = await channel.update<{ decision: StormDecision; slot?: Slot }>((record) => {
+      const { record: storm, decision } = admit(
+        record?.storms?.[destination.name],
+        groupId,
+        at,
+        settings,
+        me,
+        entry,
+      );
+      const next = { ...record, storms: { ...record?.storms, [destination.name]: storm } };
+      if (decision.kind !== 'own') return { record: next, result: { decision } };
+      const taken = takeSlot(record?.next, at, firstPost.pace);
+      return { record: { ...next, next: taken.next }, result: { decision, slot: { at: taken.at } } };
+    });
+    if (slot) await journal.record(firstPost.step, slot);
+    return decision;
+  };
   const keeper =
     settings.afterwards === 'backfill'
       ? new BackfillKeeper(state, destination.name, ledger.shardPrefix, STORM_TTL_SECONDS)
       : undefined;
   const digest = digestWork(run, ledger, me, keeper);
+  // A group's marker matters only while its destination has a storm on or just over: without one,
+  // it is not read at all.
+  const markerOf = async (record: Awaited<ReturnType<StormLedger['read']>>) =>
+    record?.current || record?.last ? state.get<Marker>(markerKey) : undefined;
   if (!run.newMessage) {
-    const marker = await state.get<Marker>(markerKey);
-    if (!marker?.own) return { own: true };
-    const stormId = marker.stormId;
-    const storm = stormOf(await ledger.read(), stormId);
-    if (!storm || (storm.endedAt !== undefined && settings.afterwards !== 'summary')) return { own: true };
-    const { value: roles } = await journal.once<DigestRoles>('storm-fold', () =>
-      ledger.fold(stormId, groupId, me, { ...fold(), newGroup: false }),
-    );
-    return { own: true, after: () => digest.perform(stormId, { ...roles, watchAt: undefined }, 'storm') };
+    // The group has its own message; if it was one of those that started the storm (its marker
+    // says own), its change counts in the digest too, after its own delivery (whose pace has
+    // read the channel's record by then).
+    return {
+      own: true,
+      after: async () => {
+        const record = await ledger.read();
+        const marker = await markerOf(record);
+        if (!marker?.own) return;
+        const stormId = marker.stormId;
+        const storm = stormOf(record, stormId);
+        if (!storm || (storm.endedAt !== undefined && settings.afterwards !== 'summary')) return;
+        const { value: roles } = await journal.once<DigestRoles>('storm-fold', () =>
+          ledger.fold(stormId, groupId, me, { ...fold(), newGroup: false }),
+        );
+        await digest.perform(stormId, { ...roles, watchAt: undefined }, 'storm');
+      },
+    };
   }
 
   const { value: decision, ran } = await journal.once<Decision>('storm', async () => {
-    const marker = await state.get<Marker>(markerKey);
+    const record = await ledger.read();
+    const marker = await markerOf(record);
     if (marker) {
-      const storm = stormOf(await ledger.read(), marker.stormId);
+      const storm = stormOf(record, marker.stormId);
       if (storm && (storm.endedAt === undefined || settings.afterwards === 'summary'))
         return { kind: 'fold', stormId: storm.id, newGroup: false };
       return { kind: 'own' };
     }
     if (run.known || notification.status !== 'firing') return { kind: 'own' };
-    const admitted = await ledger.admit(groupId, now(), me, entryOf(fold()));
+    const admitted = await admission(entryOf(fold()));
     return { ...admitted, newGroup: admitted.kind === 'fold' };
   });
   if (ran && decision.started) {

@@ -8,8 +8,9 @@ import { type DigestTotals, foldEntry, type GroupEntry, readTotals, seedEntries 
  * groups fold into the digest, and who edits the digest when. The chat stage posts and edits
  * the message through the sink's adapter (lib/chat/stage.ts, run.ts).
  *
- * One record per destination (`storm#<destination>`) holds the recent arrivals of new groups
- * and the storm's state; every delivery changes it by compare-and-set (updateVersioned), so
+ * One record per destination holds the recent arrivals of new groups and the storm's state (the
+ * chat stage keeps it in its channel's record, with the channel's pace: lib/chat/channel-state.ts;
+ * on its own it is `storm#<destination>`); every delivery changes it by compare-and-set, so
  * concurrent deliveries of different groups (parallel message groups on Lambda, workers
  * locally) never lose a change. Each change is idempotent for the delivery making it (keyed by
  * its group or its own id), so a retry after a crash repeats it harmlessly.
@@ -272,19 +273,47 @@ export function claimWatch(
   return { record, outcome: { again: at } };
 }
 
+/** Where a destination's StormRecord lives, read and changed by compare-and-set. */
+export interface StormSlot {
+  read(): Promise<StormRecord | undefined>;
+  update<R>(change: (record: StormRecord | undefined) => { record: StormRecord; result: R }): Promise<R>;
+}
+
+/** A StormRecord in an item of its own, `storm#<destination>`. */
+export function ownStormSlot(store: VersionedStateStore, destination: string): StormSlot {
+  const key = `storm#${destination}`;
+  return {
+    read: () => store.get<StormRecord>(key),
+    async update(change) {
+      let result: ReturnType<typeof change>['result'] | undefined;
+      await updateVersioned<StormRecord>(
+        store,
+        key,
+        (current) => {
+          const next = change(current);
+          result = next.result;
+          return next.record;
+        },
+        { ttlSeconds: STORM_TTL_SECONDS },
+      );
+      return result as ReturnType<typeof change>['result'];
+    },
+  };
+}
+
 /**
- * The storms of one destination in the state store: the CAS'd record and the folded groups'
- * entries (lib/chat/storm/tally.ts).
+ * The storms of one destination in the state store: the CAS'd record (in `slot`, by default an
+ * item of its own) and the folded groups' entries (lib/chat/storm/tally.ts).
  */
 export class StormLedger {
   readonly #store: VersionedStateStore;
-  readonly #key: string;
+  readonly #slot: StormSlot;
   readonly #shardPrefix: string;
   readonly #settings: StormSettings;
 
-  constructor(store: VersionedStateStore, destination: string, settings: StormSettings) {
+  constructor(store: VersionedStateStore, destination: string, settings: StormSettings, slot?: StormSlot) {
     this.#store = store;
-    this.#key = `storm#${destination}`;
+    this.#slot = slot ?? ownStormSlot(store, destination);
     this.#shardPrefix = `stormshard#${destination}`;
     this.#settings = settings;
   }
@@ -299,24 +328,11 @@ export class StormLedger {
   }
 
   read(): Promise<StormRecord | undefined> {
-    return this.#store.get<StormRecord>(this.#key);
+    return this.#slot.read();
   }
 
-  async #update<R>(
-    change: (record: StormRecord | undefined) => { record: StormRecord; result: R },
-  ): Promise<R> {
-    let result: R | undefined;
-    await updateVersioned<StormRecord>(
-      this.#store,
-      this.#key,
-      (current) => {
-        const next = change(current);
-        result = next.result;
-        return next.record;
-      },
-      { ttlSeconds: STORM_TTL_SECONDS },
-    );
-    return result as R;
+  #update<R>(change: (record: StormRecord | undefined) => { record: StormRecord; result: R }): Promise<R> {
+    return this.#slot.update(change);
   }
 
   /** admit() as one compare-and-set; `entry` is the group's tally entry, should it start a storm later. */
