@@ -1,7 +1,16 @@
 import { INFRA } from '../infra/constants.ts';
 import { MAX_BODY_BYTES } from '../ingest/ingest.ts';
+import {
+  readStageOutputs,
+  STAGE_ADVICE,
+  StageLookupError,
+  stageNotReached,
+  suggestLocal,
+} from './aws-hint.ts';
 import { shellQuote } from './shell-quote.ts';
-import { type CommandRunner, readStackOutputs, runCommand, type Stage, stackName } from './stack.ts';
+import { type CommandRunner, runCommand, type Stage, stackName } from './stack.ts';
+
+export { StageLookupError };
 
 /** What the printed receiver block is made of. */
 export interface ReceiverOptions {
@@ -104,72 +113,13 @@ export function localTarget(env: NodeJS.ProcessEnv): ReceiverTarget {
 }
 
 /**
- * Why a deployed stage's receiver could not be printed. `no-cli`, `credentials` and `no-stack`
- * mean the stage was not reached at all, which is what a user of `npm start` who forgot `--local`
- * sees; the message then says so and shows the command with `--local`.
- */
-export class StageLookupError extends Error {
-  readonly problem: 'no-cli' | 'credentials' | 'no-stack' | 'no-output' | 'other';
-
-  constructor(message: string, problem: StageLookupError['problem'], options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StageLookupError';
-    this.problem = problem;
-  }
-}
-
-/**
- * What the AWS CLI prints when it has no credentials or AWS refuses them (v1 and v2: none found,
- * an unknown profile, an expired SSO session or session token, an unknown key or a wrong secret).
- */
-const NO_CREDENTIALS =
-  /Unable to locate credentials|config profile \(.*\) could not be found|NoCredentialProviders|Error when retrieving credentials|SSO session|Token has expired|ExpiredToken|InvalidClientTokenId|security token included in the request is (invalid|expired)|SignatureDoesNotMatch/i;
-/** CloudFormation's answer for a stack that is not there: `Stack with id <name> does not exist`. */
-const NO_STACK = /Stack with id \S+ does not exist/;
-
-/**
  * The receiver target of a deployed stage: its WebhookUrl and RelaySecretId outputs, read with
  * the AWS CLI (lib/ops/stack.ts). A failure is a StageLookupError that tells a missing CLI, missing
  * credentials and a missing stack apart.
  */
 export async function stageTarget(stage: Stage, run: CommandRunner = runCommand): Promise<ReceiverTarget> {
   const stack = stackName(stage);
-  const where = stage.region ? `in ${stage.region}` : 'in the default region';
-  let raw: unknown;
-  let outputs: Awaited<ReturnType<typeof readStackOutputs>>;
-  try {
-    outputs = await readStackOutputs(stage, (command, args) =>
-      run(command, args).catch((error: unknown) => {
-        raw = error;
-        throw error;
-      }),
-    );
-  } catch (error) {
-    const said = (raw as { stderr?: string } | undefined)?.stderr?.trim() ?? '';
-    const firstLine = said.split('\n').find((line) => line.trim() !== '') ?? '';
-    if ((raw as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-      throw new StageLookupError(
-        `the AWS CLI (aws) is not installed: it reads the outputs of stack ${stack}, the stage's webhook URL`,
-        'no-cli',
-        { cause: error },
-      );
-    }
-    if (NO_CREDENTIALS.test(said)) {
-      throw new StageLookupError(
-        `no usable AWS credentials to read stack ${stack} ${where} (the AWS CLI said: ${firstLine})`,
-        'credentials',
-        { cause: error },
-      );
-    }
-    if (NO_STACK.test(said)) {
-      throw new StageLookupError(
-        `stack ${stack} does not exist ${where}: stage ${stage.stage} is not deployed there`,
-        'no-stack',
-        { cause: error },
-      );
-    }
-    throw new StageLookupError((error as Error).message, 'other', { cause: error });
-  }
+  const outputs = await readStageOutputs(stage, "the stage's webhook URL", run);
   if (!outputs.WebhookUrl) throw new StageLookupError(`stack ${stack} has no WebhookUrl output`, 'no-output');
   return {
     url: outputs.WebhookUrl,
@@ -190,21 +140,15 @@ export function explainAlertmanagerConfigFailure(
   given: { receiver?: string; 'credentials-file'?: string },
 ): string {
   const message = error instanceof Error ? error.message : String(error);
-  if (!(error instanceof StageLookupError) || !['no-cli', 'credentials', 'no-stack'].includes(error.problem))
-    return message;
+  if (!stageNotReached(error)) return message;
   const args = [
     ...(given.receiver !== undefined ? ['--receiver', given.receiver] : []),
     ...(given['credentials-file'] !== undefined ? ['--credentials-file', given['credentials-file']] : []),
   ];
   const local = ['npm', 'run', 'alertmanager-config', '--', '--local', ...args].map(shellQuote).join(' ');
-  const stage = {
-    'no-cli': 'For a deployed stage, install the AWS CLI v2 (it reads the stack outputs),',
-    credentials:
-      'For a deployed stage, set up AWS credentials (AWS_PROFILE, `aws configure` or `aws sso login`),',
-    'no-stack': 'For a deployed stage, name it and its region as deployed (--stage S --region R),',
-  }[error.problem as 'no-cli' | 'credentials' | 'no-stack'];
-  return (
-    `${message}\n\nFor the relay \`npm start\` runs on this machine, add --local:\n  ${local}\n` +
-    `${stage} or give its webhook URL (the stack's WebhookUrl output) with --url.`
+  return suggestLocal(
+    message,
+    local,
+    `${STAGE_ADVICE[error.problem]}, or give its webhook URL (the stack's WebhookUrl output) with --url.`,
   );
 }

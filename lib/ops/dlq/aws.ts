@@ -13,8 +13,9 @@ import {
 import { type AppliedGroup, readAppliedGroup } from '../../delivery/group-state.ts';
 import { sinkNames } from '../../infra/names.ts';
 import type { StateStore } from '../../state/store.ts';
+import { isCredentialsError } from '../aws-hint.ts';
 import { resolveName, type Stage } from '../stack.ts';
-import { isCredentialsError, StageUnreachableError } from './command-line.ts';
+import { StageUnreachableError } from './command-line.ts';
 import {
   DeadLetterQueueError,
   type DeadLetterQueues,

@@ -1,3 +1,4 @@
+import { STAGE_ADVICE, suggestLocal } from '../aws-hint.ts';
 import { shellQuote } from '../shell-quote.ts';
 import { DeadLetterQueueError } from './dead-letters.ts';
 
@@ -93,27 +94,6 @@ export class StageUnreachableError extends DeadLetterQueueError {
 }
 
 /**
- * Error names with which the AWS SDK says it has no credentials, or that AWS refused the ones it
- * has (expired, unknown key, wrong secret), rather than that something was not allowed or not found.
- * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/setting-credentials-node.html
- */
-const CREDENTIAL_ERRORS = new Set([
-  'CredentialsProviderError',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'InvalidClientTokenId',
-  'UnrecognizedClientException',
-  'SignatureDoesNotMatch',
-  'InvalidSignatureException',
-  'TokenProviderError',
-]);
-
-/** Whether `error` (from an AWS SDK call) means there are no usable credentials. */
-export function isCredentialsError(error: unknown): boolean {
-  return CREDENTIAL_ERRORS.has((error as Error | undefined)?.name ?? '');
-}
-
-/**
  * What to print for an error that ended a dlq command. A stage that could not be reached gets
  * the way to the local relay (the same command with `--local`) and to a stage; anything else is
  * its message.
@@ -124,7 +104,7 @@ export function explainDlqFailure(error: unknown, invocation: DlqInvocation): st
   const local = dlqCommandLine(invocation.command, { local: true }, invocation.args);
   const stage =
     error.problem === 'credentials'
-      ? 'For a deployed stage, set up AWS credentials (AWS_PROFILE, `aws configure` or `aws sso login`) and run it again.'
+      ? `${STAGE_ADVICE.credentials} and run it again.`
       : 'For a deployed stage, name it and its region as deployed: --stage S --region R.';
-  return `${message}\n\nFor the relay \`npm start\` runs on this machine, add --local:\n  ${local}\n${stage}`;
+  return suggestLocal(message, local, stage);
 }
