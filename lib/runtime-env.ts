@@ -5,8 +5,8 @@
 export const ENV = {
   /** The validated config, JSON, injected by the build (esbuild define). */
   bundledConfig: 'RELAY_BUNDLED_CONFIG',
-  /** Secrets Manager secret id (a JSON object of name -> value). */
-  secretId: 'RELAY_SECRET_ID',
+  /** SSM path of the stage's secrets, `/alertmanager-relay-prod/`: one SecureString per secret NAME under it. */
+  secretsPath: 'RELAY_SECRETS_PATH',
   /** DynamoDB state table name. */
   stateTable: 'STATE_TABLE',
   /** maxReceiveCount of the sink's queue redrive policy. */

@@ -29,6 +29,21 @@ export function sinkSecretNames(config: RelayConfig, sink: string): string[] {
   return [...names].sort();
 }
 
+/** Which secret names each function of a stack may read: what the build grants (lib/infra). */
+export interface SecretGrants {
+  ingest: string[];
+  /** By sink name. */
+  sink: Record<string, string[]>;
+}
+
+/** The grants of the functions of `sinks` (the deployed ones) and ingest. */
+export function secretGrants(config: RelayConfig, sinks: readonly string[]): SecretGrants {
+  return {
+    ingest: ingestSecretNames(config),
+    sink: Object.fromEntries(sinks.map((sink) => [sink, sinkSecretNames(config, sink)])),
+  };
+}
+
 function collect(value: unknown, names: Set<string>): void {
   if (Array.isArray(value)) {
     for (const item of value) collect(item, names);

@@ -1,4 +1,5 @@
 import type { DeploymentConfig } from '../config/schema.ts';
+import { type SecretGrants, secretGrants } from '../config/secrets.ts';
 import type { RelayConfig } from '../config/types.ts';
 import { INFRA, type InfraConstants } from './constants.ts';
 
@@ -19,6 +20,8 @@ export interface DeploymentSettings {
   sink: Record<string, SinkDeployment>;
   ingest: { reservedConcurrency: number | undefined; accessLogRetentionDays: number };
   pointInTimeRecovery: boolean;
+  /** The secret names each function may read (lib/config/secrets.ts); absent: none. */
+  secrets?: SecretGrants;
 }
 
 /**
@@ -123,5 +126,6 @@ export function deploymentSettings(
         deployment.ingest?.accessLogRetentionDays ?? constants.ingest.accessLogRetentionDays,
     },
     pointInTimeRecovery: deployment.state?.pointInTimeRecovery ?? constants.stateTable.pointInTimeRecovery,
+    secrets: secretGrants(config, sinks),
   };
 }
