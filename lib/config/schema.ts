@@ -1,7 +1,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { watchdogConfigSchema } from '../watchdog/config.ts';
 
-/** A secret's NAME: an environment variable name locally, a key of the JSON secret on AWS. */
+/** A secret's NAME: an environment variable locally, the SSM parameter /<service>-<stage>/NAME on AWS. */
 export const secretNameSchema = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } as const;
 
 // How the AWS stack is sized (read by `npm run build` / lib/infra only; `npm start` ignores it).

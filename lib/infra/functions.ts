@@ -10,16 +10,29 @@ import {
 } from './cloudformation.ts';
 import { INFRA, type InfraConstants } from './constants.ts';
 import { type DeploymentSettings, defaultDeployment } from './deployment.ts';
-import { bundleDir, type FunctionNames, SHARED, type SinkNames } from './names.ts';
+import {
+  bundleDir,
+  type FunctionNames,
+  SECRETS_PATH,
+  SHARED,
+  type SinkNames,
+  secretParameterArn,
+} from './names.ts';
 
 // Stack traces point into the TypeScript sources: the bundles ship a linked source map.
 const SOURCE_MAPS = { NODE_OPTIONS: '--enable-source-maps' } as const;
 
-const SECRET_READ: PolicyStatement = {
-  Effect: 'Allow',
-  Action: ['secretsmanager:GetSecretValue'],
-  Resource: [ref(SHARED.relaySecret)],
-};
+/**
+ * Reading exactly these secrets: GetParameters (what lib/secrets.ts calls) on each one's
+ * parameter, nothing under the path besides. No kms:Decrypt: the parameters are SecureStrings
+ * under the AWS managed key aws/ssm, whose key policy lets every principal of the account
+ * decrypt through SSM, so this statement is what keeps one function from another's secrets.
+ * None at all for a function whose destinations name no secret.
+ */
+function secretRead(names: readonly string[]): PolicyStatement[] {
+  if (names.length === 0) return [];
+  return [{ Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: names.map(secretParameterArn) }];
+}
 
 function common(names: FunctionNames, constants: InfraConstants) {
   return {
@@ -35,7 +48,8 @@ function common(names: FunctionNames, constants: InfraConstants) {
 
 /**
  * A sink's Lambda function (fed by its FIFO queue) and its execution role: receive from
- * and change visibility on its own queue, send to its own DLQ, the state table, the secret.
+ * and change visibility on its own queue, send to its own DLQ, the state table, the secrets its
+ * destinations name.
  */
 export function sinkFunction(
   names: SinkNames,
@@ -51,7 +65,7 @@ export function sinkFunction(
     [dlqUrlVar(names.sink)]: ref(names.deadLetterQueueLogicalId),
     [ENV.maxReceiveCount]: String(constants.queue.maxReceiveCount),
     [ENV.stateTable]: ref(SHARED.stateTable),
-    [ENV.secretId]: ref(SHARED.relaySecret),
+    [ENV.secretsPath]: SECRETS_PATH,
     ...SOURCE_MAPS,
   };
   const role = lambdaRole(names.logGroupLogicalId, [
@@ -76,7 +90,7 @@ export function sinkFunction(
       Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
       Resource: [getAtt(SHARED.stateTable, 'Arn')],
     },
-    SECRET_READ,
+    ...secretRead(deployment.secrets?.sink[names.sink] ?? []),
   ]);
   return {
     function: {
@@ -101,7 +115,8 @@ export function sinkFunction(
 }
 
 /**
- * The ingest function and its role: send to the queue of every deployed sink, read the secret.
+ * The ingest function and its role: send to the queue of every deployed sink, read the ingest
+ * token (and the previous one, while rotating).
  * Its `httpApi` event is declared in serverless.yml, where the route is easy to find.
  */
 export function ingestFunction(
@@ -113,7 +128,7 @@ export function ingestFunction(
     constants,
   ),
 ): { function: ServerlessFunction; role: CfnResource } {
-  const environment: Record<string, CfnValue> = { [ENV.secretId]: ref(SHARED.relaySecret), ...SOURCE_MAPS };
+  const environment: Record<string, CfnValue> = { [ENV.secretsPath]: SECRETS_PATH, ...SOURCE_MAPS };
   for (const sink of sinks) environment[queueUrlVar(sink.sink)] = ref(sink.queueLogicalId);
   const role = lambdaRole(names.logGroupLogicalId, [
     {
@@ -122,7 +137,7 @@ export function ingestFunction(
       Action: ['sqs:SendMessage'],
       Resource: sinks.map((sink) => getAtt(sink.queueLogicalId, 'Arn')),
     },
-    SECRET_READ,
+    ...secretRead(deployment.secrets?.ingest ?? []),
   ]);
   return {
     function: {

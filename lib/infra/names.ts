@@ -9,7 +9,6 @@ import type { Sub } from './cloudformation.ts';
 /** Resources serverless.yml itself declares; the generated roles point at them. */
 export const SHARED = {
   stateTable: 'StateTable',
-  relaySecret: 'RelaySecret',
   /** osls names the HTTP API it creates for `httpApi` events this. */
   httpApi: 'HttpApi',
 } as const;

@@ -10,14 +10,14 @@ import {
   reservationRequirement,
   stageProblems,
 } from '../../lib/infra/deploy-checks.ts';
-import { defaultDeployment } from '../../lib/infra/deployment.ts';
+import { defaultDeployment, deploymentSettings } from '../../lib/infra/deployment.ts';
 import {
   type FragmentGenerator,
   fragmentFiles,
   GENERATORS,
   generateFragments,
 } from '../../lib/infra/fragments.ts';
-import { sinkNames } from '../../lib/infra/names.ts';
+import { secretParameterArn, sinkNames } from '../../lib/infra/names.ts';
 import { visibilityTimeoutSeconds } from '../../lib/infra/queues.ts';
 
 function statements(role: CfnResource): PolicyStatement[] {
@@ -182,7 +182,7 @@ describe('Function: generateFragments', () => {
       DLQ_URL_CONSOLE: { Ref: 'ConsoleDeadLetterQueue' },
       MAX_RECEIVE_COUNT: String(INFRA.queue.maxReceiveCount),
       STATE_TABLE: { Ref: 'StateTable' },
-      RELAY_SECRET_ID: { Ref: 'RelaySecret' },
+      RELAY_SECRETS_PATH: '/${self:service}-${sls:stage}/',
     });
     expect(environment).not.toHaveProperty('QUEUE_URL_WEBHOOK');
   });
@@ -214,7 +214,7 @@ describe('Function: generateFragments', () => {
     ]);
   });
 
-  it('should let a sink role write only its own log group, the state table and the secret', () => {
+  it('should let a sink role whose destinations name no secret write only its own log group and the state table', () => {
     // Act
     const others = statements(fragment.resources.ConsoleRole).filter(
       (statement) => !statement.Action.some((action) => action.startsWith('sqs:')),
@@ -232,7 +232,6 @@ describe('Function: generateFragments', () => {
         Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
         Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
       },
-      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [{ Ref: 'RelaySecret' }] },
     ]);
   });
 
@@ -252,7 +251,7 @@ describe('Function: generateFragments', () => {
     expect(environment).toMatchObject({
       QUEUE_URL_CONSOLE: { Ref: 'ConsoleQueue' },
       QUEUE_URL_WEBHOOK: { Ref: 'WebhookQueue' },
-      RELAY_SECRET_ID: { Ref: 'RelaySecret' },
+      RELAY_SECRETS_PATH: '/${self:service}-${sls:stage}/',
     });
     expect(fragment.functions.ingest).toMatchObject({
       role: 'IngestRole',
@@ -506,5 +505,80 @@ describe('Generator: sharedResources (the HTTP API stage)', () => {
       Type: 'AWS::Logs::LogGroup',
       Properties: { RetentionInDays: INFRA.ingest.accessLogRetentionDays },
     });
+  });
+});
+
+describe('Function: generateFragments, secrets', () => {
+  const registry = ['console', 'webhook', 'slack', 'pagerduty'];
+  const fragment = generateFragments(
+    deploymentSettings(
+      {
+        ingest: { tokenSecret: 'INGEST_TOKEN', previousTokenSecret: 'INGEST_TOKEN_PREVIOUS' },
+        destinations: [
+          { name: 'pager-a', sink: 'pagerduty', routingKeySecret: 'PD_A' },
+          { name: 'pager-b', sink: 'pagerduty', routingKeySecret: 'PD_B' },
+          {
+            name: 'team',
+            sink: 'slack',
+            tokenSecret: 'SLACK_TOKEN',
+            graph: { bearerTokenSecret: 'PROM_TOKEN' },
+          },
+          { name: 'audit', sink: 'webhook', url: 'https://hooks.example.com/a' },
+        ],
+      },
+      registry,
+    ),
+  );
+
+  function secretStatements(roleId: string): PolicyStatement[] {
+    return statements(fragment.resources[roleId]).filter((statement) =>
+      statement.Action.some((action) => !/^(sqs|logs|dynamodb):/.test(action)),
+    );
+  }
+
+  it.each([
+    ['IngestRole', ['INGEST_TOKEN', 'INGEST_TOKEN_PREVIOUS']],
+    ['PagerdutyRole', ['PD_A', 'PD_B']],
+    ['SlackRole', ['PROM_TOKEN', 'SLACK_TOKEN']],
+  ])('should let %s GetParameters exactly the parameters of its own secrets', (roleId, names) => {
+    // Act
+    const granted = secretStatements(roleId);
+
+    // Assess
+    expect(granted).toEqual([
+      { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: names.map(secretParameterArn) },
+    ]);
+  });
+
+  it('should name each parameter ARN under the stage path, as IAM spells a name that starts with a slash', () => {
+    // Assess
+    expect(secretParameterArn('PD_A')).toEqual({
+      'Fn::Sub':
+        'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${self:service}-${sls:stage}/PD_A',
+    });
+  });
+
+  it('should grant a sink whose destinations name no secret nothing to read', () => {
+    // Assess
+    expect(secretStatements('WebhookRole')).toEqual([]);
+  });
+
+  it("should let no role read another function's secret", () => {
+    // Act
+    const grantsOf = (roleId: string) =>
+      secretStatements(roleId).flatMap((statement) =>
+        statement.Resource.map((resource) => JSON.stringify(resource)),
+      );
+    const roles = ['IngestRole', 'PagerdutyRole', 'SlackRole', 'WebhookRole'];
+
+    // Assess
+    for (const role of roles) {
+      for (const other of roles.filter((r) => r !== role)) {
+        expect(
+          grantsOf(role).filter((grant) => grantsOf(other).includes(grant)),
+          `${role} and ${other}`,
+        ).toEqual([]);
+      }
+    }
   });
 });

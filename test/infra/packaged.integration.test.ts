@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,8 +12,8 @@ import {
   EMULATOR_CREDENTIALS,
   EMULATOR_REGION,
   startAwsEmulators,
-  startSecretsServer,
 } from '../support/aws-emulators.ts';
+import { type FakeSsm, SSM_ACCOUNT, startFakeSsm } from '../support/fake-ssm.ts';
 import { payloadText } from '../support/notifications.ts';
 import {
   apiGatewayEvent,
@@ -28,17 +29,53 @@ import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-r
 /**
  * The zips `npm run package` makes, run as Lambda runs them: ingest (API Gateway event) ->
  * the webhook sink's FIFO queue in fauxqs -> the webhook function (SQS event, partial batch
- * response) -> a receiving server; the state table in dynalite; AWS_ENDPOINT_URL_* point the
- * bundled SDK at them. Proves the bundles, their environment and the AWS calls fit together.
+ * response) -> a receiving server; the state table in dynalite; the secrets in the fake SSM,
+ * which enforces each function's IAM policy as the packaged template writes it (each function
+ * signs as its role); AWS_ENDPOINT_URL_* point the bundled SDK at them. Proves the bundles,
+ * their environment, their policies and the AWS calls fit together.
  */
 
 const TOKEN = 'packaged-ingest-token-value';
-const SECRET_ID = 'alertmanager-relay-ci';
+const HOOK_SECRET = `whsec_${Buffer.from('packaged-signing-key-of-32-bytes').toString('base64')}`;
+const PATH = '/alertmanager-relay-ci/';
+
+type Statement = { Action: string[]; Resource: unknown[] };
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+/**
+ * A handler whose AWS calls are signed as `role`: the SDK reads AWS_ACCESS_KEY_ID when a client
+ * first signs, and each bundle has clients of its own (the tests invoke one at a time).
+ */
+function asRole<E, R>(role: string, handler: LambdaHandler<E, R>): LambdaHandler<E, R> {
+  return (event, context) => {
+    process.env.AWS_ACCESS_KEY_ID = role;
+    return handler(event, context);
+  };
+}
+
+/** The parameter ARNs a role of the packaged template may GetParameters, its Fn::Sub resolved as AWS would. */
+function parameterGrants(template: Template, roleId: string): string[] {
+  const policies = template.Resources[roleId].Properties.Policies as {
+    PolicyDocument: { Statement: Statement[] };
+  }[];
+  return policies
+    .flatMap((policy) => policy.PolicyDocument.Statement)
+    .filter((statement) => statement.Action.includes('ssm:GetParameters'))
+    .flatMap((statement) => statement.Resource)
+    .map((resource) =>
+      String((resource as { 'Fn::Sub': string })['Fn::Sub']).replace(
+        /\$\{AWS::(Partition|Region|AccountId)\}/g,
+        (_, pseudo: string) =>
+          ({ Partition: 'aws', Region: EMULATOR_REGION, AccountId: SSM_ACCOUNT })[pseudo] ?? '',
+      ),
+    );
+}
 
 let dir: string;
 let aws: AwsEmulators;
 let receiver: WebhookReceiver;
-let secrets: Awaited<ReturnType<typeof startSecretsServer>>;
+let ssm: FakeSsm;
+let template: Template;
 let queue: Awaited<ReturnType<typeof createSinkQueues>>;
 let ingest: LambdaHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>;
 let webhook: LambdaHandler<SQSEvent, { batchItemFailures: { itemIdentifier: string }[] }>;
@@ -46,15 +83,24 @@ const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'relay-packaged-'));
-  [aws, receiver, secrets] = await Promise.all([
+  [aws, receiver, ssm] = await Promise.all([
     startAwsEmulators(),
-    startWebhookReceiver(),
-    startSecretsServer(SECRET_ID, { INGEST_TOKEN: TOKEN }),
+    startWebhookReceiver({ secret: HOOK_SECRET }),
+    startFakeSsm({
+      parameters: { [`${PATH}INGEST_TOKEN`]: TOKEN, [`${PATH}AUDIT_HOOK_SECRET`]: HOOK_SECRET },
+    }),
   ]);
   const packageDir = await packageRelay(
     dir,
-    `ingest: { tokenSecret: INGEST_TOKEN }\ndestinations:\n  - { name: audit, sink: webhook, url: "${receiver.url}" }\n`,
+    'ingest: { tokenSecret: INGEST_TOKEN }\ndestinations:\n' +
+      `  - { name: audit, sink: webhook, url: "${receiver.url}", signingSecret: AUDIT_HOOK_SECRET }\n`,
   );
+  template = JSON.parse(
+    await readFile(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+  );
+  // Each function signs as its role (the access key id), and may read what its role grants.
+  ssm.setPolicy('IngestRole', parameterGrants(template, 'IngestRole'));
+  ssm.setPolicy('WebhookRole', parameterGrants(template, 'WebhookRole'));
   queue = await createSinkQueues(aws, 'alertmanager-relay-ci-webhook');
   const table = await createStateTable(aws.dynamoDb, 'alertmanager-relay-ci-state');
   // What serverless.yml and lib/infra set, with the endpoints of the emulators.
@@ -64,8 +110,8 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_SQS: aws.sqsEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoDbEndpoint,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-    RELAY_SECRET_ID: SECRET_ID,
+    AWS_ENDPOINT_URL_SSM: ssm.url,
+    RELAY_SECRETS_PATH: PATH,
     STATE_TABLE: table,
     QUEUE_URL_WEBHOOK: queue.queueUrl,
     DLQ_URL_WEBHOOK: queue.dlqUrl,
@@ -74,13 +120,13 @@ beforeAll(async () => {
     SENTRY_DSN: '',
     POWERTOOLS_LOG_LEVEL: 'WARN',
   });
-  ingest = await resolveHandler(await unpackFunction(packageDir, 'ingest'));
-  webhook = await resolveHandler(await unpackFunction(packageDir, 'webhook'));
+  ingest = asRole('IngestRole', await resolveHandler(await unpackFunction(packageDir, 'ingest')));
+  webhook = asRole('WebhookRole', await resolveHandler(await unpackFunction(packageDir, 'webhook')));
 }, 240_000);
 
 afterAll(async () => {
   process.env = savedEnv;
-  await Promise.all([aws?.stop(), receiver?.close(), secrets?.close()]);
+  await Promise.all([aws?.stop(), receiver?.close(), ssm?.close()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -104,6 +150,19 @@ describe('Packaged zips: ingest -> SQS (fauxqs) -> webhook function -> receiver'
     expect(JSON.parse(answer.body).destinations).toEqual([{ name: 'audit', alerts: 1 }]);
     expect(poll).toEqual({ records: 1, failed: 0 });
     expect((delivery.body as { groupKey: string }).groupKey).toBe(JSON.parse(body).groupKey);
+    // Signed with the key the webhook function read from its own parameter.
+    expect(delivery.verified).toBe(true);
+    // Each function asked for its own secrets only, decrypted.
+    expect(ssm.getCalls).toContainEqual({
+      caller: 'IngestRole',
+      names: [`${PATH}INGEST_TOKEN`],
+      withDecryption: true,
+    });
+    expect(ssm.getCalls).toContainEqual({
+      caller: 'WebhookRole',
+      names: [`${PATH}AUDIT_HOOK_SECRET`],
+      withDecryption: true,
+    });
     const { Attributes } = await aws.sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: queue.queueUrl,
@@ -146,6 +205,40 @@ describe('Packaged zips: ingest -> SQS (fauxqs) -> webhook function -> receiver'
 
     // Assess
     expect(answer.statusCode).toBe(401);
-    expect(secrets.requests()).toBeGreaterThan(0);
+    expect(ssm.getCalls.some((call) => call.caller === 'IngestRole')).toBe(true);
+  });
+});
+
+describe("Packaged template: each function's role reads its own secrets only", () => {
+  it('should grant ingest the token parameter and the webhook function its signing key, nothing else', () => {
+    // Act
+    const ingestGrants = parameterGrants(template, 'IngestRole');
+    const webhookGrants = parameterGrants(template, 'WebhookRole');
+
+    // Assess
+    expect(ingestGrants).toEqual([ssm.arn(`${PATH}INGEST_TOKEN`)]);
+    expect(webhookGrants).toEqual([ssm.arn(`${PATH}AUDIT_HOOK_SECRET`)]);
+  });
+
+  it.each([
+    ['IngestRole', 'AUDIT_HOOK_SECRET'],
+    ['WebhookRole', 'INGEST_TOKEN'],
+  ])("should refuse %s the other function's secret %s", async (role, name) => {
+    // Prepare
+    const client = new SSMClient({
+      region: EMULATOR_REGION,
+      endpoint: ssm.url,
+      credentials: { accessKeyId: role, secretAccessKey: 'emulator' },
+      maxAttempts: 1,
+    });
+
+    // Act
+    const error = await client
+      .send(new GetParametersCommand({ Names: [`${PATH}${name}`], WithDecryption: true }))
+      .catch((e: Error) => e);
+    client.destroy();
+
+    // Assess
+    expect((error as Error).name).toBe('AccessDeniedException');
   });
 });

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load.ts';
+import { destinationSecretNames } from '../../lib/config/secrets.ts';
 import { INFRA } from '../../lib/infra/constants.ts';
 import { dlqUrlVar, queueUrlVar } from '../../lib/runtime-env.ts';
 import { sinks } from '../../lib/sinks/registry.ts';
@@ -104,6 +105,30 @@ function grants(statements: Statement[], prefix: string): string[] {
   );
 }
 
+const PARAMETER_ARN =
+  /^arn:\$\{AWS::Partition\}:ssm:\$\{AWS::Region\}:\$\{AWS::AccountId\}:parameter\/alertmanager-relay-ci\/([A-Za-z0-9_]+)$/;
+
+/**
+ * The secret names a role may read: its ssm: statements must be GetParameters on parameter ARNs
+ * under the stage's path, one per secret (no wildcard, no other SSM action, no kms:).
+ */
+function secretGrants(statements: Statement[]): string[] {
+  const ssm = statements.filter((statement) =>
+    actions(statement).some((action) => action.startsWith('ssm:')),
+  );
+  for (const statement of ssm) expect(actions(statement)).toEqual(['ssm:GetParameters']);
+  expect(statements.flatMap(actions).filter((action) => action.startsWith('kms:'))).toEqual([]);
+  return ssm
+    .flatMap(resourceList)
+    .map((resource) => {
+      const arn = String((resource as Json)['Fn::Sub'] ?? JSON.stringify(resource));
+      const match = PARAMETER_ARN.exec(arn);
+      expect(match, `${arn} is one secret's parameter`).not.toBeNull();
+      return (match as RegExpExecArray)[1];
+    })
+    .sort();
+}
+
 /** The Lambda function that serves `sink`, found by the RELAY_SINK it is given. */
 function sinkFunction(sink: string): [string, Json] {
   const matches = ofType('AWS::Lambda::Function').filter(
@@ -178,12 +203,37 @@ const exampleSinks = new Set(
 );
 /** The sinks relay.example.yaml uses, in registry order: the ones packaged. */
 const sinkNames = sinks.map((sink) => sink.name).filter((sink) => exampleSinks.has(sink));
+const exampleDestinations = parseConfig(readFileSync(EXAMPLE_CONFIG, 'utf8'), EXAMPLE_CONFIG).destinations;
+/** The secret names of a sink's destinations in relay.example.yaml. */
+function exampleSecrets(sink: string): string[] {
+  return [
+    ...new Set(exampleDestinations.filter((d) => d.sink === sink).flatMap((d) => destinationSecretNames(d))),
+  ].sort();
+}
 
 describe('Template: every sink relay.example.yaml uses', () => {
   it('should have one function per sink plus ingest', () => {
     // Assess
     expect(ofType('AWS::Lambda::Function')).toHaveLength(sinkNames.length + 1);
     expect(resources.IamRoleLambdaExecution, 'no shared role: each function has its own').toBeUndefined();
+  });
+
+  it("should let no function read another function's secret", () => {
+    // Act
+    const [ingestId] = ingestFunction();
+    const byFunction = [ingestId, ...sinkNames.map((sink) => pipeline(sink).functionId)].map(
+      (functionId) => [functionId, secretGrants(roleStatements(functionId))] as const,
+    );
+
+    // Assess: relay.example.yaml names each secret once, so no parameter is granted twice.
+    const granted = byFunction.flatMap(([functionId, names]) => names.map((name) => `${name} ${functionId}`));
+    const owners = new Map<string, string[]>();
+    for (const grant of granted) {
+      const [name, functionId] = grant.split(' ');
+      owners.set(name, [...(owners.get(name) ?? []), functionId]);
+    }
+    expect([...owners].filter(([, functionIds]) => functionIds.length > 1)).toEqual([]);
+    expect(owners.size).toBeGreaterThan(sinkNames.length);
   });
 
   describe.each(sinkNames)('Template: sink %s', (sink) => {
@@ -271,7 +321,7 @@ describe('Template: every sink relay.example.yaml uses', () => {
       expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout + window);
     });
 
-    it('should be told its queue, DLQ, state table and secret', () => {
+    it("should be told its queue, DLQ, state table and the secrets' path", () => {
       // Act
       const { fn, queueId, deadLetterQueueId } = pipeline(sink);
       const variables = fn.Properties.Environment.Variables;
@@ -281,7 +331,7 @@ describe('Template: every sink relay.example.yaml uses', () => {
       expect(refOf(variables[dlqUrlVar(sink)])).toBe(deadLetterQueueId);
       expect(variables.MAX_RECEIVE_COUNT).toBe(String(INFRA.queue.maxReceiveCount));
       expect(refOf(variables.STATE_TABLE)).toBe('StateTable');
-      expect(refOf(variables.RELAY_SECRET_ID)).toBe('RelaySecret');
+      expect(variables.RELAY_SECRETS_PATH).toBe('/alertmanager-relay-ci/');
     });
 
     it('should only be granted queue actions on its own queue and DLQ', () => {
@@ -303,7 +353,7 @@ describe('Template: every sink relay.example.yaml uses', () => {
       );
     });
 
-    it('should only write its own log group and use the state table and the secret', () => {
+    it("should only write its own log group and use the state table and its own destinations' secrets", () => {
       // Act
       const { functionId } = pipeline(sink);
       const statements = roleStatements(functionId);
@@ -317,8 +367,8 @@ describe('Template: every sink relay.example.yaml uses', () => {
         `logs:PutLogEvents ${logGroupId}`,
       ]);
       expect(grants(statements, 'dynamodb:').every((grant) => grant.endsWith(' StateTable'))).toBe(true);
-      expect(grants(statements, 'secretsmanager:')).toEqual(['secretsmanager:GetSecretValue RelaySecret']);
-      const covered = ['sqs:', 'logs:', 'dynamodb:', 'secretsmanager:'];
+      expect(secretGrants(statements)).toEqual(exampleSecrets(sink));
+      const covered = ['sqs:', 'logs:', 'dynamodb:', 'ssm:'];
       expect(
         statements.flatMap(actions).filter((action) => !covered.some((p) => action.startsWith(p))),
       ).toEqual([]);
@@ -397,14 +447,23 @@ describe('Template: ingest', () => {
     expect(sqs.sort()).toEqual(queueIds.map((id) => `sqs:SendMessage ${id}`).sort());
   });
 
-  it('should know the queue URL of every sink and the secret', () => {
+  it("should know the queue URL of every sink and the secrets' path", () => {
     // Act
     const [, fn] = ingestFunction();
     const variables = fn.Properties.Environment.Variables;
 
     // Assess
     for (const sink of sinkNames) expect(refOf(variables[queueUrlVar(sink)])).toBe(pipeline(sink).queueId);
-    expect(refOf(variables.RELAY_SECRET_ID)).toBe('RelaySecret');
+    expect(variables.RELAY_SECRETS_PATH).toBe('/alertmanager-relay-ci/');
+  });
+
+  it('should read only the ingest token (and the previous one, while rotating), no destination secret', () => {
+    // Act
+    const [functionId] = ingestFunction();
+    const secrets = secretGrants(roleStatements(functionId));
+
+    // Assess
+    expect(secrets).toEqual(['INGEST_TOKEN', 'INGEST_TOKEN_PREVIOUS']);
   });
 });
 
@@ -424,20 +483,17 @@ describe('Template: shared resources', () => {
     });
   });
 
-  it('should contain no secret value', () => {
-    // Act
-    const secret = resources.RelaySecret;
-
+  it('should contain no secret, nor any secret value: the operator creates the parameters', () => {
     // Assess
-    expect(secret.Type).toBe('AWS::SecretsManager::Secret');
-    expect(secret.Properties.Name).toBe('alertmanager-relay-ci');
+    const types = Object.values(resources).map((resource) => resource.Type);
+    expect(types.filter((type) => /SecretsManager|SSM::Parameter|KMS/.test(type))).toEqual([]);
     expect(text).not.toMatch(/SecretString|SecretBinary|GenerateSecretString|\{\{resolve:/);
     for (const [, fn] of ofType('AWS::Lambda::Function')) {
       expect(fn.Properties.Environment.Variables.SENTRY_DSN).toBe('');
     }
   });
 
-  it('should output the webhook URL, the secret id and every queue URL', () => {
+  it("should output the webhook URL, the secrets' path and every queue URL", () => {
     // Act
     const outputs = template.Outputs;
 
@@ -445,7 +501,8 @@ describe('Template: shared resources', () => {
     expect(outputs.WebhookUrl.Value).toEqual({
       'Fn::Sub': 'https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/alertmanager',
     });
-    expect(refOf(outputs.RelaySecretId.Value)).toBe('RelaySecret');
+    expect(outputs.SecretsPath.Value).toBe('/alertmanager-relay-ci/');
+    expect(outputs.RelaySecretId).toBeUndefined();
     const urls = Object.values(outputs).map((output) => refOf((output as Json).Value));
     for (const sink of sinkNames) {
       const { queueId, deadLetterQueueId } = pipeline(sink);
@@ -819,6 +876,20 @@ describe('Template: a config of only a webhook destination', () => {
     expect(zips).toEqual(['ingest.zip', 'webhook.zip']);
     const functions = Object.values(webhookResources).filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions).toHaveLength(2);
+  });
+
+  it('should grant ingest its token only, and a webhook function without a signing secret no secret', () => {
+    // Act
+    const statementsOf = (roleId: string): Statement[] =>
+      webhookResources[roleId].Properties.Policies.flatMap((policy: Json) => policy.PolicyDocument.Statement);
+
+    // Assess
+    expect(secretGrants(statementsOf('IngestRole'))).toEqual(['INGEST_TOKEN']);
+    expect(
+      statementsOf('WebhookRole')
+        .flatMap(actions)
+        .filter((action) => action.startsWith('ssm:')),
+    ).toEqual([]);
   });
 
   it.each(['Slack', 'Sentry', 'Ilert', 'Sysdig', 'Pagerduty', 'Console'])(
