@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bundledConfig } from './config/bundled.ts';
+import { ingestSecretNames, sinkSecretNames } from './config/secrets.ts';
 import type { DestinationConfig } from './config/types.ts';
 import { DELIVERY_POLICY } from './delivery/policy.ts';
 import { createRecordHandler, type RecordHandler } from './delivery/record-handler.ts';
@@ -10,7 +10,7 @@ import type { Sink } from './delivery/sink.ts';
 import { createIngestHandler, type IngestHandler } from './ingest/ingest.ts';
 import { SqsEnqueuer, SqsRecordQueue } from './queue/sqs.ts';
 import { dlqUrlVar, ENV, queueUrlVar } from './runtime-env.ts';
-import { SecretsManagerSecrets } from './secrets.ts';
+import { lazyGetParameters, ParameterStoreSecrets } from './secrets.ts';
 import { DynamoDbStateStore } from './state/dynamodb.ts';
 import { createLambdaTelemetry, type ErrorReporter, type Telemetry } from './telemetry.ts';
 
@@ -31,7 +31,7 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   return value;
 }
 
-/** Wires the ingest handler: SQS queues of every sink, the secret, the bundled config. */
+/** Wires the ingest handler: SQS queues of every sink, the token's parameters, the bundled config. */
 export function awsIngest(
   env: NodeJS.ProcessEnv,
   reporter?: ErrorReporter,
@@ -48,9 +48,10 @@ export function awsIngest(
   for (const { sink } of config.destinations) queueUrls.set(sink, required(env, queueUrlVar(sink)));
   const handler = createIngestHandler({
     config,
-    secrets: new SecretsManagerSecrets({
-      client: new SecretsManagerClient({}),
-      secretId: required(env, ENV.secretId),
+    secrets: new ParameterStoreSecrets({
+      getParameters: lazyGetParameters(),
+      path: required(env, ENV.secretsPath),
+      names: ingestSecretNames(config),
     }),
     enqueuer: new SqsEnqueuer(new SQSClient({}), queueUrls),
     telemetry,
@@ -59,7 +60,8 @@ export function awsIngest(
 }
 
 /**
- * Wires one sink's record handler: its queue and DLQ, the state table, the secret. Lambda calls
+ * Wires one sink's record handler: its queue and DLQ, the state table, the parameters of the
+ * secrets its destinations name (fetched together). Lambda calls
  * the handler with its context (middy passes it on), whose getRemainingTimeInMillis is the
  * deadline the handler and the sink's vendor calls keep to.
  */
@@ -75,9 +77,10 @@ export function awsSink<C extends DestinationConfig>(
   const handler = createRecordHandler({
     sink,
     config,
-    secrets: new SecretsManagerSecrets({
-      client: new SecretsManagerClient({}),
-      secretId: required(env, ENV.secretId),
+    secrets: new ParameterStoreSecrets({
+      getParameters: lazyGetParameters(),
+      path: required(env, ENV.secretsPath),
+      names: sinkSecretNames(config, sinkName),
     }),
     state: new DynamoDbStateStore(
       DynamoDBDocumentClient.from(new DynamoDBClient({})),

@@ -1,7 +1,7 @@
 /**
  * `npm run alertmanager-config [-- --stage S | --local | --url URL]`: prints the Alertmanager
  * receiver that sends to the relay (lib/ops/alertmanager-config.ts). The stage's URL and
- * secret id come from the stack outputs (AWS CLI); --local prints the `npm start` URL.
+ * secrets path come from the stack outputs (AWS CLI); --local prints the `npm start` URL.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

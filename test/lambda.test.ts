@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   ChangeMessageVisibilityCommand,
   SendMessageBatchCommand,
@@ -9,6 +8,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { GetParametersCommand, type GetParametersCommandInput, SSMClient } from '@aws-sdk/client-ssm';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -30,7 +30,7 @@ const QUEUES = {
   DLQ_URL_CONSOLE: `${ACCOUNT}/relay-ci-console-dlq.fifo`,
   DLQ_URL_WEBHOOK: `${ACCOUNT}/relay-ci-webhook-dlq.fifo`,
 };
-const SECRET_ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:relay-ci-AbCdEf';
+const SECRETS_PATH = '/relay-ci/';
 const INGEST_TOKEN = 'ingest-token-9d1c4b7a-NEVER-PRINT';
 const HOOK_SECRET = `whsec_${Buffer.from('signing-key-for-the-audit-hook-32b').toString('base64')}`;
 const HOOK_URL = 'https://hooks.example.com/relay';
@@ -81,7 +81,7 @@ const notification: Notification = {
 };
 
 const sqsMock = mockClient(SQSClient);
-const secretsMock = mockClient(SecretsManagerClient);
+const secretsMock = mockClient(SSMClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
 
 function apiEvent(body: string, token = INGEST_TOKEN, requestId = 'req-1'): APIGatewayProxyEventV2 {
@@ -183,14 +183,22 @@ describe('Module: lambda wiring', () => {
     vi.stubEnv('AWS_REGION', 'eu-west-1');
     dir = await mkdtemp(join(tmpdir(), 'relay-lambda-'));
     env = {
-      RELAY_SECRET_ID: SECRET_ID,
+      RELAY_SECRETS_PATH: SECRETS_PATH,
       STATE_TABLE: 'relay-ci-state',
       MAX_RECEIVE_COUNT: '5',
       ...QUEUES,
     };
-    secretsMock
-      .on(GetSecretValueCommand)
-      .resolves({ SecretString: JSON.stringify({ INGEST_TOKEN, AUDIT_HOOK_SECRET: HOOK_SECRET }) });
+    // SSM Parameter Store as GetParameters answers: the parameters it holds, the others invalid.
+    const parameters = new Map([
+      [`${SECRETS_PATH}INGEST_TOKEN`, INGEST_TOKEN],
+      [`${SECRETS_PATH}AUDIT_HOOK_SECRET`, HOOK_SECRET],
+    ]);
+    secretsMock.on(GetParametersCommand).callsFake((input: GetParametersCommandInput) => ({
+      Parameters: (input.Names ?? [])
+        .filter((name) => parameters.has(name))
+        .map((name) => ({ Name: name, Type: 'SecureString', Value: parameters.get(name) })),
+      InvalidParameters: (input.Names ?? []).filter((name) => !parameters.has(name)),
+    }));
     sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: SendMessageBatchRequestEntry[] }) => ({
       Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `sqs-${e.Id}`, MD5OfMessageBody: 'x' })),
       Failed: [],
@@ -234,9 +242,10 @@ describe('Module: lambda wiring', () => {
           { name: 'audit', alerts: 1 },
         ],
       });
-      expect(secretsMock.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({
-        SecretId: SECRET_ID,
-      });
+      // Ingest reads its token's parameter, and no other.
+      expect(secretsMock.commandCalls(GetParametersCommand).map((call) => call.args[0].input)).toEqual([
+        { Names: [`${SECRETS_PATH}INGEST_TOKEN`], WithDecryption: true },
+      ]);
       const sent = sentEntries();
       expect([...sent.keys()].sort()).toEqual([QUEUES.QUEUE_URL_CONSOLE, QUEUES.QUEUE_URL_WEBHOOK]);
       const [webhookEntry] = sent.get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
@@ -294,12 +303,12 @@ describe('Module: lambda wiring', () => {
       expect([...sentEntries().keys()]).toEqual([QUEUES.QUEUE_URL_CONSOLE]);
     });
 
-    it('should fail clearly when RELAY_SECRET_ID is missing', () => {
+    it('should fail clearly when RELAY_SECRETS_PATH is missing', () => {
       // Prepare
-      const { RELAY_SECRET_ID: _, ...rest } = env;
+      const { RELAY_SECRETS_PATH: _, ...rest } = env;
 
       // Act & Assess
-      expect(() => awsIngest(rest)).toThrow('environment variable RELAY_SECRET_ID is not set');
+      expect(() => awsIngest(rest)).toThrow('environment variable RELAY_SECRETS_PATH is not set');
     });
 
     it('should fail clearly when the queue URL of a configured sink is missing', () => {
@@ -334,7 +343,7 @@ describe('Module: lambda wiring', () => {
   });
 
   describe('Function: awsSink', () => {
-    it.each(['RELAY_SECRET_ID', 'STATE_TABLE', 'QUEUE_URL_WEBHOOK', 'DLQ_URL_WEBHOOK'])(
+    it.each(['RELAY_SECRETS_PATH', 'STATE_TABLE', 'QUEUE_URL_WEBHOOK', 'DLQ_URL_WEBHOOK'])(
       'should fail clearly when %s is missing',
       (name) => {
         // Prepare
@@ -501,7 +510,12 @@ describe('Module: lambda wiring', () => {
       expect(delivered.alerts.map((a) => a.labels.instance)).toEqual(['host1:9100']);
       const message = JSON.parse(entries[0].MessageBody ?? '') as QueueMessage;
       expect(headers.get('webhook-id')).toBe(webhookId(message.idempotencyKey, message.receivedAt));
-      // Signed with the key read from Secrets Manager.
+      // Signed with the key read from its SSM parameter: the webhook function asked for the
+      // secrets of its own destinations only (after ingest asked for the token).
+      expect(secretsMock.commandCalls(GetParametersCommand).map((call) => call.args[0].input.Names)).toEqual([
+        [`${SECRETS_PATH}INGEST_TOKEN`],
+        [`${SECRETS_PATH}AUDIT_HOOK_SECRET`],
+      ]);
       expect(() =>
         new Webhook(HOOK_SECRET).verify(body, {
           'webhook-id': headers.get('webhook-id') ?? '',

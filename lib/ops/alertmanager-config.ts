@@ -24,7 +24,7 @@ export interface ReceiverOptions {
   credentialsFile?: string;
   /** NAME of the ingest token secret (config `ingest.tokenSecret`); none: no authorization block. */
   tokenSecret?: string;
-  /** Where the token's value is kept: `Secrets Manager secret <id>` or `the environment / RELAY_SECRETS_FILE`. */
+  /** Where the token's value is kept: `the SSM parameter of that name under /alertmanager-relay-prod/`, or the environment / RELAY_SECRETS_FILE. */
   tokenLocation?: string;
 }
 
@@ -113,7 +113,7 @@ export function localTarget(env: NodeJS.ProcessEnv): ReceiverTarget {
 }
 
 /**
- * The receiver target of a deployed stage: its WebhookUrl and RelaySecretId outputs, read with
+ * The receiver target of a deployed stage: its WebhookUrl and SecretsPath outputs, read with
  * the AWS CLI (lib/ops/stack.ts). A failure is a StageLookupError that tells a missing CLI, missing
  * credentials and a missing stack apart.
  */
@@ -124,8 +124,8 @@ export async function stageTarget(stage: Stage, run: CommandRunner = runCommand)
   return {
     url: outputs.WebhookUrl,
     source: `stack ${stack}`,
-    ...(outputs.RelaySecretId
-      ? { tokenLocation: `a key of Secrets Manager secret ${outputs.RelaySecretId}` }
+    ...(outputs.SecretsPath
+      ? { tokenLocation: `the SSM parameter of that name under ${outputs.SecretsPath}` }
       : {}),
   };
 }

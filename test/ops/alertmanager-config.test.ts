@@ -57,15 +57,13 @@ describe('Function: renderAlertmanagerConfig', () => {
       url: URL,
       source: 'stack alertmanager-relay-prod',
       tokenSecret: 'INGEST_TOKEN',
-      tokenLocation: 'a key of Secrets Manager secret arn:aws:secretsmanager:eu-west-1:1:secret:x',
+      tokenLocation: 'the SSM parameter of that name under /alertmanager-relay-prod/',
       receiver: 'relay-prod',
       credentialsFile: '/run/secrets/relay',
     });
 
     // Assess
-    expect(text).toContain(
-      'INGEST_TOKEN (a key of Secrets Manager secret arn:aws:secretsmanager:eu-west-1:1:secret:x)',
-    );
+    expect(text).toContain('INGEST_TOKEN (the SSM parameter of that name under /alertmanager-relay-prod/)');
     expect(parse(text).receivers[0].name).toBe('relay-prod');
     expect(webhookOf(text).http_config).toEqual({
       authorization: { type: 'Bearer', credentials_file: '/run/secrets/relay' },
@@ -100,7 +98,7 @@ describe('Function: stageTarget', () => {
           {
             Outputs: [
               { OutputKey: 'WebhookUrl', OutputValue: URL },
-              { OutputKey: 'RelaySecretId', OutputValue: 'arn:secret' },
+              { OutputKey: 'SecretsPath', OutputValue: '/alertmanager-relay-prod/' },
             ],
           },
         ],
@@ -111,7 +109,7 @@ describe('Function: stageTarget', () => {
     expect(target).toEqual({
       url: URL,
       source: 'stack alertmanager-relay-prod',
-      tokenLocation: 'a key of Secrets Manager secret arn:secret',
+      tokenLocation: 'the SSM parameter of that name under /alertmanager-relay-prod/',
     });
   });
 
@@ -296,7 +294,7 @@ describe('Function: readStackOutputs', () => {
         {
           Outputs: [
             { OutputKey: 'WebhookUrl', OutputValue: URL },
-            { OutputKey: 'RelaySecretId', OutputValue: 'arn:secret' },
+            { OutputKey: 'SecretsPath', OutputValue: '/alertmanager-relay-prod/' },
           ],
         },
       ],
@@ -312,7 +310,7 @@ describe('Function: readStackOutputs', () => {
     );
 
     // Assess
-    expect(outputs).toEqual({ WebhookUrl: URL, RelaySecretId: 'arn:secret' });
+    expect(outputs).toEqual({ WebhookUrl: URL, SecretsPath: '/alertmanager-relay-prod/' });
     expect(calls).toEqual([
       [
         'aws',
