@@ -32,7 +32,6 @@ import {
   EMULATOR_CREDENTIALS,
   EMULATOR_REGION,
   startAwsEmulators,
-  startSecretsServer,
 } from '../test/support/aws-emulators.ts';
 import { startFakePagerDuty } from '../test/support/fake-pagerduty.ts';
 import { startFakeSlack } from '../test/support/fake-slack.ts';
@@ -420,7 +419,7 @@ export async function measureCost(): Promise<CostBreakdown> {
   const dir = await mkdtemp(join(tmpdir(), 'relay-bench-cost-'));
   const aws = await startAwsEmulators();
   const dynamo = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
-  const [sqsProxy, dynamoProxy, secrets, ssm, receiver, pagerduty, slack] = await Promise.all([
+  const [sqsProxy, dynamoProxy, ssm, receiver, pagerduty, slack] = await Promise.all([
     startCountingProxy(aws.sqsEndpoint),
     startCountingProxy(aws.dynamoDbEndpoint, {
       // Ask every call for its consumed capacity; dynalite computes it as DynamoDB does.
@@ -438,7 +437,6 @@ export async function measureCost(): Promise<CostBreakdown> {
         dynamo.writeUnits += usage.writeUnits;
       },
     }),
-    startSecretsServer('relay-cost', SECRET_VALUES),
     startFakeSsm(),
     startWebhookReceiver(),
     startFakePagerDuty({ routingKeys: [SECRET_VALUES.PD_KEY] }),
@@ -487,7 +485,7 @@ export async function measureCost(): Promise<CostBreakdown> {
     const table = await createStateTable(aws.dynamoDb, 'relay-cost-state');
 
     // Each function's environment as the template sets it, its references resolved to the
-    // emulators: queue URLs, the table, the secret; an SSM path gets the secrets as parameters.
+    // emulators: queue URLs, the table; the SSM path gets the secrets as parameters.
     const resolve = (name: string, value: unknown): string => {
       const queue = /^(QUEUE|DLQ)_URL_([A-Z0-9_]+)$/.exec(name);
       const sink = queue ? (queue[2].toLowerCase() as (typeof sinks)[number]) : undefined;
@@ -495,7 +493,6 @@ export async function measureCost(): Promise<CostBreakdown> {
         return queue[1] === 'QUEUE' ? queues[sink].queueUrl : queues[sink].dlqUrl;
       if (queue) return `${aws.sqsEndpoint}/000000000000/relay-cost-unused-${queue[2].toLowerCase()}`;
       if (name === 'STATE_TABLE') return table;
-      if (name === 'RELAY_SECRET_ID') return 'relay-cost';
       throw new Error(`the cost bench cannot give ${name} a value for ${JSON.stringify(value)}`);
     };
     const environments = new Map(
@@ -513,7 +510,6 @@ export async function measureCost(): Promise<CostBreakdown> {
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_SQS: sqsProxy.url,
       AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.url,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
       AWS_ENDPOINT_URL_SSM: ssm.url,
     };
     /** Runs `run` with the process environment of function `key` (the template's, resolved). */
@@ -711,7 +707,6 @@ export async function measureCost(): Promise<CostBreakdown> {
       aws.stop(),
       sqsProxy.close(),
       dynamoProxy.close(),
-      secrets.close(),
       ssm.close(),
       receiver.close(),
       pagerduty.close(),

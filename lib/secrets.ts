@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type {
   GetParametersCommandInput,
   GetParametersCommandOutput,
@@ -199,79 +198,6 @@ function readError(error: unknown, name: string, parameter: string): Error {
   return new RetryableError(`could not read secret "${name}" from SSM parameter ${parameter}: ${code}`, {
     cause: error,
   });
-}
-
-/**
- * Secrets on AWS: one Secrets Manager secret holding a JSON object of name -> value,
- * fetched once and cached for SECRET_CACHE_SECONDS. Errors never carry a value.
- */
-export class SecretsManagerSecrets implements SecretReader {
-  readonly #client: SecretsManagerClient;
-  readonly #secretId: string;
-  readonly #ttlMs: number;
-  readonly #now: () => number;
-  #cache?: { values: Record<string, unknown>; fetchedAt: number };
-  #pending?: Promise<Record<string, unknown>>;
-
-  constructor(options: {
-    client: SecretsManagerClient;
-    secretId: string;
-    ttlSeconds?: number;
-    now?: () => number;
-  }) {
-    this.#client = options.client;
-    this.#secretId = options.secretId;
-    this.#ttlMs = (options.ttlSeconds ?? SECRET_CACHE_SECONDS) * 1000;
-    this.#now = options.now ?? Date.now;
-  }
-
-  async get(name: string): Promise<string> {
-    const values = await this.#values();
-    const value = values[name];
-    if (typeof value !== 'string' || value === '') {
-      throw new PermanentError(`secret "${name}" is not set in Secrets Manager secret ${this.#secretId}`);
-    }
-    return value;
-  }
-
-  async #values(): Promise<Record<string, unknown>> {
-    if (this.#cache && this.#now() - this.#cache.fetchedAt < this.#ttlMs) return this.#cache.values;
-    // One fetch at a time: a batch of records asking at once shares it.
-    this.#pending ??= this.#fetch().finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
-  }
-
-  async #fetch(): Promise<Record<string, unknown>> {
-    let text: string | undefined;
-    try {
-      const output = await this.#client.send(new GetSecretValueCommand({ SecretId: this.#secretId }));
-      text = output.SecretString;
-    } catch (error) {
-      const name = (error as { name?: string }).name ?? 'Error';
-      if (name === 'ResourceNotFoundException') {
-        throw new PermanentError(`Secrets Manager secret ${this.#secretId} does not exist`);
-      }
-      // Throttling, network and permission hiccups: the queue retries.
-      throw new RetryableError(`could not read Secrets Manager secret ${this.#secretId}: ${name}`);
-    }
-    let values: unknown;
-    try {
-      values = JSON.parse(text ?? '');
-    } catch {
-      throw new PermanentError(
-        `Secrets Manager secret ${this.#secretId} is not a JSON object (set it as {"NAME": "value"})`,
-      );
-    }
-    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-      throw new PermanentError(
-        `Secrets Manager secret ${this.#secretId} is not a JSON object (set it as {"NAME": "value"})`,
-      );
-    }
-    this.#cache = { values: values as Record<string, unknown>, fetchedAt: this.#now() };
-    return this.#cache.values;
-  }
 }
 
 /**

@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,8 +9,8 @@ import { type FauxqsServer, startFauxqs } from 'fauxqs';
  * protocol the v3 SDK uses, FIFO groups, visibility, deduplication, redrive to a DLQ) and
  * dynalite speaks DynamoDB (marshalling, conditional writes, item size limits). Unlike
  * aws-sdk-client-mock, they check what SQS and DynamoDB would do with our calls.
- * Neither emulates StartMessageMoveTask or Secrets Manager: secretsServer below answers
- * GetSecretValue for a packaged bundle, and move tasks stay client-mocked.
+ * Neither emulates StartMessageMoveTask (move tasks stay client-mocked) or SSM Parameter Store,
+ * where the functions read their secrets: test/support/fake-ssm.ts is that.
  */
 
 export const EMULATOR_REGION = 'us-east-1';
@@ -127,46 +126,4 @@ export async function createStateTable(dynamoDb: DynamoDBClient, name: string): 
     }),
   );
   return name;
-}
-
-/**
- * Secrets Manager's GetSecretValue (JSON 1.1 protocol, `X-Amz-Target:
- * secretsmanager.GetSecretValue`) for one secret id, which no emulator here provides.
- * Point AWS_ENDPOINT_URL_SECRETS_MANAGER at `url`.
- */
-export async function startSecretsServer(
-  secretId: string,
-  value: Record<string, string>,
-): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
-  let requests = 0;
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      requests++;
-      const target = request.headers['x-amz-target'];
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string };
-      response.setHeader('content-type', 'application/x-amz-json-1.1');
-      if (target !== 'secretsmanager.GetSecretValue' || body.SecretId !== secretId) {
-        response.statusCode = 400;
-        response.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'no such secret' }));
-        return;
-      }
-      response.end(
-        JSON.stringify({
-          ARN: `arn:aws:secretsmanager:${EMULATOR_REGION}:000000000000:secret:${secretId}`,
-          Name: secretId,
-          SecretString: JSON.stringify(value),
-          VersionId: 'v1',
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests: () => requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
