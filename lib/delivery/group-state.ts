@@ -125,6 +125,11 @@ export interface GroupRecord extends Partial<AppliedGroup> {
   sinkTtlSeconds?: number;
   /** Deliveries of the group begun and not finished, by pendingId: attempts, the crash marker, the journal. */
   pending?: Record<string, PendingDelivery>;
+  /**
+   * Queue messages renewed while a crash loop held them (message id -> until when, epoch ms): a
+   * copy carries on, and the original, hidden on the queue, is dropped when it comes back.
+   */
+  renewed?: Record<string, number>;
 }
 
 /**
@@ -195,6 +200,11 @@ export function writeGroupRecord(
   const ttlSeconds = Math.max(DELIVERY_POLICY.stateTtlSeconds, record.sinkTtlSeconds ?? 0);
   const oldest = now - DELIVERY_POLICY.stateTtlSeconds * 1000;
   const value: GroupRecord = { ...record, v: 2 };
+  if (record.renewed) {
+    const live = Object.entries(record.renewed).filter(([, until]) => until > now);
+    if (live.length > 0) value.renewed = Object.fromEntries(live);
+    else delete value.renewed;
+  }
   if (record.pending) {
     const kept = Object.entries(record.pending).filter(([, p]) => !(Date.parse(p.receivedAt) < oldest));
     if (kept.length > 0) value.pending = Object.fromEntries(kept);

@@ -26,11 +26,11 @@ export interface DeliveryPolicy {
    */
   readonly receiveBackstop: number;
   /**
-   * Receives a record may lose, untried, to a batch-mate that crashes the function before the
-   * handler knows it for a crasher: the first receive writes no crash marker, the second writes
-   * it, the third finds it and tries every other group of the batch first. A record handed back
-   * within this many receives of the backstop is renewed, so such a crash loop cannot carry a
-   * message that was never tried over the limit.
+   * A record handed back this close to the backstop is renewed. A crash loop takes receives of
+   * its batch-mates: the first two crashes pass unknown (the first receive writes no crash marker,
+   * the second writes it), and from the third on the handler renews, before trying anything, every
+   * record one receive short of the limit. So a record is handed back only where two unknown
+   * crashes still leave it a receive short: three receives below the backstop.
    */
   readonly renewalMargin: number;
   /**
@@ -92,7 +92,7 @@ export const DELIVERY_POLICY: DeliveryPolicy = {
   // 27 minutes. A crash loop the handler sees is dead-lettered at its 7th receive (no marker on
   // the 1st, the marker of attempt 1 on the 2nd, then one counted crash a receive: 5 by the 7th).
   receiveBackstop: 9,
-  renewalMargin: 2,
+  renewalMargin: 3,
   // 3 days: the queue keeps a message 4 (lib/infra/constants.ts), less the longest visibility
   // (12 h) and a margin. A storm's backfill keeps its folded notification's receivedAt, at most a
   // day old (its kept copy's TTL), so it still has two days to wait its turn.

@@ -29,6 +29,7 @@ import {
   judge,
   pendingId,
   readGroupRecord,
+  writeGroupRecord,
 } from './group-state.ts';
 import {
   type BackoffPolicy,
@@ -37,6 +38,7 @@ import {
   DEFAULT_BACKOFF,
   DELIVERY_POLICY,
   retryAfterVisibility,
+  visibilityLimitSeconds,
 } from './policy.ts';
 import type { SecretReader, Sink } from './sink.ts';
 
@@ -143,7 +145,12 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     const renewingGroups = new Set<string | undefined>();
     const renewals: Renewal[] = [];
     const groups = new GroupRecords(deps.state);
-    for (const record of await inOrder(event.Records, groups)) {
+    const { order, crashLoop } = await inOrder(event.Records, groups);
+    const renewedFirst = crashLoop
+      ? await renewBeforeTrying(order, groups, invocation)
+      : new Set<SQSRecord>();
+    for (const record of order) {
+      if (renewedFirst.has(record)) continue;
       const group = record.attributes.MessageGroupId;
       if (renewingGroups.has(group)) {
         renewals.push({ record, why: 'an earlier message of its group was renewed' });
@@ -177,10 +184,13 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
    * The batch's records in the order they are tried: starts reading every record's group record
    * (once per group), and puts the message groups of suspected crashers (a record received
    * before whose pending delivery carries the marker of an attempt that never ended) after all
-   * the others, each group's records kept in order. A crash loop then spends no receive of a
-   * batch-mate of another group: those are tried before the crasher is.
+   * the others, each group's records kept in order: a batch-mate of another group is tried
+   * before the crasher may take the invocation down again. `crashLoop`: there is one.
    */
-  async function inOrder(records: readonly SQSRecord[], groups: GroupRecords): Promise<SQSRecord[]> {
+  async function inOrder(
+    records: readonly SQSRecord[],
+    groups: GroupRecords,
+  ): Promise<{ order: SQSRecord[]; crashLoop: boolean }> {
     const suspected = new Set<string | undefined>();
     await Promise.all(
       records.map(async (record) => {
@@ -193,9 +203,79 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
           suspected.add(record.attributes.MessageGroupId);
       }),
     );
-    if (suspected.size === 0) return [...records];
+    if (suspected.size === 0) return { order: [...records], crashLoop: false };
     const first = records.filter((r) => !suspected.has(r.attributes.MessageGroupId));
-    return [...first, ...records.filter((r) => suspected.has(r.attributes.MessageGroupId))];
+    const order = [...first, ...records.filter((r) => suspected.has(r.attributes.MessageGroupId))];
+    return { order, crashLoop: true };
+  }
+
+  /**
+   * In a batch with a suspected crasher, before anything is tried: renews every record one
+   * receive short of the queue's limit (and the records of its group after it). A crash later in
+   * the batch loses the batch's answer, so whatever this invocation does with such a record, it
+   * comes back one receive higher, and SQS would move it to the DLQ without a reason; its copy
+   * starts at receive 1 instead. The original cannot be deleted from here: it is hidden for the
+   * longest visibility, and its group record remembers its message id (`renewed`), so that when it
+   * comes back (at the limit at most) it is dropped rather than delivered again. When the batch
+   * ends without a crash, the original is reported done and deleted as usual.
+   */
+  async function renewBeforeTrying(
+    order: readonly SQSRecord[],
+    groups: GroupRecords,
+    invocation: Invocation,
+  ): Promise<Set<SQSRecord>> {
+    const picked: SQSRecord[] = [];
+    const pickedGroups = new Set<string | undefined>();
+    for (const record of order) {
+      const group = record.attributes.MessageGroupId;
+      if (pickedGroups.has(group) || receiveCount(record) >= deps.maxReceiveCount - 1) {
+        pickedGroups.add(group);
+        picked.push(record);
+      }
+    }
+    if (picked.length === 0) return new Set();
+    const refused = await sendToOwnQueue(
+      picked.map((record, i) => ({
+        id: `p${i}`,
+        body: record.body,
+        groupId: record.attributes.MessageGroupId ?? '',
+        deduplicationId: renewalDeduplicationId(record.messageId),
+        attributes: { [RENEWALS_ATTRIBUTE]: String(renewalsOf(record) + 1) },
+      })),
+    );
+    const hideSeconds = visibilityLimitSeconds(now() - invocation.startedAt);
+    const until = now() + (hideSeconds + 3600) * 1000;
+    const renewed = new Set<SQSRecord>();
+    const unrenewed = new Set<string | undefined>();
+    for (const [i, record] of picked.entries()) {
+      // Once one of a group's records could not be renewed, the rest of its group are tried as
+      // they are (a copy of one that went out anyway is skipped later as its duplicate).
+      const group = record.attributes.MessageGroupId;
+      if (unrenewed.has(group) || refused.has(`p${i}`)) {
+        unrenewed.add(group);
+        continue;
+      }
+      const message = tryParse(record);
+      const context = {
+        destination: message?.destination,
+        groupKey: message?.notification.groupKey,
+        idempotencyKey: message?.idempotencyKey,
+        receiveCount: receiveCount(record),
+        renewals: renewalsOf(record) + 1,
+      };
+      try {
+        if (message) await groups.remember(message, record.messageId, until, now());
+      } catch (error) {
+        deps.telemetry.reportError(error, { ...context, stage: 'record-group-state' });
+      }
+      await deps.queue.changeVisibility(record.receiptHandle, hideSeconds).catch(() => undefined);
+      logger.info(
+        "renewed before trying: a crash loop in its batch could carry it past the queue's receive limit",
+        context,
+      );
+      renewed.add(record);
+    }
+    return renewed;
   }
 
   /**
@@ -294,6 +374,10 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       stored = await groups.read(message.destination, groupKey);
     } catch (error) {
       return failure(record, message, error, undefined, context, invocation);
+    }
+    if ((stored?.renewed?.[record.messageId] ?? 0) > now()) {
+      logger.info('a copy of this message was renewed in its place; dropped', context);
+      return 'done';
     }
     const session = new GroupSession({
       state: deps.state,
@@ -742,6 +826,21 @@ class GroupRecords {
       this.#records.set(key, record);
     }
     return record;
+  }
+
+  /** Remembers in the group's record that message `messageId` was renewed: dropped when it comes back before `until`. */
+  async remember(
+    message: { destination: string; notification: { groupKey: string } },
+    messageId: string,
+    until: number,
+    now: number,
+  ): Promise<void> {
+    const { destination } = message;
+    const { groupKey } = message.notification;
+    const record = await this.read(destination, groupKey);
+    const next: GroupRecord = { ...record, renewed: { ...record?.renewed, [messageId]: until } };
+    await writeGroupRecord(this.#state, destination, groupKey, next, now);
+    this.set(destination, groupKey, { ...next, v: 2 });
   }
 
   set(destination: string, groupKey: string, record: GroupRecord): void {
