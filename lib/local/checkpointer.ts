@@ -5,11 +5,13 @@
  * the event loop: copying 16 MiB stalled every request in flight for tens of milliseconds (most
  * of the local runtime's p99) and cost as much CPU again as the commits themselves.
  *
- * Here a worker thread with its own connection runs PASSIVE checkpoints (they never block a
- * writer) as long as there is something to copy, and the event loop's connections stop
- * checkpointing. When the WAL passes `maxWalPages` anyway (a long burst of commits leaves no gap
- * for the WAL to start over), the thread runs one RESTART checkpoint: it waits for the writer to
- * finish, copies what the passive ones left, and lets the next commit start the WAL over.
+ * Here a worker thread with its own connection runs a PASSIVE checkpoint (it never blocks a
+ * writer) every `intervalMs`, and the event loop's connections stop checkpointing. Each pass
+ * copies what was committed since the last one, with two fsyncs; passes back to back would
+ * fsync for every few commits. When the WAL passes `maxWalPages` anyway (a long burst of
+ * commits leaves no gap for the WAL to start over), the thread runs one RESTART checkpoint: it
+ * waits for the writer to finish, copies what the passive ones left (one interval's commits),
+ * and lets the next commit start the WAL over.
  *
  * Nothing of what a commit guarantees changes: commits are as durable as before (WAL,
  * synchronous=NORMAL); only who copies them into the database file, and when, does.
@@ -22,8 +24,8 @@ import { Worker } from 'node:worker_threads';
 const FALLBACK_AUTOCHECKPOINT_PAGES = 4_000;
 
 export interface CheckpointerOptions {
-  /** The wait when a pass found nothing to copy (default 20 ms). */
-  idleMs?: number;
+  /** The time between passes (default 100 ms). */
+  intervalMs?: number;
   /** WAL pages past which a RESTART checkpoint bounds the file (default 16,384: 64 MiB of 4 KiB pages). */
   maxWalPages?: number;
   /** Told what each pass that copied something found, per path: pages in the WAL, pages copied (for tests). */
@@ -39,7 +41,7 @@ export interface Checkpointer {
 const THREAD = `
 const { DatabaseSync } = require('node:sqlite');
 const { workerData, parentPort } = require('node:worker_threads');
-const { paths, idleMs, maxWalPages, report } = workerData;
+const { paths, intervalMs, maxWalPages, report } = workerData;
 const files = paths.map((path) => {
   const db = new DatabaseSync(path, { timeout: 5000 });
   db.exec('PRAGMA synchronous = NORMAL');
@@ -54,29 +56,27 @@ const files = paths.map((path) => {
 let stopping = false;
 let timer;
 function pass() {
-  let busy = false;
+  let copied = false;
   const results = [];
   for (const file of files) {
     let result = file.passive.get();
     if (result.log >= maxWalPages) result = file.restart.get();
     // checkpointed counts from the start of the WAL, which starts over after a full checkpoint.
-    if (result.checkpointed !== file.copied) busy = true;
+    if (result.checkpointed !== file.copied) copied = true;
     file.copied = result.checkpointed;
     results.push({ log: result.log, checkpointed: result.checkpointed });
   }
-  if (report && busy) parentPort.postMessage({ pass: results });
-  return busy;
+  if (report && copied) parentPort.postMessage({ pass: results });
 }
 function loop() {
   if (stopping) return;
-  let again;
   try {
-    again = pass();
+    pass();
   } catch (error) {
     parentPort.postMessage({ failed: String(error && error.message || error) });
     return;
   }
-  timer = setTimeout(loop, again ? 0 : idleMs);
+  timer = setTimeout(loop, intervalMs);
 }
 parentPort.on('message', (message) => {
   if (message !== 'stop') return;
@@ -106,7 +106,7 @@ export function startCheckpointer(
     eval: true,
     workerData: {
       paths,
-      idleMs: options.idleMs ?? 20,
+      intervalMs: options.intervalMs ?? 100,
       maxWalPages: options.maxWalPages ?? 16_384,
       report: options.onPass !== undefined,
     },

@@ -153,6 +153,15 @@ CREATE TABLE IF NOT EXISTS sq_messages (
   visible_at INTEGER NOT NULL,
   receipt_handle TEXT
 );
+CREATE TABLE IF NOT EXISTS sq_receipts (
+  seq INTEGER PRIMARY KEY,
+  receive_count INTEGER NOT NULL,
+  first_receive_at INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  receipt_handle TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS sq_messages_gone AFTER DELETE ON sq_messages
+BEGIN DELETE FROM sq_receipts WHERE seq = OLD.seq; END;
 DROP INDEX IF EXISTS sq_messages_queue_seq;
 DROP INDEX IF EXISTS sq_messages_group;
 DROP INDEX IF EXISTS sq_messages_group_visible;
@@ -160,8 +169,26 @@ DROP INDEX IF EXISTS sq_messages_visible;
 DROP INDEX IF EXISTS sq_messages_receipt;
 DROP TABLE IF EXISTS sq_dedup;
 `;
+// sq_messages holds each message as sent, written once; sq_receipts the receive state of each
+// message received (small rows, many to a page: a receive rewrites one page for its batch instead
+// of every message's). A message without a receipt is visible, received receive_count times.
 // The DROPs: a file written before the in-memory index kept five indexes on sq_messages and a
 // dedup table; every insert paid for them. Nothing reads them now.
+
+/** A file written before sq_receipts kept the receive state in sq_messages: moved over at open. */
+const MOVE_RECEIPTS = `
+INSERT OR IGNORE INTO sq_receipts (seq, receive_count, first_receive_at, visible_at, receipt_handle)
+  SELECT seq, receive_count, COALESCE(first_receive_at, sent_at), visible_at, receipt_handle
+  FROM sq_messages WHERE receipt_handle IS NOT NULL;
+UPDATE sq_messages SET receipt_handle = NULL, visible_at = 0 WHERE receipt_handle IS NOT NULL;
+`;
+
+/** A message with its receive state, as the columns of MessageRow. */
+const MESSAGE_VIEW = `SELECT m.seq, m.queue, m.message_id, m.group_id, m.dedup_id, m.body, m.attributes, m.sent_at,
+  COALESCE(r.first_receive_at, m.first_receive_at) AS first_receive_at,
+  COALESCE(r.receive_count, m.receive_count) AS receive_count,
+  COALESCE(r.visible_at, 0) AS visible_at, r.receipt_handle AS receipt_handle
+  FROM sq_messages m LEFT JOIN sq_receipts r ON r.seq = m.seq`;
 
 /** How often (in queue-clock ms) expired dedup entries are dropped. */
 const DEDUP_SWEEP_INTERVAL_MS = 60_000;
@@ -248,6 +275,14 @@ export class SqliteQueue {
     }
     this.now = options.now ?? Date.now;
     this.database.exec(SCHEMA);
+    this.database.exec('BEGIN IMMEDIATE');
+    try {
+      this.database.exec(MOVE_RECEIPTS);
+      this.database.exec('COMMIT');
+    } catch (error) {
+      this.database.exec('ROLLBACK');
+      throw error;
+    }
     const db = this.database;
     this.stmt = {
       dataVersion: db.prepare('PRAGMA data_version'),
@@ -261,20 +296,25 @@ export class SqliteQueue {
            dedup_window_ms = excluded.dedup_window_ms`,
       ),
       allMessages: db.prepare(
-        `SELECT seq, queue, message_id, group_id, dedup_id, sent_at, receive_count, visible_at, receipt_handle
-         FROM sq_messages ORDER BY seq`,
+        `SELECT m.seq, m.queue, m.message_id, m.group_id, m.dedup_id, m.sent_at,
+           COALESCE(r.receive_count, m.receive_count) AS receive_count, COALESCE(r.visible_at, 0) AS visible_at,
+           r.receipt_handle AS receipt_handle
+         FROM sq_messages m LEFT JOIN sq_receipts r ON r.seq = m.seq ORDER BY m.seq`,
       ),
       insertMessage: db.prepare(
         `INSERT INTO sq_messages (queue, message_id, group_id, dedup_id, body, attributes, sent_at, receive_count, visible_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      getBySeq: db.prepare('SELECT * FROM sq_messages WHERE seq = ?'),
+      getBySeq: db.prepare(`${MESSAGE_VIEW} WHERE m.seq = ?`),
       markReceived: db.prepare(
-        `UPDATE sq_messages SET receive_count = receive_count + 1, first_receive_at = COALESCE(first_receive_at, $now),
-           visible_at = $visibleAt, receipt_handle = $handle WHERE seq = $seq RETURNING *`,
+        `INSERT INTO sq_receipts (seq, receive_count, first_receive_at, visible_at, receipt_handle)
+         VALUES ($seq, $receiveCount, $firstReceiveAt, $visibleAt, $handle)
+         ON CONFLICT (seq) DO UPDATE SET receive_count = excluded.receive_count, visible_at = excluded.visible_at,
+           receipt_handle = excluded.receipt_handle`,
       ),
+      // The trigger sq_messages_gone deletes its receipt.
       deleteBySeq: db.prepare('DELETE FROM sq_messages WHERE seq = ?'),
-      setVisibleAt: db.prepare('UPDATE sq_messages SET visible_at = ? WHERE seq = ?'),
+      setVisibleAt: db.prepare('UPDATE sq_receipts SET visible_at = ? WHERE seq = ?'),
       purge: db.prepare('DELETE FROM sq_messages WHERE queue = ?'),
     };
     this.refresh();
@@ -426,19 +466,22 @@ export class SqliteQueue {
               continue;
             }
             const handle = randomUUID();
-            const row = this.stmt.markReceived.get({
-              now,
+            const row = this.stmt.getBySeq.get(message.seq) as MessageRow | undefined;
+            if (!row) throw this.outOfStep(message.seq);
+            const firstReceiveAt = row.first_receive_at ?? now;
+            this.stmt.markReceived.run({
+              seq: message.seq,
+              receiveCount: row.receive_count + 1,
+              firstReceiveAt,
               visibleAt: now + visibilityMs,
               handle,
-              seq: message.seq,
-            }) as MessageRow | undefined;
-            if (!row) throw this.outOfStep(message.seq);
+            });
             index.received(message, handle, now + visibilityMs);
             received.push({
               ...toMessage(row),
               receiptHandle: handle,
-              receiveCount: row.receive_count,
-              firstReceiveTimestamp: row.first_receive_at ?? now,
+              receiveCount: row.receive_count + 1,
+              firstReceiveTimestamp: firstReceiveAt,
             });
             at++;
           }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ReceivedMessage, SqliteQueue } from '../../lib/queue/sqlite-queue.ts';
@@ -209,6 +210,59 @@ describe('SqliteQueue: the in-memory index against the table', () => {
     expect(relay.depth('sink-dlq')).toEqual({ visible: 0, inFlight: 0 });
     expect(whileBlocked.map((m) => m.body)).toEqual(['dead of h']);
     expect(afterDelete.map((m) => m.body)).toEqual(['dead of g']);
+  });
+
+  it('should open a file written before the index, keeping its messages, receive counts and what is in flight', () => {
+    // Prepare: the layout of that version (receive state in sq_messages, five indexes, sq_dedup).
+    clock = START;
+    const path = join(dir, 'relay.db');
+    const old = new DatabaseSync(path);
+    old.exec(`
+      CREATE TABLE sq_queues (name TEXT PRIMARY KEY, visibility_timeout_ms INTEGER NOT NULL, max_receive_count INTEGER,
+        dead_letter_queue TEXT, dedup_window_ms INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE sq_messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, message_id TEXT NOT NULL,
+        group_id TEXT NOT NULL, dedup_id TEXT NOT NULL, body TEXT NOT NULL, attributes TEXT, sent_at INTEGER NOT NULL,
+        first_receive_at INTEGER, receive_count INTEGER NOT NULL DEFAULT 0, visible_at INTEGER NOT NULL, receipt_handle TEXT);
+      CREATE INDEX sq_messages_queue_seq ON sq_messages (queue, seq);
+      CREATE INDEX sq_messages_group ON sq_messages (queue, group_id, seq);
+      CREATE INDEX sq_messages_group_visible ON sq_messages (queue, group_id, visible_at);
+      CREATE INDEX sq_messages_visible ON sq_messages (queue, visible_at);
+      CREATE UNIQUE INDEX sq_messages_receipt ON sq_messages (receipt_handle);
+      CREATE TABLE sq_dedup (queue TEXT NOT NULL, dedup_id TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, PRIMARY KEY (queue, dedup_id)) WITHOUT ROWID;
+      INSERT INTO sq_queues VALUES ('sink-dlq', 30000, NULL, NULL, 300000), ('sink', 30000, 3, 'sink-dlq', 300000);
+      INSERT INTO sq_messages (queue, message_id, group_id, dedup_id, body, sent_at, first_receive_at, receive_count, visible_at, receipt_handle)
+      VALUES ('sink', 'm1', 'g', 'd1', 'in flight', ${START - 5_000}, ${START - 4_000}, 2, ${START + 20_000}, 'h1'),
+             ('sink', 'm2', 'g', 'd2', 'behind it', ${START - 5_000}, NULL, 0, 0, NULL),
+             ('sink', 'm3', 'h', 'd3', 'other group', ${START - 5_000}, ${START - 4_000}, 1, ${START - 1_000}, 'h3'),
+             ('sink-dlq', 'm4', 'k', 'd4', 'dead', ${START - 5_000}, NULL, 3, 0, NULL);
+    `);
+    old.close();
+
+    // Act
+    const queue = open(path);
+    const before = observe(queue);
+    const now = queue.receive('sink');
+    clock += 20_000;
+    const later = queue.receive('sink');
+    const indexes = (
+      queue.database
+        .prepare("SELECT name FROM sqlite_master WHERE type IN ('index', 'table') ORDER BY name")
+        .all() as {
+        name: string;
+      }[]
+    ).map((row) => row.name);
+
+    // Assess
+    expect(before.sink.depth).toEqual({ visible: 2, inFlight: 1 });
+    expect(before['sink-dlq'].messages.map((m) => m[1])).toEqual(['dead']);
+    expect(now.map((m) => [m.body, m.receiveCount])).toEqual([['other group', 2]]);
+    expect(later.map((m) => [m.body, m.receiveCount, m.firstReceiveTimestamp])).toEqual([
+      ['in flight', 3, START - 4_000],
+      ['behind it', 1, START + 20_000],
+    ]);
+    expect(queue.changeVisibility('sink', later[0].receiptHandle, 0)).toBeUndefined();
+    expect(indexes).toEqual(['sq_messages', 'sq_queues', 'sq_receipts', 'sqlite_sequence']);
   });
 
   it('should keep nothing of a transaction that failed in the storage', () => {
