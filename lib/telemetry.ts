@@ -18,6 +18,8 @@ export type MetricName =
   | 'DuplicatesSkipped'
   | 'Superseded'
   | 'DeliveryLatency'
+  /** Ingest recorded a heartbeat of the watchdog's always-firing alert (lib/watchdog, docs/watchdog.md). */
+  | 'WatchdogHeartbeats'
   | SinkMetricName;
 
 export interface MetricDimensions {
@@ -72,9 +74,15 @@ function reportTo(logger: Logger, reporter: ErrorReporter | undefined) {
  * counterpart on the dashboard: API Gateway's Count, 4xx and 5xx; SQS's NumberOfMessagesSent
  * and NumberOfMessagesDeleted per sink queue; and per destination the metric log lines below,
  * read by the dashboard's Logs Insights widgets (lib/infra/dashboard.ts).
+ *
+ * One exception is published while all is well: `WatchdogHeartbeats`, in a stack whose relay.yaml
+ * has a `watchdog:` block, about once a minute (one series, $0.30 a month). Its alarm
+ * (lib/infra/alarms.ts) fires when it stops: an alarm can only watch for missing data on a
+ * metric CloudWatch has.
  */
 export const CLOUDWATCH_METRICS: ReadonlySet<MetricName> = new Set<MetricName>([
   'NotificationsUnrouted',
+  'WatchdogHeartbeats',
   'Retried',
   'DeadLettered',
   'TemplateFailed',

@@ -6,7 +6,10 @@ import type { RelayConfig } from '../config/types.ts';
 import type { SecretReader } from '../delivery/sink.ts';
 import { packBatches } from '../queue/batches.ts';
 import type { Enqueuer, OutgoingMessage } from '../queue/types.ts';
+import type { VersionedStateStore } from '../state/store.ts';
 import type { Telemetry } from '../telemetry.ts';
+import { resolveWatchdog } from '../watchdog/config.ts';
+import { recordHeartbeat, splitHeartbeat } from '../watchdog/heartbeat.ts';
 import { buildFanout, type FanoutEntry, MessageTooLargeError } from './fanout.ts';
 import { isNotification } from './notification-shape.ts';
 import { type Rejection, RejectionLog, type RejectionLogOptions, type RequestFacts } from './rejections.ts';
@@ -34,6 +37,11 @@ export interface IngestDependencies {
   now?: () => Date;
   /** How many rejected requests are logged one by one (lib/ingest/rejections.ts); the clock is `now`. */
   rejectionLog?: Omit<RejectionLogOptions, 'now'>;
+  /**
+   * Where the watchdog's heartbeats are recorded (`watchdog#<alertname>`: DynamoDB on AWS,
+   * state.db locally). Required when relay.yaml has a `watchdog:` block, unused otherwise.
+   */
+  state?: VersionedStateStore;
 }
 
 export type IngestHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -45,14 +53,28 @@ export interface IngestAccepted {
 }
 
 /**
- * The ingest handler: authenticate, parse, validate, route, enqueue. 202 only after every
- * queue accepted every message; 503 for anything transient, so Alertmanager retries (it
- * drops a notification on any 4xx, 429 included: never answer 429); 4xx with a JSON
- * `{error, details}` for a bad request, so a person reading Alertmanager's log sees why.
+ * The ingest handler: authenticate, parse, validate, record a watchdog heartbeat, route,
+ * enqueue. 202 only after every queue accepted every message; 503 for anything transient, so
+ * Alertmanager retries (it drops a notification on any 4xx, 429 included: never answer 429);
+ * 4xx with a JSON `{error, details}` for a bad request, so a person reading Alertmanager's log
+ * sees why.
+ *
+ * With a `watchdog:` block, a notification carrying the watched alert (firing) is a heartbeat
+ * (lib/watchdog/heartbeat.ts): only after the token and the body were checked, so no
+ * unauthenticated caller can forge one, it is recorded in `deps.state` before anything is
+ * enqueued (a failed write is a 503: Alertmanager sends it again), and only what is left of the
+ * notification without the watched alert is routed (unless `forward: true`). A notification of
+ * the heartbeat alone is answered 202 with no destination, and is not counted as unrouted.
  */
 export function createIngestHandler(deps: IngestDependencies): IngestHandler {
   const routes = compileRoutes(deps.config);
   const now = deps.now ?? (() => new Date());
+  const watchdog = resolveWatchdog(deps.config.watchdog);
+  const { state } = deps;
+  if (watchdog && !state) {
+    // Accepting heartbeats without recording them would swallow them (forward: false) and watch nothing.
+    throw new Error('watchdog: is configured, but ingest was given no state store to record heartbeats in');
+  }
   const { logger } = deps.telemetry;
   const authenticate = createAuthenticator(deps.config, deps.secrets);
   const rejections = new RejectionLog(logger, { ...deps.rejectionLog, now: () => now().getTime() });
@@ -167,12 +189,44 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       }
       const notification: Notification = parsed;
       deps.telemetry.count('NotificationsReceived', {});
-      const routed = routeNotification(notification, routes);
+      // One receive time for the heartbeat's record and every queue message of the notification.
+      const receivedAt = now();
+      let deliver: Notification | undefined = notification;
+      if (watchdog && state) {
+        const split = splitHeartbeat(notification, watchdog);
+        deliver = split.deliver;
+        if (split.heartbeat) {
+          try {
+            await recordHeartbeat(state, watchdog, split.heartbeat, receivedAt);
+          } catch (error) {
+            // Nothing is enqueued yet: the 503 makes Alertmanager send the whole notification again.
+            deps.telemetry.reportError(error, { stage: 'ingest-watchdog' });
+            return refuse(
+              {
+                status: 503,
+                reason: 'state-unavailable',
+                detail: `the watchdog heartbeat could not be recorded (${(error as Error)?.name ?? 'error'})`,
+              },
+              {
+                error: 'state unavailable',
+                details: ['the watchdog heartbeat could not be recorded; the relay logged why'],
+              },
+              { 'retry-after': '1' },
+            );
+          }
+          deps.telemetry.count('WatchdogHeartbeats', {});
+        }
+      }
+      if (!deliver) {
+        logger.info('watchdog heartbeat recorded', { groupKey: notification.groupKey });
+        return reply(202, { notification: notification.groupKey, destinations: [] } satisfies IngestAccepted);
+      }
+      const routed = routeNotification(deliver, routes);
       if (routed.length === 0) {
         deps.telemetry.count('NotificationsUnrouted', {});
         logger.info('notification matched no destination', {
           groupKey: notification.groupKey,
-          alerts: notification.alerts.length,
+          alerts: deliver.alerts.length,
         });
         return reply(202, { notification: notification.groupKey, destinations: [] } satisfies IngestAccepted);
       }
@@ -181,7 +235,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
         // API Gateway gives each request its own id (so does the local server); the fallback
         // only serves callers that build events by hand.
         const requestId = event.requestContext?.requestId || randomUUID();
-        entries = buildFanout(routed, { receivedAt: now().toISOString(), requestId });
+        entries = buildFanout(routed, { receivedAt: receivedAt.toISOString(), requestId });
       } catch (error) {
         if (!(error instanceof MessageTooLargeError)) throw error;
         return refuse(
@@ -211,8 +265,8 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
         deps.telemetry.count('MessagesEnqueued', { sink: entry.sink, destination: entry.destination });
       logger.info('notification accepted', {
         groupKey: notification.groupKey,
-        status: notification.status,
-        alerts: notification.alerts.length,
+        status: deliver.status,
+        alerts: deliver.alerts.length,
         destinations: accepted.destinations,
       });
       return reply(202, accepted);

@@ -14,7 +14,8 @@ export type RejectionReason =
   | 'nested-too-deep'
   | 'invalid-notification'
   | 'message-too-large'
-  | 'queue-unavailable';
+  | 'queue-unavailable'
+  | 'state-unavailable';
 
 /** One refused request (a 4xx, or a 503 that makes Alertmanager retry). */
 export interface Rejection {
