@@ -198,6 +198,8 @@ export class GroupSession implements DeliveryGroup {
     const hadEntry = this.#record?.pending?.[this.#id] !== undefined;
     if (!applied && !this.#sink && !hadEntry && !this.#marker) return;
     const next: GroupRecord = { ...this.#record, ...(applied ?? {}), pending: this.#othersPending() };
+    // A newly applied notification replaces the last one whole: no duplicate of it confirmed it yet.
+    if (applied && applied.confirmedAt === undefined) delete next.confirmedAt;
     if (this.#sink) {
       next.sink = this.#sink.value;
       if (this.#sink.ttlSeconds !== undefined) next.sinkTtlSeconds = this.#sink.ttlSeconds;

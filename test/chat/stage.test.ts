@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   type ChatAdapter,
@@ -7,7 +8,11 @@ import {
 } from '../../lib/chat/adapter.ts';
 import { chatGroupKey, chatSink } from '../../lib/chat/stage.ts';
 import { DeferredError, PermanentError, RetryableError } from '../../lib/delivery/errors.ts';
+import { GroupSession } from '../../lib/delivery/group-session.ts';
+import { readGroupRecord } from '../../lib/delivery/group-state.ts';
 import type { Pace } from '../../lib/delivery/pacing.ts';
+import type { Delivery } from '../../lib/delivery/sink.ts';
+import type { StateStore } from '../../lib/state/store.ts';
 import { makeNotification } from '../support/notifications.ts';
 import { memoryState as versionedState } from '../support/slack-delivery.ts';
 import { capturingLogger, failure, memoryState, vendorDelivery } from '../support/vendor-delivery.ts';
@@ -102,7 +107,7 @@ function deliveryOf(
   destination: ChatDestination,
   count: number,
   status: 'firing' | 'resolved',
-  state = memoryState(),
+  state: StateStore = memoryState(),
   key = 'k',
 ) {
   return vendorDelivery(destination, makeNotification({ count, status, groupKey: '{}:{alertname="X"}' }), {
@@ -796,5 +801,133 @@ describe('Function: chatSink (later parts of a split notification)', () => {
     // Assess
     expect(calls.map(({ thread }) => thread ?? '')).toEqual(['', 'm1', 'm1', 'm1', '', 'm5']);
     expect(await recordOf(state)).toMatchObject({ messages: ['m1', 'm2'] });
+  });
+});
+
+describe('Function: chatSink (under the record handler: the group record and the journal in Delivery.group)', () => {
+  const destination = { name: 'ops', sink: 'fakechat', storm: false as const };
+  const GROUP_KEY = '{}:{alertname="X"}';
+
+  /** The record handler's side of a delivery: the group's record read, a session over it. */
+  async function underHandler(delivery: Delivery<ChatDestination>, receive: number) {
+    const record = await readGroupRecord(delivery.state, delivery.destination.name, GROUP_KEY);
+    const group = new GroupSession({
+      state: delivery.state,
+      destination: delivery.destination.name,
+      groupKey: GROUP_KEY,
+      message: delivery,
+      record,
+      receive: {
+        messageId: `m-${delivery.idempotencyKey}`,
+        count: receive,
+        renewals: 0,
+        firstReceivedAt: T0,
+      },
+      now: () => T0,
+    });
+    return { delivery: { ...delivery, group }, group };
+  }
+
+  it('should keep the group’s chat record in the group record, and edit its message from there', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const sink = chatSink(fakeAdapter({ edit: true, remove: false, thread: true }, calls), { now: () => T0 });
+    const state = versionedState();
+    const first = await underHandler(deliveryOf(destination, 1, 'firing', state, 'a'), 1);
+    await sink.deliver(first.delivery);
+    await first.group.succeeded();
+
+    // Act
+    const second = await underHandler(deliveryOf(destination, 1, 'resolved', state, 'b'), 1);
+    await sink.deliver(second.delivery);
+    await second.group.succeeded();
+
+    // Assess
+    expect(calls.map(({ call, id }) => [call, id ?? ''])).toEqual([
+      ['post', ''],
+      ['edit', 'm1'],
+    ]);
+    expect(await readGroupRecord(state, 'ops', GROUP_KEY)).toMatchObject({
+      v: 2,
+      sink: { messages: ['m1'], status: 'resolved' },
+    });
+    expect(
+      [...state.items.keys()].filter((k) => k.startsWith('fakegroup#') || k.startsWith('step#')),
+    ).toEqual([]);
+  });
+
+  it('should read the chat record an older relay kept under its own key once, and carry it into the group record', async () => {
+    // Prepare: the group's record and its chat record as an older relay wrote them.
+    const calls: Call[] = [];
+    const sink = chatSink(fakeAdapter({ edit: true, remove: false, thread: true }, calls), { now: () => T0 });
+    const state = versionedState();
+    await state.put(`group#ops#${createHash('sha256').update(GROUP_KEY).digest('hex')}`, {
+      receivedAt: '2026-11-21T11:00:00.000Z',
+      keys: ['old'],
+      appliedAt: '2026-11-21T11:00:00.000Z',
+    });
+    await state.put(chatGroupKey('fakegroup', 'ops', GROUP_KEY), { messages: ['m0'], status: 'firing' });
+    const { delivery, group } = await underHandler(deliveryOf(destination, 1, 'resolved', state, 'a'), 1);
+
+    // Act
+    await sink.deliver(delivery);
+    await group.succeeded();
+
+    // Assess
+    expect(group.legacy).toBe(true);
+    expect(calls.map(({ call, id }) => [call, id ?? ''])).toEqual([['edit', 'm0']]);
+    expect(await readGroupRecord(state, 'ops', GROUP_KEY)).toMatchObject({
+      v: 2,
+      sink: { messages: ['m0'], status: 'resolved' },
+    });
+  });
+
+  it('should look up what a crashed receive may have posted, and post nothing twice', async () => {
+    // Prepare: the first receive posts both messages and dies before anything is written.
+    const calls: Call[] = [];
+    const lookups: { key: string; since: number; thread?: string }[] = [];
+    const sink = chatSink(
+      fakeAdapter({ edit: true, remove: false, thread: true }, calls, {
+        channel: (made) => ({ find: findByKey(made, lookups) }),
+      }),
+      { now: () => T0 },
+    );
+    const state = versionedState();
+    const delivery = deliveryOf(destination, 2, 'firing', state, 'a');
+    await sink.deliver((await underHandler(delivery, 1)).delivery);
+
+    // Act: its second receive.
+    const retry = await underHandler(delivery, 2);
+    await sink.deliver(retry.delivery);
+
+    // Assess
+    expect(retry.group.unsure).toBe(true);
+    expect(calls.map((c) => c.call)).toEqual(['post', 'post']);
+    expect(lookups.map((l) => [l.key, l.since])).toEqual([
+      [calls[0].key, T0],
+      [calls[1].key, T0],
+    ]);
+  });
+
+  it('should stop looking up once the first post a crashed receive may have made was not made', async () => {
+    // Prepare: the first receive died before its first post.
+    const calls: Call[] = [];
+    const lookups: { key: string; since: number; thread?: string }[] = [];
+    const sink = chatSink(
+      fakeAdapter({ edit: true, remove: false, thread: true }, calls, {
+        channel: (made) => ({ find: findByKey(made, lookups) }),
+      }),
+      { now: () => T0 },
+    );
+    const state = versionedState();
+    const retry = await underHandler(deliveryOf(destination, 2, 'firing', state, 'a'), 2);
+
+    // Act
+    await sink.deliver(retry.delivery);
+
+    // Assess
+    expect(calls.map((c) => c.call)).toEqual(['post', 'post']);
+    expect(lookups).toHaveLength(1);
+    expect(retry.group.unsure).toBe(false);
   });
 });

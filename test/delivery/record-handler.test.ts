@@ -3,7 +3,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import type { RelayConfig } from '../../lib/config/types.ts';
-import { markProgress } from '../../lib/delivery/deadline.ts';
+import { beforeVendorCall, markProgress } from '../../lib/delivery/deadline.ts';
 import {
   DeferredError,
   OutOfTimeError,
@@ -73,6 +73,7 @@ const notification: Notification = {
 class MemoryStateStore implements StateStore {
   readonly items = new Map<string, { value: object; expiresAt?: number }>();
   readonly puts: { key: string; value: object; ttlSeconds?: number }[] = [];
+  readonly gets: string[] = [];
   getError?: Error;
   putError?: Error;
   readonly #now: () => number;
@@ -82,6 +83,7 @@ class MemoryStateStore implements StateStore {
   }
 
   async get<T extends object = Record<string, unknown>>(key: string): Promise<T | undefined> {
+    this.gets.push(key);
     if (this.getError) throw this.getError;
     const item = this.items.get(key);
     if (!item || (item.expiresAt !== undefined && item.expiresAt <= this.#now())) return undefined;
@@ -1700,6 +1702,248 @@ describe('Function: createRecordHandler', () => {
       expect(logs).toContain('will retry');
       expect(logs).toContain('ECONNREFUSED');
       expect(logs).not.toContain(SECRET);
+    });
+  });
+
+  describe('Returned handler: one group record, read once and written once', () => {
+    const groupKey = () => groupStateKey('audit', notification.groupKey);
+    const recordIn = (state: StateStore) => state.get<GroupRecord>(groupKey());
+
+    it('should read the group’s record once and write it once for a delivered record, nothing else', async () => {
+      // Prepare
+      const { handler, state } = setup();
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+
+      // Assess
+      expect(state.gets).toEqual([groupKey()]);
+      expect(state.puts.map((put) => put.key)).toEqual([groupKey()]);
+    });
+
+    it('should read a group’s record once for the batch, and judge its later records by what the earlier ones left', async () => {
+      // Prepare: the notification and, a second later, its HA copy, in one batch.
+      const { handler, state, deliveries, telemetry } = setup();
+      const copy = message('k1', { receivedAt: new Date(NOW - 1_000).toISOString() });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', copy)));
+
+      // Assess
+      expect(state.gets).toEqual([groupKey()]);
+      expect(deliveries).toHaveLength(1);
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
+    });
+
+    it('should read a group record an older relay wrote (the applied notification alone), telling the sink', async () => {
+      // Prepare
+      const { handler, state, deliveries, telemetry } = setup();
+      await state.put(groupKey(), { receivedAt: RECEIVED_AT, keys: ['k1'], appliedAt: RECEIVED_AT });
+
+      // Act
+      const later = message('k2', { receivedAt: new Date(NOW - 1_000).toISOString() });
+      await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', later)));
+
+      // Assess
+      expect(telemetry.get('DuplicatesSkipped', 'audit')).toBe(1);
+      expect(deliveries.map((d) => [d.idempotencyKey, d.group?.legacy])).toEqual([['k2', true]]);
+      expect(await recordIn(state)).toMatchObject({ v: 2, keys: ['k2'] });
+    });
+
+    it('should keep what the sink keeps for the group, and hand it to the next delivery', async () => {
+      // Prepare
+      const { handler, deliveries } = setup({
+        outcome: async (delivery) => {
+          if (delivery.idempotencyKey === 'k1')
+            await delivery.group?.keep({ messages: ['m1'] }, { ttlSeconds: 86_400 * 30 });
+        },
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'))));
+      await handler(event(sqsRecord('2', message('k2'))));
+
+      // Assess
+      expect(deliveries.map((d) => d.group?.kept)).toEqual([undefined, { messages: ['m1'] }]);
+    });
+
+    it('should write no crash marker on a message’s first receive, and one before its first vendor call from the second receive on', async () => {
+      // Prepare
+      const seen: (GroupRecord['pending'] | undefined)[] = [];
+      const { handler, state } = setup({
+        outcome: async (delivery) => {
+          await beforeVendorCall();
+          seen.push((await state.get<GroupRecord>(groupKey()))?.pending);
+          throw new RetryableError('webhook hooks.example.com answered 503 Service Unavailable');
+        },
+      });
+      const body = message('k1');
+
+      // Act
+      await handler(event(sqsRecord('1', body)));
+      await handler(event(sqsRecord('1', body, { receiveCount: 2 })));
+
+      // Assess: attempt 2 began with its marker and the count of attempt 1 in one write.
+      expect(seen[0]).toBeUndefined();
+      expect(seen[1]?.[pendingId(body)]).toMatchObject({ started: 2, failures: 1 });
+      expect((await recordIn(state))?.pending?.[pendingId(body)]).toMatchObject({ failures: 2 });
+      expect((await recordIn(state))?.pending?.[pendingId(body)]?.started).toBeUndefined();
+    });
+
+    it('should count an attempt that began and never ended as failed, and tell the sink its calls may have gone out unrecorded', async () => {
+      // Prepare: attempt 2 wrote its marker and the function died in it.
+      const { handler, state, deliveries } = setup();
+      const body = message('k1');
+      await state.put(groupKey(), {
+        v: 2,
+        pending: {
+          [pendingId(body)]: {
+            receivedAt: RECEIVED_AT,
+            failures: 1,
+            firstFailureAt: RECEIVED_AT,
+            started: 2,
+            at: NOW - 200_000,
+          },
+        },
+      });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', body, { receiveCount: 3 })));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries.map((d) => [d.attempt, d.group?.unsure, d.group?.since])).toEqual([
+        [3, true, NOW - 200_000],
+      ]);
+      expect((await recordIn(state))?.pending).toBeUndefined();
+    });
+
+    it('should dead-letter the 5th attempt that crashed with its reason, without trying it again', async () => {
+      // Prepare
+      const { handler, state, deliveries, queue } = setup();
+      const body = message('k1');
+      await state.put(groupKey(), {
+        v: 2,
+        pending: {
+          [pendingId(body)]: {
+            receivedAt: RECEIVED_AT,
+            failures: 4,
+            firstFailureAt: RECEIVED_AT,
+            started: 5,
+            at: NOW - 200_000,
+          },
+        },
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', body, { receiveCount: 7 })));
+
+      // Assess
+      expect(deliveries).toEqual([]);
+      expect(queue.deadLettered[0].attributes).toMatchObject({
+        reason:
+          'gave up after 5 attempts: crashed or timed out during attempt 5 (the function stopped before the attempt ended)',
+        attempts: '5',
+        errorType: 'retries-exhausted',
+        firstFailureAt: RECEIVED_AT,
+      });
+      expect(await failuresOf(state, body)).toBeUndefined();
+    });
+
+    it('should keep the journal’s steps of a failed attempt for its retry, and nothing once it is delivered', async () => {
+      // Prepare
+      let fail = true;
+      const journals: (object | undefined)[] = [];
+      const { handler, state } = setup({
+        outcome: async (delivery) => {
+          journals.push(await delivery.group?.journal.get('sent'));
+          await delivery.group?.journal.record('sent', { first: true });
+          if (fail) throw new RetryableError('webhook hooks.example.com answered 503 Service Unavailable');
+        },
+      });
+      const body = message('k1');
+
+      // Act
+      await handler(event(sqsRecord('1', body)));
+      fail = false;
+      await handler(event(sqsRecord('1', body, { receiveCount: 2 })));
+
+      // Assess
+      expect(journals).toEqual([undefined, { first: true }]);
+      expect((await recordIn(state))?.pending).toBeUndefined();
+    });
+
+    it('should be sure of what the previous receive wrote, and unsure after a receive that wrote nothing', async () => {
+      // Prepare: the first receive waits and writes its step; the second is held behind a group-mate.
+      const unsure: (boolean | undefined)[] = [];
+      let calls = 0;
+      const { handler } = setup({
+        outcome: async (delivery) => {
+          unsure.push(delivery.group?.unsure);
+          calls++;
+          if (calls === 1) {
+            await delivery.group?.journal.record('slot', { at: NOW + 1_000 });
+            throw new DeferredError('pacing', { retryAfterSeconds: 1 });
+          }
+        },
+      });
+      const body = message('k1');
+
+      // Act
+      await handler(event(sqsRecord('1', body)));
+      await handler(event(sqsRecord('1', body, { receiveCount: 2 })));
+      await handler(event(sqsRecord('2', message('k2'), { receiveCount: 3 })));
+
+      // Assess
+      expect(unsure).toEqual([false, false, true]);
+    });
+
+    it('should start the count afresh for a redriven message, keeping its journal', async () => {
+      // Prepare: dead-lettered with 4 failures counted by a relay that could not clear them.
+      const journals: (object | undefined)[] = [];
+      const { handler, state, queue } = setup({
+        outcome: async (delivery) => {
+          journals.push(await delivery.group?.journal.get('sent'));
+          throw new RetryableError('webhook hooks.example.com answered 503 Service Unavailable');
+        },
+      });
+      const body = message('k1');
+      await state.put(groupKey(), {
+        v: 2,
+        pending: {
+          [pendingId(body)]: {
+            receivedAt: RECEIVED_AT,
+            failures: 4,
+            firstFailureAt: RECEIVED_AT,
+            steps: { sent: { n: 2 } },
+          },
+        },
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', body)));
+
+      // Assess
+      expect(queue.deadLettered).toEqual([]);
+      expect(journals).toEqual([{ n: 2 }]);
+      expect(await failuresOf(state, body)).toEqual({
+        failures: 1,
+        firstFailureAt: new Date(NOW).toISOString(),
+      });
+    });
+
+    it('should drop a message whose group record says a copy was renewed in its place', async () => {
+      // Prepare
+      const { handler, state, deliveries, queue } = setup();
+      await state.put(groupKey(), { v: 2, renewed: { 'msg-1': NOW + 3_600_000 } });
+
+      // Act
+      const result = await handler(event(sqsRecord('1', message('k1'), { receiveCount: 9 })));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([]);
+      expect(deliveries).toEqual([]);
+      expect(queue.deadLettered).toEqual([]);
     });
   });
 

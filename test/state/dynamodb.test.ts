@@ -43,6 +43,23 @@ describe('Class: DynamoDbStateStore', () => {
       });
     });
 
+    it('should read eventually consistently when told it will do, for advisory state', async () => {
+      // Prepare
+      ddbMock.on(GetCommand).resolves({ Item: { pk: 'slackpace#C1', value: { next: 1 }, version: 3 } });
+
+      // Act
+      const value = await store.get('slackpace#C1', { consistent: false });
+      const versioned = await store.getVersioned('slackpace#C1', { consistent: false });
+
+      // Assess
+      expect(value).toEqual({ next: 1 });
+      expect(versioned).toEqual({ value: { next: 1 }, version: 3 });
+      expect(ddbMock.commandCalls(GetCommand).map((call) => call.args[0].input.ConsistentRead)).toEqual([
+        false,
+        false,
+      ]);
+    });
+
     it('should return undefined when there is no item', async () => {
       // Prepare
       ddbMock.on(GetCommand).resolves({});
