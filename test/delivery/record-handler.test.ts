@@ -1771,7 +1771,7 @@ describe('Function: createRecordHandler', () => {
       // Prepare
       const seen: (GroupRecord['pending'] | undefined)[] = [];
       const { handler, state } = setup({
-        outcome: async (delivery) => {
+        outcome: async () => {
           await beforeVendorCall();
           seen.push((await state.get<GroupRecord>(groupKey()))?.pending);
           throw new RetryableError('webhook hooks.example.com answered 503 Service Unavailable');
