@@ -1,38 +1,71 @@
 /**
- * `npm run preview -- --config relay.yaml [--destination NAME] FILE.json`: prints what each
- * destination the notification in FILE routes to would send, and sends nothing
- * (lib/ops/preview.ts).
+ * `npm run preview -- [--config relay.yaml] [--destination NAME] FILE.json`: prints what each
+ * destination the notification in FILE routes to would send, and which destinations it does
+ * not route to and why; sends nothing (lib/ops/preview.ts). The config is found as `npm start`
+ * finds it: --config, else RELAY_CONFIG, else ./relay.yaml.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../lib/config/load.ts';
-import { formatPreview, parsePayload, previewNotification } from '../lib/ops/preview.ts';
-
-const USAGE = 'usage: npm run preview -- --config relay.yaml [--destination NAME] FILE.json';
+import {
+  formatPreview,
+  PREVIEW_USAGE,
+  parsePayload,
+  previewArguments,
+  previewNotification,
+  unmatchedDestinations,
+} from '../lib/ops/preview.ts';
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    options: { config: { type: 'string' }, destination: { type: 'string' }, help: { type: 'boolean' } },
-    allowPositionals: true,
-  });
-  if (values.help || !values.config || positionals.length !== 1) {
-    process.stderr.write(`${USAGE}\n`);
-    return values.help ? 0 : 2;
-  }
+  let parsed: ReturnType<typeof parse>;
   try {
-    const config = parseConfig(readFileSync(values.config, 'utf8'), values.config);
-    const notification = parsePayload(readFileSync(positionals[0], 'utf8'));
-    if (values.destination && !config.destinations.some((d) => d.name === values.destination)) {
-      process.stderr.write(`no destination named "${values.destination}" in ${values.config}\n`);
+    parsed = parse();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${PREVIEW_USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stderr.write(`${PREVIEW_USAGE}\n`);
+    return 0;
+  }
+  const given = previewArguments({
+    config: values.config,
+    destination: values.destination,
+    positionals,
+    env: process.env,
+    cwd: process.cwd(),
+  });
+  if (!given.ok) {
+    process.stderr.write(`${given.message}\n`);
+    return 2;
+  }
+  const { configPath, payloadPath, destination } = given.arguments;
+  try {
+    const config = parseConfig(readFileSync(configPath, 'utf8'), configPath);
+    const notification = parsePayload(readFileSync(payloadPath, 'utf8'));
+    if (destination && !config.destinations.some((d) => d.name === destination)) {
+      process.stderr.write(
+        `no destination named "${destination}" in ${configPath} (it has ${config.destinations.map((d) => d.name).join(', ')})\n`,
+      );
       return 2;
     }
-    const previews = await previewNotification(config, notification, { destination: values.destination });
-    process.stdout.write(formatPreview(previews));
+    const previews = await previewNotification(config, notification, { destination });
+    process.stdout.write(
+      formatPreview(previews, unmatchedDestinations(config, notification, { destination })),
+    );
     return previews.some((p) => p.error !== undefined) ? 1 : 0;
   } catch (error) {
     process.stderr.write(`${error instanceof ConfigError ? error.message : (error as Error).message}\n`);
     return 1;
   }
+}
+
+function parse() {
+  return parseArgs({
+    options: { config: { type: 'string' }, destination: { type: 'string' }, help: { type: 'boolean' } },
+    allowPositionals: true,
+  });
 }
 
 process.exitCode = await main();

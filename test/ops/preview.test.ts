@@ -1,8 +1,18 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../lib/config/load.ts';
 import type { RelayConfig } from '../../lib/config/types.ts';
-import { formatPreview, maskSecrets, parsePayload, previewNotification } from '../../lib/ops/preview.ts';
+import {
+  formatPreview,
+  maskSecrets,
+  parsePayload,
+  previewArguments,
+  previewNotification,
+  unmatchedDestinations,
+} from '../../lib/ops/preview.ts';
 import { blockKitBuilderUrl } from '../../lib/sinks/slack/preview.ts';
 import { makeNotification, payloadText } from '../support/notifications.ts';
 
@@ -186,6 +196,228 @@ describe('Function: previewNotification', () => {
 
     // Assess
     expect(text).toBe('The notification routes to no destination: nothing would be sent.\n');
+  });
+});
+
+describe('Function: unmatchedDestinations', () => {
+  it('should list each destination the notification does not route to, with the matcher that turned it away', () => {
+    // Prepare
+    const notification = parsePayload(payloadText('am-0.25-firing.json'));
+
+    // Act
+    const unmatched = unmatchedDestinations(config, notification);
+
+    // Assess
+    expect(unmatched).toEqual([
+      {
+        destination: 'only-db',
+        sink: 'discord',
+        reason: 'team="db" fails for the only alert: no team label (1)',
+      },
+    ]);
+  });
+
+  it('should name every matcher that turned alerts away, how many, and the values they had', () => {
+    // Prepare: each matcher passes some alerts, but no alert passes both.
+    const notification = makeNotification({
+      count: 6,
+      labels: (i) => ({
+        severity: i < 2 ? 'critical' : i < 4 ? 'warning' : 'info',
+        team: i < 2 ? 'web' : 'db',
+      }),
+    });
+    const routed: RelayConfig = {
+      ingest: {},
+      destinations: [
+        {
+          name: 'db-pager',
+          sink: 'webhook',
+          url: 'https://hooks.example/p',
+          matchers: ['severity="critical"', 'team="db"'],
+        },
+        { name: 'all', sink: 'webhook', url: 'https://hooks.example/a' },
+      ],
+    };
+
+    // Act
+    const unmatched = unmatchedDestinations(routed, notification);
+
+    // Assess
+    expect(unmatched.map((u) => u.destination)).toEqual(['db-pager']);
+    expect(unmatched[0].reason).toBe(
+      'no alert passes every matcher. ' +
+        'severity="critical" fails for 4 of 6 alerts: severity="warning" (2), severity="info" (2). ' +
+        'team="db" fails for 2 of 6 alerts: team="web" (2).',
+    );
+  });
+
+  it("should quote and cut the alert's label values, and show at most three", () => {
+    // Prepare: label values are the alert author's, printed to a terminal.
+    const values = ['\u001b[31mred', 'x'.repeat(100), 'a', 'b', 'c'];
+    const notification = makeNotification({ count: 5, labels: (i) => ({ team: values[i] }) });
+    const routed: RelayConfig = {
+      ingest: {},
+      destinations: [
+        { name: 'db', sink: 'webhook', url: 'https://hooks.example/d', matchers: ['team="db"'] },
+      ],
+    };
+
+    // Act
+    const [{ reason }] = unmatchedDestinations(routed, notification);
+
+    // Assess
+    expect(reason).not.toContain('\u001b');
+    expect(reason).toBe(
+      `team="db" fails for all 5 alerts: team="\\u001b[31mred" (1), team="${'x'.repeat(60)}..." (1), team="a" (1), 2 other value(s)`,
+    );
+  });
+
+  it('should look only at the destination asked for', () => {
+    // Prepare
+    const notification = parsePayload(payloadText('am-0.25-firing.json'));
+
+    // Act
+    const asked = unmatchedDestinations(config, notification, { destination: 'ops-slack' });
+
+    // Assess
+    expect(asked).toEqual([]);
+  });
+});
+
+describe('Function: formatPreview, destinations that get nothing', () => {
+  it('should list the destinations matched by no alert after what is sent, with the reason', async () => {
+    // Prepare
+    const notification = parsePayload(payloadText('am-0.25-firing.json'));
+    const previews = await previewNotification(config, notification, { destination: 'stdout' });
+
+    // Act
+    const text = formatPreview(previews, unmatchedDestinations(config, notification));
+
+    // Assess
+    expect(text).toMatch(/^== stdout \(console\): 1 alert\(s\)$/m);
+    expect(
+      text.endsWith(
+        "Nothing for these destinations: no alert passes the destination's matchers.\n" +
+          '== only-db (discord): team="db" fails for the only alert: no team label (1)\n\n',
+      ),
+    ).toBe(true);
+  });
+
+  it('should say so when nothing routes anywhere, and then why', () => {
+    // Prepare
+    const notification = parsePayload(payloadText('am-0.25-firing.json'));
+    const unmatched = unmatchedDestinations(config, notification, { destination: 'only-db' });
+
+    // Act
+    const text = formatPreview([], unmatched);
+
+    // Assess
+    expect(text.split('\n')).toEqual([
+      'The notification routes to no destination: nothing would be sent.',
+      '',
+      "Nothing for these destinations: no alert passes the destination's matchers.",
+      '== only-db (discord): team="db" fails for the only alert: no team label (1)',
+      '',
+      '',
+    ]);
+  });
+
+  it('should say when a routed destination sends nothing', () => {
+    // Act
+    const text = formatPreview([
+      { destination: 'quiet', sink: 'webhook', alerts: 1, requests: [], printed: [], warnings: [] },
+    ]);
+
+    // Assess
+    expect(text).toContain(
+      '== quiet (webhook): 1 alert(s)\nthe sink sends nothing for this notification (it made no request and printed nothing)\n',
+    );
+  });
+});
+
+describe('Function: previewArguments', () => {
+  let dir: string;
+  const payload = 'alert.json';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relay-preview-args-'));
+    await writeFile(join(dir, payload), payloadText('am-0.25-firing.json'));
+    await writeFile(join(dir, 'other.yaml'), 'destinations: []\n');
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('should say what is missing, where it looked, and give the command with the flags given', () => {
+    // Act
+    const result = previewArguments({ destination: 'ops slack', positionals: [], env: {}, cwd: dir });
+
+    // Assess
+    expect(result.ok).toBe(false);
+    expect((result as { message: string }).message.split('\n')).toEqual([
+      `no config: --config was not given, RELAY_CONFIG is not set, and there is no relay.yaml in ${dir}. preview shows what your destinations would send, so it needs the relay.yaml that lists them.`,
+      'no payload: give the file of an Alertmanager webhook body (JSON, as Alertmanager POSTs it) as the last argument (the files under events/alertmanager/ of this repository are such bodies).',
+      '',
+      'For example:',
+      "  npm run preview -- --config path/to/relay.yaml --destination 'ops slack' FILE.json",
+      '',
+      'usage: npm run preview -- [--config relay.yaml] [--destination NAME] FILE.json',
+    ]);
+  });
+
+  it('should find the config as npm start does: RELAY_CONFIG, else ./relay.yaml', async () => {
+    // Act
+    const named = previewArguments({ positionals: [payload], env: { RELAY_CONFIG: 'other.yaml' }, cwd: dir });
+    const missing = previewArguments({
+      positionals: [payload],
+      env: { RELAY_CONFIG: 'gone.yaml' },
+      cwd: dir,
+    });
+    await writeFile(join(dir, 'relay.yaml'), 'destinations: []\n');
+    const local = previewArguments({ positionals: [payload], env: {}, cwd: dir });
+    await rm(join(dir, 'relay.yaml'));
+
+    // Assess
+    expect(named).toEqual({
+      ok: true,
+      arguments: { configPath: join(dir, 'other.yaml'), payloadPath: payload },
+    });
+    expect((missing as { message: string }).message).toContain(
+      `RELAY_CONFIG names ${join(dir, 'gone.yaml')}, which does not exist.\n\nFor example:\n  npm run preview -- --config path/to/relay.yaml alert.json\n`,
+    );
+    expect(local).toEqual({
+      ok: true,
+      arguments: { configPath: join(dir, 'relay.yaml'), payloadPath: payload },
+    });
+  });
+
+  it('should name a --config or payload file that is not there, and more than one payload', () => {
+    // Act
+    const noConfig = previewArguments({ config: 'relay.yml', positionals: [payload], env: {}, cwd: dir });
+    const noPayload = previewArguments({
+      config: 'other.yaml',
+      positionals: ['alerts.json'],
+      env: {},
+      cwd: dir,
+    });
+    const two = previewArguments({
+      config: 'other.yaml',
+      positionals: [payload, 'b c.json'],
+      env: {},
+      cwd: dir,
+    });
+
+    // Assess
+    expect((noConfig as { message: string }).message).toMatch(
+      new RegExp(`^--config relay\\.yml: there is no file ${join(dir, 'relay.yml')}\\.\n`),
+    );
+    expect((noPayload as { message: string }).message).toContain(
+      `payload alerts.json: there is no file ${join(dir, 'alerts.json')}.\n\nFor example:\n  npm run preview -- --config other.yaml FILE.json\n`,
+    );
+    expect((two as { message: string }).message).toMatch(
+      /^one payload file at a time, got 2: alert\.json 'b c\.json'\.\n\nFor example:\n {2}npm run preview -- --config other\.yaml alert\.json\n/,
+    );
   });
 });
 
