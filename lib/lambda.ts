@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { bundledConfig } from './config/bundled.ts';
+import type { ScheduledEvent } from 'aws-lambda';
+import { bundledBuildTime, bundledConfig } from './config/bundled.ts';
 import { ingestSecretNames, sinkSecretNames } from './config/secrets.ts';
 import type { DestinationConfig } from './config/types.ts';
 import { DELIVERY_POLICY } from './delivery/policy.ts';
@@ -13,6 +14,11 @@ import { dlqUrlVar, ENV, queueUrlVar } from './runtime-env.ts';
 import { lazyGetParameters, ParameterStoreSecrets } from './secrets.ts';
 import { DynamoDbStateStore } from './state/dynamodb.ts';
 import { createLambdaTelemetry, type ErrorReporter, type Telemetry } from './telemetry.ts';
+import type { WatchdogCheck } from './watchdog/checker.ts';
+import { resolveWatchdog } from './watchdog/config.ts';
+import { deploymentSince } from './watchdog/deployment.ts';
+import { createWatchdogEnqueue } from './watchdog/enqueue.ts';
+import { createWatchdogRun } from './watchdog/run.ts';
 
 /** The composition root on AWS: turns the environment serverless.yml sets into handlers. */
 
@@ -31,7 +37,17 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   return value;
 }
 
-/** Wires the ingest handler: SQS queues of every sink, the token's parameters, the bundled config. */
+function stateStore(env: NodeJS.ProcessEnv): DynamoDbStateStore {
+  return new DynamoDbStateStore(
+    DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    required(env, ENV.stateTable),
+  );
+}
+
+/**
+ * Wires the ingest handler: SQS queues of every sink, the token's parameters, the bundled config;
+ * with a `watchdog:` block, the state table, where it records the heartbeats.
+ */
 export function awsIngest(
   env: NodeJS.ProcessEnv,
   reporter?: ErrorReporter,
@@ -55,6 +71,7 @@ export function awsIngest(
     }),
     enqueuer: new SqsEnqueuer(new SQSClient({}), queueUrls),
     telemetry,
+    ...(config.watchdog ? { state: stateStore(env) } : {}),
   });
   return { handler, telemetry };
 }
@@ -82,10 +99,7 @@ export function awsSink<C extends DestinationConfig>(
       path: required(env, ENV.secretsPath),
       names: sinkSecretNames(config, sinkName),
     }),
-    state: new DynamoDbStateStore(
-      DynamoDBDocumentClient.from(new DynamoDBClient({})),
-      required(env, ENV.stateTable),
-    ),
+    state: stateStore(env),
     queue: new SqsRecordQueue(sqs, {
       queueUrl: required(env, queueUrlVar(sinkName)),
       dlqUrl: required(env, dlqUrlVar(sinkName)),
@@ -95,5 +109,64 @@ export function awsSink<C extends DestinationConfig>(
     maxReceiveCount: positiveInteger(env, ENV.maxReceiveCount, DELIVERY_POLICY.receiveBackstop),
     maxAttempts: DELIVERY_POLICY.maxAttempts,
   });
+  return { handler, telemetry };
+}
+
+export type WatchdogHandler = (event: ScheduledEvent) => Promise<WatchdogCheck>;
+
+/**
+ * Wires the watchdog's scheduled check (every minute, EventBridge): the state table, the SQS
+ * queues of the sinks its destinations use, the bundled config and build time. A silence is
+ * counted from no earlier than the first check of this deployment (lib/watchdog/deployment.ts),
+ * read once per container. A failed check is reported and thrown (a Lambda error; the next
+ * minute's check retries what it claimed).
+ */
+export function awsWatchdog(
+  env: NodeJS.ProcessEnv,
+  reporter?: ErrorReporter,
+): { handler: WatchdogHandler; telemetry: Telemetry } {
+  const config = bundledConfig();
+  const watchdog = resolveWatchdog(config.watchdog);
+  if (!watchdog) {
+    // The stack deploys this function only for a config with the block.
+    throw new Error('watchdog: is not configured in the bundled config: nothing to check');
+  }
+  const builtAt = bundledBuildTime();
+  const telemetry = createLambdaTelemetry({ serviceName: 'watchdog', reporter });
+  const state = stateStore(env);
+  // Only the queues of the sinks the page goes to; a missing URL fails the cold start.
+  const queueUrls = new Map<string, string>();
+  for (const name of watchdog.destinations) {
+    const destination = config.destinations.find((d) => d.name === name);
+    if (!destination) throw new Error(`watchdog.destinations: unknown destination "${name}"`);
+    queueUrls.set(destination.sink, required(env, queueUrlVar(destination.sink)));
+  }
+  let since: Promise<Date> | undefined;
+  const run = createWatchdogRun({
+    state,
+    watchdog,
+    destinations: config.destinations,
+    enqueue: createWatchdogEnqueue({
+      destinations: config.destinations,
+      enqueuer: new SqsEnqueuer(new SQSClient({}), queueUrls),
+    }),
+    telemetry,
+    since: () => {
+      // Once per container; a failed read is tried again at the next check.
+      since ??= deploymentSince(state, watchdog.alertname, builtAt, new Date()).catch((error: unknown) => {
+        since = undefined;
+        throw error;
+      });
+      return since;
+    },
+  });
+  const handler: WatchdogHandler = async () => {
+    try {
+      return await run();
+    } catch (error) {
+      telemetry.reportError(error, { stage: 'watchdog' });
+      throw error;
+    }
+  };
   return { handler, telemetry };
 }

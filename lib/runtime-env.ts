@@ -5,6 +5,8 @@
 export const ENV = {
   /** The validated config, JSON, injected by the build (esbuild define). */
   bundledConfig: 'RELAY_BUNDLED_CONFIG',
+  /** When `npm run build` built the bundle (ISO 8601), injected like the config: the watchdog's deployment (lib/watchdog/deployment.ts). */
+  builtAt: 'RELAY_BUILT_AT',
   /** SSM path of the stage's secrets, `/alertmanager-relay-prod/`: one SecureString per secret NAME under it. */
   secretsPath: 'RELAY_SECRETS_PATH',
   /** DynamoDB state table name. */

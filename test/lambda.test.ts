@@ -10,14 +10,14 @@ import {
 } from '@aws-sdk/client-sqs';
 import { GetParametersCommand, type GetParametersCommandInput, SSMClient } from '@aws-sdk/client-ssm';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, ScheduledEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../lib/alertmanager/types.ts';
 import { ConfigError, parseConfig } from '../lib/config/load.ts';
 import { groupStateKey } from '../lib/delivery/group-state.ts';
-import { awsIngest, awsSink } from '../lib/lambda.ts';
+import { awsIngest, awsSink, awsWatchdog } from '../lib/lambda.ts';
 import { queueDeduplicationId } from '../lib/queue/idempotency.ts';
 import type { QueueMessage } from '../lib/queue/message.ts';
 import { consoleSink } from '../lib/sinks/console/console.ts';
@@ -475,6 +475,208 @@ describe('Module: lambda wiring', () => {
       const [dlq] = sqsMock.commandCalls(SendMessageCommand);
       expect(dlq.args[0].input.MessageAttributes?.attempts).toEqual({ DataType: 'String', StringValue: '5' });
       expect(dlq.args[0].input.MessageAttributes?.reason?.StringValue).toMatch(/^gave up after 5 attempts: /);
+    });
+  });
+
+  describe('Function: awsWatchdog', () => {
+    const WATCHDOG_YAML = `${RELAY_YAML}watchdog:\n  destinations: [audit]\n  silentAfter: 300\n`;
+    const START = Date.parse('2026-11-21T12:00:00.000Z');
+    const WATCHDOG_GROUP = '{}/{alertname="Watchdog"}:{alertname="Watchdog"}';
+    const heartbeat: Notification = {
+      ...notification,
+      groupKey: WATCHDOG_GROUP,
+      groupLabels: { alertname: 'Watchdog' },
+      commonLabels: { alertname: 'Watchdog', severity: 'none' },
+      commonAnnotations: {},
+      alerts: [
+        {
+          ...notification.alerts[0],
+          labels: { alertname: 'Watchdog', severity: 'none' },
+          annotations: {},
+          fingerprint: 'e2a7b4d5c6f70812',
+        },
+      ],
+    };
+    const tick: ScheduledEvent = {
+      version: '0',
+      id: 'tick-1',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: '2026-11-21T12:00:00Z',
+      region: 'eu-west-1',
+      resources: ['arn:aws:events:eu-west-1:123456789012:rule/relay-ci-watchdog'],
+      detail: {},
+    };
+    /** What the watchdog function is given: the state table and the queue of its destination's sink, nothing else. */
+    const watchdogEnv = { STATE_TABLE: 'relay-ci-state', QUEUE_URL_WEBHOOK: QUEUES.QUEUE_URL_WEBHOOK };
+    const at = (seconds: number) => vi.setSystemTime(new Date(START + seconds * 1000));
+    const bodies = (): QueueMessage[] =>
+      (sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? []).map((e) => JSON.parse(e.MessageBody ?? ''));
+
+    beforeEach(() => {
+      vi.stubEnv('RELAY_BUNDLED_CONFIG', JSON.stringify(parseConfig(WATCHDOG_YAML, 'test')));
+      vi.stubEnv('RELAY_BUILT_AT', '2026-11-21T11:55:00.000Z');
+      vi.useFakeTimers({ toFake: ['Date'] });
+      at(0);
+    });
+
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('should page through the webhook queue when ingest stops recording heartbeats, and resolve when they return', async () => {
+      // Prepare
+      const requests: string[] = [];
+      vi.stubGlobal(
+        'fetch',
+        vi.fn(async (_url: URL | string, init: RequestInit) => {
+          requests.push(String(init.body));
+          return new Response(null, { status: 204 });
+        }),
+      );
+      const ingest = awsIngest(env).handler;
+      const { handler: watchdog } = awsWatchdog(watchdogEnv);
+      const sink = awsSink(webhookSink, env).handler;
+
+      // Act
+      const recorded = await ingest(apiEvent(JSON.stringify(heartbeat)));
+      const first = await watchdog(tick);
+      at(299);
+      const quiet = await watchdog(tick);
+      at(300);
+      const paged = await watchdog(tick);
+      const [pageEntry] = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      const delivered = await sink({ Records: [toRecord(pageEntry, QUEUES.QUEUE_URL_WEBHOOK)] });
+      at(400);
+      await ingest(apiEvent(JSON.stringify(heartbeat), INGEST_TOKEN, 'req-2'));
+      const resolved = await watchdog(tick);
+
+      // Assess: the heartbeat went to the state table, not to a queue.
+      expect(recorded.statusCode).toBe(202);
+      expect(JSON.parse(recorded.body ?? '')).toEqual({ notification: WATCHDOG_GROUP, destinations: [] });
+      expect(ddbMock.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({
+        pk: 'watchdog#Watchdog',
+        value: {
+          lastHeartbeatAt: '2026-11-21T12:00:00.000Z',
+          receiver: 'lambda',
+          externalURL: 'http://vm:9093',
+        },
+      });
+      expect(first).toEqual({ armed: true, silentForSeconds: 0, enqueued: [] });
+      expect(quiet.enqueued).toEqual([]);
+      expect(paged.enqueued.map((e) => e.transition)).toEqual(['page']);
+      expect(resolved.enqueued.map((e) => e.transition)).toEqual(['resolve']);
+      // One message per transition on the audit destination's (webhook) queue, none elsewhere.
+      expect([...sentEntries().keys()]).toEqual([QUEUES.QUEUE_URL_WEBHOOK]);
+      const [page, resolve] = bodies();
+      expect(page).toMatchObject({
+        destination: 'audit',
+        sink: 'webhook',
+        receivedAt: '2026-11-21T12:05:00.000Z',
+      });
+      expect(page.notification.status).toBe('firing');
+      expect(page.notification.alerts[0].labels).toEqual({
+        alertname: 'AlertmanagerSilent',
+        severity: 'critical',
+        watchdog: 'alertmanager-relay',
+      });
+      expect(page.notification.alerts[0].startsAt).toBe('2026-11-21T12:00:00.000Z');
+      expect(resolve.notification.status).toBe('resolved');
+      expect(resolve.notification.groupKey).toBe(page.notification.groupKey);
+      expect(pageEntry.MessageGroupId).toMatch(/^audit:/);
+      // The sink delivered the page like any notification; the watchdog read no secret.
+      expect(delivered).toEqual({ batchItemFailures: [] });
+      expect(JSON.parse(requests[0]).commonLabels.alertname).toBe('AlertmanagerSilent');
+      // (its environment has no secrets path at all): the parameters read are ingest's and the sink's.
+      expect(
+        new Set(secretsMock.commandCalls(GetParametersCommand).flatMap((call) => call.args[0].input.Names)),
+      ).toEqual(new Set([`${SECRETS_PATH}INGEST_TOKEN`, `${SECRETS_PATH}AUDIT_HOOK_SECRET`]));
+    });
+
+    it('should not page at the first check of a new deployment, however old the last heartbeat', async () => {
+      // Prepare: a heartbeat, then the block removed for a week and deployed again.
+      await awsIngest(env).handler(apiEvent(JSON.stringify(heartbeat)));
+      at(7 * 24 * 3600);
+      vi.stubEnv('RELAY_BUILT_AT', new Date(START + 7 * 24 * 3600_000 - 120_000).toISOString());
+      const { handler: watchdog } = awsWatchdog(watchdogEnv);
+
+      // Act
+      const first = await watchdog(tick);
+      at(7 * 24 * 3600 + 300);
+      const later = await watchdog(tick);
+
+      // Assess
+      expect(first.enqueued).toEqual([]);
+      expect(later.enqueued.map((e) => e.transition)).toEqual(['page']);
+      expect(bodies()[0].notification.alerts[0].startsAt).toBe('2026-11-21T12:00:00.000Z');
+    });
+
+    it('should throw when SQS refuses the page, and send the same message again at the next check', async () => {
+      // Prepare
+      await awsIngest(env).handler(apiEvent(JSON.stringify(heartbeat)));
+      const { handler: watchdog } = awsWatchdog(watchdogEnv);
+      await watchdog(tick);
+      at(300);
+      sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: SendMessageBatchRequestEntry[] }) => ({
+        Successful: [],
+        Failed: input.Entries.map((e) => ({ Id: e.Id, SenderFault: false, Code: 'InternalError' })),
+      }));
+
+      // Act
+      const refused = watchdog(tick);
+      await expect(refused).rejects.toThrow(/the watchdog's page was not accepted by the queue of webhook/);
+      const attempts = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries: SendMessageBatchRequestEntry[] }) => ({
+        Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `sqs-${e.Id}`, MD5OfMessageBody: 'x' })),
+        Failed: [],
+      }));
+      at(360);
+      const retried = await watchdog(tick);
+
+      // Assess
+      expect(retried.enqueued.map((e) => e.transition)).toEqual(['page']);
+      const all = sentEntries().get(QUEUES.QUEUE_URL_WEBHOOK) ?? [];
+      expect(all.length).toBe(attempts.length + 1);
+      expect(new Set(all.map((e) => e.MessageDeduplicationId)).size).toBe(1);
+      expect(new Set(all.map((e) => e.MessageBody)).size).toBe(1);
+    });
+
+    it.each(['STATE_TABLE', 'QUEUE_URL_WEBHOOK'])('should fail clearly when %s is missing', (name) => {
+      // Prepare
+      const rest: NodeJS.ProcessEnv = { ...watchdogEnv };
+      delete rest[name];
+
+      // Act & Assess
+      expect(() => awsWatchdog(rest)).toThrow(`environment variable ${name} is not set`);
+    });
+
+    it('should fail clearly when the bundle carries no build time', () => {
+      // Prepare
+      vi.stubEnv('RELAY_BUILT_AT', '');
+
+      // Act & Assess
+      expect(() => awsWatchdog(watchdogEnv)).toThrow(
+        /RELAY_BUILT_AT is empty: build the functions with `npm run build`/,
+      );
+    });
+
+    it('should refuse to start for a config without a watchdog block', () => {
+      // Prepare
+      vi.stubEnv('RELAY_BUNDLED_CONFIG', JSON.stringify(parseConfig(RELAY_YAML, 'test')));
+
+      // Act & Assess
+      expect(() => awsWatchdog(watchdogEnv)).toThrow('watchdog: is not configured in the bundled config');
+    });
+
+    it('should give ingest the state table only for a config with a watchdog block', () => {
+      // Prepare
+      const { STATE_TABLE: _, ...rest } = env;
+
+      // Act & Assess
+      expect(() => awsIngest(rest)).toThrow('environment variable STATE_TABLE is not set');
+      vi.stubEnv('RELAY_BUNDLED_CONFIG', JSON.stringify(parseConfig(RELAY_YAML, 'test')));
+      expect(() => awsIngest(rest)).not.toThrow();
     });
   });
 

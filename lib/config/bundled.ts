@@ -25,3 +25,18 @@ export function bundledConfig(): RelayConfig {
   config.ingest ??= {};
   return config;
 }
+
+/**
+ * When `npm run build` built this bundle (ISO 8601), injected with esbuild's define like the
+ * config: the watchdog function tells its deployment by it (lib/watchdog/deployment.ts).
+ */
+export function bundledBuildTime(): string {
+  // Written out literally: esbuild's define replaces exactly this expression.
+  const text = process.env.RELAY_BUILT_AT;
+  if (!text || Number.isNaN(Date.parse(text))) {
+    throw new ConfigError('bundle', [
+      `RELAY_BUILT_AT is ${text ? `not a time: ${JSON.stringify(text.slice(0, 40))}` : 'empty'}: build the functions with \`npm run build\``,
+    ]);
+  }
+  return new Date(text).toISOString();
+}
