@@ -182,6 +182,10 @@ export class RelayMetrics {
       'notifications_unrouted_total',
       "Accepted notifications that matched no destination's matchers.",
     );
+    const heartbeats = plainCounter(
+      'watchdog_heartbeats_total',
+      "Notifications carrying the watchdog's always-firing alert, recorded as heartbeats (docs/watchdog.md).",
+    );
     const stormsStarted = perDestinationCounter(
       'storms_started_total',
       'Alert storms started on a chat destination: new groups fold into one digest.',
@@ -239,6 +243,7 @@ export class RelayMetrics {
       NotificationsReceived: plain(received),
       NotificationsRejected: plain(rejected),
       NotificationsUnrouted: plain(unrouted),
+      WatchdogHeartbeats: plain(heartbeats),
       StormStarted: labelled(stormsStarted),
       StormEnded: labelled(stormsEnded),
       DigestPosted: labelled(digests),
@@ -284,7 +289,7 @@ export class RelayMetrics {
       this.#latency.zero(labels);
       for (const counter of perDestinationCounters) counter.inc(labels, 0);
     }
-    for (const counter of [received, rejected, unrouted]) counter.inc(0);
+    for (const counter of [received, rejected, unrouted, heartbeats]) counter.inc(0);
 
     if (options.queueState) this.#queueGauges(options.queueState, registers);
     if (options.defaultMetrics ?? true) {
