@@ -16,7 +16,7 @@ import {
   deploymentSettings,
 } from '../lib/infra/deployment.ts';
 import { fragmentFiles, generateFragments } from '../lib/infra/fragments.ts';
-import { bundleDir, INGEST_FUNCTION } from '../lib/infra/names.ts';
+import { bundleDir, INGEST_FUNCTION, WATCHDOG_FUNCTION } from '../lib/infra/names.ts';
 import { ENV } from '../lib/runtime-env.ts';
 import { sinks } from '../lib/sinks/registry.ts';
 import {
@@ -24,6 +24,7 @@ import {
   copyGraphAssets,
   GRAPH_ASSETS_DIR,
 } from '../lib/sinks/slack/graph/assets.ts';
+import { watchdogWarnings } from '../lib/watchdog/config.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   if (refusal) throw new ConfigError(source, [refusal]);
   const problems = buildProblems(config);
   if (problems.length > 0) throw new ConfigError(source, problems);
+  for (const warning of watchdogWarnings(config.watchdog)) console.warn(`warning: ${warning}`);
   let deployment: DeploymentSettings;
   try {
     deployment = deploymentSettings(
@@ -51,20 +53,28 @@ async function main(): Promise<void> {
     if (error instanceof DeploymentConfigError) throw new ConfigError(source, error.problems);
     throw error;
   }
-  console.log(`stack: ingest + ${deployment.sinks.join(', ')} (the sinks the destinations use)`);
+  console.log(
+    `stack: ingest + ${deployment.sinks.join(', ')} (the sinks the destinations use)` +
+      (deployment.watchdog ? ` + ${WATCHDOG_FUNCTION} (every minute)` : ''),
+  );
+  // The watchdog function tells its deployment by when it was built (lib/watchdog/deployment.ts).
+  const builtAt = new Date().toISOString();
 
   // Every registered sink is bundled (in parallel, so it costs no time; bench/cold-start.ts
   // measures them all); only the deployed ones are in the fragments, so only those are zipped.
   const entries: Record<string, string> = { [INGEST_FUNCTION]: 'functions/ingest.ts' };
   for (const sink of sinks) entries[sink.name] = `functions/sinks/${sink.name}.ts`;
+  // Only when deployed: the function reads the watchdog: block and refuses a config without one.
+  if (deployment.watchdog) entries[WATCHDOG_FUNCTION] = 'functions/watchdog.ts';
   const missing = Object.values(entries).filter((entry) => !existsSync(join(root, entry)));
   if (missing.length > 0) throw new Error(`missing Lambda entry points: ${missing.join(', ')}`);
 
   await rm(join(root, '.build'), { recursive: true, force: true });
-  const [bundles, , configLiteral] = await Promise.all([
-    Promise.all(Object.entries(entries).map(([name, entry]) => bundle(name, entry, config))),
+  const [bundles, , configLiteral, builtAtLiteral] = await Promise.all([
+    Promise.all(Object.entries(entries).map(([name, entry]) => bundle(name, entry, config, builtAt))),
     writeFragments(deployment),
     printedLiteral(JSON.stringify(config)),
+    printedLiteral(builtAt),
   ]);
 
   for (const { name, outputs, assetBytes } of bundles) {
@@ -77,6 +87,11 @@ async function main(): Promise<void> {
     if (!code.some((output) => output.text.includes(configLiteral))) {
       throw new Error(
         `${bundleDir(name)} does not carry the config: read process.env.${ENV.bundledConfig} literally`,
+      );
+    }
+    if (name === WATCHDOG_FUNCTION && !code.some((output) => output.text.includes(builtAtLiteral))) {
+      throw new Error(
+        `${bundleDir(name)} does not carry the build time: read process.env.${ENV.builtAt} literally`,
       );
     }
     console.log(
@@ -93,7 +108,7 @@ async function main(): Promise<void> {
  * dynamic imports (Sentry when SENTRY_DSN is set, the AWS SDK's SSO/STS credential providers)
  * into chunks that are read only when imported, which keeps them off the cold start.
  */
-async function bundle(name: string, entry: string, config: unknown) {
+async function bundle(name: string, entry: string, config: unknown, builtAt: string) {
   const result = await build({
     absWorkingDir: root,
     entryPoints: { index: entry },
@@ -113,7 +128,10 @@ async function bundle(name: string, entry: string, config: unknown) {
     banner: { js: REQUIRE_BANNER },
     // The AWS SDK v3 in the nodejs24.x runtime is not external: the bundle pins the version
     // we tested instead of whatever the runtime ships that week.
-    define: { [`process.env.${ENV.bundledConfig}`]: JSON.stringify(JSON.stringify(config)) },
+    define: {
+      [`process.env.${ENV.bundledConfig}`]: JSON.stringify(JSON.stringify(config)),
+      [`process.env.${ENV.builtAt}`]: JSON.stringify(builtAt),
+    },
     write: false,
     metafile: true,
     logLevel: 'warning',

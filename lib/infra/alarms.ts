@@ -1,8 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: osls variables, resolved at package time
+import { METRIC_NAMESPACE } from '../telemetry.ts';
 import type { CfnResource, GetAtt, Ref } from './cloudformation.ts';
 import { getAtt, ref } from './cloudformation.ts';
+import type { DeploymentSettings, WatchdogStack } from './deployment.ts';
 import type { FragmentGenerator } from './fragment-generator.ts';
-import { normalizedName, SHARED, type SinkNames } from './names.ts';
+import { INGEST_FUNCTION, normalizedName, SHARED, type SinkNames } from './names.ts';
 
 /**
  * The stage's alarms, each one a page someone must act on, all on metrics AWS publishes for free
@@ -54,10 +56,20 @@ export const INGEST_ALARM_IDS = {
   rejected: 'IngestRejectedAlarm',
 } as const;
 
-/** Every alarm id, ingest first: the dashboard's alarm widget lists them in this order. */
-export function alarmIds(sinks: readonly SinkNames[]): string[] {
+/** The watchdog's second line, with a `watchdog:` block only. */
+export const WATCHDOG_ALARM_ID = 'WatchdogHeartbeatsAlarm';
+
+/**
+ * Every alarm id, ingest first (then the watchdog's, when configured): the dashboard's alarm
+ * widget lists them in this order.
+ */
+export function alarmIds(
+  sinks: readonly SinkNames[],
+  deployment?: Pick<DeploymentSettings, 'watchdog'>,
+): string[] {
   return [
     ...Object.values(INGEST_ALARM_IDS),
+    ...(deployment?.watchdog ? [WATCHDOG_ALARM_ID] : []),
     ...sinks.flatMap((names) => Object.values(sinkAlarmIds(names))),
   ];
 }
@@ -229,8 +241,53 @@ export function ingestAlarms(): Record<string, CfnResource> {
   };
 }
 
-export const alarms: FragmentGenerator = (sinks) => {
+/**
+ * An alarm can wait at most a day of 60-second periods (Period x EvaluationPeriods <= 86,400 s
+ * for a period under an hour): a `silentAfter` longer than that is watched for a day.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+ */
+export const WATCHDOG_ALARM_MAX_PERIODS = 1440;
+
+/**
+ * The watchdog's second line: ingest counted no heartbeat (`WatchdogHeartbeats`, published to
+ * CloudWatch by ingest's EMF, dimension `service`) in any minute for `silentAfter`, rounded up to
+ * whole minutes. Missing data is breaching: no heartbeat is no data. So it fires even when the
+ * watchdog function does not run (failing, throttled, its rule disabled), and it is in alarm
+ * from the deploy until Alertmanager's first heartbeat, and whenever the relay is not receiving
+ * them. Alertmanager sends one at least every 90 s on the route alertmanager-config prints, so a
+ * minute without one is normal; `silentAfter` of them in a row is not.
+ */
+export function watchdogAlarm(watchdog: WatchdogStack): CfnResource {
+  const periods = Math.min(Math.ceil(watchdog.silentAfterSeconds / 60), WATCHDOG_ALARM_MAX_PERIODS);
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      ...common(
+        'watchdog-no-heartbeat',
+        `Ingest recorded no heartbeat (the always-firing alert of watchdog.alertname) for ${periods} minute(s): ` +
+          'Alertmanager, the Prometheus rule that fires it, or the path from Alertmanager to the relay is down, so no other alert may reach anyone ' +
+          "(in alarm from the deploy until Alertmanager's first heartbeat: route it with npm run alertmanager-config). " +
+          'The watchdog function pages the destinations in watchdog.destinations too; if it did not, read ' +
+          'npx sls logs -f watchdog --stage <stage>. Also read npx sls logs -f ingest --stage <stage> (a 503 ' +
+          'state-unavailable: the heartbeat could not be recorded).',
+      ),
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      Namespace: METRIC_NAMESPACE,
+      MetricName: 'WatchdogHeartbeats',
+      // Powertools adds `service` (the function's service name) to every EMF record.
+      Dimensions: [{ Name: 'service', Value: INGEST_FUNCTION }],
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: periods,
+      Threshold: 1,
+    },
+  };
+}
+
+export const alarms: FragmentGenerator = (sinks, _constants, deployment) => {
   const resources: Record<string, CfnResource> = { ...ingestAlarms() };
+  if (deployment?.watchdog) resources[WATCHDOG_ALARM_ID] = watchdogAlarm(deployment.watchdog);
   for (const names of sinks) Object.assign(resources, sinkAlarms(names));
   return { functions: {}, resources, outputs: {} };
 };

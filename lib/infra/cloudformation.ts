@@ -21,6 +21,8 @@ export interface PolicyStatement {
   Effect: 'Allow';
   Action: string[];
   Resource: CfnValue[];
+  /** `{ operator: { key: values } }`, e.g. `{ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['watchdog#*'] } }`. */
+  Condition?: Record<string, Record<string, string | string[]>>;
 }
 
 /** A function as serverless.yml's `functions:` section takes it. */
@@ -39,6 +41,8 @@ export interface ServerlessFunction {
   environment: Record<string, CfnValue>;
   package: { patterns: string[] };
   events?: Record<string, unknown>[];
+  /** Retries of an asynchronous invocation (an EventBridge schedule's): osls's AWS::Lambda::EventInvokeConfig. */
+  maximumRetryAttempts?: number;
 }
 
 /** What a generator contributes to serverless.yml (functions) and its `resources:` section. */

@@ -34,6 +34,13 @@ export interface InfraConstants {
     readonly visibilityTimeoutFactor: number;
   };
   readonly deadLetterQueue: { readonly retentionSeconds: number };
+  /** The watchdog's scheduled check (only with a `watchdog:` block in relay.yaml). */
+  readonly watchdog: {
+    readonly timeoutSeconds: number;
+    readonly memoryMb: number;
+    /** The EventBridge rule's schedule expression. */
+    readonly schedule: string;
+  };
   readonly logs: { readonly retentionDays: number };
   /** Default of relay.yaml `state.pointInTimeRecovery`. */
   readonly stateTable: { readonly pointInTimeRecovery: boolean };
@@ -104,6 +111,16 @@ export const INFRA: InfraConstants = {
     // The SQS maximum, 14 days. AWS: make a DLQ's retention longer than its source queue's:
     // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
     retentionSeconds: 14 * 24 * 60 * 60,
+  },
+  watchdog: {
+    // A check is one consistent read of the watchdog's record, and on a page a write or three and
+    // one SendMessageBatch per sink; 30 s leaves room for a slow SQS or DynamoDB and a cold start.
+    timeoutSeconds: 30,
+    // I/O only, 1,440 invocations a day; the smallest size Lambda has.
+    memoryMb: 128,
+    // EventBridge's finest rate (a minute is singular): a page is at most a minute late on AWS.
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html
+    schedule: 'rate(1 minute)',
   },
   logs: {
     retentionDays: 30,

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub variables and osls variables
 import { METRIC_NAMESPACE, type MetricName } from '../telemetry.ts';
 import type { CfnResource, Sub } from './cloudformation.ts';
+import type { DeploymentSettings } from './deployment.ts';
 import type { FragmentGenerator } from './fragment-generator.ts';
 import { functionNames, INGEST_FUNCTION, SHARED, type SinkNames } from './names.ts';
 import { ACCESS_LOG_GROUP_LOGICAL_ID } from './shared-resources.ts';
@@ -406,10 +407,12 @@ export function describeDashboard(body: DashboardBody): string {
 }
 
 /** The dashboard (serverless.yml outputs its URL as DashboardUrl). Alarm ids come from lib/infra/alarms.ts. */
-export function dashboardGenerator(alarmIds: (sinks: readonly SinkNames[]) => string[]): FragmentGenerator {
-  return (sinks) => ({
+export function dashboardGenerator(
+  alarmIds: (sinks: readonly SinkNames[], deployment?: DeploymentSettings) => string[],
+): FragmentGenerator {
+  return (sinks, _constants, deployment) => ({
     functions: {},
-    resources: { [DASHBOARD_LOGICAL_ID]: dashboardResource(sinks, alarmIds(sinks)) },
+    resources: { [DASHBOARD_LOGICAL_ID]: dashboardResource(sinks, alarmIds(sinks, deployment)) },
     outputs: {},
   });
 }

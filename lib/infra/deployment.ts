@@ -1,6 +1,7 @@
 import type { DeploymentConfig } from '../config/schema.ts';
 import { type SecretGrants, secretGrants } from '../config/secrets.ts';
 import type { RelayConfig } from '../config/types.ts';
+import { resolveWatchdog } from '../watchdog/config.ts';
 import { INFRA, type InfraConstants } from './constants.ts';
 
 /** What one sink's function and queue are sized to. */
@@ -22,6 +23,25 @@ export interface DeploymentSettings {
   pointInTimeRecovery: boolean;
   /** The secret names each function may read (lib/config/secrets.ts); absent: none. */
   secrets?: SecretGrants;
+  /** With a `watchdog:` block: its scheduled function, its alarm and ingest's access to its record. */
+  watchdog?: WatchdogStack;
+}
+
+/** What the stack needs to know of the `watchdog:` block. */
+export interface WatchdogStack {
+  /** The sinks of the destinations the page goes to (registry order): the queues it may send to. */
+  sinks: string[];
+  silentAfterSeconds: number;
+}
+
+/** The watchdog part of a deployment; undefined without a `watchdog:` block. */
+export function watchdogStack(config: RelayConfig, sinks: readonly string[]): WatchdogStack | undefined {
+  const watchdog = resolveWatchdog(config.watchdog);
+  if (!watchdog) return undefined;
+  const paged = new Set(
+    config.destinations.filter((d) => watchdog.destinations.includes(d.name)).map((d) => d.sink),
+  );
+  return { sinks: sinks.filter((sink) => paged.has(sink)), silentAfterSeconds: watchdog.silentAfterSeconds };
 }
 
 /**
@@ -127,5 +147,6 @@ export function deploymentSettings(
     },
     pointInTimeRecovery: deployment.state?.pointInTimeRecovery ?? constants.stateTable.pointInTimeRecovery,
     secrets: secretGrants(config, sinks),
+    ...(config.watchdog ? { watchdog: watchdogStack(config, sinks) } : {}),
   };
 }

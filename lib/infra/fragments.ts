@@ -4,8 +4,8 @@ import { INFRA, type InfraConstants } from './constants.ts';
 import { dashboardGenerator } from './dashboard.ts';
 import { type DeploymentSettings, defaultDeployment } from './deployment.ts';
 import type { FragmentGenerator } from './fragment-generator.ts';
-import { ingestFunction, sinkFunction } from './functions.ts';
-import { functionNames, INGEST_FUNCTION, sinkNames } from './names.ts';
+import { ingestFunction, sinkFunction, watchdogFunction } from './functions.ts';
+import { functionNames, INGEST_FUNCTION, sinkNames, WATCHDOG_FUNCTION } from './names.ts';
 import { sinkQueues } from './queues.ts';
 import { sharedResources } from './shared-resources.ts';
 
@@ -29,10 +29,27 @@ export const ingest: FragmentGenerator = (sinks, constants, deployment) => {
   return { functions: { [names.key]: definition }, resources: { [names.roleLogicalId]: role }, outputs: {} };
 };
 
+/**
+ * The watchdog's scheduled check, only for a relay.yaml with a `watchdog:` block: allowed to send
+ * to the queues of the sinks its destinations use.
+ */
+export const watchdog: FragmentGenerator = (sinks, constants, deployment) => {
+  if (!deployment.watchdog) return { functions: {}, resources: {}, outputs: {} };
+  const paged = new Set(deployment.watchdog.sinks);
+  const names = functionNames(WATCHDOG_FUNCTION);
+  const { function: definition, role } = watchdogFunction(
+    names,
+    sinks.filter((sink) => paged.has(sink.sink)),
+    constants,
+  );
+  return { functions: { [names.key]: definition }, resources: { [names.roleLogicalId]: role }, outputs: {} };
+};
+
 /** Per-sink alarms and the stage's dashboard (which lists the alarms) come last. */
 export const GENERATORS: readonly FragmentGenerator[] = [
   sinkPipelines,
   ingest,
+  watchdog,
   sharedResources,
   alarms,
   dashboardGenerator(alarmIds),

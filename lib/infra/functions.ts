@@ -34,6 +34,25 @@ function secretRead(names: readonly string[]): PolicyStatement[] {
   return [{ Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: names.map(secretParameterArn) }];
 }
 
+/** The partition keys of the watchdog's items in the state table (lib/watchdog/record.ts, deployment.ts). */
+export const WATCHDOG_KEYS = 'watchdog#*';
+
+/**
+ * The watchdog's items in the state table, and no other: GetItem and PutItem (what
+ * getVersioned and putIfVersion call in lib/state/dynamodb.ts) on items whose partition key
+ * starts `watchdog#`. `dynamodb:LeadingKeys` is the partition key of the item a GetItem or
+ * PutItem names.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+ */
+function watchdogStateAccess(): PolicyStatement {
+  return {
+    Effect: 'Allow',
+    Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    Resource: [getAtt(SHARED.stateTable, 'Arn')],
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [WATCHDOG_KEYS] } },
+  };
+}
+
 function common(names: FunctionNames, constants: InfraConstants) {
   return {
     handler: names.handler,
@@ -116,7 +135,8 @@ export function sinkFunction(
 
 /**
  * The ingest function and its role: send to the queue of every deployed sink, read the ingest
- * token (and the previous one, while rotating).
+ * token (and the previous one, while rotating); with a `watchdog:` block, read and write the
+ * watchdog's record in the state table (the heartbeats), and nothing else there.
  * Its `httpApi` event is declared in serverless.yml, where the route is easy to find.
  */
 export function ingestFunction(
@@ -130,6 +150,7 @@ export function ingestFunction(
 ): { function: ServerlessFunction; role: CfnResource } {
   const environment: Record<string, CfnValue> = { [ENV.secretsPath]: SECRETS_PATH, ...SOURCE_MAPS };
   for (const sink of sinks) environment[queueUrlVar(sink.sink)] = ref(sink.queueLogicalId);
+  if (deployment.watchdog) environment[ENV.stateTable] = ref(SHARED.stateTable);
   const role = lambdaRole(names.logGroupLogicalId, [
     {
       Effect: 'Allow',
@@ -138,6 +159,7 @@ export function ingestFunction(
       Resource: sinks.map((sink) => getAtt(sink.queueLogicalId, 'Arn')),
     },
     ...secretRead(deployment.secrets?.ingest ?? []),
+    ...(deployment.watchdog ? [watchdogStateAccess()] : []),
   ]);
   return {
     function: {
@@ -150,6 +172,43 @@ export function ingestFunction(
         ? {}
         : { reservedConcurrency: deployment.ingest.reservedConcurrency }),
       environment,
+    },
+    role,
+  };
+}
+
+/**
+ * The watchdog's scheduled check (lib/lambda.ts awsWatchdog) and its role: the watchdog's items
+ * in the state table, and sending to the queues of the sinks its destinations use (`sinks`),
+ * nothing else: no secret, no other queue. osls turns the `schedule` event into an EventBridge
+ * rule and the permission for it to invoke the function. A failed check is not retried by
+ * Lambda (`maximumRetryAttempts: 0`): the next minute's check retries what it claimed.
+ */
+export function watchdogFunction(
+  names: FunctionNames,
+  sinks: readonly SinkNames[],
+  constants: InfraConstants = INFRA,
+): { function: ServerlessFunction; role: CfnResource } {
+  const environment: Record<string, CfnValue> = { [ENV.stateTable]: ref(SHARED.stateTable), ...SOURCE_MAPS };
+  for (const sink of sinks) environment[queueUrlVar(sink.sink)] = ref(sink.queueLogicalId);
+  const role = lambdaRole(names.logGroupLogicalId, [
+    watchdogStateAccess(),
+    {
+      Effect: 'Allow',
+      // SendMessageBatch is authorised as sqs:SendMessage.
+      Action: ['sqs:SendMessage'],
+      Resource: sinks.map((sink) => getAtt(sink.queueLogicalId, 'Arn')),
+    },
+  ]);
+  return {
+    function: {
+      ...common(names, constants),
+      description: "Pages the watchdog's destinations when Alertmanager's heartbeat stops",
+      timeout: constants.watchdog.timeoutSeconds,
+      memorySize: constants.watchdog.memoryMb,
+      environment,
+      events: [{ schedule: constants.watchdog.schedule }],
+      maximumRetryAttempts: 0,
     },
     role,
   };

@@ -15,6 +15,9 @@ export const SHARED = {
 
 export const INGEST_FUNCTION = 'ingest';
 
+/** The watchdog's scheduled check, deployed only for a relay.yaml with a `watchdog:` block. */
+export const WATCHDOG_FUNCTION = 'watchdog';
+
 /**
  * Where a stage's secrets live: one SSM Parameter Store SecureString per secret NAME,
  * `/alertmanager-relay-prod/INGEST_TOKEN`. The operator creates them (CloudFormation cannot
@@ -84,7 +87,8 @@ export function sinkNames(sink: string): SinkNames {
   if (!SINK_NAME.test(sink)) {
     throw new Error(`sink name "${sink}" must match ${SINK_NAME} to name its queue, DLQ and function`);
   }
-  if (sink === INGEST_FUNCTION) throw new Error(`a sink cannot be called "${INGEST_FUNCTION}"`);
+  if (sink === INGEST_FUNCTION || sink === WATCHDOG_FUNCTION)
+    throw new Error(`a sink cannot be called "${sink}": a function of the relay has that name`);
   const normalized = normalizedName(sink);
   // biome-ignore lint/suspicious/noTemplateCurlyInString: osls variables, resolved by osls at package time
   const prefix = '${self:service}-${sls:stage}';

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: osls variables in generated names
 import { describe, expect, it } from 'vitest';
 import { LOG_RETENTION_DAYS } from '../../lib/config/schema.ts';
+import type { RelayConfig } from '../../lib/config/types.ts';
 import type { CfnResource, PolicyStatement } from '../../lib/infra/cloudformation.ts';
 import { INFRA } from '../../lib/infra/constants.ts';
 import {
@@ -580,5 +581,148 @@ describe('Function: generateFragments, secrets', () => {
         ).toEqual([]);
       }
     }
+  });
+});
+
+describe('Function: generateFragments, watchdog', () => {
+  const registry = ['console', 'webhook', 'slack', 'pagerduty'];
+  const destinations: RelayConfig['destinations'] = [
+    { name: 'pager', sink: 'pagerduty', routingKeySecret: 'PD_KEY' },
+    { name: 'team', sink: 'slack', tokenSecret: 'SLACK_TOKEN' },
+    { name: 'audit', sink: 'webhook', url: 'https://hooks.example.com/a' },
+  ];
+  const config = (watchdog?: RelayConfig['watchdog']): RelayConfig => ({
+    ingest: { tokenSecret: 'INGEST_TOKEN' },
+    destinations,
+    ...(watchdog ? { watchdog } : {}),
+  });
+  const withWatchdog = generateFragments(
+    deploymentSettings(config({ destinations: ['pager', 'audit'], silentAfter: 600 }), registry),
+  );
+  const without = generateFragments(deploymentSettings(config(), registry));
+  const stateAccess: PolicyStatement = {
+    Effect: 'Allow',
+    Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['watchdog#*'] } },
+  };
+
+  it('should deploy no watchdog function, role or alarm, and give ingest no state table, without a watchdog block', () => {
+    // Assess
+    expect(Object.keys(without.functions).sort()).toEqual(['ingest', 'pagerduty', 'slack', 'webhook']);
+    expect(Object.keys(without.resources).filter((id) => /watchdog/i.test(id))).toEqual([]);
+    expect(JSON.stringify(without)).not.toContain('WatchdogHeartbeats');
+    expect(statements(without.resources.IngestRole).flatMap((s) => s.Action)).not.toContain(
+      'dynamodb:GetItem',
+    );
+    expect(without.functions.ingest.environment.STATE_TABLE).toBeUndefined();
+  });
+
+  it('should run the watchdog every minute, 30 s at most, without retries, told the state table and its sinks’ queues only', () => {
+    // Act
+    const fn = withWatchdog.functions.watchdog;
+
+    // Assess
+    expect(fn).toMatchObject({
+      handler: '.build/functions/watchdog/index.handler',
+      role: 'WatchdogRole',
+      timeout: 30,
+      memorySize: 128,
+      events: [{ schedule: 'rate(1 minute)' }],
+      maximumRetryAttempts: 0,
+      package: { patterns: ['.build/functions/watchdog/**'] },
+    });
+    expect(fn.environment).toEqual({
+      STATE_TABLE: { Ref: 'StateTable' },
+      QUEUE_URL_WEBHOOK: { Ref: 'WebhookQueue' },
+      QUEUE_URL_PAGERDUTY: { Ref: 'PagerdutyQueue' },
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  });
+
+  it("should let the watchdog's role write its own log, use the watchdog# items of the state table and send to its destinations' queues, nothing else", () => {
+    // Assess: the order of the sinks follows the registry.
+    expect(statements(withWatchdog.resources.WatchdogRole)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [{ 'Fn::GetAtt': ['WatchdogLogGroup', 'Arn'] }],
+      },
+      stateAccess,
+      {
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage'],
+        Resource: [{ 'Fn::GetAtt': ['WebhookQueue', 'Arn'] }, { 'Fn::GetAtt': ['PagerdutyQueue', 'Arn'] }],
+      },
+    ]);
+  });
+
+  it("should let ingest read and write the watchdog's items, no other item, and tell it the table", () => {
+    // Act
+    const dynamodb = statements(withWatchdog.resources.IngestRole).filter((s) =>
+      s.Action.some((action) => action.startsWith('dynamodb:')),
+    );
+
+    // Assess
+    expect(dynamodb).toEqual([stateAccess]);
+    expect(withWatchdog.functions.ingest.environment.STATE_TABLE).toEqual({ Ref: 'StateTable' });
+  });
+
+  it('should alarm when ingest counted no heartbeat in any minute for silentAfter, missing data breaching, to the alarm topic', () => {
+    // Act
+    const alarm = withWatchdog.resources.WatchdogHeartbeatsAlarm;
+
+    // Assess
+    expect(alarm.Type).toBe('AWS::CloudWatch::Alarm');
+    expect(alarm.Properties).toMatchObject({
+      AlarmName: '${self:service}-${sls:stage}-watchdog-no-heartbeat',
+      Namespace: 'AlertmanagerRelay',
+      MetricName: 'WatchdogHeartbeats',
+      Dimensions: [{ Name: 'service', Value: 'ingest' }],
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 10,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    const topic = { 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, '${self:custom.alarmTopicArn}'] };
+    expect(alarm.Properties.AlarmActions).toEqual([topic]);
+    expect(alarm.Properties.OKActions).toEqual([topic]);
+    expect(JSON.stringify(withWatchdog.resources.RelayDashboard)).toContain('WatchdogHeartbeatsAlarm');
+  });
+
+  it.each([
+    [10, 1],
+    [61, 2],
+    [180, 3],
+    [86_400, 1440],
+    [200_000, 1440],
+  ])('should wait ceil(%i s / 60) whole minutes, at most a day (%i periods)', (silentAfter, periods) => {
+    // Act
+    const fragment = generateFragments(
+      deploymentSettings(config({ destinations: ['audit'], silentAfter }), registry),
+    );
+
+    // Assess
+    expect(fragment.resources.WatchdogHeartbeatsAlarm.Properties.EvaluationPeriods).toBe(periods);
+  });
+
+  it("should send only to the queue of a single destination's sink", () => {
+    // Act
+    const fragment = generateFragments(deploymentSettings(config({ destinations: ['team'] }), registry));
+
+    // Assess
+    expect(queueStatements(fragment.resources.WatchdogRole)).toEqual([
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [{ 'Fn::GetAtt': ['SlackQueue', 'Arn'] }] },
+    ]);
+    expect(
+      Object.keys(fragment.functions.watchdog.environment).filter((name) => name.startsWith('QUEUE_URL_')),
+    ).toEqual(['QUEUE_URL_SLACK']);
+  });
+
+  it('should refuse a sink called watchdog', () => {
+    // Act & Assess
+    expect(() => sinkNames('watchdog')).toThrow(/cannot be called "watchdog"/);
   });
 });
