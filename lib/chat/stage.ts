@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Notification } from '../alertmanager/types.ts';
+import { DeferredError } from '../delivery/errors.ts';
 import type { StepJournal } from '../delivery/journal.ts';
 import { standaloneGroup } from '../delivery/journal.ts';
-import { awaitSlot } from '../delivery/pacing.ts';
+import { awaitSlot, type Slot } from '../delivery/pacing.ts';
 import type { Delivery, DeliveryGroup, DeliveryPipeline, Sink } from '../delivery/sink.ts';
 import { renderDeliveryTemplates } from '../templates/destination.ts';
 import {
@@ -150,7 +151,10 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
     !group || (group.status === 'resolved' && notification.status === 'firing' && policy.newAfterResolve);
   const channelState = new ChannelState(state, channel.budget.key);
   const unpaced = pipeline?.preview === true;
-  const paced = pacer(channel, channelState, now, unpaced);
+  const paced = pacer(channel, channelState, journal, now, unpaced);
+  // Still waiting for a post's turn in the channel: back to the queue before rendering anything.
+  const waiting = unpaced ? undefined : await journal.get<Slot>(WAITING_STEP);
+  if (waiting && waiting.at > now()) throw comeBack(channel.budget.what, waiting.at, now());
   const post = poster(channel, delivery, record, paced, now);
 
   const storm = await runStorm({
@@ -376,17 +380,44 @@ async function remember<C extends ChatDestination, M>(
   await record.keep(next, { ttlSeconds: CHAT_GROUP_TTL_SECONDS });
 }
 
-/** Waits (in the queue) for call `step`'s turn in the channel's budget (in the channel's record). */
-function pacer<M>(channel: ChatChannel<M>, channelState: ChannelState, now: () => number, unpaced: boolean) {
+/** The journal step naming the turn in the channel a delivery was handed back to wait for. */
+const WAITING_STEP = 'waiting';
+
+/** The wait for a turn in the channel at `at`, as awaitSlot says it. */
+function comeBack(what: string, at: number, now: number): DeferredError {
+  const waitSeconds = Math.max(1, Math.ceil((at - now) / 1000));
+  return new DeferredError(`${what}: this notification's message may go out in ${waitSeconds} s`, {
+    retryAfterSeconds: waitSeconds,
+  });
+}
+
+/**
+ * Waits (in the queue) for call `step`'s turn in the channel's budget (in the channel's record).
+ * A wait is noted in the delivery's journal, so its next receive that comes too early goes back
+ * before rendering anything.
+ */
+function pacer<M>(
+  channel: ChatChannel<M>,
+  channelState: ChannelState,
+  journal: StepJournal,
+  now: () => number,
+  unpaced: boolean,
+) {
   return async (steps: StepJournal, step: string) => {
     if (unpaced) return;
-    await awaitSlot({
-      journal: steps,
-      step: `pace:${step}`,
-      reserve: () => channelState.reserve(channel.budget.pace, now()),
-      now,
-      what: channel.budget.what,
-    });
+    try {
+      await awaitSlot({
+        journal: steps,
+        step: `pace:${step}`,
+        reserve: () => channelState.reserve(channel.budget.pace, now()),
+        now,
+        what: channel.budget.what,
+      });
+    } catch (error) {
+      const slot = error instanceof DeferredError ? await steps.get<Slot>(`pace:${step}`) : undefined;
+      if (slot) await journal.record(WAITING_STEP, { at: slot.at } satisfies Slot);
+      throw error;
+    }
   };
 }
 

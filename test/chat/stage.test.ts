@@ -704,6 +704,43 @@ describe('Function: chatSink (pacing every call in the channel’s budget)', () 
     expect(calls).toHaveLength(5);
   });
 
+  it('should hand a delivery that comes back before its turn back again without rendering anything', async () => {
+    // Prepare: one call a second, taken by another group's post; renders counted.
+    const calls: Call[] = [];
+    let renders = 0;
+    let now = T0;
+    const sink = chatSink(
+      fakeAdapter({ edit: true, remove: false, thread: true }, calls, {
+        pace: { burst: 1, intervalMs: 2000 },
+        adapter: {
+          render: ({ notification }) => {
+            renders++;
+            return notification.alerts.map((a) => `${a.status} ${a.labels.instance}`);
+          },
+        },
+      }),
+      { now: () => now },
+    );
+    const state = memoryState();
+    await sink.deliver(groupDelivery(state, 0));
+    const waiting = await failure(sink.deliver(groupDelivery(state, 1)));
+    const rendered = renders;
+
+    // Act
+    now = T0 + 1000;
+    const early = await failure(sink.deliver(groupDelivery(state, 1)));
+    now = T0 + 2000;
+    await sink.deliver(groupDelivery(state, 1));
+
+    // Assess
+    expect([waiting, early].map((e) => (e as DeferredError).retryAfterSeconds)).toEqual([2, 1]);
+    expect((early as DeferredError).message).toBe(
+      "Fake pacing: this notification's message may go out in 1 s",
+    );
+    expect(renders).toBe(rendered + 1);
+    expect(calls).toHaveLength(2);
+  });
+
   it('should wait whole seconds, rounded up, and find the burst free again once the channel was quiet', async () => {
     // Prepare
     const calls: Call[] = [];
