@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, SQSEvent } from 'aws-lambda';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AwsEmulators,
@@ -14,7 +15,7 @@ import {
   startAwsEmulators,
 } from '../support/aws-emulators.ts';
 import { type FakeSsm, SSM_ACCOUNT, startFakeSsm } from '../support/fake-ssm.ts';
-import { payloadText } from '../support/notifications.ts';
+import { makeNotification, payloadText } from '../support/notifications.ts';
 import {
   apiGatewayEvent,
   type LambdaHandler,
@@ -29,7 +30,8 @@ import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-r
 /**
  * The zips `npm run package` makes, run as Lambda runs them: ingest (API Gateway event) ->
  * the webhook sink's FIFO queue in fauxqs -> the webhook function (SQS event, partial batch
- * response) -> a receiving server; the state table in dynalite; the secrets in the fake SSM,
+ * response) -> a receiving server; the watchdog function (scheduled event) paging through the
+ * same queue; the state table in dynalite; the secrets in the fake SSM,
  * which enforces each function's IAM policy as the packaged template writes it (each function
  * signs as its role); AWS_ENDPOINT_URL_* point the bundled SDK at them. Proves the bundles,
  * their environment, their policies and the AWS calls fit together.
@@ -79,6 +81,8 @@ let template: Template;
 let queue: Awaited<ReturnType<typeof createSinkQueues>>;
 let ingest: LambdaHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>;
 let webhook: LambdaHandler<SQSEvent, { batchItemFailures: { itemIdentifier: string }[] }>;
+let watchdogCode: { root: string; handler: string };
+let table: string;
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
@@ -93,7 +97,8 @@ beforeAll(async () => {
   const packageDir = await packageRelay(
     dir,
     'ingest: { tokenSecret: INGEST_TOKEN }\ndestinations:\n' +
-      `  - { name: audit, sink: webhook, url: "${receiver.url}", signingSecret: AUDIT_HOOK_SECRET }\n`,
+      `  - { name: audit, sink: webhook, url: "${receiver.url}", signingSecret: AUDIT_HOOK_SECRET }\n` +
+      'watchdog: { destinations: [audit] }\n',
   );
   template = JSON.parse(
     await readFile(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
@@ -101,8 +106,9 @@ beforeAll(async () => {
   // Each function signs as its role (the access key id), and may read what its role grants.
   ssm.setPolicy('IngestRole', parameterGrants(template, 'IngestRole'));
   ssm.setPolicy('WebhookRole', parameterGrants(template, 'WebhookRole'));
+  ssm.setPolicy('WatchdogRole', parameterGrants(template, 'WatchdogRole'));
   queue = await createSinkQueues(aws, 'alertmanager-relay-ci-webhook');
-  const table = await createStateTable(aws.dynamoDb, 'alertmanager-relay-ci-state');
+  table = await createStateTable(aws.dynamoDb, 'alertmanager-relay-ci-state');
   // What serverless.yml and lib/infra set, with the endpoints of the emulators.
   Object.assign(process.env, {
     AWS_REGION: EMULATOR_REGION,
@@ -122,6 +128,7 @@ beforeAll(async () => {
   });
   ingest = asRole('IngestRole', await resolveHandler(await unpackFunction(packageDir, 'ingest')));
   webhook = asRole('WebhookRole', await resolveHandler(await unpackFunction(packageDir, 'webhook')));
+  watchdogCode = await unpackFunction(packageDir, 'watchdog');
 }, 240_000);
 
 afterAll(async () => {
@@ -206,6 +213,91 @@ describe('Packaged zips: ingest -> SQS (fauxqs) -> webhook function -> receiver'
     // Assess
     expect(answer.statusCode).toBe(401);
     expect(ssm.getCalls.some((call) => call.caller === 'IngestRole')).toBe(true);
+  });
+});
+
+describe('Packaged zips: the watchdog, from a heartbeat through ingest to a page through the webhook function', () => {
+  const tick: ScheduledEvent = {
+    version: '0',
+    id: 'tick',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: EMULATOR_REGION,
+    resources: [],
+    detail: {},
+  };
+  const heartbeat = JSON.stringify({
+    ...makeNotification({ groupKey: '{}/{alertname="Watchdog"}:{alertname="Watchdog"}' }),
+    commonLabels: { alertname: 'Watchdog' },
+    alerts: [{ ...makeNotification({}).alerts[0], labels: { alertname: 'Watchdog', severity: 'none' } }],
+  });
+  type Check = LambdaHandler<ScheduledEvent, { enqueued: { transition: string }[] }>;
+  let containers = 0;
+  /** A new container of the watchdog function: its own copy of the bundle, imported afresh. */
+  async function coldStart(): Promise<() => ReturnType<Check>> {
+    const root = `${watchdogCode.root}-${++containers}`;
+    await cp(watchdogCode.root, root, { recursive: true });
+    const handler = asRole(
+      'WatchdogRole',
+      await resolveHandler<ScheduledEvent, Awaited<ReturnType<Check>>>({ ...watchdogCode, root }),
+    );
+    return () => handler(tick, lambdaContext('watchdog', 30, 128));
+  }
+  const deliver = () =>
+    pollOnce(aws.sqs, { url: queue.queueUrl, arn: queue.queueArn }, webhook, () =>
+      lambdaContext('webhook', 30, 256),
+    );
+
+  /** Moves a state item's times back by `seconds`, as if that long had passed (its version kept). */
+  async function age(pk: string, fields: string[], seconds: number) {
+    const documents = DynamoDBDocumentClient.from(aws.dynamoDb);
+    const { Item } = await documents.send(new GetCommand({ TableName: table, Key: { pk } }));
+    const value = (Item as { value: Record<string, string> }).value;
+    for (const field of fields)
+      value[field] = new Date(Date.parse(value[field]) - seconds * 1000).toISOString();
+    await documents.send(new PutCommand({ TableName: table, Item: { ...Item, value } }));
+  }
+
+  it('should record the heartbeat in DynamoDB and queue nothing, then page once the silence is old enough, and resolve', async () => {
+    // Prepare
+    const before = receiver.requests.length;
+
+    // Act: a heartbeat; the first check of the deployment; then 11 minutes of silence, after
+    // which another container of the function checks.
+    const recorded = (await ingest(apiGatewayEvent(heartbeat, TOKEN), lambdaContext('ingest', 10, 256))) as {
+      statusCode: number;
+      body: string;
+    };
+    const first = await (await coldStart())();
+    const idle = await deliver();
+    await age('watchdog#Watchdog', ['lastHeartbeatAt', 'armedAt'], 660);
+    await age('watchdog#Watchdog#deployment', ['firstCheckAt'], 660);
+    const check = await coldStart();
+    const paged = await check();
+    const pagePoll = await deliver();
+    const page = (await receiver.waitFor(before + 1))[before];
+    await ingest(apiGatewayEvent(heartbeat, TOKEN), lambdaContext('ingest', 10, 256));
+    const resolved = await check();
+    await deliver();
+    const received = await receiver.waitFor(before + 2);
+
+    // Assess
+    expect(recorded.statusCode).toBe(202);
+    expect(JSON.parse(recorded.body).destinations).toEqual([]);
+    expect(first.enqueued).toEqual([]);
+    expect(idle.records).toBe(0);
+    expect(paged.enqueued.map((e) => e.transition)).toEqual(['page']);
+    expect(pagePoll).toEqual({ records: 1, failed: 0 });
+    const pageBody = page.body as { status: string; commonLabels: Record<string, string> };
+    expect(pageBody.status).toBe('firing');
+    expect(pageBody.commonLabels.alertname).toBe('AlertmanagerSilent');
+    expect(page.verified).toBe(true);
+    expect(resolved.enqueued.map((e) => e.transition)).toEqual(['resolve']);
+    expect((received[before + 1].body as { status: string }).status).toBe('resolved');
+    // The watchdog function reads no secret.
+    expect(ssm.getCalls.some((call) => call.caller === 'WatchdogRole')).toBe(false);
   });
 });
 
