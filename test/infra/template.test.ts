@@ -912,3 +912,151 @@ describe('Template: a config of only a webhook destination', () => {
     expect(JSON.stringify(webhookResources.RelayDashboard)).toContain('Sink: webhook');
   });
 });
+
+describe('Template: the watchdog', () => {
+  let watchdogDir: string;
+  let built: Record<string, Json>;
+
+  beforeAll(async () => {
+    watchdogDir = await mkdtemp(join(tmpdir(), 'relay-package-watchdog-'));
+    const config = join(watchdogDir, 'relay.yaml');
+    await writeFile(
+      config,
+      'ingest: { tokenSecret: INGEST_TOKEN }\ndestinations:\n' +
+        '  - { name: audit, sink: webhook, url: "https://hooks.example.com/a" }\n' +
+        '  - { name: ops, sink: console }\n' +
+        'watchdog: { destinations: [audit], silentAfter: 300 }\n',
+    );
+    await run('npm', ['run', 'package', '--', '--stage', 'ci', '--package', join(watchdogDir, 'out')], {
+      cwd: root,
+      env: cleanEnv({ RELAY_CONFIG: config }),
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    built = JSON.parse(
+      await readFile(join(watchdogDir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'),
+    ).Resources;
+  }, 180_000);
+
+  afterAll(async () => {
+    if (watchdogDir) await rm(watchdogDir, { recursive: true, force: true });
+  });
+
+  const statementsOf = (roleId: string): Json[] =>
+    built[roleId].Properties.Policies.flatMap((policy: Json) => policy.PolicyDocument.Statement);
+  const stateAccess = {
+    Effect: 'Allow',
+    Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    Resource: [{ 'Fn::GetAtt': ['StateTable', 'Arn'] }],
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['watchdog#*'] } },
+  };
+
+  it('should have none of it in a stack whose relay.yaml has no watchdog block', () => {
+    // Assess: relay.example.yaml's stack.
+    const ids = Object.keys(resources).filter((id) => /watchdog/i.test(id));
+    expect(ids).toEqual([]);
+    expect(ofType('AWS::Events::Rule')).toEqual([]);
+    expect(
+      ofType('AWS::Lambda::Permission').filter(([, r]) => r.Properties.Principal === 'events.amazonaws.com'),
+    ).toEqual([]);
+    expect(text).not.toContain('WatchdogHeartbeats');
+    expect(text).not.toContain('dynamodb:LeadingKeys');
+    const [ingestId, ingest] = ingestFunction();
+    expect(grants(roleStatements(ingestId), 'dynamodb:')).toEqual([]);
+    expect(ingest.Properties.Environment.Variables.STATE_TABLE).toBeUndefined();
+  });
+
+  it('should invoke the watchdog function every minute through an EventBridge rule allowed to, never retried', () => {
+    // Act
+    const [ruleId, rule] = Object.entries(built).find(([, r]) => r.Type === 'AWS::Events::Rule') as [
+      string,
+      Json,
+    ];
+    const permissions = Object.values(built).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'events.amazonaws.com',
+    );
+    const retries = Object.values(built).filter((r) => r.Type === 'AWS::Lambda::EventInvokeConfig');
+
+    // Assess
+    expect(rule.Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [{ Arn: { 'Fn::GetAtt': ['WatchdogLambdaFunction', 'Arn'] } }],
+    });
+    expect(permissions.map((p) => p.Properties)).toEqual([
+      {
+        FunctionName: { 'Fn::GetAtt': ['WatchdogLambdaFunction', 'Arn'] },
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      },
+    ]);
+    expect(retries.map((r) => r.Properties)).toEqual([
+      {
+        FunctionName: { Ref: 'WatchdogLambdaFunction' },
+        DestinationConfig: {},
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 0,
+      },
+    ]);
+    expect(built.WatchdogLambdaFunction.Properties).toMatchObject({
+      Handler: '.build/functions/watchdog/index.handler',
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 30,
+      MemorySize: 128,
+    });
+  });
+
+  it("should give the watchdog the state table and its destination's queue, and no secrets' path", () => {
+    // Act
+    const variables = built.WatchdogLambdaFunction.Properties.Environment.Variables;
+
+    // Assess
+    expect(variables.STATE_TABLE).toEqual({ Ref: 'StateTable' });
+    expect(variables.QUEUE_URL_WEBHOOK).toEqual({ Ref: 'WebhookQueue' });
+    expect(variables.QUEUE_URL_CONSOLE).toBeUndefined();
+    expect(variables.RELAY_SECRETS_PATH).toBeUndefined();
+  });
+
+  it("should let the watchdog write its log, the state table's watchdog# items and its destination's queue, nothing else", () => {
+    // Assess
+    expect(statementsOf('WatchdogRole')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [{ 'Fn::GetAtt': ['WatchdogLogGroup', 'Arn'] }],
+      },
+      stateAccess,
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [{ 'Fn::GetAtt': ['WebhookQueue', 'Arn'] }] },
+    ]);
+  });
+
+  it('should let ingest read and write the watchdog# items only, and tell it the table', () => {
+    // Assess
+    expect(
+      statementsOf('IngestRole').filter((s) =>
+        actions(s as Statement).some((a) => a.startsWith('dynamodb:')),
+      ),
+    ).toEqual([stateAccess]);
+    expect(built.IngestLambdaFunction.Properties.Environment.Variables.STATE_TABLE).toEqual({
+      Ref: 'StateTable',
+    });
+  });
+
+  it('should alarm to the alarm topic when ingest counted no heartbeat for 5 minutes, no data counting as none', () => {
+    // Assess
+    expect(built.WatchdogHeartbeatsAlarm.Properties).toMatchObject({
+      AlarmName: 'alertmanager-relay-ci-watchdog-no-heartbeat',
+      Namespace: 'AlertmanagerRelay',
+      MetricName: 'WatchdogHeartbeats',
+      Dimensions: [{ Name: 'service', Value: 'ingest' }],
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 5,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''] }],
+    });
+  });
+});
