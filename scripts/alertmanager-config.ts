@@ -1,7 +1,8 @@
 /**
  * `npm run alertmanager-config [-- --stage S | --local | --url URL]`: prints the Alertmanager
- * receiver that sends to the relay (lib/ops/alertmanager-config.ts). The stage's URL and
- * secrets path come from the stack outputs (AWS CLI); --local prints the `npm start` URL.
+ * receiver that sends to the relay (lib/ops/alertmanager-config.ts), and with a `watchdog:` block
+ * in relay.yaml the route of its heartbeat. The stage's URL and secrets path come from the stack
+ * outputs (AWS CLI); --local prints the `npm start` URL.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ import {
   stageTarget,
 } from '../lib/ops/alertmanager-config.ts';
 import { defaultRegion, serviceName } from '../lib/ops/stack.ts';
+import { resolveWatchdog } from '../lib/watchdog/config.ts';
 
 const USAGE = `usage: npm run alertmanager-config -- [--stage S] [--region R] [--local] [--url URL]
        [--receiver NAME] [--credentials-file PATH]`;
@@ -37,6 +39,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loadConfig();
+  const watchdog = resolveWatchdog(config.watchdog);
   let target: ReceiverTarget;
   if (values.url) {
     target = { url: values.url, source: 'URL given with --url' };
@@ -61,6 +64,7 @@ async function main(): Promise<number> {
       receiver: values.receiver,
       credentialsFile: values['credentials-file'],
       tokenSecret: config.ingest.tokenSecret,
+      ...(watchdog ? { watchdog: { alertname: watchdog.alertname } } : {}),
     }),
   );
   return 0;

@@ -1,5 +1,6 @@
 import { INFRA } from '../infra/constants.ts';
 import { MAX_BODY_BYTES } from '../ingest/ingest.ts';
+import { watchdogRouteLines } from '../watchdog/route.ts';
 import {
   readStageOutputs,
   STAGE_ADVICE,
@@ -26,14 +27,17 @@ export interface ReceiverOptions {
   tokenSecret?: string;
   /** Where the token's value is kept: `the SSM parameter of that name under /alertmanager-relay-prod/`, or the environment / RELAY_SECRETS_FILE. */
   tokenLocation?: string;
+  /** relay.yaml's `watchdog:` block (its alertname, default applied): the route that sends the heartbeat comes first. */
+  watchdog?: { alertname: string };
 }
 
 export const DEFAULT_CREDENTIALS_FILE = '/etc/alertmanager/secrets/alertmanager-relay-token';
 
 /**
  * The Alertmanager config that sends to the relay: a `receivers:` entry plus a route that
- * uses it, valid YAML that `amtool check-config` accepts as a whole file, with the advice
- * as comments. Alertmanager facts: webhook `max_alerts` exists since 0.21, `timeout` since
+ * uses it (with a `watchdog:` block, first among its child routes the one that sends the
+ * always-firing alert alone: lib/watchdog/route.ts), valid YAML that `amtool check-config`
+ * accepts as a whole file, with the advice as comments. Alertmanager facts: webhook `max_alerts` exists since 0.21, `timeout` since
  * 0.28 (so it is only advised), `url_file` since 0.26; 5xx and transport errors are retried,
  * every 4xx is dropped (Alertmanager's notify/webhook: only 5xx and transport errors are retried).
  *
@@ -52,6 +56,12 @@ export function renderAlertmanagerConfig(options: ReceiverOptions): string {
     `#       - receiver: ${receiver}`,
     '#         matchers: [\'severity=~"critical|warning"\']',
     '#         continue: true   # keep delivering to your other receivers too',
+    ...(options.watchdog
+      ? [
+          `# The relay's watchdog needs the ${options.watchdog.alertname} route below first among route.routes,`,
+          '# whatever else you route: it sends the heartbeat to the relay alone, and to no other receiver.',
+        ]
+      : []),
     '# Check it with `amtool check-config alertmanager.yml`, then reload: `curl -X POST http://<alertmanager>:9093/-/reload`.',
   ];
   if (options.tokenSecret) {
@@ -68,6 +78,7 @@ export function renderAlertmanagerConfig(options: ReceiverOptions): string {
   lines.push(
     'route:',
     `  receiver: ${receiver}`,
+    ...(options.watchdog ? watchdogRouteLines({ receiver, alertname: options.watchdog.alertname }) : []),
     'receivers:',
     `  - name: ${receiver}`,
     '    webhook_configs:',

@@ -19,7 +19,8 @@ import {
   serviceName,
   stackName,
 } from '../../lib/ops/stack.ts';
-import { runScript } from '../support/run-script.ts';
+import { available, type OptionalBinary } from '../support/optional-binary.ts';
+import { run, runScript } from '../support/run-script.ts';
 
 const URL = 'https://abc123.execute-api.eu-west-1.amazonaws.com/alertmanager';
 
@@ -369,5 +370,176 @@ describe('Function: serviceName and defaultRegion', () => {
     // Assess
     expect(service).toBe('alertmanager-relay');
     expect(region).toBe('eu-west-1');
+  });
+});
+
+/** Debian's amtool, from the package `prometheus-alertmanager`. */
+const AMTOOL: OptionalBinary = {
+  path: process.env.AMTOOL_BIN ?? '/usr/bin/amtool',
+  env: 'AMTOOL_BIN',
+  install: 'apt-get install prometheus-alertmanager',
+};
+
+const WATCHDOG_ROUTE = {
+  receiver: 'alertmanager-relay',
+  matchers: ['alertname="Watchdog"'],
+  group_by: ['alertname'],
+  group_wait: '0s',
+  group_interval: '30s',
+  repeat_interval: '1m',
+  continue: false,
+};
+
+describe('Function: renderAlertmanagerConfig, with a watchdog', () => {
+  it("should put the watchdog's route first and alone under the route, to the relay's receiver", () => {
+    // Act
+    const text = renderAlertmanagerConfig({
+      url: URL,
+      source: 'stack alertmanager-relay-prod',
+      tokenSecret: 'INGEST_TOKEN',
+      watchdog: { alertname: 'Watchdog' },
+    });
+    const parsed = parse(text);
+
+    // Assess
+    expect(parsed.route).toEqual({ receiver: 'alertmanager-relay', routes: [WATCHDOG_ROUTE] });
+    expect(webhookOf(text).url).toBe(URL);
+    expect(text).toContain("# The relay's watchdog needs the Watchdog route below first among route.routes,");
+  });
+
+  it('should print no child route without a watchdog', () => {
+    // Act
+    const parsed = parse(renderAlertmanagerConfig({ url: URL, source: 'stack alertmanager-relay-prod' }));
+
+    // Assess
+    expect(parsed.route).toEqual({ receiver: 'alertmanager-relay' });
+  });
+
+  it('should match an alertname with quotes exactly, whatever it contains, for the given receiver', () => {
+    // Act
+    const parsed = parse(
+      renderAlertmanagerConfig({
+        url: URL,
+        source: 'local',
+        receiver: 'relay-2',
+        watchdog: { alertname: `Dead"Man's\\Switch` },
+      }),
+    );
+
+    // Assess
+    expect(parsed.route.routes).toEqual([
+      { ...WATCHDOG_ROUTE, receiver: 'relay-2', matchers: [`alertname="Dead\\"Man's\\\\Switch"`] },
+    ]);
+  });
+});
+
+describe.runIf(available(AMTOOL, 'amtool check-config / config routes test of the watchdog route'))(
+  'Command: amtool on the printed config with a watchdog',
+  () => {
+    let dir: string;
+    let file: string;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'relay-amconfig-amtool-'));
+      const credentials = join(dir, 'token');
+      await writeFile(credentials, 'token\n');
+      file = join(dir, 'alertmanager.yml');
+      await writeFile(
+        file,
+        renderAlertmanagerConfig({
+          url: URL,
+          source: 'test',
+          tokenSecret: 'INGEST_TOKEN',
+          credentialsFile: credentials,
+          watchdog: { alertname: `Dead"Man's Switch` },
+        }),
+      );
+    });
+
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('should be a config Alertmanager accepts', async () => {
+      // Act
+      const result = await run(AMTOOL.path, ['check-config', file]);
+
+      // Assess
+      expect(result.code, result.stderr + result.stdout).toBe(0);
+      expect(result.stdout).toContain('SUCCESS');
+    });
+
+    it("should route the watched alert to the relay's receiver, by the watchdog's child route", async () => {
+      // Act
+      const tree = await run(AMTOOL.path, ['config', 'routes', '--config.file', file]);
+      const watched = await run(AMTOOL.path, [
+        'config',
+        'routes',
+        'test',
+        '--config.file',
+        file,
+        '--verify.receivers',
+        'alertmanager-relay',
+        `alertname=${JSON.stringify(`Dead"Man's Switch`)}`,
+      ]);
+
+      // Assess
+      expect(watched.code, watched.stderr + watched.stdout).toBe(0);
+      expect(tree.stdout).toContain(`{alertname="Dead\\"Man's Switch"}  receiver: alertmanager-relay`);
+    });
+  },
+);
+
+describe('Command: npm run alertmanager-config with a watchdog block', () => {
+  let dir: string;
+  let config: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relay-amconfig-watchdog-'));
+    config = join(dir, 'relay.yaml');
+    await writeFile(
+      config,
+      'destinations:\n  - { name: pager, sink: console }\nwatchdog: { destinations: [pager], alertname: DeadMansSwitch }\n',
+    );
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('should print the route with --local', async () => {
+    // Act
+    const result = await runScript('scripts/alertmanager-config.ts', ['--local'], {
+      cwd: dir,
+      env: { RELAY_CONFIG: config, HOME: dir },
+    });
+
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    expect(parse(result.stdout).route.routes).toEqual([
+      { ...WATCHDOG_ROUTE, matchers: ['alertname="DeadMansSwitch"'] },
+    ]);
+  });
+
+  it("should print the route for a deployed stage, whose URL the stack's outputs give", async () => {
+    // Prepare: an `aws` that answers describe-stacks with the stage's outputs.
+    const bin = await mkdtemp(join(dir, 'bin-'));
+    const outputs = JSON.stringify({
+      Stacks: [{ Outputs: [{ OutputKey: 'WebhookUrl', OutputValue: URL }] }],
+    });
+    await writeFile(join(bin, 'aws'), `#!/bin/sh\nprintf '%s\\n' '${outputs}'\n`);
+    await chmod(join(bin, 'aws'), 0o755);
+
+    // Act
+    const result = await runScript('scripts/alertmanager-config.ts', ['--stage', 'prod'], {
+      cwd: dir,
+      env: { RELAY_CONFIG: config, HOME: dir, PATH: `${bin}:${process.env.PATH}` },
+    });
+
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    const parsed = parse(result.stdout);
+    expect(parsed.route.routes).toEqual([{ ...WATCHDOG_ROUTE, matchers: ['alertname="DeadMansSwitch"'] }]);
+    expect(parsed.receivers[0].webhook_configs[0].url).toBe(URL);
   });
 });
