@@ -1,6 +1,5 @@
 import type { DestinationConfig } from '../config/types.ts';
 import type { VersionedStateStore } from '../state/store.ts';
-import type { Telemetry } from '../telemetry.ts';
 import { checkWatchdog, type WatchdogCheck, type WatchdogEnqueue } from './checker.ts';
 import type { Watchdog } from './config.ts';
 
@@ -10,13 +9,26 @@ import type { Watchdog } from './config.ts';
  * transition it put on the queues. A page is logged as a warning (it shows at the functions'
  * default WARN level), its resolve as info.
  */
+/**
+ * What a check reports to: the relay's Telemetry (lib/telemetry.ts) is one. Declared here, as
+ * much of it as a check uses, because lib/watchdog sits below lib/telemetry.ts.
+ */
+export interface WatchdogRunTelemetry {
+  readonly logger: {
+    info(message: string, extra: Record<string, unknown>): void;
+    warn(message: string, extra: Record<string, unknown>): void;
+    debug(message: string, extra: Record<string, unknown>): void;
+  };
+  count(name: 'MessagesEnqueued', dimensions: { sink?: string; destination?: string }): void;
+}
+
 export interface WatchdogRunOptions {
   state: VersionedStateStore;
   watchdog: Watchdog;
   /** The config's destinations: the sink each named destination's messages went to. */
   destinations: readonly DestinationConfig[];
   enqueue: WatchdogEnqueue;
-  telemetry: Telemetry;
+  telemetry: WatchdogRunTelemetry;
   /** Count a silence from no earlier than this (lib/watchdog/deployment.ts on AWS, the start locally). */
   since?: () => Promise<Date | undefined>;
   now?: () => Date;
