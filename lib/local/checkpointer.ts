@@ -135,6 +135,8 @@ export function startCheckpointer(
         stopped = true;
         setAutocheckpoint(FALLBACK_AUTOCHECKPOINT_PAGES);
       }
+      // Held until it has exited: its last pass is worth waiting for.
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RelayConfig } from '../config/types.ts';
 import { type BackoffPolicy, DELIVERY_POLICY } from '../delivery/policy.ts';
@@ -72,24 +72,26 @@ const SQLITE_IOERR = 10;
 const SQLITE_PERM = 3;
 
 /**
- * Opens one of the data directory's databases and checks every page of it (PRAGMA quick_check:
- * a corrupt page would otherwise surface only when a poll reaches it). Any failure becomes a
- * DataFileError that names the file and the remedy.
+ * Checks every page of one of the data directory's databases (PRAGMA quick_check: a corrupt page
+ * would otherwise surface only when something reaches it), then opens it. The check comes first:
+ * the queue reads its whole table as it opens, and quick_check's answer names the page. Any
+ * failure becomes a DataFileError that names the file and the remedy.
  */
-function openDataFile<T extends { database: DatabaseSync; close(): void }>(
-  what: 'queue' | 'state',
-  path: string,
-  open: () => T,
-): T {
+function openDataFile<T extends { close(): void }>(what: 'queue' | 'state', path: string, open: () => T): T {
   let opened: T | undefined;
   try {
-    opened = open();
-    const rows = opened.database.prepare('PRAGMA quick_check(1)').all() as Record<string, unknown>[];
-    // Its answer spans lines (`*** in database main ***` then the page); one line reads better.
-    const verdict = String(Object.values(rows[0] ?? {})[0] ?? 'no answer').replace(/\s+/g, ' ');
-    if (verdict !== 'ok') {
-      throw Object.assign(new Error(verdict), { errcode: SQLITE_CORRUPT, errstr: verdict });
+    const probe = new DatabaseSync(path, { timeout: 5_000 });
+    try {
+      const rows = probe.prepare('PRAGMA quick_check(1)').all() as Record<string, unknown>[];
+      // Its answer spans lines (`*** in database main ***` then the page); one line reads better.
+      const verdict = String(Object.values(rows[0] ?? {})[0] ?? 'no answer').replace(/\s+/g, ' ');
+      if (verdict !== 'ok') {
+        throw Object.assign(new Error(verdict), { errcode: SQLITE_CORRUPT, errstr: verdict });
+      }
+    } finally {
+      probe.close();
     }
+    opened = open();
     return opened;
   } catch (error) {
     opened?.close();
