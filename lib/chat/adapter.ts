@@ -6,6 +6,7 @@ import type { Pace } from '../delivery/pacing.ts';
 import type { Delivery, SinkPreview } from '../delivery/sink.ts';
 import type { TemplateSpec } from '../templates/destination.ts';
 import type { DigestView } from './storm/run.ts';
+import type { GroupEntry } from './storm/tally.ts';
 
 /**
  * A chat sink is an adapter: the vendor's facts (what it can do with a posted message, its pace,
@@ -142,6 +143,8 @@ export interface ChatGroupRecord {
   where?: string;
   /** Each alert's status as of the last notification (fingerprint -> status), for `change`; only where the adapter has one. */
   alerts?: Record<string, 'firing' | 'resolved'>;
+  /** With storm mode on: the group's share of a storm digest as of its last notification, read if it starts a storm. */
+  entry?: GroupEntry;
   updatedAt?: string;
 }
 

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Notification } from '../alertmanager/types.ts';
 import { DeferredError } from '../delivery/errors.ts';
+import type { GroupRecord } from '../delivery/group-state.ts';
 import type { StepJournal } from '../delivery/journal.ts';
 import { standaloneGroup } from '../delivery/journal.ts';
 import { awaitSlot, type Slot } from '../delivery/pacing.ts';
 import type { Delivery, DeliveryGroup, DeliveryPipeline, Sink } from '../delivery/sink.ts';
+import type { StateStore } from '../state/store.ts';
 import { renderDeliveryTemplates } from '../templates/destination.ts';
 import {
   type ChatAdapter,
@@ -20,6 +22,7 @@ import {
 import { ChannelState } from './channel-state.ts';
 import { stormSettings } from './storm/config.ts';
 import { type DigestPublisher, type DigestView, runStorm } from './storm/run.ts';
+import { entryOf, type GroupEntry } from './storm/tally.ts';
 
 export type { ChatGroupRecord } from './adapter.ts';
 
@@ -85,6 +88,36 @@ interface Placed {
   ids: (string | undefined)[];
   thread?: string;
   edited: number;
+}
+
+/** The SHA-256 of a groupKey (hex): what the group's record is keyed by, and its id in storm mode. */
+function groupHash(groupKey: string): string {
+  return createHash('sha256').update(groupKey).digest('hex');
+}
+
+/**
+ * The tally entries the groups of `hashes` keep in their chat records (in the group's record,
+ * or where a sink called without the record handler keeps it), by hash: the groups that started
+ * a storm, read when it starts.
+ */
+async function storedEntries(
+  state: Pick<StateStore, 'get'>,
+  prefix: string,
+  destination: string,
+  hashes: string[],
+): Promise<Record<string, GroupEntry>> {
+  const found: Record<string, GroupEntry> = {};
+  await Promise.all(
+    hashes.map(async (hash) => {
+      const record = await state.get<GroupRecord>(`group#${destination}#${hash}`);
+      const kept = record?.v === 2 ? (record.sink as ChatGroupRecord | undefined) : undefined;
+      const entry =
+        kept?.entry ??
+        (await state.get<ChatGroupRecord>(`${prefix}#${destination}#${hash.slice(0, 40)}`))?.entry;
+      if (entry) found[hash] = entry;
+    }),
+  );
+  return found;
 }
 
 /**
@@ -161,7 +194,9 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
     delivery,
     pipeline,
     journal,
-    groupId: chatGroupId(notification.groupKey),
+    // The hash the group's record is keyed by, so that a storm's starter can read the entries of
+    // the groups that started it there (seedsFrom).
+    groupId: groupHash(notification.groupKey),
     known: group !== undefined,
     newMessage: startsOver,
     now,
@@ -171,6 +206,7 @@ async function deliverChat<C extends ChatDestination, M, K extends ChatChannel<M
     channel: channelState,
     // A new group's first post takes its turn in the write that admits it (posts are always paced).
     ...(unpaced ? {} : { firstPost: { step: 'pace:post:0', pace: channel.budget.pace } }),
+    seedsFrom: (ids) => storedEntries(state, adapter.groupRecord, destination.name, ids),
   });
   if (!storm.own) return;
 
@@ -357,24 +393,29 @@ async function remember<C extends ChatDestination, M>(
   now: () => number,
 ): Promise<void> {
   const { destination, notification } = delivery;
-  const needed =
-    adapter.can.edit ||
-    adapter.can.thread ||
-    stormSettings(destination.storm as Parameters<typeof stormSettings>[0]) !== undefined;
+  const storm = stormSettings(destination.storm as Parameters<typeof stormSettings>[0]) !== undefined;
+  const needed = adapter.can.edit || adapter.can.thread || storm;
   if (!needed) return;
   const messages = adapter.can.edit || adapter.can.thread ? ids : [];
   const alerts = adapter.change ? alertsOf(notification) : undefined;
+  // Storm mode's entry of the group, should it be among the groups that start a storm.
+  const received = Date.parse(delivery.receivedAt);
+  const entry = storm
+    ? entryOf({ notification, part: delivery.part.index, receivedAt: received, now: received })
+    : undefined;
   const unchanged =
     group?.status === notification.status &&
     JSON.stringify(group.messages ?? []) === JSON.stringify(messages) &&
     group.where === channel.where &&
-    JSON.stringify(group.alerts) === JSON.stringify(alerts);
+    JSON.stringify(group.alerts) === JSON.stringify(alerts) &&
+    JSON.stringify(group.entry) === JSON.stringify(entry);
   if (unchanged) return;
   const next: ChatGroupRecord = {
     messages,
     status: notification.status,
     ...(channel.where !== undefined ? { where: channel.where } : {}),
     ...(alerts ? { alerts } : {}),
+    ...(entry ? { entry } : {}),
     updatedAt: new Date(now()).toISOString(),
   };
   await record.keep(next, { ttlSeconds: CHAT_GROUP_TTL_SECONDS });

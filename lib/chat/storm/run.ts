@@ -67,6 +67,12 @@ export interface StormRun<D extends DestinationConfig> {
    * message takes that post's turn in the channel in the same write as its admission.
    */
   firstPost?: { step: string; pace: Pace };
+  /**
+   * Where the groups' tally entries are when a storm starts (the chat stage keeps each group's in
+   * its group record): without it, every new group's entry rides in the storm's record until then.
+   * Resolves with those it found, by group id.
+   */
+  seedsFrom?: (groupIds: string[]) => Promise<Record<string, GroupEntry>>;
 }
 
 /** What the sink does next: `own` delivers as usual (then `after`), otherwise it is done. */
@@ -79,6 +85,7 @@ interface Decision {
   ended?: string;
   newGroup?: boolean;
   seeds?: Record<string, GroupEntry>;
+  seedIds?: string[];
 }
 
 interface Marker {
@@ -123,7 +130,7 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
     now: now(),
   });
   /** The group's admission, with its first post's turn in the channel when it posts its own message. */
-  const admission = async (entry: ReturnType<typeof entryOf>): Promise<StormDecision> => {
+  const admission = async (entry: GroupEntry | undefined): Promise<StormDecision> => {
     const { channel, firstPost } = run;
     if (!channel || !firstPost) return ledger.admit(groupId, now(), me, entry);
     const at = now();
@@ -184,7 +191,8 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
       return { kind: 'own' };
     }
     if (run.known || notification.status !== 'firing') return { kind: 'own' };
-    const admitted = await admission(entryOf(fold()));
+    // With seedsFrom, a group's entry is read from where the group keeps it, when a storm starts.
+    const admitted = await admission(run.seedsFrom ? undefined : entryOf(fold()));
     return { ...admitted, newGroup: admitted.kind === 'fold' };
   });
   if (ran && decision.started) {
@@ -200,10 +208,14 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
     return ended ? { own: true, after: () => digest.finish(ended) } : { own: true };
   }
   const stormId = decision.stormId as string;
-  const seeds = decision.seeds ?? {};
   const { value: roles, ran: folded } = await journal.once<DigestRoles>('storm-fold', async () => {
+    const ids = decision.seedIds ?? Object.keys(decision.seeds ?? {});
+    const seeds = { ...(run.seedsFrom && ids.length > 0 ? await run.seedsFrom(ids) : {}), ...decision.seeds };
     await ledger.seed(stormId, seeds);
-    for (const id of Object.keys(seeds)) {
+    // Those still being delivered have no entry where they keep it yet: seeded before the digest shows.
+    const missing = ids.filter((id) => !seeds[id]);
+    if (missing.length > 0) await ledger.unseeded(stormId, { add: missing });
+    for (const id of ids) {
       await state.put(`stormgroup#${destination.name}#${id}`, { stormId, own: true } satisfies Marker, {
         ttlSeconds: STORM_TTL_SECONDS,
       });
@@ -249,7 +261,18 @@ function digestWork<D extends DestinationConfig>(
     );
   };
 
+  /** Seeds the groups that started the storm whose entries were not readable when it started. */
+  async function seedLate(stormId: string): Promise<void> {
+    const ids = stormOf(await ledger.read(), stormId)?.unseeded;
+    if (!run.seedsFrom || !ids || ids.length === 0) return;
+    const found = await run.seedsFrom(ids);
+    if (Object.keys(found).length === 0) return;
+    await ledger.seed(stormId, found);
+    await ledger.unseeded(stormId, { seeded: Object.keys(found) });
+  }
+
   async function post(stormId: string): Promise<void> {
+    await seedLate(stormId);
     const { value } = await journal.once<{ message: Record<string, string>; revision: number }>(
       'post',
       async () => {
@@ -264,6 +287,7 @@ function digestWork<D extends DestinationConfig>(
   }
 
   async function show(stormId: string, step: string): Promise<void> {
+    await seedLate(stormId);
     const snapshot = await ledger.snapshot(stormId, run.listed);
     const message = snapshot?.storm.message;
     if (!snapshot || !message) return;

@@ -54,12 +54,21 @@ export interface StormState {
   groups: number;
   /** `storm.afterwards: backfill`: the groups still firing get their own messages once it is calm. */
   backfill?: true;
+  /**
+   * Groups that started the storm whose tally entry could not be read yet (their deliveries were
+   * still under way): seeded before the digest shows the storm again.
+   */
+  unseeded?: string[];
 }
 
 export interface StormRecord {
   /** groupId -> when it arrived as a new group; only the newest `threshold + 1` are kept. */
   arrivals: Record<string, number>;
-  /** The tally entries of those arrivals: a storm starting counts the groups that started it. */
+  /**
+   * The tally entries of those arrivals, for a caller that hands them to `admit` (the chat stage
+   * keeps each group's entry in the group's own record instead, and reads it when a storm starts):
+   * a storm starting counts the groups that started it.
+   */
   seeds?: Record<string, GroupEntry>;
   current?: StormState;
   /** The storm that ended last: its final summary may still be edited (afterwards: summary). */
@@ -69,7 +78,15 @@ export interface StormRecord {
 /** What to do with a new group. */
 export type StormDecision =
   | { kind: 'own'; ended?: string }
-  | { kind: 'fold'; stormId: string; started: boolean; ended?: string; seeds?: Record<string, GroupEntry> };
+  | {
+      kind: 'fold';
+      stormId: string;
+      started: boolean;
+      ended?: string;
+      seeds?: Record<string, GroupEntry>;
+      /** The groups that arrived before this one and started the storm with it. */
+      seedIds?: string[];
+    };
 
 /** What a delivery that folded its group does about the digest. */
 export interface DigestRoles {
@@ -151,14 +168,15 @@ export function admit(
     const seed = id === groupId ? entry : record.seeds?.[id];
     if (seed) seeds[id] = seed;
   }
-  record.seeds = seeds;
+  if (Object.keys(seeds).length > 0) record.seeds = seeds;
+  else delete record.seeds;
   const over = times.length > settings.threshold;
   // Over the threshold until the oldest of the newest threshold+1 arrivals leaves the window.
   const overUntil = over ? times[settings.threshold][1] + settings.windowMs : undefined;
   const storm = record.current;
   if (storm) {
     // A storm's arrivals are folded anyway: only those before one starts are kept to seed it.
-    record.seeds = {};
+    delete record.seeds;
     if (overUntil !== undefined) storm.overUntil = Math.max(storm.overUntil, overUntil);
     return { record, decision: { kind: 'fold', stormId: storm.id, started: false, ...endedField } };
   }
@@ -175,10 +193,18 @@ export function admit(
     ...(settings.afterwards === 'backfill' ? { backfill: true as const } : {}),
   };
   const { [groupId]: _mine, ...others } = seeds;
-  record.seeds = {};
+  delete record.seeds;
+  const seedIds = times.map(([id]) => id).filter((id) => id !== groupId);
   return {
     record,
-    decision: { kind: 'fold', stormId: record.current.id, started: true, seeds: others, ...endedField },
+    decision: {
+      kind: 'fold',
+      stormId: record.current.id,
+      started: true,
+      seeds: others,
+      seedIds,
+      ...endedField,
+    },
   };
 }
 
@@ -346,6 +372,21 @@ export class StormLedger {
   /** Counts the groups that started the storm (they keep their own messages) in its tally. */
   seed(stormId: string, seeds: Record<string, GroupEntry>): Promise<void> {
     return seedEntries(this.#store, this.#shardPrefix, stormId, seeds, STORM_TTL_SECONDS);
+  }
+
+  /** Notes groups that started storm `stormId` and are not in its tally yet (`add`), or no longer missing. */
+  unseeded(stormId: string, change: { add?: string[]; seeded?: string[] }): Promise<void> {
+    return this.#update((record) => {
+      const next = structuredClone(record ?? { arrivals: {} });
+      const storm = stormOf(next, stormId);
+      if (storm) {
+        const ids = new Set([...(storm.unseeded ?? []), ...(change.add ?? [])]);
+        for (const id of change.seeded ?? []) ids.delete(id);
+        if (ids.size > 0) storm.unseeded = [...ids];
+        else delete storm.unseeded;
+      }
+      return { record: next, result: undefined };
+    });
   }
 
   /** Sets the group's entry in the storm's tally, then claims the digest roles. */

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type DigestView, runStorm, type StormOutcome } from '../../../lib/chat/storm/run.ts';
+import { entryOf, type GroupEntry } from '../../../lib/chat/storm/tally.ts';
 import type { DestinationConfig } from '../../../lib/config/types.ts';
 import { DeferredError, RetryableError } from '../../../lib/delivery/errors.ts';
 import { stepJournal } from '../../../lib/delivery/journal.ts';
@@ -203,3 +204,75 @@ function failingAfterDecision<S extends ReturnType<typeof memoryState>>(state: S
     },
   });
 }
+
+describe('Function: runStorm (the groups that start a storm, read where they keep their entries)', () => {
+  it('should count the groups that started the storm from seedsFrom, and one still being delivered before the digest shows again', async () => {
+    // Prepare: a storm from the 3rd new group; group 1's entry is not where it keeps it yet.
+    const clock = { now: T0 };
+    const state = memoryState();
+    const destination = { name: 'ops-chat', sink: 'fakechat', storm: { threshold: 2 } } as ChatDestination;
+    const kept: Record<string, GroupEntry> = {};
+    const shown: DigestView[] = [];
+    const delivery = (i: number): Delivery<ChatDestination> => ({
+      destination,
+      notification: makeNotification({ groupKey: `{}:{instance="host-${i}"}` }),
+      idempotencyKey: hash('sha256', `seed-${i}`),
+      part: { index: 1, count: 1 },
+      receivedAt: new Date(clock.now).toISOString(),
+      attempt: 1,
+      secrets: { get: async () => '' },
+      state,
+      logger: capturingLogger().logger,
+    });
+    const groupId = (d: Delivery) => hash('sha256', d.notification.groupKey);
+    const run = (d: Delivery<ChatDestination>) =>
+      runStorm({
+        delivery: d,
+        journal: stepJournal(d),
+        groupId: groupId(d),
+        known: false,
+        newMessage: true,
+        now: () => clock.now,
+        vendor: 'Fake chat',
+        listed: 10,
+        publisher: {
+          post: async (view) => {
+            shown.push(view);
+            return { id: 'digest-1' };
+          },
+          show: async (view) => {
+            shown.push(view);
+          },
+        },
+        seedsFrom: async (ids) =>
+          Object.fromEntries(ids.filter((id) => kept[id]).map((id) => [id, kept[id]])),
+      }).catch((error: Error) => error);
+    const groups = [0, 1, 2].map(delivery);
+    for (const [i, d] of groups.entries()) {
+      clock.now = T0 + i * 1000;
+      const outcome = await run({ ...d, receivedAt: new Date(clock.now).toISOString() });
+      if (i === 0)
+        kept[groupId(d)] = entryOf({
+          notification: d.notification,
+          part: 1,
+          receivedAt: clock.now,
+          now: clock.now,
+        });
+      if (i < 2) expect(outcome).toEqual({ own: true });
+    }
+
+    // Act: group 1's delivery ends (its entry is kept), and a 4th group folds when an edit is due.
+    kept[groupId(groups[1])] = entryOf({
+      notification: groups[1].notification,
+      part: 1,
+      receivedAt: T0 + 1000,
+      now: T0 + 1000,
+    });
+    clock.now = T0 + 20_000;
+    await run(delivery(3));
+
+    // Assess: posted counting the starter and group 0; group 1 counted at the next showing.
+    expect(shown.map((view) => view.totals.groups)).toEqual([2, 4]);
+    expect(state.items.has(`stormgroup#ops-chat#${groupId(groups[1])}`)).toBe(true);
+  });
+});
