@@ -190,7 +190,7 @@ export class GroupSession implements DeliveryGroup {
   async skipped(applied?: AppliedGroup): Promise<void> {
     const hadEntry = this.#record?.pending?.[this.#id] !== undefined;
     if (!applied && !hadEntry) return;
-    await this.#write({ ...this.#record, ...(applied ?? {}), pending: this.#othersPending() });
+    await this.#write({ ...this.#record, ...(applied ?? {}), pending: this.#othersPending() }, false);
   }
 
   /** Delivered: the group's new applied notification (undefined: unchanged) and the sink's part, written at once. */
@@ -204,7 +204,7 @@ export class GroupSession implements DeliveryGroup {
       next.sink = this.#sink.value;
       if (this.#sink.ttlSeconds !== undefined) next.sinkTtlSeconds = this.#sink.ttlSeconds;
     }
-    await this.#write(next);
+    await this.#write(next, true);
   }
 
   #othersPending(): Record<string, PendingDelivery> | undefined {
@@ -226,12 +226,21 @@ export class GroupSession implements DeliveryGroup {
     // Nothing left to keep (a dead letter without steps): the entry goes.
     if (entry.failures !== undefined || entry.steps !== undefined || entry.started !== undefined)
       pending[this.#id] = entry;
-    await this.#write({ ...this.#record, pending: Object.keys(pending).length > 0 ? pending : undefined });
+    await this.#write(
+      { ...this.#record, pending: Object.keys(pending).length > 0 ? pending : undefined },
+      false,
+    );
     this.#changed = false;
   }
 
-  async #write(record: GroupRecord): Promise<void> {
-    const next: GroupRecord = { ...record, v: 2 };
+  /**
+   * `delivered`: the sink had its chance to carry its part over from an older relay's keys, so the
+   * record is this relay's from now on; until then an older relay's record stays marked as such.
+   */
+  async #write(record: GroupRecord, delivered: boolean): Promise<void> {
+    const next: GroupRecord = { ...record };
+    if (delivered || !this.legacy) next.v = 2;
+    else delete next.v;
     if (next.pending === undefined) delete next.pending;
     await writeGroupRecord(this.#state, this.#destination, this.#groupKey, next, this.#now());
     this.#record = next;

@@ -188,7 +188,9 @@ export function readGroupRecord(
 
 /**
  * Writes a group's record, kept DELIVERY_POLICY.stateTtlSeconds or as long as its sink part asks;
- * pending deliveries accepted longer ago than the state's TTL are dropped (nothing keeps them).
+ * pending deliveries accepted longer ago than the state's TTL are dropped (nothing keeps them),
+ * and renewals past their time. `v` is the caller's: a record an older relay wrote stays marked as
+ * such until a delivery has had the chance to carry the sink's part over.
  */
 export function writeGroupRecord(
   state: Pick<StateStore, 'put'>,
@@ -199,7 +201,7 @@ export function writeGroupRecord(
 ): Promise<void> {
   const ttlSeconds = Math.max(DELIVERY_POLICY.stateTtlSeconds, record.sinkTtlSeconds ?? 0);
   const oldest = now - DELIVERY_POLICY.stateTtlSeconds * 1000;
-  const value: GroupRecord = { ...record, v: 2 };
+  const value: GroupRecord = { ...record };
   if (record.renewed) {
     const live = Object.entries(record.renewed).filter(([, until]) => until > now);
     if (live.length > 0) value.renewed = Object.fromEntries(live);

@@ -838,9 +838,14 @@ class GroupRecords {
     const { destination } = message;
     const { groupKey } = message.notification;
     const record = await this.read(destination, groupKey);
-    const next: GroupRecord = { ...record, renewed: { ...record?.renewed, [messageId]: until } };
+    // An older relay's record stays one (no v): the sink's part may still be under its older key.
+    const next: GroupRecord = {
+      ...record,
+      ...(record ? {} : { v: 2 as const }),
+      renewed: { ...record?.renewed, [messageId]: until },
+    };
     await writeGroupRecord(this.#state, destination, groupKey, next, now);
-    this.set(destination, groupKey, { ...next, v: 2 });
+    this.set(destination, groupKey, next);
   }
 
   set(destination: string, groupKey: string, record: GroupRecord): void {

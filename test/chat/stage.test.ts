@@ -919,6 +919,55 @@ describe('Function: chatSink (under the record handler: the group record and the
     });
   });
 
+  it('should still find the older relay’s chat record after a failed first attempt wrote the group’s record', async () => {
+    // Prepare: an older relay's records; Slack-like edits fail once with a 503.
+    const calls: Call[] = [];
+    let failEdit = true;
+    const sink = chatSink(
+      fakeAdapter({ edit: true, remove: false, thread: true }, calls, {
+        channel: (made) => ({
+          edit: async (id, text) => {
+            made.push({ call: 'edit', id, text });
+            if (failEdit) {
+              failEdit = false;
+              throw new RetryableError('Fake chat answered 503');
+            }
+            return 'edited';
+          },
+        }),
+      }),
+      { now: () => T0 },
+    );
+    const state = versionedState();
+    await state.put(`group#ops#${createHash('sha256').update(GROUP_KEY).digest('hex')}`, {
+      receivedAt: '2026-11-21T11:00:00.000Z',
+      keys: ['old'],
+      appliedAt: '2026-11-21T11:00:00.000Z',
+    });
+    await state.put(chatGroupKey('fakegroup', 'ops', GROUP_KEY), { messages: ['m0'], status: 'firing' });
+    const delivery = deliveryOf(destination, 1, 'resolved', state, 'a');
+    const first = await underHandler(delivery, 1);
+    await failure(sink.deliver(first.delivery));
+    first.group.countFailure(new Date(T0).toISOString());
+    await first.group.save();
+
+    // Act
+    const retry = await underHandler(delivery, 2);
+    await sink.deliver(retry.delivery);
+    await retry.group.succeeded();
+
+    // Assess
+    expect(retry.group.legacy).toBe(true);
+    expect(calls.map(({ call, id }) => [call, id ?? ''])).toEqual([
+      ['edit', 'm0'],
+      ['edit', 'm0'],
+    ]);
+    expect(await readGroupRecord(state, 'ops', GROUP_KEY)).toMatchObject({
+      v: 2,
+      sink: { messages: ['m0'] },
+    });
+  });
+
   it('should look up what a crashed receive may have posted, and post nothing twice', async () => {
     // Prepare: the first receive posts both messages and dies before anything is written.
     const calls: Call[] = [];
