@@ -192,9 +192,11 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       // One receive time for the heartbeat's record and every queue message of the notification.
       const receivedAt = now();
       let deliver: Notification | undefined = notification;
+      let heartbeat = false;
       if (watchdog && state) {
         const split = splitHeartbeat(notification, watchdog);
         deliver = split.deliver;
+        heartbeat = split.heartbeat !== undefined;
         if (split.heartbeat) {
           try {
             await recordHeartbeat(state, watchdog, split.heartbeat, receivedAt);
@@ -218,7 +220,10 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
         }
       }
       if (!deliver) {
-        logger.info('watchdog heartbeat recorded', { groupKey: notification.groupKey });
+        // Only the watched alert: a heartbeat (firing), or its resolve, which goes nowhere either.
+        logger.info(heartbeat ? 'watchdog heartbeat recorded' : 'watched alert resolved: delivered nowhere', {
+          groupKey: notification.groupKey,
+        });
         return reply(202, { notification: notification.groupKey, destinations: [] } satisfies IngestAccepted);
       }
       const routed = routeNotification(deliver, routes);
