@@ -10,6 +10,7 @@ import type { Sink } from '../../lib/delivery/sink.ts';
 import { messageGroupId } from '../../lib/queue/idempotency.ts';
 import { buildMessage, DLQ_ATTRIBUTES, serializeMessage } from '../../lib/queue/message.ts';
 import type { OutgoingMessage, RecordQueue } from '../../lib/queue/types.ts';
+import { createConsoleSink } from '../../lib/sinks/console/console.ts';
 import { CountingTelemetry } from '../../lib/telemetry.ts';
 import { makeNotification } from '../support/notifications.ts';
 import { memoryState } from '../support/slack-delivery.ts';
@@ -161,11 +162,15 @@ function groupNotification(name: string): Notification {
 }
 
 /** Receives until the queue is empty, moving the clock to the next visible record; each invocation may die. */
-async function runUntilEmpty(queue: CrashingQueue, sink: ReturnType<typeof crashingSink>) {
+async function runUntilEmpty(
+  queue: CrashingQueue,
+  sink: Pick<ReturnType<typeof crashingSink>, 'sink' | 'nextCrash'>,
+  config: RelayConfig = CONFIG,
+) {
   const state = memoryState();
   const handler = createRecordHandler({
     sink: sink.sink,
-    config: CONFIG,
+    config,
     secrets: { get: async () => '' },
     state,
     queue,
@@ -225,6 +230,53 @@ describe('Reliability: a delivery that crashes the function', () => {
     expect(crashes).toBe(6);
     expect(letter.at - T0).toBeLessThanOrEqual(30 * 60_000);
     expect(sink.delivered).toEqual([]);
+  });
+
+  it('should dead-letter a console destination whose write keeps crashing the process, with its reason (the console sink writes its marker before printing)', async () => {
+    // Prepare: the console's write never returns: the process dies in it.
+    const queue = new CrashingQueue();
+    let crashed: (() => void) | undefined;
+    const sink = createConsoleSink({
+      write: () => {
+        crashed?.();
+        return new Promise(() => undefined);
+      },
+      appendFile: async () => undefined,
+    });
+    const config: RelayConfig = { ingest: {}, destinations: [{ name: 'audit', sink: 'console' }] };
+    const message = buildMessage(
+      'audit',
+      'console',
+      groupNotification('Crasher'),
+      new Date(T0).toISOString(),
+      {
+        index: 1,
+        count: 1,
+      },
+    );
+    queue.send('crasher', serializeMessage(message), messageGroupId('audit', message.notification.groupKey));
+
+    // Act
+    await runUntilEmpty(
+      queue,
+      {
+        sink,
+        nextCrash: () =>
+          new Promise<'crashed'>((resolve) => {
+            crashed = () => resolve('crashed');
+          }),
+      },
+      config,
+    );
+
+    // Assess: the relay's own dead letter with the reason, not the queue's silent redrive.
+    expect(queue.redriven).toEqual([]);
+    expect(queue.deadLetters).toHaveLength(1);
+    expect(queue.deadLetters[0].attributes).toMatchObject({
+      [DLQ_ATTRIBUTES.reason]:
+        'gave up after 5 attempts: crashed or timed out during attempt 5 (the function stopped before the attempt ended)',
+    });
+    expect(queue.deadLetters[0].at - T0).toBeLessThanOrEqual(30 * 60_000);
   });
 
   it('should never dead-letter the records the crasher holds back: its batch-mates of other groups and its own group behind it', async () => {

@@ -1,4 +1,5 @@
 import { appendFile as fsAppendFile } from 'node:fs/promises';
+import { beforeVendorCall } from '../../delivery/deadline.ts';
 import { PermanentError, RetryableError } from '../../delivery/errors.ts';
 import type { Delivery, Sink } from '../../delivery/sink.ts';
 import { type ConsoleDestination, consoleConfigSchema } from './config.ts';
@@ -55,6 +56,10 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): Sink<Consol
         superseded ? { ...record, superseded } : record,
       );
       const jsonLines = records.map((record) => `${jsonLine(record)}\n`).join('');
+      // Writing is this sink's vendor call: from a message's second receive the record handler
+      // writes its crash marker first, so a console that keeps crashing the process is
+      // dead-lettered with a reason like any sink (lib/delivery/deadline.ts).
+      await beforeVendorCall();
 
       // The file first: it is the part that can fail for good, and then nothing is printed
       // for a message that is about to be dead-lettered.
