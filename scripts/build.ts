@@ -9,7 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { build, type Metafile, transform } from 'esbuild';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
-import { buildProblems, deployRefusal } from '../lib/infra/deploy-checks.ts';
+import { buildProblems, deployRefusal, reservationRequirement } from '../lib/infra/deploy-checks.ts';
 import {
   DeploymentConfigError,
   type DeploymentSettings,
@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     `stack: ingest + ${deployment.sinks.join(', ')} (the sinks the destinations use)` +
       (deployment.watchdog ? ` + ${WATCHDOG_FUNCTION} (every minute)` : ''),
   );
+  const reservation = reservationRequirement(deployment);
+  if (reservation) console.log(`note: ${reservation}`);
   // The watchdog function tells its deployment by when it was built (lib/watchdog/deployment.ts).
   const builtAt = new Date().toISOString();
 

@@ -40,6 +40,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 let packageDir: string;
+/** What `npm run package` printed. */
+let packageOutput: string;
 let text: string;
 let template: Json;
 let resources: Record<string, Json>;
@@ -47,11 +49,12 @@ let resources: Record<string, Json>;
 beforeAll(async () => {
   packageDir = await mkdtemp(join(tmpdir(), 'relay-package-'));
   // --package: a temporary directory instead of .serverless, which a deploy from this checkout may be using.
-  await run('npm', ['run', 'package', '--', '--stage', 'ci', '--package', packageDir], {
+  const packaged = await run('npm', ['run', 'package', '--', '--stage', 'ci', '--package', packageDir], {
     cwd: root,
     env: cleanEnv({ RELAY_CONFIG: EXAMPLE_CONFIG }),
     maxBuffer: 16 * 1024 * 1024,
   });
+  packageOutput = packaged.stdout;
   text = await readFile(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8');
   template = JSON.parse(text);
   resources = template.Resources;
@@ -509,6 +512,17 @@ describe('Template: shared resources', () => {
       expect(urls).toContain(queueId);
       expect(urls).toContain(deadLetterQueueId);
     }
+  });
+});
+
+describe('Template: build output', () => {
+  it("should name the account quota ingest's reserved concurrency needs", () => {
+    // Assess: relay.example.yaml keeps the default reservation.
+    const reserved = resources.IngestLambdaFunction.Properties.ReservedConcurrentExecutions;
+    expect(typeof reserved).toBe('number');
+    expect(packageOutput).toContain(
+      `ingest.reservedConcurrency: ${reserved} needs the account's Lambda concurrency quota to be at least ${reserved + 100}`,
+    );
   });
 });
 
