@@ -11,11 +11,32 @@ export interface IndexedMessage {
   /** The table's row id: send order within the database. */
   readonly seq: number;
   readonly group: IndexedGroup;
+  /** Epoch ms when it was sent to this queue (a message moved to a DLQ keeps its first queue's). */
+  readonly sentAt: number;
   /** Epoch ms from which the message is no longer in flight (0 for a message never received). */
   visibleAt: number;
+  /**
+   * Its visibility was changed to a later time after its receive (handed back to come again
+   * later: a retry's backoff, a wait), as opposed to in flight with its receive's timeout. Not
+   * kept in the table: after the index is rebuilt, such a message counts as in flight until its
+   * next receive.
+   */
+  delayed: boolean;
   receiveCount: number;
   /** The latest receipt handle; undefined for a message never received. */
   handle?: string;
+}
+
+/** How many messages of some message groups are where, at one time (`FifoIndex.depthsBy`). */
+export interface GroupDepth {
+  /** Not in flight (including messages behind an in-flight or delayed group-mate). */
+  visible: number;
+  /** Received and still within their receive's visibility timeout. */
+  inFlight: number;
+  /** Received, then handed back with a visibility still in the future. */
+  delayed: number;
+  /** Epoch ms when the oldest of them was sent; undefined when there is none. */
+  oldestSentAt?: number;
 }
 
 /** A message group and the messages of it the queue holds, in send order. */
@@ -116,7 +137,7 @@ export class FifoIndex {
   add(
     seq: number,
     groupId: string,
-    state: { visibleAt: number; receiveCount: number; handle?: string },
+    state: { sentAt: number; visibleAt: number; receiveCount: number; handle?: string },
   ): IndexedMessage {
     let group = this.groups.get(groupId);
     const created = group === undefined;
@@ -127,7 +148,9 @@ export class FifoIndex {
     const message: IndexedMessage = {
       seq,
       group,
+      sentAt: state.sentAt,
       visibleAt: state.visibleAt,
+      delayed: false,
       receiveCount: state.receiveCount,
       ...(state.handle !== undefined ? { handle: state.handle } : {}),
     };
@@ -167,13 +190,18 @@ export class FifoIndex {
     if (message.handle !== undefined) this.handles.delete(message.handle);
     message.handle = handle;
     message.visibleAt = visibleAt;
+    message.delayed = false;
     message.receiveCount++;
     this.handles.set(handle, message);
   }
 
-  /** Changes when an in-flight message becomes visible, and replaces its group. */
-  setVisibleAt(message: IndexedMessage, visibleAt: number): void {
+  /**
+   * Changes when an in-flight message becomes visible, and replaces its group. `delayed`: it was
+   * handed back to come again at `visibleAt` (ChangeMessageVisibility), not released.
+   */
+  setVisibleAt(message: IndexedMessage, visibleAt: number, delayed = false): void {
     message.visibleAt = visibleAt;
+    message.delayed = delayed;
     this.recompute(message.group);
   }
 
@@ -221,6 +249,36 @@ export class FifoIndex {
     const inFlight: IndexedMessage[] = [];
     for (const message of this.handles.values()) if (message.visibleAt > now) inFlight.push(message);
     return inFlight;
+  }
+
+  /**
+   * The depths of the queue's message groups at `now`, summed per `keyOf(groupId)` (say, the
+   * destination a group id starts with): a walk over the groups and their received messages (a
+   * prefix of each group), not over every message.
+   */
+  depthsBy(now: number, keyOf: (groupId: string) => string): Map<string, GroupDepth> {
+    const depths = new Map<string, GroupDepth>();
+    for (const group of this.groups.values()) {
+      const key = keyOf(group.id);
+      let depth = depths.get(key);
+      if (!depth) {
+        depth = { visible: 0, inFlight: 0, delayed: 0 };
+        depths.set(key, depth);
+      }
+      let hidden = 0;
+      for (const message of group.messages) {
+        if (message.handle === undefined) break;
+        if (message.visibleAt <= now) continue;
+        hidden++;
+        if (message.delayed) depth.delayed++;
+        else depth.inFlight++;
+      }
+      depth.visible += group.messages.length - hidden;
+      const oldest = group.messages[0]?.sentAt;
+      if (oldest !== undefined && (depth.oldestSentAt === undefined || oldest < depth.oldestSentAt))
+        depth.oldestSentAt = oldest;
+    }
+    return depths;
   }
 
   /** Messages in send order, at most `limit` (all with a negative limit), those `where` accepts. */

@@ -23,8 +23,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { FifoIndex, type IndexedMessage } from './fifo-index.ts';
+import { FifoIndex, type GroupDepth, type IndexedMessage } from './fifo-index.ts';
 import type { OutgoingMessage, SendBatchResult } from './types.ts';
+
+export type { GroupDepth };
 
 /** SQS limits that callers can hit. */
 export const SQS_LIMITS = {
@@ -530,7 +532,7 @@ export class SqliteQueue {
       }
       const visibleAt = now + Math.round(seconds * 1000);
       this.stmt.setVisibleAt.run(visibleAt, message.seq);
-      index.setVisibleAt(message, visibleAt);
+      index.setVisibleAt(message, visibleAt, visibleAt > now);
     });
   }
 
@@ -566,6 +568,17 @@ export class SqliteQueue {
     const { index } = this.requireQueue(queue);
     const inFlight = index.inFlightAt(this.now()).length;
     return { visible: index.size - inFlight, inFlight };
+  }
+
+  /**
+   * The queue's depths summed per `keyOf(groupId)` (for the local runtime's metrics: per
+   * destination, which a group id starts with), read from the in-memory index: messages visible,
+   * in flight, delayed (handed back to come again later) and the oldest one's send time. Not an
+   * SQS operation (SQS counts per queue only).
+   */
+  depthsBy(queue: string, keyOf: (groupId: string) => string): Map<string, GroupDepth> {
+    this.refresh();
+    return this.requireQueue(queue).index.depthsBy(this.now(), keyOf);
   }
 
   /** Lists messages in send order without receiving or changing them (`dlq list`). */
@@ -657,6 +670,7 @@ export class SqliteQueue {
       const open = queues.get(row.queue);
       if (!open) continue;
       open.index.add(row.seq, row.group_id, {
+        sentAt: row.sent_at,
         visibleAt: row.visible_at,
         receiveCount: row.receive_count,
         ...(row.receipt_handle !== null ? { handle: row.receipt_handle } : {}),
@@ -729,7 +743,7 @@ export class SqliteQueue {
       0,
     );
     const seq = Number(info.lastInsertRowid);
-    open.index.add(seq, m.groupId, { visibleAt: 0, receiveCount: m.receiveCount });
+    open.index.add(seq, m.groupId, { sentAt: m.sentAt, visibleAt: 0, receiveCount: m.receiveCount });
     return seq;
   }
 
