@@ -20,6 +20,17 @@ export type MetricName =
   | 'DeliveryLatency'
   /** Ingest recorded a heartbeat of the watchdog's always-firing alert (lib/watchdog, docs/watchdog.md). */
   | 'WatchdogHeartbeats'
+  /**
+   * A record handed back without a failed attempt (lib/delivery/record-handler.ts): the sink
+   * deferred it (its pacing, a storm digest's next edit), the vendor rate limited it, it was held
+   * behind a group-mate handed back before it, or the function's time ran out. See LOCAL_ONLY_METRICS.
+   */
+  | 'WaitDeferred'
+  | 'WaitRateLimited'
+  | 'WaitHeld'
+  | 'WaitOutOfTime'
+  /** A record renewed at the queue's receive limit: a fresh copy sent in its place. See LOCAL_ONLY_METRICS. */
+  | 'Renewed'
   | SinkMetricName;
 
 export interface MetricDimensions {
@@ -93,6 +104,21 @@ export const CLOUDWATCH_METRICS: ReadonlySet<MetricName> = new Set<MetricName>([
 ]);
 
 /**
+ * Counted where the runtime keeps counts (`npm start`: /healthz's counters and /metrics), and
+ * nowhere on AWS: neither a CloudWatch metric nor a metric log line. Waits and renewals are not
+ * failures (no alarm or dashboard reads them), and a paced chat destination can wait many times in a
+ * burst: a line each would add to every stack's log bytes for nothing that reads them.
+ * Their log lines (info) say the same where the log level lets them through.
+ */
+export const LOCAL_ONLY_METRICS: ReadonlySet<MetricName> = new Set<MetricName>([
+  'WaitDeferred',
+  'WaitRateLimited',
+  'WaitHeld',
+  'WaitOutOfTime',
+  'Renewed',
+]);
+
+/**
  * One metric as a compact JSON log line, whatever the log level (like EMF, which it replaces for
  * the per-delivery counts): billed per byte ingested (about 80 bytes), queried by Logs Insights:
  * `filter ispresent(metric) | stats sum(value) by destination, metric`.
@@ -113,8 +139,8 @@ export function metricLine(name: MetricName, dimensions: MetricDimensions, value
 }
 
 /**
- * Lambda telemetry: every count and duration is a metric log line on stdout; those in
- * CLOUDWATCH_METRICS are also an EMF record (Powertools singleMetric: one record per metric,
+ * Lambda telemetry: every count and duration (but LOCAL_ONLY_METRICS) is a metric log line on
+ * stdout; those in CLOUDWATCH_METRICS are also an EMF record (Powertools singleMetric: one record per metric,
  * because one batch carries records for several destinations, each its own dimension set).
  */
 export function createLambdaTelemetry(options: {
@@ -133,7 +159,7 @@ export function createLambdaTelemetry(options: {
     unit: (typeof MetricUnit)[keyof typeof MetricUnit],
     value: number,
   ) => {
-    if (disabled) return;
+    if (disabled || LOCAL_ONLY_METRICS.has(name)) return;
     // stdout is what Lambda sends to the function's log group, as Powertools' EMF records are.
     process.stdout.write(`${metricLine(name, dimensions, value)}\n`);
     if (!CLOUDWATCH_METRICS.has(name)) return;

@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CLOUDWATCH_METRICS, createLambdaTelemetry, metricLine } from '../lib/telemetry.ts';
+import {
+  CLOUDWATCH_METRICS,
+  createLambdaTelemetry,
+  LOCAL_ONLY_METRICS,
+  metricLine,
+} from '../lib/telemetry.ts';
 
 const quietLogger = {
   info: () => undefined,
@@ -75,6 +80,23 @@ describe('Function: createLambdaTelemetry', () => {
       'Superseded',
     ] as const)
       expect(CLOUDWATCH_METRICS.has(name)).toBe(false);
+  });
+});
+
+describe('Function: createLambdaTelemetry, waits and renewals', () => {
+  it('should write neither a metric log line nor a CloudWatch metric for a wait or a renewal', () => {
+    // Prepare
+    const lines = capture();
+    const telemetry = createLambdaTelemetry({ serviceName: 'slack', logger: quietLogger as never });
+    const names = ['WaitDeferred', 'WaitRateLimited', 'WaitHeld', 'WaitOutOfTime', 'Renewed'] as const;
+
+    // Act
+    for (const name of names) telemetry.count(name, { sink: 'slack', destination: 'ops' });
+
+    // Assess
+    expect(lines).toEqual([]);
+    expect([...LOCAL_ONLY_METRICS].sort()).toEqual([...names].sort());
+    for (const name of names) expect(CLOUDWATCH_METRICS.has(name)).toBe(false);
   });
 });
 

@@ -14,7 +14,7 @@ import {
 } from '../queue/message.ts';
 import type { OutgoingMessage, RecordQueue } from '../queue/types.ts';
 import type { StateStore } from '../state/store.ts';
-import { contextLogger, type Telemetry } from '../telemetry.ts';
+import { contextLogger, type MetricDimensions, type MetricName, type Telemetry } from '../telemetry.ts';
 import type { AttemptRecord } from './attempts.ts';
 import { type DeadlineContext, type DeliveryClock, runWithDeadline } from './deadline.ts';
 import { DeferredError, OutOfTimeError, PermanentError, RateLimitedError, RetryableError } from './errors.ts';
@@ -92,6 +92,9 @@ interface Renewal {
 
 /** Why a record that was not tried is handed back (also the end of its `waited N h for ...`). */
 const HELD = 'an earlier message of its group was handed back';
+
+/** What a wait counts (lib/telemetry.ts): why a record went back to the queue without a failed attempt. */
+type WaitMetric = Extract<MetricName, 'WaitDeferred' | 'WaitRateLimited' | 'WaitHeld' | 'WaitOutOfTime'>;
 const NO_TIME_TO_START = "the function's time ran out before it was started";
 const OUT_OF_TIME = "the function's time ran out after progress";
 
@@ -158,9 +161,9 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       }
       let outcome: Outcome;
       if (heldGroups.has(group)) {
-        outcome = await handBack(record, HELD);
+        outcome = await handBack(record, HELD, 'WaitHeld');
       } else if (context.getRemainingTimeInMillis() < DEADLINE_MARGIN_MS) {
-        outcome = await handBack(record, NO_TIME_TO_START);
+        outcome = await handBack(record, NO_TIME_TO_START, 'WaitOutOfTime');
       } else {
         outcome = await handleRecord(record, invocation, groups);
       }
@@ -175,6 +178,11 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     for (const messageId of await renew(renewals)) batchItemFailures.push({ itemIdentifier: messageId });
     return { batchItemFailures };
   };
+
+  /** A count's dimensions: this sink, and the message's destination when it could be read. */
+  function dimensionsOf(message: QueueMessage | undefined): MetricDimensions {
+    return { sink: deps.sink.name, ...(message ? { destination: message.destination } : {}) };
+  }
 
   function receiveCount(record: SQSRecord): number {
     return Number(record.attributes.ApproximateReceiveCount) || 1;
@@ -269,6 +277,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
         deps.telemetry.reportError(error, { ...context, stage: 'record-group-state' });
       }
       await deps.queue.changeVisibility(record.receiptHandle, hideSeconds).catch(() => undefined);
+      deps.telemetry.count('Renewed', dimensionsOf(message));
       logger.info(
         "renewed before trying: a crash loop in its batch could carry it past the queue's receive limit",
         context,
@@ -285,11 +294,12 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
   function handBack(
     record: SQSRecord,
     why: string,
+    wait: WaitMetric,
     message = tryParse(record),
     session?: GroupSession,
   ): Promise<Outcome> {
     // Back at once rather than after the visibility timeout: its group is held anyway.
-    return waitFor(record, message, 0, { why, session });
+    return waitFor(record, message, 0, { why, session, wait });
   }
 
   /**
@@ -306,7 +316,15 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
     record: SQSRecord,
     message: QueueMessage | undefined,
     seconds: number,
-    hold: { why: string; error?: unknown; attempts?: AttemptRecord; session?: GroupSession; saved?: true },
+    hold: {
+      why: string;
+      error?: unknown;
+      attempts?: AttemptRecord;
+      session?: GroupSession;
+      saved?: true;
+      /** A wait (no failed attempt): counted, unless the wait is over and the record dead-lettered. */
+      wait?: WaitMetric;
+    },
     context: Record<string, string | number> = {},
   ): Promise<Outcome> {
     const waitedMs = message ? now() - Date.parse(message.receivedAt) : 0;
@@ -322,6 +340,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
         hold.session,
       );
     }
+    if (hold.wait) deps.telemetry.count(hold.wait, dimensionsOf(message));
     if (hold.session && !hold.saved) {
       await hold.session.save().catch((error: unknown) =>
         // Unwritten, the next receive repeats the steps of this one, or looks them up.
@@ -486,7 +505,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
           ...context,
           reason: describeError(error),
         });
-        return handBack(record, OUT_OF_TIME, message, session);
+        return handBack(record, OUT_OF_TIME, 'WaitOutOfTime', message, session);
       }
       return failure(record, message, error, session, context, invocation);
     }
@@ -607,6 +626,7 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       };
       const problem = refused.get(`r${i}`);
       if (problem === undefined) {
+        deps.telemetry.count('Renewed', dimensionsOf(message));
         logger.info(
           "renewed: handed back without failing at the queue's receive limit, so a fresh copy waits in its place",
           context,
@@ -721,7 +741,13 @@ export function createRecordHandler(deps: RecordHandlerDependencies): RecordHand
       { ...context, reason: describeError(error), retryInSeconds: delay },
     );
     const why = rateLimited ? `the vendor's rate limit (${describeError(error)})` : describeError(error);
-    return waitFor(record, message, delay, { why, error, ...(session ? { session } : {}) }, context);
+    return waitFor(
+      record,
+      message,
+      delay,
+      { why, error, wait: rateLimited ? 'WaitRateLimited' : 'WaitDeferred', ...(session ? { session } : {}) },
+      context,
+    );
   }
 
   /** Hands a record back to come again in `seconds`. */

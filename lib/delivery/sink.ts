@@ -125,6 +125,10 @@ export type SinkMetricName =
   | 'GraphsSkipped'
   | 'TemplateFailed'
   | 'StormStarted'
+  /** A storm calmed down: its digest shows the final summary (lib/chat/storm/run.ts). */
+  | 'StormEnded'
+  /** A storm's digest message was first posted. */
+  | 'DigestPosted'
   | 'GroupsFolded'
   | 'GroupsBackfilled';
 

@@ -35,22 +35,8 @@ export const QUEUE_STATES = ['visible', 'in_flight', 'delayed'] as const;
 /** Statuses the server answers on `POST /alertmanager`; their series exist (at 0) from the start. */
 export const INGEST_CODES = [202, 400, 401, 405, 413, 415, 500, 503] as const;
 
-/**
- * Names counted through Telemetry that lib/telemetry.ts's MetricName does not list yet: storm mode's
- * end and digest posts, and the record handler's waits and renewals. Until their emitters count
- * them, their Prometheus series stay at 0.
- */
-export type PendingMetricName =
-  | 'StormEnded'
-  | 'DigestPosted'
-  | 'WaitDeferred'
-  | 'WaitRateLimited'
-  | 'WaitHeld'
-  | 'WaitOutOfTime'
-  | 'Renewed';
-
-/** A Telemetry metric name this module maps onto a Prometheus metric. */
-export type RelayMetricName = MetricName | PendingMetricName;
+/** A Telemetry metric name this module maps onto a Prometheus metric: every one. */
+export type RelayMetricName = MetricName;
 
 /**
  * One destination's share of its sink's queue and DLQ, as the runtime reads them at a scrape.
@@ -164,7 +150,7 @@ export class RelayMetrics {
 
     const renewals = perDestinationCounter(
       'renewals_total',
-      "Queue messages renewed: handed back at the queue's receive limit without failing, a fresh copy sent in their place.",
+      "Queue messages renewed near the queue's receive limit without failing (waiting there, or in a batch with a crash loop): a fresh copy sent in their place.",
     );
     const enqueued = perDestinationCounter(
       'messages_enqueued_total',
@@ -196,7 +182,7 @@ export class RelayMetrics {
     );
     const digests = perDestinationCounter(
       'storm_digests_posted_total',
-      'Storm digest messages posted to a chat destination.',
+      "Storm digests posted to a chat destination: a storm's first digest message (its later updates are not counted).",
     );
     const folded = perDestinationCounter(
       'storm_groups_folded_total',

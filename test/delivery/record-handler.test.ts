@@ -1582,6 +1582,85 @@ describe('Function: createRecordHandler', () => {
     });
   });
 
+  describe('Returned handler: waits and renewals counted', () => {
+    it('should count a deferral and a rate limit as waits, by reason, and no Retried', async () => {
+      // Prepare
+      const { handler, telemetry } = setup({
+        outcome: failWith({
+          k1: new DeferredError('channel pacing: next slot in 7 s', { retryAfterSeconds: 7 }),
+          k2: new RateLimitedError('answered 429', { retryAfterSeconds: 9, statusCode: 429 }),
+        }),
+      });
+
+      // Act
+      for (let receive = 1; receive <= 2; receive++)
+        await handler(
+          event(
+            sqsRecord('1', message('k1'), { receiveCount: receive }),
+            sqsRecord('2', message('k2', { destination: 'ops' }), { receiveCount: receive }),
+          ),
+        );
+
+      // Assess
+      expect(telemetry.get('WaitDeferred', 'audit')).toBe(2);
+      expect(telemetry.get('WaitRateLimited', 'ops')).toBe(2);
+      expect(telemetry.get('WaitDeferred')).toBe(2);
+      expect(telemetry.get('WaitRateLimited')).toBe(2);
+      expect(telemetry.get('Retried')).toBe(0);
+    });
+
+    it('should count a record held behind a group-mate handed back, and records with no time to start or out of time after progress', async () => {
+      // Prepare
+      const { handler, telemetry } = setup({
+        outcome: (delivery) => {
+          if (delivery.idempotencyKey === 'k1') throw new RetryableError('503');
+          markProgress();
+          throw new OutOfTimeError('alert 3 of 5 not started');
+        },
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1')), sqsRecord('2', message('k2'))));
+      const held = telemetry.get('WaitHeld', 'audit');
+      await handler(event(sqsRecord('3', message('k3'))));
+      await handler(event(sqsRecord('4', message('k4'))), {
+        getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS - 1,
+      });
+
+      // Assess
+      expect(held).toBe(1);
+      expect(telemetry.get('Retried', 'audit')).toBe(1);
+      expect(telemetry.get('WaitOutOfTime', 'audit')).toBe(2);
+      expect(telemetry.get('WaitHeld', 'audit')).toBe(1);
+    });
+
+    it('should count a renewal at the receive backstop with its wait, and no wait when the wait budget is spent', async () => {
+      // Prepare
+      const { handler, telemetry, clock } = setup({
+        maxReceiveCount: 3,
+        outcome: failWith({
+          k1: new DeferredError('storm digest: next edit in 10 s', { retryAfterSeconds: 10 }),
+        }),
+      });
+
+      // Act
+      await handler(event(sqsRecord('1', message('k1'), { receiveCount: 3 })));
+      const counted = telemetry.snapshot();
+      clock.now = Date.parse(RECEIVED_AT) + DELIVERY_POLICY.waitBudgetSeconds * 1000;
+      await handler(event(sqsRecord('2', message('k1'), { receiveCount: 1 })));
+
+      // Assess
+      expect(counted).toEqual({
+        Renewed: 1,
+        'Renewed.audit': 1,
+        WaitDeferred: 1,
+        'WaitDeferred.audit': 1,
+      });
+      expect(telemetry.get('WaitDeferred')).toBe(1);
+      expect(telemetry.get('DeadLettered', 'audit')).toBe(1);
+    });
+  });
+
   describe('Returned handler: sink metrics', () => {
     it('should count what a sink counts itself under its destination', async () => {
       // Prepare

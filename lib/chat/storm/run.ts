@@ -195,6 +195,8 @@ export async function runStorm<D extends DestinationConfig>(run: StormRun<D>): P
     const admitted = await admission(run.seedsFrom ? undefined : entryOf(fold()));
     return { ...admitted, newGroup: admitted.kind === 'fold' };
   });
+  // Counted once: `ran` is false when a retry of this delivery reads the decision from its journal.
+  if (ran && decision.ended) delivery.count?.('StormEnded');
   if (ran && decision.started) {
     delivery.count?.('StormStarted');
     logger.warn('alert storm: new groups go into one digest message', {
@@ -280,6 +282,7 @@ function digestWork<D extends DestinationConfig>(
         if (!snapshot) return { message: {}, revision: 0 };
         if (snapshot.storm.message) return { message: snapshot.storm.message, revision: 0 };
         const message = await publisher.post(snapshot, scopedJournal(journal, 'post'));
+        delivery.count?.('DigestPosted');
         return { message: { ...message, postedAt: String(now()) }, revision: snapshot.storm.revision };
       },
     );
@@ -340,7 +343,11 @@ function digestWork<D extends DestinationConfig>(
         if (typeof outcome === 'object') return outcome.again;
         // Recorded before the summary and the backfill: a come-back (the summary's pace, the
         // function's time) finds that this delivery ended the storm, and finishes it.
-        if (outcome === 'ended') await journal.record(`${prefix}-ended`, { stormId });
+        if (outcome === 'ended') {
+          // The watch's claim ends a storm once (compare-and-set): this delivery ended it.
+          delivery.count?.('StormEnded');
+          await journal.record(`${prefix}-ended`, { stormId });
+        }
         return undefined;
       });
       if (await journal.get(`${prefix}-ended`)) await finish(stormId);

@@ -172,6 +172,56 @@ describe('Function: runStorm (afterwards: backfill)', () => {
     expect(retried).toMatchObject({ own: true });
   });
 
+  it("should count a storm's start, its digest's first post and its end once each, its watcher ending it and retried", async () => {
+    // Prepare: groups 10-19 fold into a storm; the deliveries that came back to edit the digest return.
+    const storm = chatStorm();
+    const deliveries = [];
+    const outcomes: (StormOutcome | Error)[] = [];
+    for (let i = 0; i < 20; i++) {
+      storm.clock.now = T0 + i * 1000;
+      deliveries.push(storm.delivery(i));
+      outcomes.push(await storm.run(deliveries[i]));
+    }
+    storm.clock.now = T0 + 45_000;
+    for (const [i, outcome] of outcomes.entries())
+      if (outcome instanceof DeferredError) await storm.run(deliveries[i]);
+    const during = { ...storm.counts };
+
+    // Act: the watcher comes back when the storm is calm and ends it; its first requeue fails.
+    storm.clock.now = T0 + 20 * 60_000;
+    storm.requeue.failures = 1;
+    for (let i = 0; i < 3; i++) await storm.run(deliveries[10]);
+
+    // Assess
+    expect(during).toMatchObject({ StormStarted: 1, DigestPosted: 1 });
+    expect(during.StormEnded).toBeUndefined();
+    expect(storm.counts).toMatchObject({ StormStarted: 1, DigestPosted: 1, StormEnded: 1 });
+  });
+
+  it('should count the end of a storm once when a new group after the calm ends it, its delivery retried and the watcher back', async () => {
+    // Prepare: a storm of 11 groups (10 watches it).
+    const storm = chatStorm();
+    const deliveries = [];
+    for (let i = 0; i < 11; i++) {
+      storm.clock.now = T0 + i * 1000;
+      deliveries.push(storm.delivery(i));
+      await storm.run(deliveries[i]);
+    }
+    storm.clock.now = T0 + 20 * 60_000;
+    const ender = storm.delivery(99);
+
+    // Act
+    const ended = await storm.run(ender);
+    const afterEnder = storm.counts.StormEnded;
+    await storm.run(ender);
+    await storm.run(deliveries[10]);
+
+    // Assess
+    expect(ended).toMatchObject({ own: true });
+    expect(afterEnder).toBe(1);
+    expect(storm.counts.StormEnded).toBe(1);
+  });
+
   it('should deliver a backfill as the group own message, never as a new group of the storm on now', async () => {
     // Prepare: a storm is on, and a backfill of an earlier storm's group arrives (its marker gone).
     const storm = chatStorm();
