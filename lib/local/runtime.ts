@@ -226,6 +226,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           ? { functionTimeoutSeconds: options.functionTimeoutSeconds }
           : {}),
         ...(options.storageBackoff ? { storageBackoff: options.storageBackoff } : {}),
+        // One state transaction per delivered batch, committed before its messages are deleted.
+        batchScope: () => state.beginBatch(),
       }),
     );
   }

@@ -50,6 +50,12 @@ export interface QueueWorkerOptions {
   storageLogIntervalMs?: number;
   /** Epoch ms, for the log interval and `storageFailure.since`; default Date.now. */
   now?: () => number;
+  /**
+   * Begun before each invocation and committed after it, before anything is deleted (the local
+   * runtime's state store: a batch's state writes in one transaction, SqliteStateStore.beginBatch).
+   * A throw from commit leaves the whole batch in flight, as an invocation that crashed would.
+   */
+  batchScope?: () => { commit(): void };
 }
 
 /** The queue's storage failing, as the worker last saw it; no file paths (it is shown by /healthz). */
@@ -113,6 +119,7 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
   private readonly storageBackoff: { initialMs: number; maxMs: number };
   private readonly storageLogIntervalMs: number;
   private readonly now: () => number;
+  private readonly batchScope?: () => { commit(): void };
   private failure?: StorageFailure;
   private lastStorageLogAt = 0;
   private unloggedStorageErrors = 0;
@@ -137,6 +144,7 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     }
     this.storageLogIntervalMs = options.storageLogIntervalMs ?? STORAGE_BACKOFF_DEFAULTS.logIntervalMs;
     this.now = options.now ?? Date.now;
+    this.batchScope = options.batchScope;
   }
 
   get isRunning(): boolean {
@@ -283,6 +291,7 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     const context: LocalInvocationContext = {
       getRemainingTimeInMillis: () => Math.max(0, deadline - this.queue.now()),
     };
+    const scope = this.batchScope?.();
     try {
       const response = await this.handler(event, context);
       failedIds = failuresOf(response as SQSBatchResponse | undefined, new Set(messageIds));
@@ -290,6 +299,18 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
       error = thrown;
       failedIds = new Set(messageIds);
       this.logger?.error('handler failed; the whole batch stays in flight', {
+        queue: this.queueName,
+        messages: messageIds.length,
+        error: thrown instanceof Error ? thrown.message : String(thrown),
+      });
+    }
+    try {
+      // What the handler wrote is committed even when it threw: its vendor calls happened.
+      scope?.commit();
+    } catch (thrown) {
+      error ??= thrown;
+      failedIds = new Set(messageIds);
+      this.logger?.error("the batch's state writes could not be committed; the whole batch stays in flight", {
         queue: this.queueName,
         messages: messageIds.length,
         error: thrown instanceof Error ? thrown.message : String(thrown),

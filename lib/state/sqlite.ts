@@ -1,6 +1,13 @@
 /**
  * The state store for the local runtime: one table in a node:sqlite database, which may be the
  * same file (and the same connection) as the embedded queue.
+ *
+ * A write is committed as it is made (a resolved write is on disk), except inside a batch
+ * (`beginBatch`): the local worker opens one around each invocation of a record handler, so the
+ * writes of a delivered batch are one transaction, committed before the batch's messages are
+ * deleted from the queue. A kill -9 in the middle of a batch loses its state writes and leaves
+ * its messages on the queue: they are received again, as after a function that crashed on AWS
+ * between a vendor call and its DynamoDB write (the record handler's crash windows).
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { StateStore, Versioned } from './store.ts';
@@ -8,6 +15,16 @@ import type { StateStore, Versioned } from './store.ts';
 export interface SqliteStateStoreOptions {
   /** Epoch ms; inject to test expiry. */
   now?: () => number;
+}
+
+/** The writes of one delivered batch (see SqliteStateStore.beginBatch). */
+export interface StateBatch {
+  /**
+   * Commits every write made since the batch began (with whatever other batches wrote so far).
+   * Throws when any of them was lost: this commit or an earlier one failed, and the storage
+   * rolled the writes back.
+   */
+  commit(): void;
 }
 
 /** How often (in store-clock ms) expired items are deleted, piggybacking on writes. */
@@ -18,6 +35,10 @@ export class SqliteStateStore implements StateStore {
   private readonly ownsDatabase: boolean;
   private readonly now: () => number;
   private nextSweepAt = 0;
+  /** Batches begun and not committed: while any is, writes go into one open transaction. */
+  private openBatches = 0;
+  /** Commits (or writes inside a batch) that failed: a batch that saw this change lost writes. */
+  private lostCommits = 0;
   private readonly stmt: Record<
     'get' | 'getVersioned' | 'put' | 'putIfAbsent' | 'putIfVersion' | 'delete' | 'sweep',
     StatementSync
@@ -87,8 +108,11 @@ export class SqliteStateStore implements StateStore {
 
   async put(key: string, value: object, options: { ttlSeconds?: number } = {}): Promise<void> {
     const now = this.now();
-    this.stmt.put.run(key, JSON.stringify(value), this.expiresAt(now, options.ttlSeconds));
-    this.sweepIfDue(now);
+    const json = JSON.stringify(value);
+    this.write(() => {
+      this.stmt.put.run(key, json, this.expiresAt(now, options.ttlSeconds));
+      this.sweepIfDue(now);
+    });
   }
 
   async getVersioned<T extends object = Record<string, unknown>>(
@@ -112,12 +136,63 @@ export class SqliteStateStore implements StateStore {
       expiresAt: this.expiresAt(now, options.ttlSeconds),
       now,
     };
-    const { changes } =
-      expectedVersion === undefined
-        ? this.stmt.putIfAbsent.run(parameters)
-        : this.stmt.putIfVersion.run({ ...parameters, version: expectedVersion });
-    this.sweepIfDue(now);
-    return Number(changes) === 1;
+    return this.write(() => {
+      const { changes } =
+        expectedVersion === undefined
+          ? this.stmt.putIfAbsent.run(parameters)
+          : this.stmt.putIfVersion.run({ ...parameters, version: expectedVersion });
+      this.sweepIfDue(now);
+      return Number(changes) === 1;
+    });
+  }
+
+  /**
+   * Begins a batch: until it is committed, writes are not committed one by one but together
+   * (one transaction for all open batches; the first batch to commit commits what the others
+   * wrote so far too). Only a store that opened its own database batches; on a shared connection
+   * (the queue's) a batch commits nothing, and every write is committed as it is made.
+   */
+  beginBatch(): StateBatch {
+    if (!this.ownsDatabase) return { commit: () => undefined };
+    this.openBatches++;
+    const lostBefore = this.lostCommits;
+    let done = false;
+    return {
+      commit: () => {
+        if (done) return;
+        done = true;
+        this.openBatches--;
+        this.commitOpen();
+        if (this.lostCommits !== lostBefore) {
+          throw new Error('state writes of this batch were lost: the storage refused a commit');
+        }
+      },
+    };
+  }
+
+  /** Runs a write: as its own transaction, or inside the open one while a batch is open. */
+  private write<T>(run: () => T): T {
+    if (this.openBatches === 0 || !this.database.isOpen) return run();
+    if (!this.database.isTransaction) this.database.exec('BEGIN IMMEDIATE');
+    try {
+      return run();
+    } catch (error) {
+      // The storage may have rolled the transaction back already; either way its writes are gone.
+      if (this.database.isTransaction) this.database.exec('ROLLBACK');
+      this.lostCommits++;
+      throw error;
+    }
+  }
+
+  private commitOpen(): void {
+    if (!this.database.isOpen || !this.database.isTransaction) return;
+    try {
+      this.database.exec('COMMIT');
+    } catch (error) {
+      if (this.database.isTransaction) this.database.exec('ROLLBACK');
+      this.lostCommits++;
+      throw error;
+    }
   }
 
   private expiresAt(now: number, ttlSeconds: number | undefined): number | null {
@@ -131,11 +206,16 @@ export class SqliteStateStore implements StateStore {
   }
 
   async delete(key: string): Promise<void> {
-    this.stmt.delete.run(key);
+    this.write(() => this.stmt.delete.run(key));
   }
 
-  /** Closes the database if this store opened it. */
+  /** Closes the database if this store opened it, committing what an unfinished batch wrote. */
   close(): void {
-    if (this.ownsDatabase && this.database.isOpen) this.database.close();
+    if (!this.ownsDatabase || !this.database.isOpen) return;
+    try {
+      this.commitOpen();
+    } finally {
+      this.database.close();
+    }
   }
 }

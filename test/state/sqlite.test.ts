@@ -167,6 +167,118 @@ describe('Class: SqliteStateStore', () => {
     });
   });
 
+  describe('Method: beginBatch', () => {
+    let dir: string;
+    let path: string;
+    let batched: SqliteStateStore;
+    /** Another connection: it sees what was committed and nothing else. */
+    let reader: DatabaseSync;
+    const committed = () =>
+      (reader.prepare('SELECT key FROM state_items ORDER BY key').all() as { key: string }[]).map(
+        (r) => r.key,
+      );
+
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'sqlite-state-batch-'));
+      path = join(dir, 'state.db');
+      batched = new SqliteStateStore(path, { now: () => clock });
+      reader = new DatabaseSync(path);
+    });
+
+    afterEach(() => {
+      reader.close();
+      batched.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("should commit a batch's writes together when it commits, each readable by the store before", async () => {
+      // Prepare
+      await batched.put('before', { n: 0 });
+      const batch = batched.beginBatch();
+
+      // Act
+      await batched.put('group#a', { n: 1 });
+      await batched.putIfVersion('channel#c', { n: 2 }, undefined);
+      const ownRead = await batched.get('group#a');
+      const seenBeforeCommit = committed();
+      batch.commit();
+      const seenAfterCommit = committed();
+      await batched.put('after', { n: 3 });
+
+      // Assess: outside a batch a write is committed at once, as before.
+      expect(ownRead).toEqual({ n: 1 });
+      expect(seenBeforeCommit).toEqual(['before']);
+      expect(seenAfterCommit).toEqual(['before', 'channel#c', 'group#a']);
+      expect(committed()).toEqual(['after', 'before', 'channel#c', 'group#a']);
+    });
+
+    it("should commit every open batch's writes with the first batch that commits", async () => {
+      // Prepare
+      const first = batched.beginBatch();
+      const second = batched.beginBatch();
+      await batched.put('of-first', { n: 1 });
+      await batched.put('of-second', { n: 2 });
+
+      // Act
+      first.commit();
+      const afterFirst = committed();
+      await batched.put('of-second-later', { n: 3 });
+      const beforeSecond = committed();
+      second.commit();
+
+      // Assess
+      expect(afterFirst).toEqual(['of-first', 'of-second']);
+      expect(beforeSecond).toEqual(['of-first', 'of-second']);
+      expect(committed()).toEqual(['of-first', 'of-second', 'of-second-later']);
+    });
+
+    it('should tell a batch that the storage lost its writes, and not the batches after it', async () => {
+      // Prepare: a write the storage refuses in the middle of a batch.
+      reader.exec(
+        `CREATE TRIGGER refuse BEFORE INSERT ON state_items WHEN NEW.key = 'refused' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`,
+      );
+      const batch = batched.beginBatch();
+      await batched.put('written-first', { n: 1 });
+
+      // Act
+      const refused = await batched.put('refused', { n: 2 }).catch((error: Error) => error.message);
+      const commit = (() => {
+        try {
+          batch.commit();
+          return 'committed';
+        } catch (error) {
+          return (error as Error).message;
+        }
+      })();
+      const next = batched.beginBatch();
+      await batched.put('next-batch', { n: 3 });
+      next.commit();
+
+      // Assess
+      expect(refused).toMatch(/disk I\/O error/);
+      expect(commit).toMatch(/state writes of this batch were lost/);
+      expect(committed()).toEqual(['next-batch']);
+    });
+
+    it('should commit nothing itself on a connection it shares with the queue: every write is committed as made', async () => {
+      // Prepare
+      const queue = new SqliteQueue({ path: join(dir, 'relay.db') });
+      const shared = new SqliteStateStore(queue.database);
+      const other = new DatabaseSync(join(dir, 'relay.db'));
+      const batch = shared.beginBatch();
+
+      // Act
+      await shared.put('k', { v: 1 });
+      const seen = other.prepare('SELECT count(*) AS n FROM state_items').get() as { n: number };
+      batch.commit();
+
+      // Assess
+      expect(seen.n).toBe(1);
+      other.close();
+      queue.close();
+    });
+  });
+
   describe('Sharing a database', () => {
     let dir: string;
 
