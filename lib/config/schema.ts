@@ -35,6 +35,29 @@ export const sinkDeploymentSchema = {
   },
 } as const;
 
+/** `host:port` (an IPv6 host in brackets), port 0..65535: where `metrics.listen` opens its own listener. */
+export const LISTEN_ADDRESS_PATTERN =
+  '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$';
+
+/**
+ * `metrics:`, `npm start` only (AWS has CloudWatch): how the local runtime serves GET /metrics.
+ * Without it, on the relay's own address and port, without authentication (as Alertmanager and
+ * Prometheus serve their own).
+ */
+export const metricsConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    // NAME of the secret whose value a scrape must send as `Authorization: Bearer <value>`.
+    bearerTokenSecret: secretNameSchema,
+    // `host:port` of a listener of its own that serves /metrics alone (it then leaves the relay's port).
+    listen: { type: 'string', pattern: LISTEN_ADDRESS_PATTERN },
+  },
+} as const;
+
+/** The `metrics:` block of relay.yaml. */
+export type MetricsConfig = FromSchema<typeof metricsConfigSchema>;
+
 /**
  * The common part of the relay's configuration. Each destination's own fields are checked
  * against its sink's `configSchema` (lib/sinks/<sink>/config.ts) by lib/config/load.ts.
@@ -75,6 +98,8 @@ export const relayConfigSchema = {
     },
     // The relay pages when Alertmanager's always-firing alert stops (lib/watchdog, docs/watchdog.md).
     watchdog: watchdogConfigSchema,
+    // npm start's GET /metrics (lib/local/metrics.ts, monitoring/README.md).
+    metrics: metricsConfigSchema,
     destinations: {
       type: 'array',
       minItems: 1,

@@ -1,5 +1,6 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { WatchdogConfig } from '../watchdog/config.ts';
+import type { MetricsConfig } from './schema.ts';
 
 /** The relay's configuration, as loaded from relay.yaml (see relay.example.yaml). */
 export interface RelayConfig {
@@ -7,6 +8,8 @@ export interface RelayConfig {
   destinations: DestinationConfig[];
   /** Page when Alertmanager's always-firing alert stops arriving (docs/watchdog.md). */
   watchdog?: WatchdogConfig;
+  /** `npm start`'s GET /metrics: its bearer token and its own listener (docs/configuration.md). */
+  metrics?: MetricsConfig;
 }
 
 export interface IngestConfig {

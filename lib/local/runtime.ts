@@ -1,13 +1,16 @@
+import { hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { LISTEN_ADDRESS_PATTERN } from '../config/schema.ts';
 import type { RelayConfig } from '../config/types.ts';
 import { type BackoffPolicy, DELIVERY_POLICY } from '../delivery/policy.ts';
 import { createRecordHandler } from '../delivery/record-handler.ts';
 import type { SecretReader } from '../delivery/sink.ts';
-import { createAuthenticator, createIngestHandler } from '../ingest/ingest.ts';
+import { createAuthenticator, createIngestHandler, safeEqual } from '../ingest/ingest.ts';
 import {
   deadLetterQueueName,
   ensureSinkQueues,
@@ -19,9 +22,14 @@ import { SqliteQueue } from '../queue/sqlite-queue.ts';
 import { findSink, sinks } from '../sinks/registry.ts';
 import { SqliteStateStore } from '../state/sqlite.ts';
 import { CountingTelemetry, contextLogger, createLogger } from '../telemetry.ts';
+import { resolveWatchdog } from '../watchdog/config.ts';
+import { createWatchdogEnqueue } from '../watchdog/enqueue.ts';
+import { createWatchdogRun } from '../watchdog/run.ts';
+import { localCheckIntervalSeconds, startWatchdogTimer, type WatchdogTimer } from '../watchdog/timer.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
-import { createLocalServer } from './server.ts';
+import { type DestinationQueueState, RelayMetrics, UNKNOWN_LABEL } from './metrics.ts';
+import { createLocalServer, createMetricsServer, type MetricsEndpoint } from './server.ts';
 import { describeStorageError, QueueWorker } from './worker.ts';
 
 /** The embedded queue's settings: the same maxReceiveCount as on AWS, a visibility timeout that covers a slow batch. */
@@ -49,6 +57,11 @@ export interface RelayOptions {
   backoff?: BackoffPolicy;
   /** The workers' wait after a storage failure (default 100 ms doubling to 30 s). */
   storageBackoff?: { initialMs: number; maxMs: number };
+  /**
+   * The watchdog timer's clock and interval (default: the wall clock, localCheckIntervalSeconds),
+   * for tests: a silence of `silentAfter` without waiting it out.
+   */
+  watchdog?: { now?: () => Date; intervalSeconds?: number };
 }
 
 /**
@@ -149,8 +162,13 @@ function dataFileError(what: 'queue' | 'state', path: string, error: unknown): D
 export interface Relay {
   /** `http://127.0.0.1:9099` */
   readonly url: string;
+  /** Where GET /metrics is served: `${url}/metrics`, or on the listener of `metrics.listen`. */
+  readonly metricsUrl: string;
   readonly queue: SqliteQueue;
+  /** The counters behind /healthz (and the tests' `telemetry.get`). */
   readonly telemetry: CountingTelemetry;
+  /** The Prometheus metrics of GET /metrics. */
+  readonly metrics: RelayMetrics;
   /** The worker of each used sink's queue, by queue name; each emits `batch` after an invocation. */
   readonly workers: ReadonlyMap<string, QueueWorker>;
   /**
@@ -162,12 +180,122 @@ export interface Relay {
   close(): Promise<void>;
 }
 
+/** `host:port` (LISTEN_ADDRESS_PATTERN: an IPv6 host in brackets) as node:net's listen takes it. */
+export function parseListenAddress(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  if (at <= 0 || !new RegExp(LISTEN_ADDRESS_PATTERN).test(address))
+    throw new Error(`expected host:port, e.g. 127.0.0.1:9100 or [::1]:9100: ${JSON.stringify(address)}`);
+  return { host: address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(at + 1)) };
+}
+
+/**
+ * The destination a queue message's group id names: ingest's group ids are `<destination>:<hash>`
+ * (messageGroupId); anything else is `unknown`.
+ */
+function destinationOfGroup(groupId: string): string {
+  const at = groupId.lastIndexOf(':');
+  return at > 0 ? groupId.slice(0, at) : UNKNOWN_LABEL;
+}
+
+/**
+ * Every sink queue's state per destination, from the queue's in-memory index (a walk over the
+ * message groups, no SQL): what /metrics' queue gauges show at each scrape. Every sink of the
+ * registry, used or not: a removed destination's messages and dead letters still show (as
+ * `unknown` when the config no longer names them).
+ */
+function queueStates(queue: SqliteQueue): DestinationQueueState[] {
+  const states: DestinationQueueState[] = [];
+  for (const { name: sink } of sinks) {
+    const live = queue.depthsBy(sinkQueueName(sink), destinationOfGroup);
+    const dead = queue.depthsBy(deadLetterQueueName(sink), destinationOfGroup);
+    for (const destination of new Set([...live.keys(), ...dead.keys()])) {
+      const depth = live.get(destination);
+      const letters = dead.get(destination);
+      states.push({
+        destination,
+        sink,
+        visible: depth?.visible ?? 0,
+        inFlight: depth?.inFlight ?? 0,
+        delayed: depth?.delayed ?? 0,
+        ...(depth?.oldestSentAt !== undefined ? { oldestSentAt: depth.oldestSentAt } : {}),
+        deadLetters: letters ? letters.visible + letters.inFlight + letters.delayed : 0,
+      });
+    }
+  }
+  return states;
+}
+
+/**
+ * The check of `metrics.bearerTokenSecret` on a scrape's Authorization header, in constant time
+ * as ingest's token (both sides hashed to equal-length digests, then safeEqual). Throws when the
+ * secret cannot be read.
+ */
+function metricsAuthenticator(
+  secrets: SecretReader,
+  name: string,
+): (authorization?: string) => Promise<boolean> {
+  const digest = (value: string) => hash('sha256', value, 'buffer');
+  let known: { token: string; digest: Buffer } | undefined;
+  return async (authorization) => {
+    const token = await secrets.get(name);
+    if (known?.token !== token) known = { token, digest: digest(token) };
+    const presented = /^Bearer ([^\s]+)$/i.exec(authorization ?? '')?.[1];
+    return safeEqual(digest(presented ?? ''), known.digest) && presented !== undefined;
+  };
+}
+
+/** Listens; rejects with the listen error (EADDRINUSE, EACCES) naming `what`. */
+function listen(server: Server, port: number, host: string, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      const message = `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} for ${what}: ${error.code ?? error.message}`;
+      reject(Object.assign(new Error(message, { cause: error }), { code: error.code }));
+    };
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
+}
+
+/** `http://host:port` of a listening server. */
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+/** Closes a server: no new connections, idle ones closed, resolves once every request was answered. */
+function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
 /**
  * Starts the local runtime: the ingest handler behind node:http and, per sink, a worker
  * that feeds the sink's record handler from the embedded FIFO queue: the production code
- * path with node:sqlite in place of SQS and DynamoDB.
+ * path with node:sqlite in place of SQS and DynamoDB. GET /metrics serves RelayMetrics (on
+ * the same port, or on `metrics.listen`). With a `watchdog:` block, ingest records the
+ * heartbeats in state.db and a timer checks for a silence (lib/watchdog/timer.ts).
+ *
+ * A start that fails (a port in use, a config ingest refuses) closes whatever it had opened
+ * before it rejects, so a process whose start failed ends by itself.
  */
 export async function startRelay(options: RelayOptions): Promise<Relay> {
+  const startedAt = new Date();
+  const { config } = options;
+  const metricsAddress = config.metrics?.listen ? parseListenAddress(config.metrics.listen) : undefined;
+  const metricsTokenSecret = config.metrics?.bearerTokenSecret;
+  if (metricsTokenSecret) {
+    // Before anything is opened: a scrape that could never pass should fail the start, not every scrape.
+    await options.secrets.get(metricsTokenSecret).catch((error: unknown) => {
+      throw new Error(`metrics.bearerTokenSecret: ${(error as Error).message}`, { cause: error });
+    });
+  }
   mkdirSync(options.dataDir, { recursive: true });
   const releaseLock = acquireDataDirLock(options.dataDir);
   const queueSettings = {
@@ -184,7 +312,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   const { queue, state } = opened;
   const logger = options.logger ?? createLogger('alertmanager-relay');
-  const telemetry = new CountingTelemetry({ logger });
+  const counting = new CountingTelemetry({ logger });
+  const metrics = new RelayMetrics({
+    destinations: config.destinations,
+    queueState: () => queueStates(queue),
+  });
+  // Every count the handlers make lands in /healthz's counters and in /metrics.
+  const telemetry = metrics.observe(counting);
   // Checkpoints off the event loop: a commit no longer stalls every request to copy the WAL.
   const checkpointer = startCheckpointer(
     [join(options.dataDir, 'relay.db'), join(options.dataDir, 'state.db')],
@@ -198,81 +332,128 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   );
 
   const workers = new Map<string, QueueWorker>();
-  const wake = (queueName: string) => workers.get(queueName)?.wake();
-  const usedSinks = new Set(options.config.destinations.map((d) => d.sink));
-  for (const sinkName of usedSinks) {
-    const sink = findSink(sinkName);
-    if (!sink) continue;
-    const handler = createRecordHandler({
-      sink,
-      config: options.config,
-      secrets: options.secrets,
-      state,
-      queue: new LocalRecordQueue(queue, sink.name, { onSent: wake }),
-      telemetry,
-      maxReceiveCount: queueSettings.maxReceiveCount,
-      ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
-      backoff: options.backoff,
-    });
-    const queueName = sinkQueueName(sink.name);
-    workers.set(
-      queueName,
-      new QueueWorker({
-        queue,
-        queueName,
-        handler,
-        logger: contextLogger(logger, { sink: sink.name }),
-        ...(options.functionTimeoutSeconds !== undefined
-          ? { functionTimeoutSeconds: options.functionTimeoutSeconds }
-          : {}),
-        ...(options.storageBackoff ? { storageBackoff: options.storageBackoff } : {}),
-        // One state transaction per delivered batch, committed before its messages are deleted.
-        batchScope: () => state.beginBatch(),
-      }),
-    );
-  }
-
-  const ingest = createIngestHandler({
-    config: options.config,
-    secrets: options.secrets,
-    enqueuer: new LocalEnqueuer(queue, { onSent: wake }),
-    telemetry,
-  });
-  const checkToken = createAuthenticator(options.config, options.secrets);
-  const server = createLocalServer({
-    ingest,
-    // The token is checked on the headers before the body is read; a refusal counts as ingest's would.
-    authenticate: async (authorization) => {
-      const verdict = await checkToken(authorization);
-      if (verdict !== 'ok') telemetry.count('NotificationsRejected', {});
-      return verdict;
-    },
-    health: () => health(queue, workers, usedSinks, telemetry),
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 9099, options.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (error) {
+  const servers: Server[] = [];
+  let watchdogTimer: WatchdogTimer | undefined;
+  /** Stops what runs and closes what is open, in order: the listeners, the timer, the workers, the files. */
+  const shutdown = async () => {
+    await Promise.all(servers.map(closeServer));
+    await watchdogTimer?.stop();
+    await Promise.all([...workers.values()].map((w) => w.stop()));
     await checkpointer.stop();
     queue.close();
     state.close();
     releaseLock();
+  };
+
+  let url: string;
+  let metricsUrl: string;
+  try {
+    const wake = (queueName: string) => workers.get(queueName)?.wake();
+    const usedSinks = new Set(config.destinations.map((d) => d.sink));
+    for (const sinkName of usedSinks) {
+      const sink = findSink(sinkName);
+      if (!sink) continue;
+      const handler = createRecordHandler({
+        sink,
+        config,
+        secrets: options.secrets,
+        state,
+        queue: new LocalRecordQueue(queue, sink.name, { onSent: wake }),
+        telemetry,
+        maxReceiveCount: queueSettings.maxReceiveCount,
+        ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+        backoff: options.backoff,
+      });
+      const queueName = sinkQueueName(sink.name);
+      workers.set(
+        queueName,
+        new QueueWorker({
+          queue,
+          queueName,
+          handler,
+          logger: contextLogger(logger, { sink: sink.name }),
+          ...(options.functionTimeoutSeconds !== undefined
+            ? { functionTimeoutSeconds: options.functionTimeoutSeconds }
+            : {}),
+          ...(options.storageBackoff ? { storageBackoff: options.storageBackoff } : {}),
+          // One state transaction per delivered batch, committed before its messages are deleted.
+          batchScope: () => state.beginBatch(),
+        }),
+      );
+    }
+
+    const enqueuer = new LocalEnqueuer(queue, { onSent: wake });
+    const ingest = createIngestHandler({
+      config,
+      secrets: options.secrets,
+      enqueuer,
+      telemetry,
+      // Where the watchdog's heartbeats are recorded (with a `watchdog:` block).
+      state,
+    });
+    const checkToken = createAuthenticator(config, options.secrets);
+    const metricsEndpoint: MetricsEndpoint = {
+      exposition: () => metrics.exposition(),
+      ...(metricsTokenSecret
+        ? { authenticate: metricsAuthenticator(options.secrets, metricsTokenSecret) }
+        : {}),
+    };
+    const server = createLocalServer({
+      ingest,
+      // The token is checked on the headers before the body is read; a refusal counts as ingest's would.
+      authenticate: async (authorization) => {
+        const verdict = await checkToken(authorization);
+        if (verdict !== 'ok') telemetry.count('NotificationsRejected', {});
+        return verdict;
+      },
+      health: () => health(queue, workers, usedSinks, counting),
+      answered: (status) => metrics.ingestAnswered(status),
+      ...(metricsAddress ? {} : { metrics: metricsEndpoint }),
+    });
+    servers.push(server);
+    await listen(server, options.port ?? 9099, options.host ?? '127.0.0.1', 'the relay');
+    url = urlOf(server);
+    metricsUrl = `${url}/metrics`;
+    if (metricsAddress) {
+      const metricsServer = createMetricsServer(metricsEndpoint);
+      servers.push(metricsServer);
+      await listen(metricsServer, metricsAddress.port, metricsAddress.host, 'metrics.listen');
+      metricsUrl = `${urlOf(metricsServer)}/metrics`;
+    }
+
+    const watchdog = resolveWatchdog(config.watchdog);
+    if (watchdog) {
+      const check = createWatchdogRun({
+        state,
+        watchdog,
+        destinations: config.destinations,
+        enqueue: createWatchdogEnqueue({ destinations: config.destinations, enqueuer }),
+        telemetry,
+        // This relay's own downtime is not Alertmanager's silence.
+        since: async () => startedAt,
+        ...(options.watchdog?.now ? { now: options.watchdog.now } : {}),
+        // One timer, one check at a time: a claim left in progress is a crashed predecessor's.
+        retryClaimAfterSeconds: 0,
+      });
+      watchdogTimer = startWatchdogTimer({
+        intervalSeconds: options.watchdog?.intervalSeconds ?? localCheckIntervalSeconds(watchdog),
+        check,
+        onError: (error) => telemetry.reportError(error, { stage: 'watchdog' }),
+      });
+    }
+  } catch (error) {
+    await shutdown();
     throw error;
   }
   for (const worker of workers.values()) worker.start();
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url,
+    metricsUrl,
     queue,
-    telemetry,
+    telemetry: counting,
+    metrics,
     workers,
     until: (condition) =>
       new Promise<void>((done) => {
@@ -285,17 +466,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         for (const worker of workers.values()) worker.on('batch', check);
       }),
     close: () => {
-      closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        await Promise.all([...workers.values()].map((w) => w.stop()));
-        await checkpointer.stop();
-        queue.close();
-        state.close();
-        releaseLock();
-      })();
+      closing ??= shutdown();
       return closing;
     },
   };

@@ -38,6 +38,10 @@ export interface LocalServerOptions {
    * the only check).
    */
   authenticate?: Authenticate;
+  /** GET /metrics on this server; absent when it is not served here (`metrics.listen` has a listener of its own). */
+  metrics?: MetricsEndpoint;
+  /** Told the status of every answer to /alertmanager, the server's own refusals included (an aborted upload gets none). */
+  answered?: (status: number) => void;
   maxBodyBytes?: number;
   maxInFlightBodyBytes?: number;
   timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number };
@@ -45,7 +49,8 @@ export interface LocalServerOptions {
 
 /**
  * The local stand-in for API Gateway: turns `POST /alertmanager` into an HTTP API (payload
- * format 2.0) event for the same ingest handler the Lambda runs, and serves `GET /healthz`.
+ * format 2.0) event for the same ingest handler the Lambda runs, and serves `GET /healthz` and
+ * (unless it has a listener of its own) `GET /metrics`.
  */
 export function createLocalServer(options: LocalServerOptions): Server {
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
@@ -54,15 +59,22 @@ export function createLocalServer(options: LocalServerOptions): Server {
   // Node checks headersTimeout and requestTimeout only every connectionsCheckingInterval (30 s
   // by default), which let a slow client hold a connection for up to 40 s instead of 10 s.
   // https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener
+  /** The responses to /alertmanager requests, whose status `answered` is told once it is sent. */
+  const toAlertmanager = new WeakSet<ServerResponse>();
   const server = createServer(
     { connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs) },
     (req, res) => {
-      handle(req, res).catch((error: unknown) => {
-        // The ingest handler catches its own errors; this is the transport failing.
-        if (!res.headersSent)
-          send(res, 500, { error: 'internal error', details: [(error as Error).message] });
-        else res.destroy();
-      });
+      handle(req, res)
+        .catch((error: unknown) => {
+          // The ingest handler catches its own errors; this is the transport failing.
+          if (!res.headersSent)
+            send(res, 500, { error: 'internal error', details: [(error as Error).message] });
+          else res.destroy();
+        })
+        .finally(() => {
+          // In the same turn as the answer was written: a scrape that follows it counts it.
+          if (toAlertmanager.has(res) && res.headersSent) options.answered?.(res.statusCode);
+        });
     },
   );
   server.headersTimeout = timeouts.headersMs;
@@ -79,12 +91,16 @@ export function createLocalServer(options: LocalServerOptions): Server {
       const health = options.health();
       return send(res, health.status === 'ok' ? 200 : 503, health);
     }
+    if (url.pathname === '/metrics' && options.metrics) return serveMetrics(req, res, options.metrics);
     if (url.pathname !== '/alertmanager') {
       return send(res, 404, {
         error: 'not found',
-        details: ['POST /alertmanager receives notifications; GET /healthz'],
+        details: [
+          `POST /alertmanager receives notifications; GET /healthz${options.metrics ? '; GET /metrics' : ''}`,
+        ],
       });
     }
+    toAlertmanager.add(res);
     if (req.method !== 'POST') {
       return send(
         res,
@@ -150,6 +166,81 @@ export function createLocalServer(options: LocalServerOptions): Server {
     );
   }
 
+  return server;
+}
+
+/** What serves GET /metrics: the exposition, and the scrape's token check when there is one. */
+export interface MetricsEndpoint {
+  /** The body and its Content-Type (RelayMetrics.exposition). */
+  exposition(): Promise<{ contentType: string; body: string }>;
+  /** Whether the Authorization header carries the metrics token; throws when the token cannot be read. */
+  authenticate?: (authorization: string | undefined) => Promise<boolean>;
+}
+
+/**
+ * `GET` / `HEAD /metrics`: the Prometheus exposition; 401 without the metrics token when one is
+ * configured, 503 when the token cannot be read (the scrape fails, and Prometheus' `up` says so).
+ */
+async function serveMetrics(
+  req: IncomingMessage,
+  res: ServerResponse,
+  endpoint: MetricsEndpoint,
+): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return send(
+      res,
+      405,
+      { error: 'method not allowed', details: ['use GET /metrics'] },
+      { allow: 'GET, HEAD' },
+    );
+  if (endpoint.authenticate) {
+    let allowed: boolean;
+    try {
+      allowed = await endpoint.authenticate(req.headers.authorization);
+    } catch {
+      // Never the secret's name or the reason: this answer goes to whoever asks.
+      return send(res, 503, {
+        error: 'unavailable',
+        details: ['the metrics token cannot be read; the relay logged why at start'],
+      });
+    }
+    if (!allowed) {
+      return send(
+        res,
+        401,
+        { error: 'unauthorized', details: ['GET /metrics needs "Authorization: Bearer <metrics token>"'] },
+        { 'www-authenticate': 'Bearer realm="alertmanager-relay metrics"' },
+      );
+    }
+  }
+  const { contentType, body } = await endpoint.exposition();
+  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/**
+ * The listener of `metrics.listen`: GET /metrics alone (the relay's own port then serves no
+ * /metrics), with the same header and request timeouts as the relay's.
+ */
+export function createMetricsServer(endpoint: MetricsEndpoint, timeouts = SERVER_TIMEOUTS): Server {
+  const server = createServer(
+    { connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs) },
+    (req, res) => {
+      const { pathname } = new URL(req.url ?? '/', 'http://relay.local');
+      const answer =
+        pathname === '/metrics'
+          ? serveMetrics(req, res, endpoint)
+          : Promise.resolve(send(res, 404, { error: 'not found', details: ['GET /metrics'] }));
+      answer.catch((error: unknown) => {
+        if (!res.headersSent)
+          send(res, 500, { error: 'internal error', details: [(error as Error).message] });
+        else res.destroy();
+      });
+    },
+  );
+  server.headersTimeout = timeouts.headersMs;
+  server.requestTimeout = timeouts.requestMs;
+  server.keepAliveTimeout = timeouts.keepAliveMs;
   return server;
 }
 

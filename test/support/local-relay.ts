@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import type { DestinationConfig } from '../../lib/config/types.ts';
+import type { DestinationConfig, RelayConfig } from '../../lib/config/types.ts';
 import type { BackoffPolicy } from '../../lib/delivery/policy.ts';
-import { type Relay, startRelay } from '../../lib/local/runtime.ts';
+import { type Relay, type RelayOptions, startRelay } from '../../lib/local/runtime.ts';
 import { deadLetterQueueName } from '../../lib/queue/local.ts';
 import type { PeekedMessage } from '../../lib/queue/sqlite-queue.ts';
 import { LocalSecrets } from '../../lib/secrets.ts';
@@ -35,6 +35,10 @@ export interface LocalRelayOptions {
   backoff?: BackoffPolicy;
   /** Default: a logger at DEBUG that keeps its lines for `logs()` and prints nothing. */
   logger?: Logger;
+  /** relay.yaml's `metrics:` and `watchdog:` blocks. */
+  config?: Pick<RelayConfig, 'metrics' | 'watchdog'>;
+  /** The watchdog timer's clock and interval (RelayOptions.watchdog). */
+  watchdog?: RelayOptions['watchdog'];
 }
 
 export interface LocalRelay extends Relay {
@@ -119,6 +123,7 @@ export function useLocalRelay(name: string, options: { scope?: 'test' | 'file' }
         config: {
           ingest: relayOptions.token === undefined ? {} : { tokenSecret: 'INGEST_TOKEN' },
           destinations: relayOptions.destinations,
+          ...relayOptions.config,
         },
         secrets: new LocalSecrets({
           env: {
@@ -132,6 +137,7 @@ export function useLocalRelay(name: string, options: { scope?: 'test' | 'file' }
         maxReceiveCount: relayOptions.maxReceiveCount,
         maxAttempts: relayOptions.maxAttempts,
         backoff: relayOptions.backoff ?? IMMEDIATE_RETRIES,
+        ...(relayOptions.watchdog ? { watchdog: relayOptions.watchdog } : {}),
       });
       const local: LocalRelay = {
         ...relay,
