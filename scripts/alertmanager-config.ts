@@ -8,14 +8,13 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
 import {
+  alertmanagerConfigFor,
   explainAlertmanagerConfigFailure,
   localTarget,
   type ReceiverTarget,
-  renderAlertmanagerConfig,
   stageTarget,
 } from '../lib/ops/alertmanager-config.ts';
 import { defaultRegion, serviceName } from '../lib/ops/stack.ts';
-import { resolveWatchdog } from '../lib/watchdog/config.ts';
 
 const USAGE = `usage: npm run alertmanager-config -- [--stage S] [--region R] [--local] [--url URL]
        [--receiver NAME] [--credentials-file PATH]`;
@@ -39,7 +38,6 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loadConfig();
-  const watchdog = resolveWatchdog(config.watchdog);
   let target: ReceiverTarget;
   if (values.url) {
     target = { url: values.url, source: 'URL given with --url' };
@@ -58,13 +56,11 @@ async function main(): Promise<number> {
       return 1;
     }
   }
+  // --local prints what npm start's banner shows (lib/local/banner.ts): the same function.
   process.stdout.write(
-    renderAlertmanagerConfig({
-      ...target,
+    alertmanagerConfigFor(target, config, {
       receiver: values.receiver,
       credentialsFile: values['credentials-file'],
-      tokenSecret: config.ingest.tokenSecret,
-      ...(watchdog ? { watchdog: { alertname: watchdog.alertname } } : {}),
     }),
   );
   return 0;

@@ -1,4 +1,5 @@
 import type { RelayConfig } from '../config/types.ts';
+import { alertmanagerConfigFor, localTarget } from '../ops/alertmanager-config.ts';
 import { findSink } from '../sinks/registry.ts';
 
 /** Hosts the relay may listen on without an ingest token: nothing off this machine can reach them. */
@@ -18,20 +19,31 @@ export function checkListenAddress(config: RelayConfig, host: string): string | 
   );
 }
 
-/** What `npm start` prints: where it listens, what it loaded, and the receiver block to paste into Alertmanager. */
+/**
+ * What `npm start` prints: where it listens, what it loaded, and the Alertmanager config to paste,
+ * exactly what `npm run alertmanager-config -- --local` prints with the same HOST and the port the
+ * relay listens on (one function makes both: alertmanagerConfigFor).
+ */
 export function banner(options: {
   url: string;
+  /** HOST as npm start read it (the receiver's URL says it as given: `localhost` stays so); default the URL's. */
+  host?: string;
+  /** Where GET /metrics is served; default `${url}/metrics`. */
+  metricsUrl?: string;
   source: string;
   config: RelayConfig;
   dataDir: string;
   warnings: string[];
 }): string {
   const { config } = options;
+  const listening = new URL(options.url);
+  const metricsUrl = options.metricsUrl ?? `${options.url}/metrics`;
   const lines = [
     `alertmanager-relay listening on ${options.url}`,
     `  config:  ${options.source}`,
     `  queue:   node:sqlite in ${options.dataDir}`,
     `  ingest:  ${config.ingest.tokenSecret ? `Bearer token from secret ${config.ingest.tokenSecret}${config.ingest.previousTokenSecret ? ` (previous: ${config.ingest.previousTokenSecret})` : ''}` : 'no token (loopback only)'}`,
+    `  metrics: ${metricsUrl}${config.metrics?.bearerTokenSecret ? ` (Bearer token from secret ${config.metrics.bearerTokenSecret})` : ''}`,
     '  destinations:',
   ];
   for (const destination of config.destinations) {
@@ -41,23 +53,11 @@ export function banner(options: {
       lines.push(`        ${note}`);
   }
   for (const warning of options.warnings) lines.push(`  warning: ${warning}`);
+  const target = localTarget({ HOST: options.host ?? listening.hostname, PORT: listening.port });
   lines.push(
     '',
-    'Alertmanager receiver (alertmanager.yml):',
-    '  receivers:',
-    '    - name: relay',
-    '      webhook_configs:',
-    `        - url: ${options.url}/alertmanager`,
-    '          send_resolved: true',
+    'Alertmanager config (alertmanager.yml; `npm run alertmanager-config -- --local` prints the same):',
+    '',
   );
-  if (config.ingest.tokenSecret) {
-    lines.push(
-      '          http_config:',
-      '            authorization:',
-      '              type: Bearer',
-      `              credentials_file: /etc/alertmanager/secrets/alertmanager-relay-token # a file holding the value of ${config.ingest.tokenSecret}`,
-    );
-  }
-  lines.push('');
-  return lines.join('\n');
+  return `${lines.join('\n')}\n${alertmanagerConfigFor(target, config)}`;
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { LocalSecrets } from '../secrets.ts';
 import { createLogger } from '../telemetry.ts';
+import { watchdogWarnings } from '../watchdog/config.ts';
 import { banner, checkListenAddress } from './banner.ts';
 import { startRelay } from './runtime.ts';
 
@@ -32,7 +33,8 @@ async function main(): Promise<number> {
   const secretsFile = env.RELAY_SECRETS_FILE ? ` (RELAY_SECRETS_FILE is ${env.RELAY_SECRETS_FILE})` : '';
   const explain = (error: Error) =>
     error.message.includes('RELAY_SECRETS_FILE') ? `${error.message}${secretsFile}` : error.message;
-  const warnings: string[] = [];
+  // A silentAfter that would page while Alertmanager works, among the others (lib/watchdog/config.ts).
+  const warnings: string[] = [...watchdogWarnings(config.watchdog)];
   for (const name of [config.ingest.tokenSecret].filter((n): n is string => !!n)) {
     try {
       await secrets.get(name);
@@ -60,7 +62,9 @@ async function main(): Promise<number> {
     // Locally the console sink is the output; relay logs stay at warnings unless asked.
     logger: createLogger('alertmanager-relay', env.LOG_LEVEL ?? 'WARN'),
   });
-  process.stdout.write(banner({ url: relay.url, source, config, dataDir, warnings }));
+  process.stdout.write(
+    banner({ url: relay.url, host, metricsUrl: relay.metricsUrl, source, config, dataDir, warnings }),
+  );
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: finishing in-flight work...\n`);

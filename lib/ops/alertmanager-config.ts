@@ -1,5 +1,7 @@
+import type { RelayConfig } from '../config/types.ts';
 import { INFRA } from '../infra/constants.ts';
 import { MAX_BODY_BYTES } from '../ingest/ingest.ts';
+import { resolveWatchdog } from '../watchdog/config.ts';
 import { watchdogRouteLines } from '../watchdog/route.ts';
 import {
   readStageOutputs,
@@ -114,10 +116,34 @@ export interface ReceiverTarget {
   tokenLocation?: string;
 }
 
-/** `--local`: the relay `npm start` runs, at HOST and PORT as it reads them (lib/local/main.ts). */
+/**
+ * The Alertmanager config for relay.yaml's `config` (its ingest token, its watchdog's route)
+ * sending to `target`: what `npm run alertmanager-config` prints, and, for localTarget, what
+ * `npm start` prints in its banner, the one function behind both.
+ */
+export function alertmanagerConfigFor(
+  target: ReceiverTarget,
+  config: Pick<RelayConfig, 'ingest' | 'watchdog'>,
+  given: { receiver?: string; credentialsFile?: string } = {},
+): string {
+  const watchdog = resolveWatchdog(config.watchdog);
+  return renderAlertmanagerConfig({
+    ...target,
+    ...(given.receiver !== undefined ? { receiver: given.receiver } : {}),
+    ...(given.credentialsFile !== undefined ? { credentialsFile: given.credentialsFile } : {}),
+    ...(config.ingest.tokenSecret !== undefined ? { tokenSecret: config.ingest.tokenSecret } : {}),
+    ...(watchdog ? { watchdog: { alertname: watchdog.alertname } } : {}),
+  });
+}
+
+/**
+ * `--local`: the relay `npm start` runs, at HOST and PORT as it reads them (lib/local/main.ts);
+ * an IPv6 HOST in brackets, as a URL needs it.
+ */
 export function localTarget(env: NodeJS.ProcessEnv): ReceiverTarget {
+  const host = env.HOST ?? '127.0.0.1';
   return {
-    url: `http://${env.HOST ?? '127.0.0.1'}:${env.PORT ?? 9099}/alertmanager`,
+    url: `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${env.PORT ?? 9099}/alertmanager`,
     source: 'local relay, npm start',
     tokenLocation: 'the environment variable of that name, or RELAY_SECRETS_FILE',
   };

@@ -1,7 +1,11 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../lib/alertmanager/types.ts';
 import { useLocalRelay } from '../support/local-relay.ts';
-import { makeNotification } from '../support/notifications.ts';
+import { makeNotification, postNotification } from '../support/notifications.ts';
+import { type ManagedProcess, relayUrl, spawnRelay } from '../support/run-script.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const SIGNING_SECRET = `whsec_${Buffer.from('watchdog-local-signing-key-0123').toString('base64')}`;
@@ -96,5 +100,45 @@ describe('Local runtime: the watchdog timer', () => {
     // Assess
     expect((first.body as Notification).alerts[0].labels.alertname).toBe('HighLatency');
     expect(r.telemetry.get('MessagesEnqueued', 'pager')).toBe(1);
+  });
+});
+
+describe('npm start with a watchdog: block', () => {
+  let dir: string;
+  const processes: ManagedProcess[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relay-watchdog-start-'));
+  });
+
+  afterEach(async () => {
+    await Promise.all(processes.splice(0).map((p) => p.stop(2_000)));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('should start, warn of a silentAfter that would page while Alertmanager works, and record a heartbeat', async () => {
+    // Prepare
+    const config = join(dir, 'relay.yaml');
+    await writeFile(
+      config,
+      'watchdog:\n  destinations: [out]\n  silentAfter: 60\ndestinations:\n  - name: out\n    sink: console\n',
+    );
+    const relay = spawnRelay({
+      cwd: dir,
+      env: { RELAY_DATA_DIR: join(dir, 'data'), RELAY_CONFIG: config, PORT: '0' },
+    });
+    processes.push(relay);
+
+    // Act
+    const url = await relayUrl(relay);
+    const [warning] = await relay.waitForLine(/warning: watchdog\.silentAfter: .*/);
+    const answer = await postNotification(url, heartbeat());
+
+    // Assess
+    expect(warning).toContain(
+      'watchdog.silentAfter: 60 s is less than twice the longest gap between heartbeats',
+    );
+    expect(answer.status).toBe(202);
+    expect(answer.body.destinations).toEqual([]);
   });
 });
