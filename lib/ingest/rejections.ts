@@ -15,7 +15,11 @@ export type RejectionReason =
   | 'invalid-notification'
   | 'message-too-large'
   | 'queue-unavailable'
-  | 'state-unavailable';
+  | 'state-unavailable'
+  // The local server's own 503s, before ingest runs (lib/local/server.ts): too many request
+  // bodies being read at once, and a relay that is stopping.
+  | 'server-busy'
+  | 'shutting-down';
 
 /** One refused request (a 4xx, or a 503 that makes Alertmanager retry). */
 export interface Rejection {

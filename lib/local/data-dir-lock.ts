@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { dataFileError, SQLITE_CORRUPT } from './data-files.ts';
 
 /** The lock's file in the data directory: a small SQLite database that only this lock uses. */
 export const LOCK_FILE = 'relay.lock';
@@ -32,20 +33,28 @@ export class DataDirLockedError extends Error {
  * a container) or to a zombie, can block a start. SQLite also refuses a second connection in the
  * same process, so two relays in one test process are refused as well.
  *
+ * Any other failure (a full disk, a directory the relay's user cannot write) is a DataFileError
+ * that names relay.lock and what to do, not SQLite's bare words.
+ *
  * Returns the release function; call it once, after the queue and state databases are closed.
  */
 export function acquireDataDirLock(dataDir: string): () => void {
   const path = join(dataDir, LOCK_FILE);
   let db: DatabaseSync;
   try {
-    db = lock(path);
+    try {
+      db = lock(path);
+    } catch (error) {
+      const code = (error as { errcode?: number }).errcode;
+      if (code === SQLITE_BUSY) throw new DataDirLockedError(dataDir);
+      if (code !== SQLITE_NOTADB && code !== SQLITE_CORRUPT) throw error;
+      // Not a database (truncated, or a stray file by that name): it holds nothing, so start afresh.
+      rmSync(path, { force: true });
+      db = lock(path);
+    }
   } catch (error) {
-    const code = (error as { errcode?: number }).errcode;
-    if (code === SQLITE_BUSY) throw new DataDirLockedError(dataDir);
-    if (code !== SQLITE_NOTADB) throw error;
-    // Not a database (truncated, or a stray file by that name): it holds nothing, so start afresh.
-    rmSync(path, { force: true });
-    db = lock(path);
+    if (error instanceof DataDirLockedError) throw error;
+    throw dataFileError('lock', path, error);
   }
   // The pid file of earlier versions was the lock; it means nothing now and would only mislead.
   rmSync(join(dataDir, 'relay.pid'), { force: true });

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { LISTEN_ADDRESS_PATTERN } from '../config/schema.ts';
@@ -11,6 +11,7 @@ import { type BackoffPolicy, DELIVERY_POLICY } from '../delivery/policy.ts';
 import { createRecordHandler } from '../delivery/record-handler.ts';
 import type { SecretReader } from '../delivery/sink.ts';
 import { createAuthenticator, createIngestHandler, safeEqual } from '../ingest/ingest.ts';
+import { RejectionLog } from '../ingest/rejections.ts';
 import {
   deadLetterQueueName,
   ensureSinkQueues,
@@ -28,9 +29,13 @@ import { createWatchdogRun } from '../watchdog/run.ts';
 import { localCheckIntervalSeconds, startWatchdogTimer, type WatchdogTimer } from '../watchdog/timer.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
+import { DataFileError, dataFileError, SQLITE_CORRUPT } from './data-files.ts';
+import { IngestFaults, trackEnqueues } from './ingest-health.ts';
 import { type DestinationQueueState, RelayMetrics, UNKNOWN_LABEL } from './metrics.ts';
-import { createLocalServer, createMetricsServer, type MetricsEndpoint } from './server.ts';
+import { authReason, createLocalServer, createMetricsServer, type MetricsEndpoint } from './server.ts';
 import { describeStorageError, QueueWorker } from './worker.ts';
+
+export { DataFileError } from './data-files.ts';
 
 /** The embedded queue's settings: the same maxReceiveCount as on AWS, a visibility timeout that covers a slow batch. */
 export const LOCAL_QUEUE_DEFAULTS = {
@@ -63,26 +68,6 @@ export interface RelayOptions {
    */
   watchdog?: { now?: () => Date; intervalSeconds?: number };
 }
-
-/**
- * A database of the data directory cannot be used at start. The message names the file and
- * what to do: it goes to the operator's terminal, never to an HTTP caller.
- */
-export class DataFileError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DataFileError';
-  }
-}
-
-// SQLite's primary result codes (https://www.sqlite.org/rescode.html) that call for different advice.
-const SQLITE_CORRUPT = 11;
-const SQLITE_FULL = 13;
-const SQLITE_NOTADB = 26;
-const SQLITE_READONLY = 8;
-const SQLITE_CANTOPEN = 14;
-const SQLITE_IOERR = 10;
-const SQLITE_PERM = 3;
 
 /**
  * Checks every page of one of the data directory's databases (PRAGMA quick_check: a corrupt page
@@ -136,29 +121,6 @@ function openDataFiles(
   }
 }
 
-function dataFileError(what: 'queue' | 'state', path: string, error: unknown): DataFileError {
-  const code = (error as { errcode?: number }).errcode;
-  const said = describeStorageError(error);
-  const kept =
-    what === 'queue'
-      ? 'the messages queued and dead-lettered in it stay in the moved file'
-      : 'what it remembers (delivered notifications, message ids) stays in the moved file, so some notifications may be delivered again';
-  const primary = code === undefined ? undefined : code & 0xff;
-  let advice: string;
-  if (primary === SQLITE_CORRUPT || primary === SQLITE_NOTADB) {
-    advice = `the ${what} database ${path} is corrupt (${said}): move it aside or restore it from a backup; the relay will create a new one (${kept})`;
-  } else if (primary === SQLITE_FULL) {
-    advice = `the disk holding the ${what} database ${path} is full (${said}): free some space and start the relay again`;
-  } else if (primary === SQLITE_READONLY || primary === SQLITE_CANTOPEN || primary === SQLITE_PERM) {
-    advice = `cannot open the ${what} database ${path} for writing (${said}): check that ${dirname(path)} exists and the relay's user can read and write it and the files in it`;
-  } else if (primary === SQLITE_IOERR) {
-    advice = `the ${what} database ${path} could not be read or written (${said}): check the disk and the file system`;
-  } else {
-    advice = `cannot open the ${what} database ${path} (${error instanceof Error ? error.message : String(error)})`;
-  }
-  return new DataFileError(advice, { cause: error });
-}
-
 export interface Relay {
   /** `http://127.0.0.1:9099` */
   readonly url: string;
@@ -176,8 +138,14 @@ export interface Relay {
    * finishes (for tests and the smoke command: await an outcome, never sleep).
    */
   until(condition: () => boolean): Promise<void>;
-  /** Stop accepting, finish in-flight requests and deliveries, close the database. */
-  close(): Promise<void>;
+  /**
+   * Stop accepting (/alertmanager then answers 503 on a connection still open, /healthz 503
+   * `stopping`), finish in-flight requests and deliveries, close the databases. With `drainMs`,
+   * whatever is still running after that long is given up (its messages stay queued and are
+   * delivered after the next start) and the files are closed anyway: STOP_DRAIN_MS is `npm
+   * start`'s. Without it, close waits for everything.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
 }
 
 /** `host:port` (LISTEN_ADDRESS_PATTERN: an IPv6 host in brackets) as node:net's listen takes it. */
@@ -185,7 +153,9 @@ export function parseListenAddress(address: string): { host: string; port: numbe
   const at = address.lastIndexOf(':');
   if (at <= 0 || !new RegExp(LISTEN_ADDRESS_PATTERN).test(address))
     throw new Error(`expected host:port, e.g. 127.0.0.1:9100 or [::1]:9100: ${JSON.stringify(address)}`);
-  return { host: address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(at + 1)) };
+  const port = Number(address.slice(at + 1));
+  if (port > 65_535) throw new Error(`the port of ${address} is over 65535`);
+  return { host: address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 /**
@@ -288,7 +258,12 @@ function closeServer(server: Server): Promise<void> {
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const startedAt = new Date();
   const { config } = options;
-  const metricsAddress = config.metrics?.listen ? parseListenAddress(config.metrics.listen) : undefined;
+  let metricsAddress: { host: string; port: number } | undefined;
+  try {
+    if (config.metrics?.listen) metricsAddress = parseListenAddress(config.metrics.listen);
+  } catch (error) {
+    throw new Error(`metrics.listen: ${(error as Error).message}`);
+  }
   const metricsTokenSecret = config.metrics?.bearerTokenSecret;
   if (metricsTokenSecret) {
     // Before anything is opened: a scrape that could never pass should fail the start, not every scrape.
@@ -296,7 +271,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       throw new Error(`metrics.bearerTokenSecret: ${(error as Error).message}`, { cause: error });
     });
   }
-  mkdirSync(options.dataDir, { recursive: true });
+  try {
+    mkdirSync(options.dataDir, { recursive: true });
+  } catch (error) {
+    throw dataFileError('directory', options.dataDir, error);
+  }
   const releaseLock = acquireDataDirLock(options.dataDir);
   const queueSettings = {
     visibilityTimeoutSeconds:
@@ -335,10 +314,26 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const servers: Server[] = [];
   let watchdogTimer: WatchdogTimer | undefined;
   /** Stops what runs and closes what is open, in order: the listeners, the timer, the workers, the files. */
-  const shutdown = async () => {
-    await Promise.all(servers.map(closeServer));
-    await watchdogTimer?.stop();
-    await Promise.all([...workers.values()].map((w) => w.stop()));
+  let stopping = false;
+  const shutdown = async (drainMs?: number) => {
+    stopping = true;
+    // The listeners, the timer and the workers stop together: a delivery need not wait for the
+    // last request, and a worker's batch gets the drain's deadline (QueueWorker.stop).
+    const settled = Promise.all([
+      ...servers.map(closeServer),
+      watchdogTimer?.stop(),
+      ...[...workers.values()].map((w) => w.stop(drainMs === undefined ? {} : { drainMs })),
+    ]);
+    if (drainMs !== undefined && !(await within(settled, drainMs))) {
+      const messages = [...workers.values()].reduce((sum, w) => sum + w.inFlight, 0);
+      logger.warn('stopping: still busy at the drain deadline; giving up on what is left', {
+        drainMs,
+        messagesInFlight: messages,
+        detail: 'messages in flight stay queued and are delivered after the next start',
+      });
+      for (const server of servers) server.closeAllConnections();
+      for (const worker of workers.values()) worker.abandon();
+    }
     await checkpointer.stop();
     queue.close();
     state.close();
@@ -383,10 +378,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }
 
     const enqueuer = new LocalEnqueuer(queue, { onSent: wake });
+    // What makes ingest answer 503 now, for /healthz: its enqueues' storage, the token's secret.
+    const faults = new IngestFaults(logger);
     const ingest = createIngestHandler({
       config,
       secrets: options.secrets,
-      enqueuer,
+      enqueuer: trackEnqueues(enqueuer, faults),
       telemetry,
       // Where the watchdog's heartbeats are recorded (with a `watchdog:` block).
       state,
@@ -398,15 +395,39 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         ? { authenticate: metricsAuthenticator(options.secrets, metricsTokenSecret) }
         : {}),
     };
+    // The server's own refusals (before ingest runs): logged and counted as ingest's are.
+    const refusals = new RejectionLog(logger);
     const server = createLocalServer({
       ingest,
-      // The token is checked on the headers before the body is read; a refusal counts as ingest's would.
+      // The token is checked on the headers before the body is read.
       authenticate: async (authorization) => {
-        const verdict = await checkToken(authorization);
-        if (verdict !== 'ok') telemetry.count('NotificationsRejected', {});
+        let verdict: string;
+        try {
+          verdict = await checkToken(authorization);
+        } catch (error) {
+          // Ingest answers 503 (and reports the error); /healthz says so until a check reads it.
+          faults.failed(
+            'token',
+            'its secret cannot be read (the relay logged why)',
+            (error as Error).message,
+          );
+          throw error;
+        }
+        // A missing or malformed header is refused before the secret is read: it tells nothing of it.
+        if (verdict === 'ok' || authReason(verdict) === 'invalid-token') faults.succeeded('token');
         return verdict;
       },
-      health: () => health(queue, workers, usedSinks, counting),
+      rejections: {
+        record: (rejection, request) => {
+          // As ingest counts: refused notifications, not a 503 (Alertmanager retries) nor a 405.
+          if (rejection.status < 500 && rejection.status !== 405)
+            telemetry.count('NotificationsRejected', {});
+          return refusals.record(rejection, request);
+        },
+        tick: () => refusals.tick(),
+      },
+      stopping: () => stopping,
+      health: () => health(queue, workers, usedSinks, counting, { faults, stopping }),
       answered: (status) => metrics.ingestAnswered(status),
       ...(metricsAddress ? {} : { metrics: metricsEndpoint }),
     });
@@ -465,26 +486,52 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         };
         for (const worker of workers.values()) worker.on('batch', check);
       }),
-    close: () => {
-      closing ??= shutdown();
+    close: (options) => {
+      closing ??= shutdown(options?.drainMs);
       return closing;
     },
   };
 }
 
 /**
- * What GET /healthz answers: `ok`, or `degraded` with the reason while a worker finds the queue's
- * storage failing (or the depths cannot be read), so a probe sees what the logs say. Unauthenticated
- * callers read it: the reason has SQLite's words and codes, never a file path.
+ * How long `npm start` lets in-flight requests and deliveries finish after SIGTERM or SIGINT
+ * before it gives up on them and exits: under the 10 s a container runtime waits before SIGKILL
+ * (systemd's unit allows 15), with time left to close the files.
+ */
+export const STOP_DRAIN_MS = 8_000;
+
+/** Whether `work` settles within `ms`; the timer does not outlive it. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * What GET /healthz answers: `ok`; `degraded` with the reason while ingest would answer 503 (the
+ * last request found the queue's storage or the token's secret failing: IngestFaults) or a worker
+ * finds the queue's storage failing (or the depths cannot be read), so a probe sees what the logs
+ * say; `stopping` once the relay stops. Unauthenticated callers read it: the reason has SQLite's
+ * words and codes, never a file path or a secret's name.
  */
 function health(
   queue: SqliteQueue,
   workers: ReadonlyMap<string, QueueWorker>,
   usedSinks: ReadonlySet<string>,
   telemetry: CountingTelemetry,
+  ingest: { faults: IngestFaults; stopping: boolean },
 ): Record<string, unknown> & { status: string } {
   const problems: string[] = [];
   let since: number | undefined;
+  if (ingest.stopping) problems.push('the relay is stopping');
+  for (const fault of ingest.faults.list()) since = Math.min(since ?? fault.since, fault.since);
+  problems.push(...ingest.faults.describe());
   for (const worker of workers.values()) {
     const failure = worker.storageFailure;
     if (!failure) continue;
@@ -508,7 +555,7 @@ function health(
     problems.push(`queue depths cannot be read: ${describeStorageError(error)}`);
   }
   return {
-    status: problems.length === 0 ? 'ok' : 'degraded',
+    status: ingest.stopping ? 'stopping' : problems.length === 0 ? 'ok' : 'degraded',
     ...(problems.length > 0 ? { reason: problems.join('; ') } : {}),
     ...(since !== undefined ? { since: new Date(since).toISOString() } : {}),
     ...(queues ? { queues } : {}),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type IngestHandler, MAX_BODY_BYTES } from '../ingest/ingest.ts';
+import type { Rejection, RequestFacts } from '../ingest/rejections.ts';
 
 /**
  * Timeouts that keep a slow or stuck client from holding the server: headers must arrive
@@ -45,6 +46,14 @@ export interface LocalServerOptions {
   maxBodyBytes?: number;
   maxInFlightBodyBytes?: number;
   timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number };
+  /**
+   * Told every request to /alertmanager the server refuses itself, before ingest runs (a token
+   * refused on the headers, a method, a body too large or over the budget, a relay stopping):
+   * lib/ingest/rejections.ts's RejectionLog, as ingest logs its own. `tick` comes first at each.
+   */
+  rejections?: { record(rejection: Rejection, request?: RequestFacts): unknown; tick?(): void };
+  /** True once the relay is stopping: /alertmanager then answers 503, so Alertmanager sends it again later. */
+  stopping?: () => boolean;
 }
 
 /**
@@ -101,12 +110,27 @@ export function createLocalServer(options: LocalServerOptions): Server {
       });
     }
     toAlertmanager.add(res);
+    options.rejections?.tick?.();
     if (req.method !== 'POST') {
+      refused(req, {
+        status: 405,
+        reason: 'method-not-allowed',
+        detail: `method ${req.method?.slice(0, 20)}`,
+      });
       return send(
         res,
         405,
         { error: 'method not allowed', details: ['use POST /alertmanager'] },
         { allow: 'POST' },
+      );
+    }
+    if (options.stopping?.()) {
+      refused(req, { status: 503, reason: 'shutting-down', detail: 'the relay is stopping' });
+      return refuse(
+        res,
+        503,
+        { error: 'shutting down', details: ['the relay is stopping; send the notification again'] },
+        { 'retry-after': '1' },
       );
     }
     if (options.authenticate) {
@@ -119,6 +143,7 @@ export function createLocalServer(options: LocalServerOptions): Server {
         verdict = 'ok';
       }
       if (verdict !== 'ok') {
+        refused(req, { status: 401, reason: authReason(verdict), detail: verdict });
         return refuse(
           res,
           401,
@@ -130,19 +155,21 @@ export function createLocalServer(options: LocalServerOptions): Server {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
       // Refused before reading a byte of it.
-      return tooLarge(res);
+      return tooLarge(req, res, `${declared} bytes declared`);
     }
     // A declared length is reserved whole up front; a chunked body as it arrives.
     const reservation = budget.reserve(Number.isFinite(declared) ? declared : 0);
-    if (!reservation) return busy(res);
+    if (!reservation) return busy(req, res);
     try {
       const body = await readBody(req, maxBodyBytes, reservation);
-      if (body === 'too large') return tooLarge(res);
-      if (body === 'over budget') return busy(res);
+      if (body === 'too large') return tooLarge(req, res, 'read so far');
+      if (body === 'over budget') return busy(req, res);
       if (body === 'aborted') return void res.destroy();
       const result = await options.ingest(toEvent(req, url, body));
       const headers: Record<string, string> = {};
       for (const [key, value] of Object.entries(result.headers ?? {})) headers[key] = String(value);
+      // Stopping: no further request on this connection, so the drain is not kept waiting for it.
+      if (options.stopping?.()) headers.connection = 'close';
       res.writeHead(result.statusCode ?? 200, headers);
       res.end(result.body ?? '');
     } finally {
@@ -150,11 +177,17 @@ export function createLocalServer(options: LocalServerOptions): Server {
     }
   }
 
-  function tooLarge(res: ServerResponse): void {
+  function tooLarge(req: IncomingMessage, res: ServerResponse, seen: string): void {
+    refused(req, { status: 413, reason: 'body-too-large', detail: `over ${maxBodyBytes} bytes (${seen})` });
     refuse(res, 413, { error: 'payload too large', details: [`the body is over ${maxBodyBytes} bytes`] });
   }
 
-  function busy(res: ServerResponse): void {
+  function busy(req: IncomingMessage, res: ServerResponse): void {
+    refused(req, {
+      status: 503,
+      reason: 'server-busy',
+      detail: `${budget.limit} bytes of request bodies already being read`,
+    });
     refuse(
       res,
       503,
@@ -166,7 +199,27 @@ export function createLocalServer(options: LocalServerOptions): Server {
     );
   }
 
+  /** Logs a refusal of the server's own (rate-limited by the rejection log), with what the request looked like. */
+  function refused(req: IncomingMessage, rejection: Rejection): void {
+    const declared = Number(req.headers['content-length']);
+    options.rejections?.record(rejection, {
+      ...(req.socket.remoteAddress ? { sourceIp: req.socket.remoteAddress } : {}),
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+      ...(Number.isFinite(declared) ? { bodyBytes: declared } : {}),
+    });
+  }
+
   return server;
+}
+
+/**
+ * The rejection log's reason for a token refused on the headers, from the verdict ingest's token
+ * check (createAuthenticator) gives: its three answers, in its words.
+ */
+export function authReason(verdict: string): 'missing-token' | 'malformed-authorization' | 'invalid-token' {
+  if (verdict === 'missing Authorization header') return 'missing-token';
+  if (verdict.startsWith('expected "Authorization: Bearer')) return 'malformed-authorization';
+  return 'invalid-token';
 }
 
 /** What serves GET /metrics: the exposition, and the scrape's token check when there is one. */

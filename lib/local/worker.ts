@@ -121,6 +121,12 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
   private readonly now: () => number;
   private readonly batchScope?: () => { commit(): void };
   private failure?: StorageFailure;
+  /** Queue-clock ms by which a stopping worker's batch must be done (stop's drainMs); no limit before. */
+  private stopBy = Number.POSITIVE_INFINITY;
+  /** Set by abandon(): the batch still running is left to the next start, and its errors are not the storage's. */
+  private abandoned = false;
+  /** Messages of the batch being handled, 0 between batches. */
+  private handling = 0;
   private lastStorageLogAt = 0;
   private unloggedStorageErrors = 0;
 
@@ -168,11 +174,35 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     this.wakeWaiter?.();
   }
 
-  /** Stops polling and resolves once the batch being handled (if any) has been settled. */
-  async stop(): Promise<void> {
+  /** Messages of the batch being handled now (0 between batches). */
+  get inFlight(): number {
+    return this.handling;
+  }
+
+  /**
+   * Stops polling and resolves once the batch being handled (if any) has been settled. With
+   * `drainMs`, that batch's deadline moves up to `drainMs` from now, as a Lambda's near its
+   * timeout: the handler starts no delivery without the time to finish it, caps its vendor calls
+   * at the time left, and hands back what it did not deliver (it stays in the queue). A vendor call
+   * already under way keeps its own timeout: a caller that cannot wait for it calls abandon().
+   */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
     this.running = false;
+    if (options.drainMs !== undefined)
+      this.stopBy = Math.min(this.stopBy, this.queue.now() + options.drainMs);
     this.wake();
     await this.loopDone;
+  }
+
+  /**
+   * Gives up on the batch still running after stop() (the process is about to exit): its messages
+   * stay in flight and the next start releases them (lib/local/runtime.ts), so they are delivered
+   * again, never lost. What it does from now on is not logged as a storage failure.
+   */
+  abandon(): void {
+    this.running = false;
+    this.abandoned = true;
+    this.wake();
   }
 
   private async loop(): Promise<void> {
@@ -181,11 +211,15 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
       let handled = 0;
       let failed = false;
       try {
-        const report = await this.pollOnce();
+        const report = await this.pollOnce().finally(() => {
+          this.handling = 0;
+        });
         handled = report?.messageIds.length ?? 0;
         failed = report?.error !== undefined;
         if (this.failure) this.storageRecovered();
       } catch (error) {
+        // Closed under an abandoned batch: nothing to report, nothing to retry.
+        if (this.abandoned) break;
         // Only the queue itself can throw here (the handler's errors are caught per batch): its
         // storage is failing. Polling again at once would fail again at once, hundreds of times
         // a second, so back off, and retry on the timer alone (a wake must not cut it short).
@@ -289,8 +323,9 @@ export class QueueWorker extends EventEmitter<QueueWorkerEvents> {
     let error: unknown;
     const deadline = this.queue.now() + this.functionTimeoutMs;
     const context: LocalInvocationContext = {
-      getRemainingTimeInMillis: () => Math.max(0, deadline - this.queue.now()),
+      getRemainingTimeInMillis: () => Math.max(0, Math.min(deadline, this.stopBy) - this.queue.now()),
     };
+    this.handling = messages.length;
     const scope = this.batchScope?.();
     try {
       const response = await this.handler(event, context);

@@ -147,4 +147,49 @@ describe('Local runtime: damaged data files at start', () => {
     expect(result.stderr).toContain(`the queue database ${join(dataDir, 'relay.db')} is corrupt`);
     expect(result.stderr).toContain('move it aside or restore it from a backup');
   });
+
+  it('should name the lock file and what to do when it cannot be opened for writing, not SQLite alone', async () => {
+    // Prepare: a directory where the lock file goes (what an unwritable directory gives a non-root user).
+    await mkdir(join(dataDir, 'relay.lock'), { recursive: true });
+
+    // Act
+    const error = await startError();
+
+    // Assess
+    expect(error).toBeInstanceOf(DataFileError);
+    expect(error.message).toBe(
+      `cannot open the lock file ${join(dataDir, 'relay.lock')} for writing (unable to open database file (SQLite error 14)): check that ${dataDir} exists and the relay's user can read and write it and the files in it, or set RELAY_DATA_DIR to a directory the relay can write`,
+    );
+  });
+
+  it('should name a data directory that cannot be created and what to do', async () => {
+    // Prepare: a file where a directory of the path should be.
+    await writeFile(join(dir, 'file'), 'not a directory');
+    dataDir = join(dir, 'file', 'data');
+
+    // Act
+    const error = await startError();
+
+    // Assess
+    expect(error).toBeInstanceOf(DataFileError);
+    expect(error.message).toBe(
+      `cannot create or use the data directory ${dataDir} (system error ENOTDIR): create it as a directory the relay's user can read and write, or set RELAY_DATA_DIR to a directory the relay can write`,
+    );
+  });
+
+  it('should exit 1 from npm start naming the lock file and the fix when the directory is not writable', async () => {
+    // Prepare
+    await mkdir(join(dataDir, 'relay.lock'), { recursive: true });
+
+    // Act
+    const result = await runScript('lib/local/main.ts', [], {
+      cwd: dir,
+      env: { RELAY_DATA_DIR: dataDir, PORT: '0' },
+    });
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`cannot open the lock file ${join(dataDir, 'relay.lock')} for writing`);
+    expect(result.stderr).toContain("the relay's user can read and write it");
+  });
 });

@@ -162,6 +162,37 @@ describe('Relay process (npm start)', () => {
     expect(health.status).toBe(200);
   });
 
+  it('should log a second identical notification, skipped as a duplicate, at info with its group', async () => {
+    // Prepare
+    const config = await writeConfig('destinations:\n  - name: stdout\n    sink: console\n');
+    const proc = spawnRelay({
+      cwd: dir,
+      env: { RELAY_DATA_DIR: join(dir, 'data'), RELAY_CONFIG: config, PORT: '0', LOG_LEVEL: 'INFO' },
+    });
+    processes.push(proc);
+    const url = await relayUrl(proc);
+    const notification = makeNotification({ groupKey: '{}:{alertname="Twice"}' });
+
+    // Act
+    const statuses = [
+      (await postNotification(url, notification)).status,
+      (await postNotification(url, notification)).status,
+    ];
+    const [line] = await proc.waitForLine(
+      /^\{.*"message":"duplicate of the notification last applied to its group; skipping".*\}$/,
+    );
+
+    // Assess
+    expect(statuses).toEqual([202, 202]);
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'INFO',
+      destination: 'stdout',
+      sink: 'console',
+      groupKey: '{}:{alertname="Twice"}',
+    });
+    expect(proc.stdout().match(/\[FIRING\] HighLatency/g)).toHaveLength(1);
+  });
+
   /** Runs the relay expecting it to exit by itself (it refuses to start). */
   function runToExit(env: Record<string, string>) {
     return runScript('lib/local/main.ts', [], {

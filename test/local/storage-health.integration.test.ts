@@ -1,9 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { RelayConfig } from '../../lib/config/types.ts';
 import { type Relay, startRelay } from '../../lib/local/runtime.ts';
 import { LocalSecrets } from '../../lib/secrets.ts';
+import { createLogger } from '../../lib/telemetry.ts';
 import { makeNotification, postNotification } from '../support/notifications.ts';
 
 /** What node:sqlite throws when the disk is full. */
@@ -36,15 +39,39 @@ describe('Local runtime: storage failures', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function start(): Promise<Relay> {
+  async function start(
+    options: { config?: RelayConfig; secrets?: LocalSecrets; logger?: Logger } = {},
+  ): Promise<Relay> {
     relay = await startRelay({
-      config: { ingest: {}, destinations: [{ name: 'stdout', sink: 'console' }] },
-      secrets: new LocalSecrets({ env: {} }),
+      config: options.config ?? { ingest: {}, destinations: [{ name: 'stdout', sink: 'console' }] },
+      secrets: options.secrets ?? new LocalSecrets({ env: {} }),
       dataDir: join(dir, 'data'),
       port: 0,
       storageBackoff: { initialMs: 1, maxMs: 5 },
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     return relay;
+  }
+
+  /** The relay's logger, silent, with its error and warn lines kept. */
+  function recordingLogger() {
+    const logger = createLogger('storage-health-test', 'SILENT');
+    const lines: { level: string; message: string; extra: Record<string, unknown> }[] = [];
+    for (const level of ['error', 'warn'] as const) {
+      vi.spyOn(logger, level).mockImplementation((message: unknown, ...extra: unknown[]) => {
+        lines.push({ level, message: String(message), extra: Object.assign({}, ...(extra as object[])) });
+      });
+    }
+    return { logger, lines };
+  }
+
+  /** The queue database refuses to grow past its size now: SQLite answers SQLITE_FULL, as on a full disk. */
+  function fillDisk(r: Relay): () => void {
+    const { page_count: pages } = r.queue.database.prepare('PRAGMA page_count').get() as {
+      page_count: number;
+    };
+    r.queue.database.exec(`PRAGMA max_page_count = ${pages}`);
+    return () => r.queue.database.exec('PRAGMA max_page_count = 1073741823');
   }
 
   async function healthz(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -121,5 +148,90 @@ describe('Local runtime: storage failures', () => {
     expect(response.headers.get('retry-after')).toBe('1');
     expect(response.body).toMatchObject({ error: 'queue unavailable' });
     expect(JSON.stringify(response.body)).not.toContain(dir);
+  });
+
+  it('should answer /healthz 503 degraded with the disk-full reason while ingest answers 503 naming it, with an empty queue, and ok once a POST is accepted again', async () => {
+    // Prepare
+    const { logger, lines } = recordingLogger();
+    const r = await start({ logger });
+    const healthyBefore = await healthz(r.url);
+    const freeSpace = fillDisk(r);
+    // 40 alerts: a message larger than the free room left in the file's pages.
+    const notification = makeNotification({ count: 40 });
+
+    // Act
+    const refused = await postNotification(r.url, notification);
+    const during = await healthz(r.url);
+    const refusedAgain = await postNotification(r.url, notification);
+    freeSpace();
+    const accepted = await postNotification(r.url, notification);
+    const after = await healthz(r.url);
+
+    // Assess
+    const reason = 'disk full: database or disk is full (SQLite error 13)';
+    expect(healthyBefore.status).toBe(200);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.body).toEqual({ error: 'queue unavailable', details: [{ sink: 'console', reason }] });
+    expect(refusedAgain.status).toBe(503);
+    expect(during.status).toBe(503);
+    expect(during.body).toMatchObject({
+      status: 'degraded',
+      reason: `ingest answers 503: the queue cannot take messages: ${reason} (2 failed sends)`,
+      since: expect.any(String),
+    });
+    expect(JSON.stringify([refused.body, during.body])).not.toContain(dir);
+    const errors = lines.filter((l) => l.level === 'error');
+    expect(errors).toEqual([
+      {
+        level: 'error',
+        message: 'ingest answers 503: the queue cannot take messages',
+        extra: expect.objectContaining({ reason, failures: 1 }),
+      },
+    ]);
+    expect(accepted.status).toBe(202);
+    expect(after.status).toBe(200);
+    expect(after.body).toMatchObject({ status: 'ok' });
+    expect(lines.at(-1)).toMatchObject({
+      level: 'warn',
+      message: 'ingest recovered: the queue cannot take messages no longer',
+      extra: { failures: 4 },
+    });
+  });
+
+  it('should answer /healthz 503 degraded while the ingest token cannot be read, without the secret or its file, and ok once it can', async () => {
+    // Prepare
+    const token = 'storage-health-token-5e1f';
+    const secretsFile = join(dir, 'secrets.json');
+    await writeFile(secretsFile, JSON.stringify({ INGEST_TOKEN: token }));
+    const r = await start({
+      config: {
+        ingest: { tokenSecret: 'INGEST_TOKEN' },
+        destinations: [{ name: 'stdout', sink: 'console' }],
+      },
+      secrets: new LocalSecrets({ env: {}, file: secretsFile }),
+      logger: recordingLogger().logger,
+    });
+    await rm(secretsFile);
+
+    // Act
+    const refused = await postNotification(r.url, makeNotification({}), { token });
+    const during = await healthz(r.url);
+    await writeFile(secretsFile, JSON.stringify({ INGEST_TOKEN: token }));
+    const accepted = await postNotification(r.url, makeNotification({}), { token });
+    const after = await healthz(r.url);
+
+    // Assess
+    expect(refused.status).toBe(503);
+    expect(during.status).toBe(503);
+    expect(during.body).toMatchObject({
+      status: 'degraded',
+      reason:
+        'ingest answers 503: the ingest token cannot be read: its secret cannot be read (the relay logged why) (1 failed token check)',
+    });
+    expect(JSON.stringify(during.body)).not.toContain('INGEST_TOKEN');
+    expect(JSON.stringify(during.body)).not.toContain(dir);
+    expect(accepted.status).toBe(202);
+    expect(after.status).toBe(200);
   });
 });

@@ -296,6 +296,67 @@ describe('Class: QueueWorker', () => {
       expect(handler).not.toHaveBeenCalled();
       expect(queue.depth('slack')).toEqual({ visible: 1, inFlight: 0 });
     });
+
+    it('should move the deadline of the batch in flight up to drainMs from the stop', async () => {
+      // Prepare
+      const started = deferred<{ getRemainingTimeInMillis(): number }>();
+      const release = deferred();
+      const w = startWorker(async (_event, context) => {
+        started.resolve(context);
+        await release.promise;
+      });
+      await enqueuer.sendBatch('slack', [entry(1)]);
+      const context = await started.promise;
+      const before = context.getRemainingTimeInMillis();
+      const inFlight = w.inFlight;
+
+      // Act
+      const stopping = w.stop({ drainMs: 2_000 });
+      const atStop = context.getRemainingTimeInMillis();
+      clock += 500;
+      const later = context.getRemainingTimeInMillis();
+      release.resolve();
+      await stopping;
+
+      // Assess
+      expect(before).toBeGreaterThan(2_000);
+      expect(atStop).toBe(2_000);
+      expect(later).toBe(1_500);
+      expect(inFlight).toBe(1);
+      expect(w.inFlight).toBe(0);
+    });
+
+    it('should end without a storage error once abandoned, when the files close under its batch', async () => {
+      // Prepare
+      const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+      const started = deferred();
+      const release = deferred();
+      worker = new QueueWorker({
+        queue,
+        queueName: 'slack',
+        maxIdleMs: NEVER_MS,
+        logger,
+        handler: async () => {
+          started.resolve();
+          await release.promise;
+        },
+      });
+      enqueuer = new LocalEnqueuer(queue, { onSent: () => worker?.wake() });
+      worker.start();
+      await enqueuer.sendBatch('slack', [entry(1)]);
+      await started.promise;
+      const stopping = worker.stop({ drainMs: 0 });
+
+      // Act
+      worker.abandon();
+      queue.close();
+      release.resolve();
+      await stopping;
+
+      // Assess
+      expect(worker.isRunning).toBe(false);
+      expect(logger.error).not.toHaveBeenCalled();
+    });
   });
 });
 
