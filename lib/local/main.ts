@@ -4,7 +4,10 @@ import { LocalSecrets } from '../secrets.ts';
 import { createLogger } from '../telemetry.ts';
 import { watchdogWarnings } from '../watchdog/config.ts';
 import { banner, checkListenAddress } from './banner.ts';
-import { startRelay } from './runtime.ts';
+import { type Relay, STOP_DRAIN_MS, startRelay } from './runtime.ts';
+
+/** After the drain deadline, how long closing the files may take before the process exits regardless. */
+const STOP_GRACE_MS = 1_500;
 
 // `npm start`: the relay on this machine (lib/local/runtime.ts), configured from the environment.
 async function main(): Promise<number> {
@@ -65,19 +68,46 @@ async function main(): Promise<number> {
   process.stdout.write(
     banner({ url: relay.url, host, metricsUrl: relay.metricsUrl, source, config, dataDir, warnings }),
   );
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`${signal}: finishing in-flight work...\n`);
-      relay.close().then(done, (error) => {
-        console.error(error);
-        process.exitCode = 1;
-        done();
-      });
+  const code = await stopped(relay);
+  // Whatever is left (a vendor call given up at the drain deadline, an idle keep-alive socket)
+  // must not keep the process, and its port, alive: the files are closed, nothing is lost.
+  process.exit(code);
+}
+
+/**
+ * Resolves with the exit code once SIGTERM or SIGINT (systemd, a container runtime, Ctrl-C, or
+ * npm passing either on: `npm start` execs node, so npm's child is this process) has stopped the
+ * relay: no new requests, in-flight requests and deliveries finished or given up after
+ * STOP_DRAIN_MS, the files closed. A second signal changes nothing (Ctrl-C reaches both npm and
+ * node, and npm passes it on again); if the stop itself hangs, the process exits anyway shortly
+ * after the drain deadline, before a supervisor's SIGKILL.
+ */
+function stopped(relay: Relay): Promise<number> {
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      const started = Date.now();
+      process.stderr.write(`${signal}: finishing in-flight work (at most ${STOP_DRAIN_MS / 1000} s)...\n`);
+      setTimeout(() => {
+        process.stderr.write('the relay did not stop in time; exiting\n');
+        done(1);
+      }, STOP_DRAIN_MS + STOP_GRACE_MS).unref();
+      relay.close({ drainMs: STOP_DRAIN_MS }).then(
+        () => {
+          process.stderr.write(`stopped in ${Date.now() - started} ms\n`);
+          done(0);
+        },
+        (error: unknown) => {
+          console.error(error instanceof Error ? error.message : error);
+          done(1);
+        },
+      );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
-  return 0;
 }
 
 main().then(
