@@ -35,9 +35,11 @@ export const sinkDeploymentSchema = {
   },
 } as const;
 
-/** `host:port` (an IPv6 host in brackets), port 0..65535: where `metrics.listen` opens its own listener. */
-export const LISTEN_ADDRESS_PATTERN =
-  '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$';
+/**
+ * `host:port` (an IPv6 host in brackets): where `metrics.listen` opens its own listener. Kept
+ * readable, as a config error quotes it; the port's range (0..65535) is checked at start.
+ */
+export const LISTEN_ADDRESS_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
 
 /**
  * `metrics:`, `npm start` only (AWS has CloudWatch): how the local runtime serves GET /metrics.

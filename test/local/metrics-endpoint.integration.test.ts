@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../lib/config/load.ts';
 import { type MetricFamily, parseExposition } from '../support/exposition.ts';
 import { type LocalRelay, type LocalRelayOptions, useLocalRelay } from '../support/local-relay.ts';
 import { makeNotification } from '../support/notifications.ts';
@@ -208,6 +209,28 @@ describe('Local runtime: GET /metrics', () => {
       expect(relayPort.status).toBe(404);
       expect(health.status).toBe(404);
       expect(closed).toBeInstanceOf(Error);
+    });
+
+    it('should refuse an address that is not host:port in the config, and a port over 65535 at start', async () => {
+      // Act
+      const notHostPort = (() => {
+        try {
+          return parseConfig(
+            'metrics:\n  listen: "9100"\ndestinations: [{ name: out, sink: console }]\n',
+            'relay.yaml',
+          );
+        } catch (error) {
+          return error as Error;
+        }
+      })();
+      const tooHigh = await start({ config: { metrics: { listen: '127.0.0.1:70000' } } }).catch(
+        (error: Error) => error,
+      );
+
+      // Assess
+      expect(notHostPort).toBeInstanceOf(ConfigError);
+      expect((notHostPort as Error).message).toContain('metrics.listen: must match pattern');
+      expect((tooHigh as Error).message).toBe('metrics.listen: the port of 127.0.0.1:70000 is over 65535');
     });
 
     it('should not start when the metrics address is taken, and leave nothing open', async () => {
