@@ -52,7 +52,7 @@ describe('File: docs/alertmanager-relay.service', () => {
     // Assess
     expect(program).toBe(`${INSTALLED_AT}/node_modules/.bin/node`);
     expect(one('WorkingDirectory')).toBe(INSTALLED_AT);
-    expect(`node ${args.join(' ')}`).toBe(scripts.start);
+    expect(scripts.start).toBe(`exec node ${args.join(' ')}`);
     expect(one('ExecStart')).not.toMatch(/\bnpm\b/);
     expect(one('KillSignal')).toBe('SIGTERM');
     // SIGTERM to the main process only; SIGKILL to whatever is left once TimeoutStopSec is over.

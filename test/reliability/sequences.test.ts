@@ -215,7 +215,7 @@ function startRuntime(dir: string, clock: { now: number }, vendor: FakeVendor) {
     telemetry,
     now: () => new Date(clock.now),
   });
-  const worker = new QueueWorker({ queue, queueName: SINK, handler });
+  const worker = new QueueWorker({ queue, queueName: SINK, handler, batchScope: () => state.beginBatch() });
   const poll = () => (worker as unknown as { pollOnce(): Promise<BatchReport | undefined> }).pollOnce();
   let requests = 0;
   return {
@@ -242,7 +242,8 @@ function startRuntime(dir: string, clock: { now: number }, vendor: FakeVendor) {
     /** The kill: drop everything without draining or settling what is in flight. */
     kill(): void {
       queue.close();
-      state.close();
+      // Closing the connection itself rolls back a batch still open, as the process dying would.
+      state.database.close();
     },
     close(): void {
       queue.close();
