@@ -91,7 +91,8 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       body: { error: string; details: unknown[] },
       headers?: Record<string, string>,
     ) => {
-      // The metric (and its alarm) counts refused notifications: not a 503, which Alertmanager
+      // The count (a metric log line on AWS, whose ingest-rejected alarm reads API Gateway's 4xx;
+      // a Prometheus counter locally) is of refused notifications: not a 503, which Alertmanager
       // retries, nor a 405, which no notification gets.
       if (rejection.status < 500 && rejection.status !== 405)
         deps.telemetry.count('NotificationsRejected', {});
