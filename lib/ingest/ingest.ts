@@ -294,8 +294,8 @@ const MISSING_TOKEN = 'missing Authorization header';
 const MALFORMED_AUTHORIZATION = 'expected "Authorization: Bearer <token>"';
 const INVALID_TOKEN = 'invalid token';
 
-/** The rejection log's reason for a refused token. */
-function authReason(verdict: string): 'missing-token' | 'malformed-authorization' | 'invalid-token' {
+/** The rejection log's reason for a token createAuthenticator refused (ingest's, and the local server's check on the headers). */
+export function authReason(verdict: string): 'missing-token' | 'malformed-authorization' | 'invalid-token' {
   if (verdict === MISSING_TOKEN) return 'missing-token';
   if (verdict === MALFORMED_AUTHORIZATION) return 'malformed-authorization';
   return 'invalid-token';

@@ -10,7 +10,7 @@ import type { RelayConfig } from '../config/types.ts';
 import { type BackoffPolicy, DELIVERY_POLICY } from '../delivery/policy.ts';
 import { createRecordHandler } from '../delivery/record-handler.ts';
 import type { SecretReader } from '../delivery/sink.ts';
-import { createAuthenticator, createIngestHandler, safeEqual } from '../ingest/ingest.ts';
+import { authReason, createAuthenticator, createIngestHandler, safeEqual } from '../ingest/ingest.ts';
 import { RejectionLog } from '../ingest/rejections.ts';
 import {
   deadLetterQueueName,
@@ -32,7 +32,7 @@ import { acquireDataDirLock } from './data-dir-lock.ts';
 import { DataFileError, dataFileError, SQLITE_CORRUPT } from './data-files.ts';
 import { IngestFaults, trackEnqueues } from './ingest-health.ts';
 import { type DestinationQueueState, RelayMetrics, UNKNOWN_LABEL } from './metrics.ts';
-import { authReason, createLocalServer, createMetricsServer, type MetricsEndpoint } from './server.ts';
+import { createLocalServer, createMetricsServer, type MetricsEndpoint } from './server.ts';
 import { describeStorageError, QueueWorker } from './worker.ts';
 
 export { DataFileError } from './data-files.ts';

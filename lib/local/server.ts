@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { type IngestHandler, MAX_BODY_BYTES } from '../ingest/ingest.ts';
+import { authReason, type IngestHandler, MAX_BODY_BYTES } from '../ingest/ingest.ts';
 import type { Rejection, RequestFacts } from '../ingest/rejections.ts';
 
 /**
@@ -210,16 +210,6 @@ export function createLocalServer(options: LocalServerOptions): Server {
   }
 
   return server;
-}
-
-/**
- * The rejection log's reason for a token refused on the headers, from the verdict ingest's token
- * check (createAuthenticator) gives: its three answers, in its words.
- */
-export function authReason(verdict: string): 'missing-token' | 'malformed-authorization' | 'invalid-token' {
-  if (verdict === 'missing Authorization header') return 'missing-token';
-  if (verdict.startsWith('expected "Authorization: Bearer')) return 'malformed-authorization';
-  return 'invalid-token';
 }
 
 /** What serves GET /metrics: the exposition, and the scrape's token check when there is one. */

@@ -3,9 +3,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RelayConfig } from '../../lib/config/types.ts';
-import { createAuthenticator, type IngestHandler } from '../../lib/ingest/ingest.ts';
+import { authReason, createAuthenticator, type IngestHandler } from '../../lib/ingest/ingest.ts';
 import { REJECTED_MESSAGE, RejectionLog, SUPPRESSED_MESSAGE } from '../../lib/ingest/rejections.ts';
-import { authReason, createLocalServer, type LocalServerOptions } from '../../lib/local/server.ts';
+import { createLocalServer, type LocalServerOptions } from '../../lib/local/server.ts';
 import { LocalSecrets } from '../../lib/secrets.ts';
 
 const TOKEN = 'server-refusals-token-41c9e';
